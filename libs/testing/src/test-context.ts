@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { testKafka } from './kafka';
+import { TestSql } from './sql';
+import { testStack } from './test-env';
+import type { TestStack } from './test-env';
+
+/** What one test file gets to itself: a database schema and topic names nobody else uses. */
+export interface TestContext {
+  readonly stack: TestStack;
+  /** A fresh schema, dropped after the file's tests. */
+  readonly schema: string;
+  readonly sql: TestSql;
+  readonly kafka: Kafka;
+  /** This file's name for a topic: unique per file and run, so parallel files never share data. */
+  topic(base: string): string;
+  /** Creates this file's topic (auto-creation is off on our brokers); deleted after the file. */
+  createTopic(base: string, partitions: number): Promise<string>;
+}
+
+/**
+ * Call once at the top of a test file: registers beforeAll/afterAll that create and clean up the
+ * file's schema and topics. Fields are usable inside tests and hooks, not at module load.
+ */
+export function useTestContext(label: string): TestContext {
+  const safe = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 30);
+  const suffix = randomBytes(4).toString('hex');
+  const schema = `t_${safe}_${suffix}`;
+  const created = new Set<string>();
+  let state: { stack: TestStack; sql: TestSql; kafka: Kafka } | undefined;
+  const ready = () => {
+    if (!state) throw new Error('useTestContext: used before beforeAll ran (use it inside tests or hooks)');
+    return state;
+  };
+
+  beforeAll(async () => {
+    const stack = testStack();
+    const sql = new TestSql(stack.databaseUrl, schema);
+    await sql.query(`create schema "${schema}"`);
+    state = { stack, sql, kafka: testKafka(stack.kafkaBrokers, `test-${safe}`) };
+  });
+
+  afterAll(async () => {
+    if (!state) return;
+    const { sql, kafka } = state;
+    await sql.query(`drop schema if exists "${schema}" cascade`);
+    await sql.end();
+    if (created.size > 0) {
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [...created], timeout: 30_000 }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
+
+  const topic = (base: string) => `test.${safe}.${suffix}.${base}`;
+  return {
+    get stack() {
+      return ready().stack;
+    },
+    schema,
+    get sql() {
+      return ready().sql;
+    },
+    get kafka() {
+      return ready().kafka;
+    },
+    topic,
+    async createTopic(base: string, partitions: number): Promise<string> {
+      const name = topic(base);
+      const admin = ready().kafka.admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }] });
+      } finally {
+        await admin.disconnect();
+      }
+      created.add(name);
+      return name;
+    },
+  };
+}
