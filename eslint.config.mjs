@@ -8,14 +8,23 @@ const testFiles = ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/t
 
 /** Who may depend on whom. Tests get one more allowance: the testing harness. */
 const depConstraints = (allowTesting) => [
-  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', ...(allowTesting ? ['type:testing'] : [])] },
-  { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', ...(allowTesting ? ['type:testing'] : [])] },
+  {
+    sourceTag: 'type:app',
+    onlyDependOnLibsWithTags: ['type:lib', ...(allowTesting ? ['type:testing'] : [])],
+  },
+  {
+    sourceTag: 'type:lib',
+    onlyDependOnLibsWithTags: ['type:lib', ...(allowTesting ? ['type:testing'] : [])],
+  },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:testing'] },
   { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
   { sourceTag: 'scope:portal-sim', onlyDependOnLibsWithTags: ['scope:shared', 'scope:portal-sim'] },
   { sourceTag: 'scope:dossier', onlyDependOnLibsWithTags: ['scope:shared', 'scope:dossier'] },
-  { sourceTag: 'scope:civil-status', onlyDependOnLibsWithTags: ['scope:shared', 'scope:civil-status'] },
+  {
+    sourceTag: 'scope:civil-status',
+    onlyDependOnLibsWithTags: ['scope:shared', 'scope:civil-status'],
+  },
   { sourceTag: 'scope:land', onlyDependOnLibsWithTags: ['scope:shared', 'scope:land'] },
   { sourceTag: 'scope:ops', onlyDependOnLibsWithTags: ['scope:shared', 'scope:ops'] },
   { sourceTag: 'scope:ingest', onlyDependOnLibsWithTags: ['scope:shared', 'scope:ingest'] },
@@ -23,7 +32,16 @@ const depConstraints = (allowTesting) => [
 ];
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**', '**/*.cjs', '**/*.mjs', '**/generated/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/coverage/**',
+      '**/*.cjs',
+      '**/*.mjs',
+      '**/generated/**',
+    ],
+  },
   ...nx.configs['flat/base'],
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -39,7 +57,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'separate-type-imports' },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/ban-ts-comment': 'error',
       'no-console': 'error',

@@ -20,6 +20,14 @@ export const cacheDir =
   process.env.LIENTHONG_HOME ??
   join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'lienthong');
 
+/**
+ * PostgreSQL refuses to run as root, so as root the embedded server runs as the `postgres` user,
+ * which cannot enter root's home (mode 0700): its data then lives under /var/lib instead.
+ */
+const pgHome =
+  process.env.LIENTHONG_PG_HOME ??
+  (process.getuid?.() === 0 ? '/var/lib/lienthong/postgres' : join(cacheDir, 'postgres'));
+
 export const paths = {
   kafkaLibs: join(cacheDir, `kafka-${KAFKA_VERSION}`, 'libs'),
   kafkaHome: join(cacheDir, 'kafka'),
@@ -30,8 +38,8 @@ export const paths = {
   kafkaClusterId: join(cacheDir, 'kafka', 'cluster.id'),
   kafkaPid: join(cacheDir, 'kafka', 'broker.pid'),
   kafkaStdout: join(cacheDir, 'kafka', 'logs', 'stdout.log'),
-  pgData: join(cacheDir, 'postgres', 'data'),
-  pgLog: join(cacheDir, 'postgres', 'postgres.log'),
+  pgData: join(pgHome, 'data'),
+  pgLog: join(pgHome, 'postgres.log'),
   stackState: join(cacheDir, 'stack.json'),
   pom: join(repoRoot, 'deploy', 'local', 'kafka', 'pom.xml'),
   log4jTemplate: join(repoRoot, 'deploy', 'local', 'kafka', 'log4j.properties'),

@@ -1,7 +1,15 @@
 // The local Kafka broker: Apache Kafka jars from Maven Central, single-node KRaft (combined
 // broker + controller), started with `java -cp '<libs>/*' kafka.Kafka server.properties`.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import {
@@ -36,7 +44,9 @@ export function log(msg: string): void {
 export function ensureJars(): void {
   const done = join(paths.kafkaLibs, '.complete');
   if (existsSync(done)) return;
-  log(`fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central with Maven (first run only)…`);
+  log(
+    `fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central with Maven (first run only)…`,
+  );
   rmSync(paths.kafkaLibs, { recursive: true, force: true });
   mkdirSync(paths.kafkaLibs, { recursive: true });
   try {
@@ -51,12 +61,17 @@ export function ensureJars(): void {
     ]);
   } catch (err) {
     const e = err as { code?: string; stdout?: string; stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('Maven (mvn) is not on PATH: install a JDK 17+ and Maven, or use deploy/compose.yaml with a Docker engine.');
+    if (e.code === 'ENOENT')
+      throw new Error(
+        'Maven (mvn) is not on PATH: install a JDK 17+ and Maven, or use deploy/compose.yaml with a Docker engine.',
+      );
     throw new Error(`Maven could not fetch the Kafka jars:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
   }
   const jars = readdirSync(paths.kafkaLibs).filter((f) => f.endsWith('.jar'));
   if (!jars.some((j) => j.startsWith(`kafka_2.13-${KAFKA_VERSION}`))) {
-    throw new Error(`Maven finished but kafka_2.13-${KAFKA_VERSION}.jar is missing in ${paths.kafkaLibs}`);
+    throw new Error(
+      `Maven finished but kafka_2.13-${KAFKA_VERSION}.jar is missing in ${paths.kafkaLibs}`,
+    );
   }
   writeFileSync(done, `${jars.length} jars\n`);
 }
@@ -106,7 +121,15 @@ function formatStorage(): void {
   }
   const clusterId = readFileSync(paths.kafkaClusterId, 'utf8').trim();
   log(`formatting KRaft storage (cluster ${clusterId})`);
-  java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', paths.kafkaProperties, '--ignore-formatted']);
+  java([
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    clusterId,
+    '-c',
+    paths.kafkaProperties,
+    '--ignore-formatted',
+  ]);
 }
 
 export function brokerPid(): number | undefined {
@@ -139,8 +162,11 @@ export async function startKafka(): Promise<void> {
   ensureJars();
   const running = brokerPid();
   if (running) {
-    await waitFor('Kafka broker', async () => ((await brokerReady()) ? true : undefined), 90_000, () =>
-      tail(join(paths.kafkaLogs, 'server.log'), 30),
+    await waitFor(
+      'Kafka broker',
+      async () => ((await brokerReady()) ? true : undefined),
+      90_000,
+      () => tail(join(paths.kafkaLogs, 'server.log'), 30),
     );
     log(`kafka ${KAFKA_VERSION} already running (pid ${running}) on ${kafkaBrokers}`);
     return;
@@ -175,7 +201,9 @@ export async function startKafka(): Promise<void> {
   if (!child.pid) throw new Error('could not start java: is a JDK 17+ on PATH?');
   writeFileSync(paths.kafkaPid, `${child.pid}\n`);
   child.unref();
-  log(`started kafka ${KAFKA_VERSION} (pid ${child.pid}), waiting for an admin metadata answer on ${kafkaBrokers}…`);
+  log(
+    `started kafka ${KAFKA_VERSION} (pid ${child.pid}), waiting for an admin metadata answer on ${kafkaBrokers}…`,
+  );
   const started = Date.now();
   await waitFor(
     'Kafka broker',
@@ -213,7 +241,7 @@ export async function killKafka(): Promise<void> {
     return;
   }
   process.kill(pid, 'SIGKILL');
-  await waitFor('kafka exit', async () => (isAlive(pid) ? undefined : true), 10_000);
+  await waitFor('kafka exit', () => Promise.resolve(isAlive(pid) ? undefined : true), 10_000);
   log(`killed kafka (pid ${pid}) with SIGKILL`);
 }
 

@@ -60,7 +60,9 @@ async function binaries(): Promise<PgBinaries> {
   try {
     return (await import(pkg)) as PgBinaries;
   } catch {
-    throw new Error(`no PostgreSQL answers and ${pkg} is not installed: run npm ci, or set DATABASE_URL`);
+    throw new Error(
+      `no PostgreSQL answers and ${pkg} is not installed: run npm ci, or set DATABASE_URL`,
+    );
   }
 }
 
@@ -96,10 +98,14 @@ async function startEmbedded(): Promise<void> {
     rmSync(paths.pgData, { recursive: true, force: true });
     mkdirSync(paths.pgData, { recursive: true });
     if (user) chownTree(paths.pgData, user.uid, user.gid);
-    execFileSync(bin.initdb, ['-D', paths.pgData, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'], {
-      stdio: 'ignore',
-      ...opts,
-    });
+    execFileSync(
+      bin.initdb,
+      ['-D', paths.pgData, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'],
+      {
+        stdio: 'ignore',
+        ...opts,
+      },
+    );
   }
   if (user) {
     writeFileSync(paths.pgLog, '', { flag: 'a' });
@@ -110,7 +116,18 @@ async function startEmbedded(): Promise<void> {
   // class would stop it on exit, which is why only its binaries are used here).
   execFileSync(
     bin.pg_ctl,
-    ['start', '-w', '-t', '60', '-D', paths.pgData, '-l', paths.pgLog, '-o', `-p ${EMBEDDED_PG_PORT} -h 127.0.0.1 -k /tmp`],
+    [
+      'start',
+      '-w',
+      '-t',
+      '60',
+      '-D',
+      paths.pgData,
+      '-l',
+      paths.pgLog,
+      '-o',
+      `-p ${EMBEDDED_PG_PORT} -h 127.0.0.1 -k /tmp`,
+    ],
     { stdio: 'ignore', ...opts },
   );
 }

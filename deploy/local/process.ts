@@ -86,7 +86,9 @@ export async function waitFor<T>(
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) {
-      throw new Error(`${what}: not ready after ${timeoutMs / 1000}s${onTimeout ? `\n${onTimeout()}` : ''}`);
+      throw new Error(
+        `${what}: not ready after ${timeoutMs / 1000}s${onTimeout ? `\n${onTimeout()}` : ''}`,
+      );
     }
     await delay(250);
   }

@@ -13,7 +13,14 @@ import {
   stopKafka,
   wipeKafkaData,
 } from './kafka.ts';
-import { answers, dropDatabases, ensureDatabases, resolvePostgres, stopEmbedded, withDatabase } from './postgres.ts';
+import {
+  answers,
+  dropDatabases,
+  ensureDatabases,
+  resolvePostgres,
+  stopEmbedded,
+  withDatabase,
+} from './postgres.ts';
 import type { PgSource } from './postgres.ts';
 import { ensureTopics } from './topics.ts';
 
@@ -50,7 +57,9 @@ async function up(): Promise<StackState> {
     postgresSource: pg.source,
   };
   writeFileSync(paths.stackState, `${JSON.stringify(state, null, 2)}\n`);
-  log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: kafka ${KAFKA_VERSION} on ${kafkaBrokers}, postgres ${redact(state.databaseUrl)}`);
+  log(
+    `stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: kafka ${KAFKA_VERSION} on ${kafkaBrokers}, postgres ${redact(state.databaseUrl)}`,
+  );
   return state;
 }
 
@@ -68,8 +77,18 @@ async function status(): Promise<boolean> {
   const pgUp = pgUrl ? await answers(pgUrl) : false;
   const line = (name: string, ok: boolean, detail: string) =>
     process.stdout.write(`${name.padEnd(9)} ${ok ? 'up  ' : 'down'}  ${detail}\n`);
-  line('kafka', kafkaUp, `${kafkaBrokers} (Apache Kafka ${KAFKA_VERSION}${pid ? `, pid ${pid}` : ''})`);
-  line('postgres', pgUp, pgUrl ? `${redact(pgUrl)} (${state?.postgresSource})` : 'not resolved yet: run npm run stack:up');
+  line(
+    'kafka',
+    kafkaUp,
+    `${kafkaBrokers} (Apache Kafka ${KAFKA_VERSION}${pid ? `, pid ${pid}` : ''})`,
+  );
+  line(
+    'postgres',
+    pgUp,
+    pgUrl
+      ? `${redact(pgUrl)} (${state?.postgresSource})`
+      : 'not resolved yet: run npm run stack:up',
+  );
   return kafkaUp && pgUp;
 }
 
@@ -93,7 +112,9 @@ async function main(): Promise<void> {
       return;
     case 'logs': {
       const follow = process.argv.includes('-f');
-      spawnSync('tail', [follow ? '-F' : '-n200', kafkaLogFile, paths.pgLog].filter(Boolean), { stdio: 'inherit' });
+      spawnSync('tail', [follow ? '-F' : '-n200', kafkaLogFile, paths.pgLog].filter(Boolean), {
+        stdio: 'inherit',
+      });
       return;
     }
     case 'reset': {
@@ -103,7 +124,9 @@ async function main(): Promise<void> {
       const pg = await resolvePostgres();
       await dropDatabases(pg.adminUrl);
       await ensureDatabases(pg.adminUrl);
-      log(`reset: kafka data wiped, databases ${redact(state.databaseUrl)} and lienthong_test recreated`);
+      log(
+        `reset: kafka data wiped, databases ${redact(state.databaseUrl)} and lienthong_test recreated`,
+      );
       return;
     }
     case 'env': {
@@ -133,7 +156,9 @@ async function main(): Promise<void> {
       return;
     }
     default:
-      process.stderr.write('usage: node deploy/local/stack.ts up|down|status|logs [-f]|reset|env|json|kafka kill|stop|start\n');
+      process.stderr.write(
+        'usage: node deploy/local/stack.ts up|down|status|logs [-f]|reset|env|json|kafka kill|stop|start\n',
+      );
       process.exitCode = 2;
   }
 }

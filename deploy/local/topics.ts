@@ -15,8 +15,14 @@ export function topicList(): TopicSpec[] {
   return doc.topics;
 }
 
-export async function ensureTopics(brokers = kafkaBrokers): Promise<{ created: string[]; grown: string[] }> {
-  const kafka = new Kafka({ clientId: 'lienthong-stack', brokers: [brokers], logLevel: logLevel.NOTHING });
+export async function ensureTopics(
+  brokers = kafkaBrokers,
+): Promise<{ created: string[]; grown: string[] }> {
+  const kafka = new Kafka({
+    clientId: 'lienthong-stack',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -43,7 +49,9 @@ export async function ensureTopics(brokers = kafkaBrokers): Promise<{ created: s
         return found !== undefined && found.partitions.length < spec.partitions;
       });
       if (toGrow.length > 0) {
-        await admin.createPartitions({ topicPartitions: toGrow.map((t) => ({ topic: t.name, count: t.partitions })) });
+        await admin.createPartitions({
+          topicPartitions: toGrow.map((t) => ({ topic: t.name, count: t.partitions })),
+        });
         grown.push(...toGrow.map((t) => t.name));
       }
     }

@@ -46,7 +46,10 @@ describe('persistence: a TypeORM migration on real PostgreSQL', () => {
     const ds = await openDataSource(config());
     try {
       const repo = ds.getRepository(ProbeEntity);
-      const saved = await repo.save({ communeCode: '26740', note: 'Phường Sài Gòn — hồ sơ đã tiếp nhận' });
+      const saved = await repo.save({
+        communeCode: '26740',
+        note: 'Phường Sài Gòn — hồ sơ đã tiếp nhận',
+      });
       const [row] = await ctx.sql.query<{ commune_code: string; note: string }>(
         `select commune_code, note from "${ctx.schema}".probe where id = $1`,
         [saved.id],
@@ -61,7 +64,9 @@ describe('persistence: a TypeORM migration on real PostgreSQL', () => {
   it('runs each migration once, however many instances start together', async () => {
     const instances = await Promise.all([openDataSource(config()), openDataSource(config())]);
     try {
-      const applied = await ctx.sql.query<{ name: string }>(`select name from "${ctx.schema}".typeorm_migrations`);
+      const applied = await ctx.sql.query<{ name: string }>(
+        `select name from "${ctx.schema}".typeorm_migrations`,
+      );
       expect(applied.map((m) => m.name)).toEqual(['CreateProbe1700000000000']);
     } finally {
       await Promise.all(instances.map((ds) => ds.destroy()));

@@ -45,7 +45,9 @@ export async function openDataSource(config: PersistenceConfig): Promise<DataSou
   await dataSource.initialize();
   try {
     await dataSource.transaction(async (tx) => {
-      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`lienthong:migrate:${config.schema}`]);
+      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [
+        `lienthong:migrate:${config.schema}`,
+      ]);
       await tx.query(`create schema if not exists "${config.schema}"`);
     });
     await runMigrationsLocked(dataSource, config.schema);
@@ -64,7 +66,9 @@ async function runMigrationsLocked(dataSource: DataSource, schema: string): Prom
     try {
       await dataSource.runMigrations({ transaction: 'each' });
     } finally {
-      await runner.query('select pg_advisory_unlock(hashtext($1))', [`lienthong:migrate:${schema}`]);
+      await runner.query('select pg_advisory_unlock(hashtext($1))', [
+        `lienthong:migrate:${schema}`,
+      ]);
     }
   } finally {
     await runner.release();

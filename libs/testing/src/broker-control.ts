@@ -15,9 +15,13 @@ export class BrokerControl {
 
   private async stack(...args: string[]): Promise<void> {
     if (this.kind !== 'local') {
-      throw new Error(`BrokerControl: cannot restart a ${this.kind} broker; chaos tests need the local stack (deploy/local)`);
+      throw new Error(
+        `BrokerControl: cannot restart a ${this.kind} broker; chaos tests need the local stack (deploy/local)`,
+      );
     }
-    await run(process.execPath, [join(workspaceRoot, 'deploy/local/stack.ts'), ...args], { timeout: 120_000 });
+    await run(process.execPath, [join(workspaceRoot, 'deploy/local/stack.ts'), ...args], {
+      timeout: 120_000,
+    });
   }
 
   /** Hard stop (SIGKILL): what a crash looks like to clients. */

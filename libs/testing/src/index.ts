@@ -8,3 +8,5 @@ export type { TestContext } from './test-context';
 export { RecordingConsumer, connectedProducer, testKafka } from './kafka';
 export type { ConsumedMessage } from './kafka';
 export { BrokerControl } from './broker-control';
+export { ServiceProcess, freePort } from './service-process';
+export type { ServiceOptions } from './service-process';

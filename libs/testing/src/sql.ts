@@ -13,12 +13,18 @@ export class TestSql {
     });
   }
 
-  async query<T extends QueryResultRow = QueryResultRow>(text: string, params: unknown[] = []): Promise<T[]> {
+  async query<T extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params: unknown[] = [],
+  ): Promise<T[]> {
     const result = await this.pool.query<T>(text, params);
     return result.rows;
   }
 
-  async one<T extends QueryResultRow = QueryResultRow>(text: string, params: unknown[] = []): Promise<T> {
+  async one<T extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params: unknown[] = [],
+  ): Promise<T> {
     const rows = await this.query<T>(text, params);
     if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}: ${text}`);
     return rows[0] as T;

@@ -23,13 +23,17 @@ export interface TestContext {
  * file's schema and topics. Fields are usable inside tests and hooks, not at module load.
  */
 export function useTestContext(label: string): TestContext {
-  const safe = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 30);
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 30);
   const suffix = randomBytes(4).toString('hex');
   const schema = `t_${safe}_${suffix}`;
   const created = new Set<string>();
   let state: { stack: TestStack; sql: TestSql; kafka: Kafka } | undefined;
   const ready = () => {
-    if (!state) throw new Error('useTestContext: used before beforeAll ran (use it inside tests or hooks)');
+    if (!state)
+      throw new Error('useTestContext: used before beforeAll ran (use it inside tests or hooks)');
     return state;
   };
 
@@ -71,7 +75,10 @@ export function useTestContext(label: string): TestContext {
       const admin = ready().kafka.admin();
       await admin.connect();
       try {
-        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }] });
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
+        });
       } finally {
         await admin.disconnect();
       }

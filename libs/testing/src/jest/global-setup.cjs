@@ -8,7 +8,10 @@ const path = require('node:path');
 const workspaceRoot = path.resolve(__dirname, '../../../..');
 
 function dockerEngineAnswers() {
-  const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000, encoding: 'utf8' });
+  const r = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+    timeout: 5000,
+    encoding: 'utf8',
+  });
   return r.status === 0 && r.stdout.trim().length > 0;
 }
 
@@ -21,7 +24,10 @@ async function startContainers() {
     new PostgreSqlContainer('postgres:17').withDatabase('lienthong_test').start(),
   ]);
   globalThis.__LIENTHONG_CONTAINERS__ = [kafka, pg];
-  return { kafkaBrokers: `${kafka.getHost()}:${kafka.getMappedPort(9093)}`, testDatabaseUrl: pg.getConnectionUri() };
+  return {
+    kafkaBrokers: `${kafka.getHost()}:${kafka.getMappedPort(9093)}`,
+    testDatabaseUrl: pg.getConnectionUri(),
+  };
 }
 
 module.exports = async function globalSetup() {
@@ -34,10 +40,14 @@ module.exports = async function globalSetup() {
     stack = await startContainers();
     process.env.LIENTHONG_STACK = 'testcontainers';
   } else {
-    const out = execFileSync(process.execPath, [path.join(workspaceRoot, 'deploy/local/stack.ts'), 'json'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(workspaceRoot, 'deploy/local/stack.ts'), 'json'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     stack = JSON.parse(out.trim().split('\n').pop());
     process.env.LIENTHONG_STACK = 'local';
   }

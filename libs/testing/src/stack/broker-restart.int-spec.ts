@@ -25,7 +25,11 @@ describe(`real Kafka at ${process.env.KAFKA_BROKERS ?? '?'}: broker crash mid-co
         const values = Array.from({ length: BATCH }, (_, j) => String(i + j));
         for (;;) {
           try {
-            await producer.send({ topic, acks: -1, messages: values.map((v) => ({ key: `k${Number(v) % 97}`, value: v })) });
+            await producer.send({
+              topic,
+              acks: -1,
+              messages: values.map((v) => ({ key: `k${Number(v) % 97}`, value: v })),
+            });
             break;
           } catch {
             await pace(200);
@@ -38,7 +42,9 @@ describe(`real Kafka at ${process.env.KAFKA_BROKERS ?? '?'}: broker crash mid-co
 
     try {
       const producing = produce();
-      await expectEventually(() => expect(consumer.messages.length).toBeGreaterThanOrEqual(1_000), { timeoutMs: 60_000 });
+      await expectEventually(() => expect(consumer.messages.length).toBeGreaterThanOrEqual(1_000), {
+        timeoutMs: 60_000,
+      });
       const consumedAtCrash = consumer.messages.length;
       const ackedAtCrash = acked.size;
       await broker.kill();

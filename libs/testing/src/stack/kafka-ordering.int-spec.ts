@@ -29,10 +29,13 @@ describe(`real Kafka at ${process.env.KAFKA_BROKERS ?? '?'}: keyed order`, () =>
     const consumer = new RecordingConsumer(ctx.kafka);
     await consumer.start(topic);
     try {
-      await expectEventually(() => expect(consumer.messages.length).toBeGreaterThanOrEqual(KEYS * PER_KEY), {
-        timeoutMs: 120_000,
-        intervalMs: 250,
-      });
+      await expectEventually(
+        () => expect(consumer.messages.length).toBeGreaterThanOrEqual(KEYS * PER_KEY),
+        {
+          timeoutMs: 120_000,
+          intervalMs: 250,
+        },
+      );
     } finally {
       await consumer.stop();
     }
@@ -43,7 +46,10 @@ describe(`real Kafka at ${process.env.KAFKA_BROKERS ?? '?'}: keyed order`, () =>
     const partitionOfKey = new Map<string, Set<number>>();
     for (const m of consumer.messages) {
       const key = m.key ?? '';
-      byKey.set(key, [...(byKey.get(key) ?? []), (JSON.parse(m.value ?? '{}') as { seq: number }).seq]);
+      byKey.set(key, [
+        ...(byKey.get(key) ?? []),
+        (JSON.parse(m.value ?? '{}') as { seq: number }).seq,
+      ]);
       partitionOfKey.set(key, (partitionOfKey.get(key) ?? new Set()).add(m.partition));
     }
     expect(byKey.size).toBe(KEYS);

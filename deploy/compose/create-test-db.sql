@@ -1,0 +1,1 @@
+create database lienthong_test;

@@ -1,0 +1,94 @@
+// `npm start`: brings up the local stack, builds the services and runs them in the foreground
+// with their logs prefixed; Ctrl-C stops the services (the stack stays up: npm run stack:down).
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { paths, repoRoot } from './config.ts';
+import type { StackState } from './stack.ts';
+
+interface ServiceSpec {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  url?: string;
+}
+
+const node = process.execPath;
+const nx = join(repoRoot, 'node_modules', '.bin', 'nx');
+
+function step(msg: string): void {
+  process.stdout.write(`\n▶ ${msg}\n`);
+}
+
+step('local stack (Kafka + PostgreSQL)');
+execFileSync(node, [join(repoRoot, 'deploy/local/stack.ts'), 'up'], { stdio: 'inherit' });
+const state = JSON.parse(readFileSync(paths.stackState, 'utf8')) as StackState;
+
+const services: ServiceSpec[] = [
+  {
+    name: 'portal-sim',
+    entry: 'services/portal-sim/dist/main.js',
+    env: { PORT: process.env.PORTAL_SIM_PORT ?? '8090', DATABASE_URL: state.databaseUrl },
+    url: `http://127.0.0.1:${process.env.PORTAL_SIM_PORT ?? '8090'}/health`,
+  },
+];
+
+step('build');
+execFileSync(
+  nx,
+  [
+    'run-many',
+    '-t',
+    'build',
+    '--projects',
+    services.map((s) => s.name).join(','),
+    '--outputStyle=static',
+  ],
+  {
+    stdio: 'inherit',
+    cwd: repoRoot,
+  },
+);
+
+step('services');
+const children: ChildProcess[] = services.map((svc) => {
+  const child = spawn(node, [join(repoRoot, svc.entry)], {
+    cwd: repoRoot,
+    env: { ...process.env, KAFKA_BROKERS: state.kafkaBrokers, ...svc.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `[${svc.name}] `;
+  const relay = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line) stream.write(`${prefix}${line}\n`);
+  };
+  child.stdout?.on('data', relay(process.stdout));
+  child.stderr?.on('data', relay(process.stderr));
+  child.on('exit', (code, signal) => {
+    process.stdout.write(`${prefix}exited (${signal ?? code})\n`);
+    if (!stopping) shutdown(1);
+  });
+  if (svc.url) process.stdout.write(`  ${svc.name.padEnd(12)} ${svc.url}\n`);
+  return child;
+});
+process.stdout.write(
+  `  kafka        ${state.kafkaBrokers}\n  postgres     ${state.databaseUrl}\n\nCtrl-C stops the services; npm run stack:down stops Kafka and PostgreSQL.\n`,
+);
+
+let stopping = false;
+function shutdown(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  let left = alive.length;
+  if (left === 0) process.exit(code);
+  for (const child of alive) {
+    child.once('exit', () => {
+      left -= 1;
+      if (left === 0) process.exit(code);
+    });
+    child.kill('SIGTERM');
+  }
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));

@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { expectEventually } from './expect-eventually';
+
+const workspaceRoot = resolve(__dirname, '..', '..', '..');
+
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export interface ServiceOptions {
+  /** Built entry point relative to the workspace root, e.g. services/portal-sim/dist/main.js. */
+  entry: string;
+  env: Record<string, string>;
+  /** HTTP path that answers 200 once the service is ready. */
+  readyPath?: string;
+  readyTimeoutMs?: number;
+}
+
+/**
+ * A service under test as a real OS process (its built output, on the same Node 24 as the tests),
+ * so e2e tests exercise what operators run: config from the environment, HTTP on a real port,
+ * signals for shutdown and crashes.
+ */
+export class ServiceProcess {
+  private child: ChildProcess | undefined;
+  private output = '';
+  readonly port: Promise<number>;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.port = options.env.PORT ? Promise.resolve(Number(options.env.PORT)) : freePort();
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  async url(path = ''): Promise<string> {
+    return `http://127.0.0.1:${await this.port}${path}`;
+  }
+
+  async start(): Promise<this> {
+    const port = await this.port;
+    const child = spawn(process.execPath, [resolve(workspaceRoot, this.options.entry)], {
+      cwd: workspaceRoot,
+      env: { ...process.env, ...this.options.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const append = (chunk: Buffer) => {
+      this.output += chunk.toString();
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    const readyPath = this.options.readyPath ?? '/health/ready';
+    // A service that exits during start-up fails the start at once, with its output.
+    let onExit: (() => void) | undefined;
+    const exited = new Promise<never>((_, fail) => {
+      onExit = () =>
+        fail(
+          new Error(
+            `${this.options.entry} exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`,
+          ),
+        );
+      child.once('exit', onExit);
+    });
+    const ready = expectEventually(
+      async () => {
+        const res = await fetch(await this.url(readyPath));
+        expect(res.status).toBe(200);
+      },
+      { timeoutMs: this.options.readyTimeoutMs ?? 30_000, intervalMs: 100 },
+    );
+    try {
+      await Promise.race([ready, exited]);
+    } finally {
+      if (onExit) child.off('exit', onExit);
+      ready.catch(() => undefined);
+      exited.catch(() => undefined);
+    }
+    return this;
+  }
+
+  /** SIGTERM and wait for a graceful exit; resolves with the exit code. */
+  stop(): Promise<number | null> {
+    return this.signal('SIGTERM');
+  }
+
+  /** SIGKILL: a crash, no chance to clean up. */
+  kill(): Promise<number | null> {
+    return this.signal('SIGKILL');
+  }
+
+  private signal(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      return Promise.resolve(child?.exitCode ?? null);
+    }
+    return new Promise((done) => {
+      child.once('exit', (code) => done(code));
+      child.kill(signal);
+    });
+  }
+}

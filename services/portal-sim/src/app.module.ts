@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
+import type { PortalSimConfig } from './config/portal-sim.config';
+import { HealthModule } from './modules/health/health.module';
+
+@Module({})
+export class AppModule {
+  static register(config: PortalSimConfig): DynamicModule {
+    const persistence = {
+      url: config.DATABASE_URL,
+      schema: config.PORTAL_SIM_SCHEMA,
+      migrations: [],
+      applicationName: 'portal-sim',
+    };
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => dataSourceOptions(persistence),
+          // openDataSource creates the schema and runs migrations under an advisory lock.
+          dataSourceFactory: () => openDataSource(persistence),
+        }),
+        HealthModule,
+      ],
+    };
+  }
+}
