@@ -31,8 +31,6 @@ const swcTransform = [
 
 const harness = path.join(workspaceRoot, 'libs/testing/src/jest');
 const stackTier = {
-  // Name every test in CI logs: they say which broker and database they ran against.
-  verbose: true,
   globalSetup: path.join(harness, 'global-setup.cjs'),
   globalTeardown: path.join(harness, 'global-teardown.cjs'),
   setupFilesAfterEnv: [path.join(harness, 'setup-stack-tier.cjs')],

@@ -10,3 +10,4 @@ export type { ConsumedMessage } from './kafka';
 export { BrokerControl } from './broker-control';
 export { ServiceProcess, freePort } from './service-process';
 export type { ServiceOptions } from './service-process';
+export * from './fixtures';

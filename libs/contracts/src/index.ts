@@ -1,0 +1,42 @@
+export * from './generated/payloads';
+export { EVENT_CATALOG, EVENT_TYPES, TOPICS, TOPIC_SPECS } from './generated/catalog';
+export type {
+  EventCatalogEntry,
+  EventType,
+  MessageName,
+  PayloadByEventType,
+  TopicName,
+} from './generated/catalog';
+export { SCHEMAS } from './generated/schemas';
+export { ContractValidator } from './validation/contract-validator';
+export { birthYearOf, decodeCenturySex, personalIdIssues } from './validation/personal-id';
+export { describeFailure, fieldOf, toProblemDetails } from './validation/validation-failure';
+export type {
+  Validated,
+  ValidationErrorCode,
+  ValidationFailure,
+  ValidationIssue,
+  ValidationStage,
+} from './validation/validation-failure';
+export { decodeEvent, encodeEvent } from './envelope/cloud-event.codec';
+export type {
+  DecodedEvent,
+  EncodeOptions,
+  EncodedRecord,
+  EventEnvelope,
+  KafkaRecord,
+} from './envelope/cloud-event.codec';
+export { readEvent } from './read-event';
+export type { ContractEvent } from './read-event';
+export {
+  deadLetterHeaders,
+  deadLetterRecord,
+  dlqTopicFor,
+  originalOfDeadLetter,
+  reasonFromFailure,
+} from './dead-letter/dead-letter';
+export type {
+  DeadLetterContext,
+  DeadLetterReason,
+  DeadLetterStage,
+} from './dead-letter/dead-letter';

@@ -1,0 +1,63 @@
+import { decodeEvent } from './envelope/cloud-event.codec';
+import type { EventEnvelope, KafkaRecord } from './envelope/cloud-event.codec';
+import { EVENT_CATALOG } from './generated/catalog';
+import type { EventType, PayloadByEventType } from './generated/catalog';
+import type { ContractValidator } from './validation/contract-validator';
+import { failure } from './validation/validation-failure';
+import type { Validated } from './validation/validation-failure';
+
+/** A valid event: its envelope and a payload that passed its contract. */
+export interface ContractEvent<T extends EventType = EventType> {
+  envelope: EventEnvelope & { type: T };
+  data: PayloadByEventType[T];
+}
+
+const topicOfType = new Map(EVENT_CATALOG.map((e) => [e.ceType as string, e.topic as string]));
+
+/**
+ * Everything a consumer needs before it may act on a record: decode the CloudEvent, check the
+ * type belongs on this topic, validate the payload against its contract. Never throws.
+ */
+export function readEvent(
+  record: KafkaRecord,
+  topic: string,
+  validator: ContractValidator,
+): Validated<ContractEvent> {
+  const decoded = decodeEvent(record);
+  if (!decoded.ok) return decoded;
+  const { envelope, data } = decoded.value;
+  const expected = topicOfType.get(envelope.type);
+  if (expected === undefined) {
+    return failure(
+      'validate',
+      'UNKNOWN_EVENT_TYPE',
+      [
+        {
+          path: 'ce_type',
+          field: 'ce_type',
+          rule: 'known-event-type',
+          message: 'ce_type: is not an event type of any Lienthong contract',
+        },
+      ],
+      envelope.type,
+    );
+  }
+  if (expected !== topic) {
+    return failure(
+      'validate',
+      'WRONG_TOPIC',
+      [
+        {
+          path: 'ce_type',
+          field: 'ce_type',
+          rule: 'topic-of-type',
+          message: `ce_type: belongs on ${expected}, not ${topic}`,
+        },
+      ],
+      envelope.type,
+    );
+  }
+  const valid = validator.validate(envelope.type, data);
+  if (!valid.ok) return valid;
+  return { ok: true, value: { envelope, data: valid.value } };
+}
