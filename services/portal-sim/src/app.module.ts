@@ -1,17 +1,21 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
 import type { PortalSimConfig } from './config/portal-sim.config';
+import { PortalSimSettings } from './config/portal-sim.settings';
+import { PortalState1763800000000 } from './infrastructure/migrations/1763800000000-portal-state';
 import { HealthModule } from './modules/health/health.module';
+import { PortalsModule } from './modules/portals.module';
 
+@Global()
 @Module({})
 export class AppModule {
   static register(config: PortalSimConfig): DynamicModule {
     const persistence = {
       url: config.DATABASE_URL,
       schema: config.PORTAL_SIM_SCHEMA,
-      migrations: [],
+      migrations: [PortalState1763800000000],
       applicationName: 'portal-sim',
     };
     return {
@@ -23,7 +27,10 @@ export class AppModule {
           dataSourceFactory: () => openDataSource(persistence),
         }),
         HealthModule,
+        PortalsModule,
       ],
+      providers: [{ provide: PortalSimSettings, useValue: new PortalSimSettings(config) }],
+      exports: [PortalSimSettings],
     };
   }
 }

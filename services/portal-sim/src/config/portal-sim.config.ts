@@ -7,7 +7,21 @@ export interface PortalSimConfig {
   DATABASE_URL: string;
   /** The schema portal-sim owns; its state survives restarts there. */
   PORTAL_SIM_SCHEMA: string;
+  /** Lifetime of DVCQG sessions and of the bearer tokens of the other APIs. */
+  PORTAL_SIM_SESSION_TTL_SECONDS: number;
+  /** user:password[,user:password…] accepted by each API. */
+  PORTAL_SIM_DVCQG_USERS: string;
+  PORTAL_SIM_CIVIL_CLIENTS: string;
+  PORTAL_SIM_LAND_USERS: string;
+  /** How long the civil-status registry takes before a result is available (asynchronous). */
+  PORTAL_SIM_CIVIL_RESULT_DELAY_MS: number;
+  /** How long each land-dossier stage lasts before the next one. */
+  PORTAL_SIM_LAND_STEP_MS: number;
+  /** Start-up fault profiles as JSON: {"dvcqg": {...}, "civil-status": {...}, "land": {...}} (portal-sim README). */
+  PORTAL_SIM_FAULTS: string;
 }
+
+const credentials = { type: 'string', pattern: '^[^:,]+:[^,]+(,[^:,]+:[^,]+)*$' } as const;
 
 const schema: JSONSchemaType<PortalSimConfig> = {
   type: 'object',
@@ -20,8 +34,27 @@ const schema: JSONSchemaType<PortalSimConfig> = {
       pattern: '^[a-z_][a-z0-9_]{0,62}$',
       default: 'portal_sim',
     },
+    PORTAL_SIM_SESSION_TTL_SECONDS: { type: 'integer', minimum: 1, default: 1800 },
+    PORTAL_SIM_DVCQG_USERS: { ...credentials, default: 'lienthong:lienthong-dvcqg' },
+    PORTAL_SIM_CIVIL_CLIENTS: { ...credentials, default: 'lienthong:lienthong-hotich' },
+    PORTAL_SIM_LAND_USERS: { ...credentials, default: 'lienthong:lienthong-land' },
+    PORTAL_SIM_CIVIL_RESULT_DELAY_MS: { type: 'integer', minimum: 0, default: 1000 },
+    PORTAL_SIM_LAND_STEP_MS: { type: 'integer', minimum: 0, default: 2000 },
+    PORTAL_SIM_FAULTS: { type: 'string', default: '{}' },
   },
-  required: ['PORT', 'HOST', 'DATABASE_URL', 'PORTAL_SIM_SCHEMA'],
+  required: [
+    'PORT',
+    'HOST',
+    'DATABASE_URL',
+    'PORTAL_SIM_SCHEMA',
+    'PORTAL_SIM_SESSION_TTL_SECONDS',
+    'PORTAL_SIM_DVCQG_USERS',
+    'PORTAL_SIM_CIVIL_CLIENTS',
+    'PORTAL_SIM_LAND_USERS',
+    'PORTAL_SIM_CIVIL_RESULT_DELAY_MS',
+    'PORTAL_SIM_LAND_STEP_MS',
+    'PORTAL_SIM_FAULTS',
+  ],
   additionalProperties: false,
 };
 

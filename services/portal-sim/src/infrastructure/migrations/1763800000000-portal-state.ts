@@ -65,7 +65,14 @@ export class PortalState1763800000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['land_dossier', 'civil_registration', 'dvcqg_step', 'dvcqg_dossier', 'write_effect', 'access_token']) {
+    for (const t of [
+      'land_dossier',
+      'civil_registration',
+      'dvcqg_step',
+      'dvcqg_dossier',
+      'write_effect',
+      'access_token',
+    ]) {
       await q.query(`drop table ${t}`);
     }
     await q.query('drop sequence civil_register_no_seq');

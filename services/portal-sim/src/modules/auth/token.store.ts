@@ -9,7 +9,11 @@ import type { PortalApi } from '../effects/effects.store';
 export class TokenStore {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  async issue(api: PortalApi, principal: string, ttlSeconds: number): Promise<{ token: string; expiresIn: number }> {
+  async issue(
+    api: PortalApi,
+    principal: string,
+    ttlSeconds: number,
+  ): Promise<{ token: string; expiresIn: number }> {
     const token = randomBytes(24).toString('base64url');
     await this.db.query(
       `insert into access_token (token, api, principal, expires_at) values ($1, $2, $3, now() + make_interval(secs => $4))`,
@@ -30,7 +34,10 @@ export class TokenStore {
 
   /** Ends every session of an API now (admin: simulate a server-side expiry). */
   async expireAll(api: PortalApi): Promise<number> {
-    const rows: unknown[] = await this.db.query(`update access_token set expires_at = now() - interval '1 second' where api = $1 and expires_at > now() returning token`, [api]);
+    const rows: unknown[] = await this.db.query(
+      `update access_token set expires_at = now() - interval '1 second' where api = $1 and expires_at > now() returning token`,
+      [api],
+    );
     return rows.length;
   }
 }

@@ -16,12 +16,20 @@ describe('DVCQG rules', () => {
 
   it('accepts a well-formed header and a forward jump of status (a coalesced push)', () => {
     expect(headerProblem(header)).toBeUndefined();
-    expect(headerProblem({ ...header, TrangThaiHoSo: 10 }, { ...header, TrangThaiHoSo: 2 })).toBeUndefined();
+    expect(
+      headerProblem({ ...header, TrangThaiHoSo: 10 }, { ...header, TrangThaiHoSo: 2 }),
+    ).toBeUndefined();
   });
 
   it('refuses what the portal refuses, in its words', () => {
-    expect(headerProblem({ ...header, NgayHenTra: '20250701080000' })).toBe('Ngày hẹn trả không được trước ngày tiếp nhận');
-    expect(headerProblem({ ...header, MaTTHC: '9.999999.000.00.00.H56' })).toMatch(/^Mã thủ tục hành chính không tồn tại/);
-    expect(headerProblem({ ...header, TrangThaiHoSo: 4 }, { ...header, TrangThaiHoSo: 10 })).toBe('Không thể chuyển trạng thái từ 10 sang 4');
+    expect(headerProblem({ ...header, NgayHenTra: '20250701080000' })).toBe(
+      'Ngày hẹn trả không được trước ngày tiếp nhận',
+    );
+    expect(headerProblem({ ...header, MaTTHC: '9.999999.000.00.00.H56' })).toMatch(
+      /^Mã thủ tục hành chính không tồn tại/,
+    );
+    expect(headerProblem({ ...header, TrangThaiHoSo: 4 }, { ...header, TrangThaiHoSo: 10 })).toBe(
+      'Không thể chuyển trạng thái từ 10 sang 4',
+    );
   });
 });

@@ -45,33 +45,61 @@ const TERMINAL = new Set([3, 8, 10]);
 export type DossierHeader = Record<string, unknown> & { MaHoSo: string; TrangThaiHoSo: number };
 
 /** Why the portal refuses a header, in its own words; undefined when it accepts it. */
-export function headerProblem(header: Record<string, unknown>, previous?: DossierHeader): string | undefined {
-  if (typeof header.MaHoSo !== 'string' || header.MaHoSo.length === 0) return 'Thiếu mã hồ sơ (MaHoSo)';
+export function headerProblem(
+  header: Record<string, unknown>,
+  previous?: DossierHeader,
+): string | undefined {
+  if (typeof header.MaHoSo !== 'string' || header.MaHoSo.length === 0)
+    return 'Thiếu mã hồ sơ (MaHoSo)';
   const procedure = typeof header.MaTTHC === 'string' ? header.MaTTHC.slice(0, 8) : '';
-  if (!KNOWN_PROCEDURES[procedure]) return `Mã thủ tục hành chính không tồn tại: ${String(header.MaTTHC)}`;
+  if (!KNOWN_PROCEDURES[procedure])
+    return `Mã thủ tục hành chính không tồn tại: ${String(header.MaTTHC)}`;
   const status = Number(header.TrangThaiHoSo);
-  if (!Number.isInteger(status) || status < 1 || status > 11) return 'Trạng thái hồ sơ không hợp lệ';
+  if (!Number.isInteger(status) || status < 1 || status > 11)
+    return 'Trạng thái hồ sơ không hợp lệ';
   for (const field of ['NgayNopHoSo', 'NgayTiepNhan', 'NgayHenTra', 'NgayTra', 'NgayKetThucXuLy']) {
-    if (header[field] !== undefined && header[field] !== '' && parseStamp(header[field]) === undefined) {
+    if (
+      header[field] !== undefined &&
+      header[field] !== '' &&
+      parseStamp(header[field]) === undefined
+    ) {
       return `Sai định dạng ngày ${field} (yyyyMMddHHmmss)`;
     }
   }
   const received = parseStamp(header.NgayTiepNhan);
   const due = parseStamp(header.NgayHenTra);
-  if (received !== undefined && due !== undefined && due < received) return 'Ngày hẹn trả không được trước ngày tiếp nhận';
+  if (received !== undefined && due !== undefined && due < received)
+    return 'Ngày hẹn trả không được trước ngày tiếp nhận';
   if (previous) {
     const from = previous.TrangThaiHoSo;
-    if (TERMINAL.has(from) && status !== from) return `Không thể chuyển trạng thái từ ${from} sang ${status}`;
+    if (TERMINAL.has(from) && status !== from)
+      return `Không thể chuyển trạng thái từ ${from} sang ${status}`;
     if (status === 1 && from !== 1) return `Không thể chuyển trạng thái từ ${from} về 1`;
   }
   return undefined;
 }
 
-export const STEP_FIELDS = ['MaHoSo', 'NguoiXuLy', 'ChucDanh', 'ThoiDiemXuLy', 'PhongBanXuLy', 'NoiDungXuLy', 'TrangThai', 'NgayBatDau', 'NgayKetThucTheoQuyDinh'];
+export const STEP_FIELDS = [
+  'MaHoSo',
+  'NguoiXuLy',
+  'ChucDanh',
+  'ThoiDiemXuLy',
+  'PhongBanXuLy',
+  'NoiDungXuLy',
+  'TrangThai',
+  'NgayBatDau',
+  'NgayKetThucTheoQuyDinh',
+];
 
 export function stepProblem(step: Record<string, unknown>): string | undefined {
   if (typeof step.MaHoSo !== 'string') return 'Thiếu mã hồ sơ (MaHoSo)';
-  if (typeof step.NguoiXuLy !== 'string' || step.NguoiXuLy.length === 0 || step.NguoiXuLy.length > 50) return 'Người xử lý không hợp lệ (tối đa 50 ký tự)';
-  if (parseStamp(step.ThoiDiemXuLy) === undefined) return 'Sai định dạng ngày ThoiDiemXuLy (yyyyMMddHHmmss)';
+  if (
+    typeof step.NguoiXuLy !== 'string' ||
+    step.NguoiXuLy.length === 0 ||
+    step.NguoiXuLy.length > 50
+  )
+    return 'Người xử lý không hợp lệ (tối đa 50 ký tự)';
+  if (parseStamp(step.ThoiDiemXuLy) === undefined)
+    return 'Sai định dạng ngày ThoiDiemXuLy (yyyyMMddHHmmss)';
   return undefined;
 }

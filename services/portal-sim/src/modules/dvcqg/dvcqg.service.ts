@@ -4,7 +4,13 @@ import { TokenStore } from '../auth/token.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 import { DvcqgStore } from './dvcqg.store';
-import { DVCQG_CODES, DVCQG_MESSAGES, KNOWN_PROCEDURES, headerProblem, stepProblem } from './dvcqg.rules';
+import {
+  DVCQG_CODES,
+  DVCQG_MESSAGES,
+  KNOWN_PROCEDURES,
+  headerProblem,
+  stepProblem,
+} from './dvcqg.rules';
 import type { DossierHeader } from './dvcqg.rules';
 
 export interface DvcqgAnswer {
@@ -18,7 +24,9 @@ export interface DvcqgAnswer {
 const stable = (v: unknown): string =>
   JSON.stringify(v, (_k, value: unknown) =>
     value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
       : value,
   );
 
@@ -36,19 +44,39 @@ export class DvcqgService {
   async login(username: unknown, password: unknown): Promise<DvcqgAnswer> {
     const expected = this.settings.dvcqgUsers.get(String(username));
     if (expected === undefined || expected !== password) {
-      return { error_code: DVCQG_CODES.sessionInvalid, message: 'Tên đăng nhập hoặc mật khẩu không đúng' };
+      return {
+        error_code: DVCQG_CODES.sessionInvalid,
+        message: 'Tên đăng nhập hoặc mật khẩu không đúng',
+      };
     }
-    const { token, expiresIn } = await this.tokens.issue('dvcqg', String(username), this.settings.sessionTtlSeconds);
-    return { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok, session: token, expires_in: expiresIn };
+    const { token, expiresIn } = await this.tokens.issue(
+      'dvcqg',
+      String(username),
+      this.settings.sessionTtlSeconds,
+    );
+    return {
+      error_code: DVCQG_CODES.ok,
+      message: DVCQG_MESSAGES.ok,
+      session: token,
+      expires_in: expiresIn,
+    };
   }
 
   async call(body: Record<string, unknown>): Promise<DvcqgAnswer> {
-    const principal = await this.tokens.principal('dvcqg', typeof body.session === 'string' ? body.session : undefined);
-    if (!principal) return { error_code: DVCQG_CODES.sessionInvalid, message: DVCQG_MESSAGES.sessionInvalid };
+    const principal = await this.tokens.principal(
+      'dvcqg',
+      typeof body.session === 'string' ? body.session : undefined,
+    );
+    if (!principal)
+      return { error_code: DVCQG_CODES.sessionInvalid, message: DVCQG_MESSAGES.sessionInvalid };
     const unit = typeof body.madonvi === 'string' ? body.madonvi : '';
     switch (body.service) {
       case 'DongBoHoSoMC':
-        return this.syncHeaders(unit, body.isUpdating === 'True' || body.isUpdating === true, body.data);
+        return this.syncHeaders(
+          unit,
+          body.isUpdating === 'True' || body.isUpdating === true,
+          body.data,
+        );
       case 'CapNhatTienDoHoSoMC':
         return this.pushSteps(body.data);
       case 'TraCuuHoSo':
@@ -56,12 +84,20 @@ export class DvcqgService {
       case 'LayThuTuc':
         return this.procedure(body.maTTHC);
       default:
-        return { error_code: DVCQG_CODES.unknownService, message: `Dịch vụ không hợp lệ: ${String(body.service)}` };
+        return {
+          error_code: DVCQG_CODES.unknownService,
+          message: `Dịch vụ không hợp lệ: ${String(body.service)}`,
+        };
     }
   }
 
-  private async syncHeaders(unit: string, isUpdating: boolean, data: unknown): Promise<DvcqgAnswer> {
-    if (!Array.isArray(data) || data.length === 0) return { error_code: DVCQG_CODES.invalidData, message: 'Thiếu dữ liệu hồ sơ (data)' };
+  private async syncHeaders(
+    unit: string,
+    isUpdating: boolean,
+    data: unknown,
+  ): Promise<DvcqgAnswer> {
+    if (!Array.isArray(data) || data.length === 0)
+      return { error_code: DVCQG_CODES.invalidData, message: 'Thiếu dữ liệu hồ sơ (data)' };
     const results: Array<{ MaHoSo: unknown; error_code: string; message: string }> = [];
     for (const item of data as Array<Record<string, unknown>>) {
       results.push({ MaHoSo: item.MaHoSo, ...(await this.syncHeader(unit, isUpdating, item)) });
@@ -72,11 +108,20 @@ export class DvcqgService {
       : { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok, data: results };
   }
 
-  private async syncHeader(unit: string, isUpdating: boolean, item: Record<string, unknown>): Promise<{ error_code: string; message: string }> {
+  private async syncHeader(
+    unit: string,
+    isUpdating: boolean,
+    item: Record<string, unknown>,
+  ): Promise<{ error_code: string; message: string }> {
     const outcome = await this.store.db.transaction(async (tx) => {
-      const previous = typeof item.MaHoSo === 'string' ? await this.store.headerForUpdate(tx, item.MaHoSo) : undefined;
-      if (!isUpdating && previous) return { error_code: DVCQG_CODES.alreadyExists, message: DVCQG_MESSAGES.alreadyExists };
-      if (isUpdating && !previous) return { error_code: DVCQG_CODES.notFound, message: DVCQG_MESSAGES.notFound };
+      const previous =
+        typeof item.MaHoSo === 'string'
+          ? await this.store.headerForUpdate(tx, item.MaHoSo)
+          : undefined;
+      if (!isUpdating && previous)
+        return { error_code: DVCQG_CODES.alreadyExists, message: DVCQG_MESSAGES.alreadyExists };
+      if (isUpdating && !previous)
+        return { error_code: DVCQG_CODES.notFound, message: DVCQG_MESSAGES.notFound };
       const problem = headerProblem(item, previous);
       if (problem) return { error_code: DVCQG_CODES.invalidData, message: problem };
       const header = item as DossierHeader;
@@ -94,8 +139,10 @@ export class DvcqgService {
   }
 
   private async pushSteps(data: unknown): Promise<DvcqgAnswer> {
-    if (!Array.isArray(data) || data.length === 0) return { error_code: DVCQG_CODES.invalidData, message: 'Thiếu dữ liệu tiến độ (data)' };
-    if (data.length > 10) return { error_code: DVCQG_CODES.tooManySteps, message: DVCQG_MESSAGES.tooManySteps };
+    if (!Array.isArray(data) || data.length === 0)
+      return { error_code: DVCQG_CODES.invalidData, message: 'Thiếu dữ liệu tiến độ (data)' };
+    if (data.length > 10)
+      return { error_code: DVCQG_CODES.tooManySteps, message: DVCQG_MESSAGES.tooManySteps };
     const steps = data as Array<Record<string, unknown>>;
     const problem = steps.map(stepProblem).find((p) => p !== undefined);
     if (problem) return { error_code: DVCQG_CODES.invalidData, message: problem };
@@ -103,7 +150,10 @@ export class DvcqgService {
     return this.store.db.transaction(async (tx) => {
       for (const step of steps) {
         if (!(await this.store.exists(tx, step.MaHoSo as string))) {
-          return { error_code: DVCQG_CODES.notFound, message: `${DVCQG_MESSAGES.notFound}: ${String(step.MaHoSo)}` };
+          return {
+            error_code: DVCQG_CODES.notFound,
+            message: `${DVCQG_MESSAGES.notFound}: ${String(step.MaHoSo)}`,
+          };
         }
       }
       for (const step of steps) {
@@ -117,14 +167,22 @@ export class DvcqgService {
   private async lookup(maHoSo: unknown): Promise<DvcqgAnswer> {
     const found = typeof maHoSo === 'string' ? await this.store.lookup(maHoSo) : undefined;
     if (!found) return { error_code: DVCQG_CODES.notFound, message: DVCQG_MESSAGES.notFound };
-    return { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok, data: { ...found.header, QuaTrinhXuLy: found.steps } };
+    return {
+      error_code: DVCQG_CODES.ok,
+      message: DVCQG_MESSAGES.ok,
+      data: { ...found.header, QuaTrinhXuLy: found.steps },
+    };
   }
 
   private procedure(maTTHC: unknown): DvcqgAnswer {
     const code = typeof maTTHC === 'string' ? maTTHC : '';
     const name = KNOWN_PROCEDURES[code.slice(0, 8)];
     return name
-      ? { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok, data: { MaTTHC: code, TenTTHC: name } }
+      ? {
+          error_code: DVCQG_CODES.ok,
+          message: DVCQG_MESSAGES.ok,
+          data: { MaTTHC: code, TenTTHC: name },
+        }
       : { error_code: DVCQG_CODES.notFound, message: 'Không tìm thấy thủ tục hành chính' };
   }
 }

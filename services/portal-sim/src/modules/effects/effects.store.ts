@@ -23,7 +23,13 @@ export interface WriteEffect {
 export class EffectsStore {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  async record(tx: EntityManager, api: PortalApi, entityKey: string, operation: string, changed: boolean): Promise<void> {
+  async record(
+    tx: EntityManager,
+    api: PortalApi,
+    entityKey: string,
+    operation: string,
+    changed: boolean,
+  ): Promise<void> {
     await tx.query(
       `insert into write_effect (api, entity_key, operation, writes, changes) values ($1, $2, $3, 1, $4)
        on conflict (api, entity_key, operation)
@@ -33,21 +39,49 @@ export class EffectsStore {
   }
 
   async list(filter: { api?: string; entityKey?: string }): Promise<WriteEffect[]> {
-    const rows: Array<{ api: PortalApi; entity_key: string; operation: string; writes: number; changes: number }> = await this.db.query(
+    const rows: Array<{
+      api: PortalApi;
+      entity_key: string;
+      operation: string;
+      writes: number;
+      changes: number;
+    }> = await this.db.query(
       `select api, entity_key, operation, writes, changes from write_effect
        where ($1::text is null or api = $1) and ($2::text is null or entity_key = $2)
        order by api, entity_key, operation`,
       [filter.api ?? null, filter.entityKey ?? null],
     );
-    return rows.map((r) => ({ api: r.api, entityKey: r.entity_key, operation: r.operation, writes: r.writes, changes: r.changes }));
+    return rows.map((r) => ({
+      api: r.api,
+      entityKey: r.entity_key,
+      operation: r.operation,
+      writes: r.writes,
+      changes: r.changes,
+    }));
   }
 
-  async totals(api?: string): Promise<Array<{ api: string; operation: string; entities: number; writes: number; changes: number }>> {
-    const rows: Array<{ api: string; operation: string; entities: string; writes: string; changes: string }> = await this.db.query(
+  async totals(
+    api?: string,
+  ): Promise<
+    Array<{ api: string; operation: string; entities: number; writes: number; changes: number }>
+  > {
+    const rows: Array<{
+      api: string;
+      operation: string;
+      entities: string;
+      writes: string;
+      changes: string;
+    }> = await this.db.query(
       `select api, operation, count(*) entities, sum(writes) writes, sum(changes) changes from write_effect
        where ($1::text is null or api = $1) group by api, operation order by api, operation`,
       [api ?? null],
     );
-    return rows.map((r) => ({ api: r.api, operation: r.operation, entities: Number(r.entities), writes: Number(r.writes), changes: Number(r.changes) }));
+    return rows.map((r) => ({
+      api: r.api,
+      operation: r.operation,
+      entities: Number(r.entities),
+      writes: Number(r.writes),
+      changes: Number(r.changes),
+    }));
   }
 }

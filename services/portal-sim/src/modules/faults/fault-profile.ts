@@ -59,14 +59,23 @@ export class TokenBucket {
       this.tokens -= 1;
       return { ok: true };
     }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond)) };
+    return {
+      ok: false,
+      retryAfterSeconds: Math.max(1, Math.ceil((1 - this.tokens) / this.perSecond)),
+    };
   }
 }
 
 /** Decides what happens to one call. Pure: time and randomness come in as arguments. */
-export function decide(profile: FaultProfile, now: number, random: () => number, bucket?: TokenBucket): FaultDecision {
+export function decide(
+  profile: FaultProfile,
+  now: number,
+  random: () => number,
+  bucket?: TokenBucket,
+): FaultDecision {
   const delayMs = profile.latencyMs
-    ? profile.latencyMs.min + Math.floor(random() * Math.max(0, profile.latencyMs.max - profile.latencyMs.min))
+    ? profile.latencyMs.min +
+      Math.floor(random() * Math.max(0, profile.latencyMs.max - profile.latencyMs.min))
     : 0;
   if (profile.down) return { kind: 'unavailable', delayMs: 0, reason: 'down' };
   if (profile.outages?.some((w) => now >= Date.parse(w.from) && now < Date.parse(w.to))) {

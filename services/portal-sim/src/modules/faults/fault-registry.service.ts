@@ -22,7 +22,8 @@ export class FaultRegistry {
 
   set(api: PortalApi, profile: FaultProfile): void {
     this.profiles.set(api, profile);
-    for (const key of [...this.buckets.keys()]) if (key.startsWith(`${api}|`)) this.buckets.delete(key);
+    for (const key of [...this.buckets.keys()])
+      if (key.startsWith(`${api}|`)) this.buckets.delete(key);
   }
 
   decide(api: PortalApi, client: string, now = Date.now()): FaultDecision {
@@ -32,7 +33,11 @@ export class FaultRegistry {
       const key = `${api}|${client}`;
       bucket = this.buckets.get(key);
       if (!bucket) {
-        bucket = new TokenBucket(profile.rateLimit.perSecond, profile.rateLimit.burst ?? profile.rateLimit.perSecond, now);
+        bucket = new TokenBucket(
+          profile.rateLimit.perSecond,
+          profile.rateLimit.burst ?? profile.rateLimit.perSecond,
+          now,
+        );
         this.buckets.set(key, bucket);
       }
     }

@@ -23,7 +23,11 @@ export function faultMiddleware(api: PortalApi, registry: FaultRegistry) {
         next();
         return;
       case 'unavailable':
-        res.status(503).set('Retry-After', '5').type('text/html').send('<h1>503 - Hệ thống đang bảo trì</h1>');
+        res
+          .status(503)
+          .set('Retry-After', '5')
+          .type('text/html')
+          .send('<h1>503 - Hệ thống đang bảo trì</h1>');
         return;
       case 'rate-limited':
         res

@@ -1,0 +1,42 @@
+import { ConfigError } from '@lienthong/config';
+import type { PortalApi } from '../modules/effects/effects.store';
+import type { FaultProfile } from '../modules/faults/fault-profile';
+import type { PortalSimConfig } from './portal-sim.config';
+
+function credentialMap(value: string): Map<string, string> {
+  return new Map(
+    value.split(',').map((pair) => {
+      const i = pair.indexOf(':');
+      return [pair.slice(0, i), pair.slice(i + 1)] as [string, string];
+    }),
+  );
+}
+
+/** The simulator's settings in the shapes its modules use; a DI token as well as a value. */
+export class PortalSimSettings {
+  readonly dvcqgUsers: Map<string, string>;
+  readonly civilClients: Map<string, string>;
+  readonly landUsers: Map<string, string>;
+  readonly sessionTtlSeconds: number;
+  readonly civilResultDelayMs: number;
+  readonly landStepMs: number;
+  readonly faults: Partial<Record<PortalApi, FaultProfile>>;
+
+  constructor(config: PortalSimConfig) {
+    this.dvcqgUsers = credentialMap(config.PORTAL_SIM_DVCQG_USERS);
+    this.civilClients = credentialMap(config.PORTAL_SIM_CIVIL_CLIENTS);
+    this.landUsers = credentialMap(config.PORTAL_SIM_LAND_USERS);
+    this.sessionTtlSeconds = config.PORTAL_SIM_SESSION_TTL_SECONDS;
+    this.civilResultDelayMs = config.PORTAL_SIM_CIVIL_RESULT_DELAY_MS;
+    this.landStepMs = config.PORTAL_SIM_LAND_STEP_MS;
+    try {
+      this.faults = JSON.parse(config.PORTAL_SIM_FAULTS) as Partial<
+        Record<PortalApi, FaultProfile>
+      >;
+    } catch (err) {
+      throw new ConfigError('portal-sim', [
+        `PORTAL_SIM_FAULTS: must be JSON (${(err as Error).message})`,
+      ]);
+    }
+  }
+}
