@@ -1,0 +1,37 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type BreakerState = 'closed' | 'half-open' | 'open';
+export const BREAKER_STATE_VALUE: Record<BreakerState, number> = {
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+};
+
+/** Prometheus metrics of portal calls: a breaker state gauge (not only counters) and durations. */
+export class ResilienceMetrics {
+  readonly breakerState: Gauge<'target' | 'operation'>;
+  readonly breakerTransitions: Counter<'target' | 'operation' | 'to'>;
+  readonly callDuration: Histogram<'target' | 'operation' | 'outcome'>;
+
+  constructor(readonly registry: Registry) {
+    this.breakerState = new Gauge({
+      name: 'lienthong_portal_breaker_state',
+      help: 'Circuit breaker state per portal target and operation: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['target', 'operation'],
+      registers: [registry],
+    });
+    this.breakerTransitions = new Counter({
+      name: 'lienthong_portal_breaker_transitions_total',
+      help: 'Circuit breaker state changes.',
+      labelNames: ['target', 'operation', 'to'],
+      registers: [registry],
+    });
+    this.callDuration = new Histogram({
+      name: 'lienthong_portal_call_duration_seconds',
+      help: 'Portal call duration by target, operation and outcome (success, retriable, permanent, breaker-open).',
+      labelNames: ['target', 'operation', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+  }
+}
