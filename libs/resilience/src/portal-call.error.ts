@@ -12,6 +12,8 @@ export type PortalErrorCode =
   | 'PORTAL_MALFORMED_RESPONSE'
   | 'PORTAL_RATE_LIMITED'
   | 'PORTAL_AUTH_FAILED'
+  /** The portal ended our session or token early: the client logs in again and repeats the call. */
+  | 'PORTAL_SESSION_EXPIRED'
   | 'PORTAL_REJECTED'
   | 'PORTAL_UNKNOWN_ANSWER'
   | 'BREAKER_OPEN'
