@@ -16,6 +16,11 @@ export interface TestContext {
   topic(base: string): string;
   /** Creates this file's topic (auto-creation is off on our brokers); deleted after the file. */
   createTopic(base: string, partitions: number): Promise<string>;
+  /**
+   * Registers cleanup (stop a process, close a pool) to run before the context drops its schemas
+   * and topics; the last registered runs first. Schemas named `<schema>_…` are dropped too.
+   */
+  onCleanup(fn: () => Promise<unknown> | unknown): void;
 }
 
 /**
@@ -30,6 +35,7 @@ export function useTestContext(label: string): TestContext {
   const suffix = randomBytes(4).toString('hex');
   const schema = `t_${safe}_${suffix}`;
   const created = new Set<string>();
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
   let state: { stack: TestStack; sql: TestSql; kafka: Kafka } | undefined;
   const ready = () => {
     if (!state)
@@ -45,9 +51,15 @@ export function useTestContext(label: string): TestContext {
   });
 
   afterAll(async () => {
+    for (const fn of cleanups.reverse()) await fn();
     if (!state) return;
     const { sql, kafka } = state;
-    await sql.query(`drop schema if exists "${schema}" cascade`);
+    const schemas = await sql.query<{ nspname: string }>(
+      `select nspname from pg_namespace where nspname = $1 or nspname like $2`,
+      [schema, `${schema}\\_%`],
+    );
+    for (const { nspname } of schemas)
+      await sql.query(`drop schema if exists "${nspname}" cascade`);
     await sql.end();
     if (created.size > 0) {
       const admin = kafka.admin();
@@ -70,6 +82,9 @@ export function useTestContext(label: string): TestContext {
       return ready().kafka;
     },
     topic,
+    onCleanup(fn) {
+      cleanups.push(fn);
+    },
     async createTopic(base: string, partitions: number): Promise<string> {
       const name = topic(base);
       const admin = ready().kafka.admin();

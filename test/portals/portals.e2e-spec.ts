@@ -1,0 +1,261 @@
+import { personalIdIssues } from '@lienthong/contracts';
+import type { BirthRegistered } from '@lienthong/contracts';
+import { CivilStatusClient, DvcqgClient, LandClient } from '@lienthong/portal-clients';
+import { PortalCallError } from '@lienthong/resilience';
+import {
+  Rng,
+  birthRegistered,
+  dossierLifecycle,
+  expectEventually,
+  landRegistrationReceived,
+  useTestContext,
+} from '@lienthong/testing';
+import type { ServiceProcess } from '@lienthong/testing';
+import { admin, gatewayFor, startPortalSim } from './portal-harness';
+import type { GatewayHarness } from './portal-harness';
+
+interface Effect {
+  entityKey: string;
+  operation: string;
+  writes: number;
+  changes: number;
+}
+
+describe('portal clients against portal-sim over real HTTP', () => {
+  const ctx = useTestContext('portals');
+  const rng = new Rng(42);
+  let sim: ServiceProcess;
+  let dv: GatewayHarness;
+  let cs: GatewayHarness;
+  let ld: GatewayHarness;
+  let dvcqg: DvcqgClient;
+  let civil: CivilStatusClient;
+  let land: LandClient;
+  /** Personal data sent in this file: none of it may appear in an exchange record. */
+  const personal = new Set<string>();
+
+  beforeAll(async () => {
+    sim = await startPortalSim(ctx, {
+      PORTAL_SIM_CIVIL_RESULT_DELAY_MS: '300',
+      PORTAL_SIM_LAND_STEP_MS: '400',
+    });
+    const base = await sim.url();
+    [dv, cs, ld] = await Promise.all([
+      gatewayFor(ctx, 'dvcqg'),
+      gatewayFor(ctx, 'civil-status-registry'),
+      gatewayFor(ctx, 'land-registry'),
+    ]);
+    dvcqg = new DvcqgClient(
+      { baseUrl: base, username: 'lienthong', password: 'lienthong-dvcqg', unitCode: 'H56.14' },
+      dv.gateway,
+    );
+    civil = new CivilStatusClient(
+      { baseUrl: base, clientId: 'lienthong', clientSecret: 'lienthong-hotich' },
+      cs.gateway,
+    );
+    land = new LandClient(
+      { baseUrl: base, username: 'lienthong', password: 'lienthong-land' },
+      ld.gateway,
+    );
+  });
+
+  const effects = async (api: string, key: string) =>
+    (await admin(sim, 'GET', `/effects?api=${api}&key=${encodeURIComponent(key)}`)) as Effect[];
+
+  describe('DVCQG dossier sync', () => {
+    it('inserts then updates a dossier, pushes its steps ten per call, and reads it back in RFC 3339', async () => {
+      const life = dossierLifecycle(rng, { supplement: true });
+      personal.add(life.final.DinhDanhCHS?.[0]?.SoDinhDanh ?? '');
+      const first = life.events.find((e) => e.kind === 'upsert');
+      expect(await dvcqg.upsertDossier(first?.data as never, 'c-insert')).toBe('inserted');
+      expect(await dvcqg.upsertDossier(life.final, 'c-update')).toBe('updated');
+      const steps = [
+        ...life.steps,
+        ...life.steps.map((s, i) => ({ ...s, MaBuocXuLy: `${s.MaBuocXuLy}-x${i}` })),
+      ];
+      await dvcqg.pushSteps(steps, 'c-steps');
+
+      const held = await dvcqg.lookup(life.code, 'c-lookup');
+      expect(held?.header).toMatchObject({
+        MaHoSo: life.code,
+        TrangThaiHoSo: 10,
+        NgayTiepNhan: life.final.NgayTiepNhan,
+        NgayHenTra: life.final.NgayHenTra,
+        NgayTra: life.final.NgayTra,
+      });
+      expect(held?.steps).toHaveLength(steps.length);
+      expect(held?.steps[0]).toMatchObject({
+        NoiDungXuLy: life.steps[0]?.NoiDungXuLy,
+        ThoiDiemXuLy: life.steps[0]?.ThoiDiemXuLy,
+      });
+      expect(await effects('dvcqg', life.code)).toEqual([
+        expect.objectContaining({ operation: 'header', writes: 2, changes: 2 }),
+        expect.objectContaining({ operation: 'step', writes: steps.length, changes: steps.length }),
+      ]);
+      await dv.recorder.flush();
+      const calls = await ctx.sql.query<{ n: string }>(
+        `select count(*) n from portal_exchange where correlation_id = 'c-steps' and operation = 'CapNhatTienDoHoSoMC'`,
+      );
+      expect(Number(calls[0]?.n)).toBe(Math.ceil(steps.length / 10));
+    });
+
+    it.each([
+      [
+        'a due date before the receipt date',
+        { NgayHenTra: '2025-06-01T08:00:00+07:00' },
+        '02',
+        'Ngày hẹn trả không được trước ngày tiếp nhận',
+      ],
+      [
+        'an unknown procedure code',
+        { MaTTHC: '9.999999.000.00.00.H56' },
+        '02',
+        'Mã thủ tục hành chính không tồn tại: 9.999999.000.00.00.H56',
+      ],
+    ])(
+      'rejects %s, permanently, with the portal code and words',
+      async (_name, change, code, message) => {
+        const life = dossierLifecycle(rng, { endAt: 2 });
+        const error = (await dvcqg
+          .upsertDossier({ ...life.final, ...change } as never, 'c-reject')
+          .catch((e: unknown) => e)) as PortalCallError;
+        expect(error).toBeInstanceOf(PortalCallError);
+        expect({
+          outcome: error.outcome,
+          code: error.code,
+          portalCode: error.portalCode,
+          portalMessage: error.portalMessage,
+        }).toEqual({
+          outcome: 'permanent',
+          code: 'PORTAL_REJECTED',
+          portalCode: code,
+          portalMessage: message,
+        });
+      },
+    );
+
+    it('rejects a status going back from "result returned"', async () => {
+      const life = dossierLifecycle(rng, {});
+      await dvcqg.upsertDossier(life.final, 'c-final');
+      await expect(
+        dvcqg.upsertDossier({ ...life.final, TrangThaiHoSo: 4 }, 'c-back'),
+      ).rejects.toMatchObject({
+        outcome: 'permanent',
+        portalMessage: 'Không thể chuyển trạng thái từ 10 sang 4',
+      });
+    });
+
+    it('renews a session the portal ends mid-run, without failing a call', async () => {
+      const life = dossierLifecycle(rng, { endAt: 2 });
+      await dvcqg.upsertDossier(life.final, 'c-session');
+      const results: unknown[] = [];
+      for (let i = 0; i < 20; i += 1) {
+        if (i === 8) await admin(sim, 'POST', '/sessions/dvcqg/expire');
+        results.push((await dvcqg.lookup(life.code, `c-session-${i}`))?.header.MaHoSo);
+      }
+      expect(results).toEqual(Array.from({ length: 20 }, () => life.code));
+      await dv.recorder.flush();
+      const expired = await ctx.sql.query(
+        `select 1 from portal_exchange where correlation_id like 'c-session-%' and error_code = 'PORTAL_SESSION_EXPIRED'`,
+      );
+      expect(expired).toHaveLength(1);
+    });
+  });
+
+  describe('civil-status registry', () => {
+    const submitBirth = async (birth: BirthRegistered) => {
+      personal.add(birth.meSoDDCN).add(birth.nycSoDDCN).add(birth.meHoTen);
+      await civil.submit({ module: 'KS', registration: birth }, `c-${birth.maDinhDanhHoSo}`);
+    };
+    const resultOf = async (birth: BirthRegistered) =>
+      (await civil.results([birth.maDinhDanhHoSo], birth.maTinh, 'KS', 'c-poll')).get(
+        birth.maDinhDanhHoSo,
+      );
+
+    it('answers a birth later with a personal ID consistent with province, sex and birth year', async () => {
+      const birth = birthRegistered(rng);
+      await submitBirth(birth);
+      expect(await resultOf(birth)).toEqual({ status: 'processing' });
+      const done = await expectEventually(async () => {
+        const r = await resultOf(birth);
+        expect(r?.status).toBe('done');
+        return r as { status: 'done'; soDinhDanh: string };
+      });
+      personal.add(done.soDinhDanh);
+      expect(done.soDinhDanh.slice(0, 3)).toBe(`0${birth.maTinh}`);
+      expect(
+        personalIdIssues(done.soDinhDanh, '/id', 'soDinhDanh', {
+          birthDate: birth.nksNgaySinh,
+          sex: birth.nksGioiTinh,
+        }),
+      ).toEqual([]);
+
+      await submitBirth(birth);
+      expect(await resultOf(birth)).toEqual(done);
+      expect(await effects('civil-status', birth.maDinhDanhHoSo)).toEqual([
+        expect.objectContaining({ operation: 'submit', writes: 2, changes: 1 }),
+      ]);
+    });
+
+    it('refuses a second birth on the same hospital birth certificate', async () => {
+      const first = birthRegistered(rng);
+      const second = { ...birthRegistered(rng), maGCS: first.maGCS };
+      await submitBirth(first);
+      await submitBirth(second);
+      await expectEventually(async () =>
+        expect(await resultOf(second)).toEqual({
+          status: 'refused',
+          reason: 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh',
+        }),
+      );
+    });
+  });
+
+  describe('land registry', () => {
+    it('receives a dossier once and follows it to its tax notice', async () => {
+      const dossier = landRegistrationReceived(rng);
+      personal.add(dossier.ThongTinNguoiNopDon.SoChungMinh).add(dossier.ThongTinNguoiNopDon.HoTen);
+      expect(await land.receive(dossier, 'c-land')).toBe('received');
+      expect(await land.receive(dossier, 'c-land-again')).toBe('already-received');
+      expect(await land.taxNotice(dossier.MaHoSoMotCua, 'c-tax-early')).toBeUndefined();
+      const notice = await expectEventually(async () => {
+        const n = await land.taxNotice(dossier.MaHoSoMotCua, 'c-tax');
+        expect(n).toBeDefined();
+        return n;
+      });
+      expect(notice).toMatchObject({
+        HoTenChu: dossier.ThongTinNguoiNopDon.HoTen,
+        LoaiThue: 'LPTB',
+      });
+      await expectEventually(async () =>
+        expect((await land.lookup(dossier.MaHoSoMotCua, 'c-status'))?.TrangThai).toBe('FINISHED'),
+      );
+      const history = (await land.lookup(dossier.MaHoSoMotCua, 'c-status'))?.LichSu.map(
+        (h) => h.TrangThai,
+      );
+      expect(history).toEqual(['ROUTED', 'FINANCIAL_OBLIGATION', 'FINISHED']);
+      expect(await effects('land', dossier.MaHoSoMotCua)).toEqual([
+        expect.objectContaining({ operation: 'receive', writes: 2, changes: 1 }),
+      ]);
+      expect(await land.lookup('H00.00-000000-0000', 'c-missing')).toBeUndefined();
+    });
+  });
+
+  it('kept an exchange record for every call, with digests and no personal data', async () => {
+    await Promise.all([dv.recorder.flush(), cs.recorder.flush(), ld.recorder.flush()]);
+    const rows = await ctx.sql.query<Record<string, unknown>>(
+      'select * from portal_exchange order by id',
+    );
+    expect(dv.recorderErrors.concat(cs.recorderErrors, ld.recorderErrors)).toEqual([]);
+    expect(rows.length).toBeGreaterThan(40);
+    expect(new Set(rows.map((r) => r.target))).toEqual(
+      new Set(['dvcqg', 'civil-status-registry', 'land-registry']),
+    );
+    for (const r of rows) {
+      expect(r.correlation_id).toBeTruthy();
+      expect(r.request_sha256 ?? r.response_sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const text = JSON.stringify(rows);
+    expect([...personal].filter((p) => p && text.includes(p))).toEqual([]);
+  });
+});
