@@ -117,7 +117,7 @@ describe('portal clients against portal-sim over real HTTP', () => {
       async (_name, change, code, message) => {
         const life = dossierLifecycle(rng, { endAt: 2 });
         const error = (await dvcqg
-          .upsertDossier({ ...life.final, ...change } as never, 'c-reject')
+          .upsertDossier({ ...life.final, ...change }, 'c-reject')
           .catch((e: unknown) => e)) as PortalCallError;
         expect(error).toBeInstanceOf(PortalCallError);
         expect({
