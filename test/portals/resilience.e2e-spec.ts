@@ -189,4 +189,69 @@ describe('resilience against a misbehaving portal-sim', () => {
     expect(h.gateway.breakerState('auth')).toBe('closed');
     await agent.close();
   });
+
+  it('classifies every injected fault: malformed body, reset, timeout, outage window; and drift changes what the portal holds', async () => {
+    const h = await gatewayFor(ctx, 'dvcqg-faults', {
+      breaker: {
+        timeoutMs: 800,
+        volumeThreshold: 1000,
+        errorThresholdPercentage: 50,
+        resetTimeoutMs: 1000,
+        rollingCountTimeoutMs: 10_000,
+      },
+    });
+    const client = new DvcqgClient(
+      { baseUrl: base, username: 'lienthong', password: 'lienthong-dvcqg', unitCode: 'H56.14' },
+      h.gateway,
+    );
+    const life = dossierLifecycle(rng, { endAt: 2 });
+    await client.upsertDossier(life.final, 'fault-setup');
+    const failureOf = async (profile: object) => {
+      await admin(sim, 'PUT', '/faults/dvcqg', profile);
+      const err = (await client
+        .lookup(life.code, 'fault')
+        .catch((e: unknown) => e)) as PortalCallError;
+      await admin(sim, 'PUT', '/faults/dvcqg', {});
+      return `${err.outcome}:${err.code}`;
+    };
+    expect(await failureOf({ errorRates: { malformed: 1 } })).toBe(
+      'retriable:PORTAL_MALFORMED_RESPONSE',
+    );
+    expect(await failureOf({ errorRates: { reset: 1 } })).toBe(
+      'retriable:PORTAL_CONNECTION_FAILED',
+    );
+    expect(await failureOf({ errorRates: { timeout: 1 }, timeoutHoldMs: 3000 })).toBe(
+      'retriable:PORTAL_TIMEOUT',
+    );
+    expect(await failureOf({ errorRates: { http5xx: 1 } })).toBe('retriable:PORTAL_UNAVAILABLE');
+
+    const now = Date.now();
+    await admin(sim, 'PUT', '/faults/dvcqg', {
+      outages: [
+        { from: new Date(now - 1000).toISOString(), to: new Date(now + 1500).toISOString() },
+      ],
+    });
+    await expect(client.lookup(life.code, 'in-window')).rejects.toMatchObject({
+      code: 'PORTAL_UNAVAILABLE',
+      httpStatus: 503,
+    });
+    await expectEventually(
+      async () =>
+        expect((await client.lookup(life.code, 'after-window'))?.header.MaHoSo).toBe(life.code),
+      { timeoutMs: 5000, intervalMs: 250 },
+    );
+    await admin(sim, 'PUT', '/faults/dvcqg', {});
+
+    await admin(sim, 'PUT', '/faults/dvcqg', { drift: { rate: 1, mode: 'alter' } });
+    const drifting = dossierLifecycle(rng, { endAt: 2 });
+    await client.upsertDossier(drifting.final, 'drift');
+    await admin(sim, 'PUT', '/faults/dvcqg', {});
+    expect((await client.lookup(drifting.code, 'drift-check'))?.header.NgayHenTra).not.toBe(
+      drifting.final.NgayHenTra,
+    );
+    expect(
+      await admin(sim, 'POST', '/drift/dvcqg', { keys: [drifting.code], mode: 'delete' }),
+    ).toEqual({ drifted: [drifting.code] });
+    expect(await client.lookup(drifting.code, 'drift-gone')).toBeUndefined();
+  });
 });

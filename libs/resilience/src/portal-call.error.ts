@@ -84,6 +84,7 @@ export function asPortalCallError(err: unknown): PortalCallError {
   if (
     e?.code === 'ETIMEDOUT' ||
     e?.name === 'AbortError' ||
+    e?.name === 'TimeoutError' ||
     e?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
     e?.code === 'UND_ERR_BODY_TIMEOUT'
   ) {
