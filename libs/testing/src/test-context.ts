@@ -20,7 +20,7 @@ export interface TestContext {
    * Registers cleanup (stop a process, close a pool) to run before the context drops its schemas
    * and topics; the last registered runs first. Schemas named `<schema>_…` are dropped too.
    */
-  onCleanup(fn: () => Promise<unknown> | unknown): void;
+  onCleanup(fn: () => unknown): void;
 }
 
 /**
@@ -35,7 +35,7 @@ export function useTestContext(label: string): TestContext {
   const suffix = randomBytes(4).toString('hex');
   const schema = `t_${safe}_${suffix}`;
   const created = new Set<string>();
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const cleanups: Array<() => unknown> = [];
   let state: { stack: TestStack; sql: TestSql; kafka: Kafka } | undefined;
   const ready = () => {
     if (!state)
