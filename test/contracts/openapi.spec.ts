@@ -1,0 +1,46 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const dir = resolve(__dirname, '../../contracts/openapi');
+
+/**
+ * swagger-parser depends on an ES module, which jest's CommonJS runtime cannot load; Node 24's own
+ * require can. So each document is validated in a child Node process.
+ */
+function validate(file: string): { openapi: string; paths: string[] } {
+  const script = `require('@apidevtools/swagger-parser').validate(process.argv[1]).then(
+    (api) => process.stdout.write(JSON.stringify({ openapi: api.openapi, paths: Object.keys(api.paths) })),
+    (err) => { process.stderr.write(err.message); process.exit(1); })`;
+  return JSON.parse(
+    execFileSync(process.execPath, ['-e', script, join(dir, file)], { encoding: 'utf8' }),
+  ) as { openapi: string; paths: string[] };
+}
+
+describe('contracts/openapi', () => {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.openapi.yaml'));
+
+  it('documents the three national APIs portal-sim simulates', () => {
+    expect(files.sort()).toEqual([
+      'civil-status.openapi.yaml',
+      'dvcqg.openapi.yaml',
+      'land.openapi.yaml',
+    ]);
+  });
+
+  it.each([
+    ['dvcqg.openapi.yaml', ['/dvcqg/auth', '/dvcqg/api']],
+    ['civil-status.openapi.yaml', ['/hotich/token', '/hotich/NhanDKHT', '/hotich/LayKetQua']],
+    [
+      'land.openapi.yaml',
+      [
+        '/land/connect/token',
+        '/land/api/HoSo/TiepNhan',
+        '/land/api/HoSo/{ma}',
+        '/land/api/HoSo/{ma}/ThongBaoThue',
+      ],
+    ],
+  ])('%s is a valid OpenAPI 3.1 document with the simulated paths', (file, paths) => {
+    expect(validate(file)).toEqual({ openapi: '3.1.0', paths });
+  });
+});
