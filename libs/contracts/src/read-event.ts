@@ -3,7 +3,7 @@ import type { EventEnvelope, KafkaRecord } from './envelope/cloud-event.codec';
 import { EVENT_CATALOG } from './generated/catalog';
 import type { EventType, PayloadByEventType } from './generated/catalog';
 import type { ContractValidator } from './validation/contract-validator';
-import { failure } from './validation/validation-failure';
+import { failure, unknownEventType } from './validation/validation-failure';
 import type { Validated } from './validation/validation-failure';
 
 /** A valid event: its envelope and a payload that passed its contract. */
@@ -28,19 +28,7 @@ export function readEvent(
   const { envelope, data } = decoded.value;
   const expected = topicOfType.get(envelope.type);
   if (expected === undefined) {
-    return failure(
-      'validate',
-      'UNKNOWN_EVENT_TYPE',
-      [
-        {
-          path: 'ce_type',
-          field: 'ce_type',
-          rule: 'known-event-type',
-          message: 'ce_type: is not an event type of any Lienthong contract',
-        },
-      ],
-      envelope.type,
-    );
+    return unknownEventType(envelope.type);
   }
   if (expected !== topic) {
     return failure(

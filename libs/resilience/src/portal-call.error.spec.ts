@@ -28,7 +28,9 @@ describe('classifying portal failures', () => {
 
   it('reads Retry-After as seconds or as a date', () => {
     expect(parseRetryAfter('3')).toBe(3000);
-    expect(parseRetryAfter('Wed, 02 Jul 2025 01:00:05 GMT', Date.parse('2025-07-02T01:00:00Z'))).toBe(5000);
+    expect(
+      parseRetryAfter('Wed, 02 Jul 2025 01:00:05 GMT', Date.parse('2025-07-02T01:00:00Z')),
+    ).toBe(5000);
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@ import { EVENT_CATALOG } from '../generated/catalog';
 import type { EventType, PayloadByEventType } from '../generated/catalog';
 import { SCHEMAS } from '../generated/schemas';
 import { businessRuleIssues } from './business-rules';
-import { failure, fieldOf } from './validation-failure';
+import { failure, fieldOf, unknownEventType } from './validation-failure';
 import type { Validated, ValidationIssue } from './validation-failure';
 
 function issueOf(e: ErrorObject): ValidationIssue {
@@ -70,19 +70,7 @@ export class ContractValidator {
   validate(type: string, payload: unknown): Validated<unknown>;
   validate(type: string, payload: unknown): Validated<unknown> {
     if (!this.knows(type)) {
-      return failure(
-        'validate',
-        'UNKNOWN_EVENT_TYPE',
-        [
-          {
-            path: 'ce_type',
-            field: 'ce_type',
-            rule: 'known-event-type',
-            message: 'ce_type: is not an event type of any Lienthong contract',
-          },
-        ],
-        type,
-      );
+      return unknownEventType(type);
     }
     const fn = this.validatorFor(type);
     if (!fn(payload)) {

@@ -48,6 +48,22 @@ export function failure(
   return { ok: false, failure: { stage, code, issues, ...(eventType ? { eventType } : {}) } };
 }
 
+export function unknownEventType(type: string): { ok: false; failure: ValidationFailure } {
+  return failure(
+    'validate',
+    'UNKNOWN_EVENT_TYPE',
+    [
+      {
+        path: 'ce_type',
+        field: 'ce_type',
+        rule: 'known-event-type',
+        message: 'ce_type: is not an event type of any Lienthong contract',
+      },
+    ],
+    type,
+  );
+}
+
 /** A one-line summary: the first issue, and how many more. */
 export function describeFailure(f: ValidationFailure): string {
   const [first, ...rest] = f.issues;

@@ -3,6 +3,7 @@ import type { DossierProgressStep, DossierUpserted } from '@lienthong/contracts'
 import { PortalCallError } from '@lienthong/resilience';
 import type { AttemptContext, PortalGateway } from '@lienthong/resilience';
 import { exchangeJson, keepAliveAgent } from '../http/json-http';
+import { withRenewal } from '../http/renew-once';
 import { TokenCache } from '../http/token-cache';
 import {
   DVCQG_ALREADY_EXISTS,
@@ -78,31 +79,16 @@ export class DvcqgClient {
   }
 
   /** One service call with the session; a session the portal ended is renewed once. */
-  private async service(
+  private service(
     operation: string,
     payload: Record<string, unknown>,
     correlationId: string,
   ): Promise<DvcqgResponse> {
-    for (let renewal = 0; ; renewal += 1) {
-      const session = await this.session.get();
-      try {
-        return await this.gateway.call(
-          operation,
-          (ctx) => this.send(ctx, operation, session, payload),
-          { correlationId },
-        );
-      } catch (err) {
-        if (
-          err instanceof PortalCallError &&
-          err.code === 'PORTAL_SESSION_EXPIRED' &&
-          renewal === 0
-        ) {
-          this.session.invalidate(session);
-          continue;
-        }
-        throw err;
-      }
-    }
+    return withRenewal(this.session, (session) =>
+      this.gateway.call(operation, (ctx) => this.send(ctx, operation, session, payload), {
+        correlationId,
+      }),
+    );
   }
 
   private async send(

@@ -1,5 +1,6 @@
 import { PortalCallError } from '@lienthong/resilience';
 import type { AttemptContext, PortalGateway } from '@lienthong/resilience';
+import { withRenewal } from './renew-once';
 import { TokenCache } from './token-cache';
 
 /**
@@ -18,41 +19,29 @@ export class BearerSession {
     );
   }
 
-  async call<T>(
+  call<T>(
     operation: string,
     correlationId: string,
     fn: (ctx: AttemptContext, bearer: string) => Promise<T>,
   ): Promise<T> {
-    for (let renewal = 0; ; renewal += 1) {
-      const token = await this.tokens.get();
-      try {
-        return await this.gateway.call(
-          operation,
-          async (ctx) => {
-            try {
-              return await fn(ctx, `Bearer ${token}`);
-            } catch (err) {
-              if (err instanceof PortalCallError && err.httpStatus === 401) {
-                throw PortalCallError.permanent('PORTAL_SESSION_EXPIRED', 'token refused', {
-                  httpStatus: 401,
-                });
-              }
-              throw err;
+    return withRenewal(this.tokens, (token) =>
+      this.gateway.call(
+        operation,
+        async (ctx) => {
+          try {
+            return await fn(ctx, `Bearer ${token}`);
+          } catch (err) {
+            // A 401 on a token we believed valid: it was ended server-side.
+            if (err instanceof PortalCallError && err.httpStatus === 401) {
+              throw PortalCallError.permanent('PORTAL_SESSION_EXPIRED', 'token refused', {
+                httpStatus: 401,
+              });
             }
-          },
-          { correlationId },
-        );
-      } catch (err) {
-        if (
-          err instanceof PortalCallError &&
-          err.code === 'PORTAL_SESSION_EXPIRED' &&
-          renewal === 0
-        ) {
-          this.tokens.invalidate(token);
-          continue;
-        }
-        throw err;
-      }
-    }
+            throw err;
+          }
+        },
+        { correlationId },
+      ),
+    );
   }
 }

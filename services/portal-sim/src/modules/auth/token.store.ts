@@ -32,6 +32,14 @@ export class TokenStore {
     return rows[0]?.principal;
   }
 
+  /** The principal behind an `Authorization: Bearer …` header, or undefined. */
+  bearerPrincipal(api: PortalApi, authorization: string | undefined): Promise<string | undefined> {
+    return this.principal(
+      api,
+      authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined,
+    );
+  }
+
   /** Ends every session of an API now (admin: simulate a server-side expiry). */
   async expireAll(api: PortalApi): Promise<number> {
     const rows: unknown[] = await this.db.query(

@@ -54,8 +54,7 @@ export class CivilStatusController {
   }
 
   private async authorize(auth: string | undefined): Promise<void> {
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    if (!(await this.tokens.principal('civil-status', token))) {
+    if (!(await this.tokens.bearerPrincipal('civil-status', auth))) {
       throw new HttpException({ maLoi: '401', moTa: 'Token không hợp lệ hoặc đã hết hạn' }, 401);
     }
   }

@@ -81,8 +81,7 @@ export class LandController {
   }
 
   private async authorize(auth: string | undefined): Promise<void> {
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    if (!(await this.tokens.principal('land', token)))
+    if (!(await this.tokens.bearerPrincipal('land', auth)))
       throw new HttpException({ data: null, message: 'Unauthorized' }, 401);
   }
 }
