@@ -61,7 +61,10 @@ export default tseslint.config(
         'error',
         { fixStyle: 'separate-type-imports' },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       '@typescript-eslint/ban-ts-comment': 'error',
       'no-console': 'error',
     },
