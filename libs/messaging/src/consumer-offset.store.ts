@@ -1,0 +1,64 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** Anything that runs SQL: a TypeORM EntityManager or QueryRunner inside the handler's transaction. */
+export interface SqlExecutor {
+  query<T = unknown>(sql: string, params?: unknown[]): Promise<T>;
+}
+
+/**
+ * The next offset to apply per (group, topic, partition), stored in the same transaction as the
+ * work the records caused. Kafka's own committed offset may lag behind it (a crash between the
+ * database commit and the Kafka commit): records below the stored offset were applied already and
+ * are skipped, so nothing is applied twice.
+ */
+export class ConsumerOffsetStore {
+  constructor(private readonly table = 'consumer_offset') {}
+
+  async next(
+    db: SqlExecutor,
+    group: string,
+    topic: string,
+    partition: number,
+  ): Promise<bigint | undefined> {
+    const rows = await db.query<Array<{ next_offset: string }>>(
+      `select next_offset from ${this.table} where group_id = $1 and topic = $2 and partition = $3`,
+      [group, topic, partition],
+    );
+    return rows[0] ? BigInt(rows[0].next_offset) : undefined;
+  }
+
+  async save(
+    db: SqlExecutor,
+    group: string,
+    topic: string,
+    partition: number,
+    nextOffset: bigint,
+  ): Promise<void> {
+    await db.query(
+      `insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
+       on conflict (group_id, topic, partition) do update set next_offset = greatest(${this.table}.next_offset, excluded.next_offset), updated_at = now()`,
+      [group, topic, partition, nextOffset.toString()],
+    );
+  }
+}
+
+/** Include in the migrations of every service that consumes with TransactionalConsumer. */
+export class ConsumerOffset1763800000200 implements MigrationInterface {
+  name = 'ConsumerOffset1763800000200';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      create table consumer_offset (
+        group_id text not null,
+        topic text not null,
+        partition integer not null,
+        next_offset bigint not null,
+        updated_at timestamptz not null,
+        primary key (group_id, topic, partition)
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop table consumer_offset');
+  }
+}

@@ -1,0 +1,9 @@
+export { ConsumerOffset1763800000200, ConsumerOffsetStore } from './consumer-offset.store';
+export type { SqlExecutor } from './consumer-offset.store';
+export { EventProducer } from './event-producer';
+export { TransactionalConsumer } from './transactional-consumer';
+export type {
+  ConsumedEvent,
+  ConsumerStats,
+  TransactionalConsumerOptions,
+} from './transactional-consumer';

@@ -1,0 +1,336 @@
+import { ContractValidator } from '@lienthong/contracts';
+import { openDataSource } from '@lienthong/persistence';
+import {
+  Rng,
+  connectedProducer,
+  dossierLifecycle,
+  expectEventually,
+  invalidCorpus,
+  toRecord,
+  useTestContext,
+} from '@lienthong/testing';
+import type { TestContext } from '@lienthong/testing';
+import type { MigrationInterface, QueryRunner, DataSource } from 'typeorm';
+import { ConsumerOffset1763800000200 } from './consumer-offset.store';
+import { EventProducer } from './event-producer';
+import { TransactionalConsumer } from './transactional-consumer';
+import type { ConsumedEvent } from './transactional-consumer';
+
+class Applied1763800000999 implements MigrationInterface {
+  name = 'Applied1763800000999';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `create table applied (id bigserial primary key, event_id text not null, entity_key text not null, sequence integer not null, kafka_partition integer not null, kafka_offset bigint not null)`,
+    );
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop table applied');
+  }
+}
+
+const CONTRACT_TOPIC = 'commune.dossier.events.v1';
+
+async function setup(ctx: TestContext) {
+  const topic = await ctx.createTopic(`dossier-${Math.random().toString(36).slice(2, 8)}`, 3);
+  const dlq = `${topic}.dlq.v1`;
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: dlq, numPartitions: 1 }] });
+  await admin.disconnect();
+  ctx.onCleanup(async () => {
+    const a = ctx.kafka.admin();
+    await a.connect();
+    await a.deleteTopics({ topics: [dlq] }).catch(() => undefined);
+    await a.disconnect();
+  });
+  const dataSource = await openDataSource({
+    url: ctx.stack.databaseUrl,
+    schema: ctx.schema,
+    migrations: [ConsumerOffset1763800000200, Applied1763800000999],
+    applicationName: 'messaging-int-spec',
+  });
+  await dataSource.query('truncate applied');
+  const producer = new EventProducer(ctx.kafka);
+  ctx.onCleanup(async () => {
+    await producer.disconnect();
+    await dataSource.destroy();
+  });
+  return { topic, dlq, dataSource, producer };
+}
+
+async function record(events: ConsumedEvent[], tx: { query: DataSource['query'] }): Promise<void> {
+  for (const e of events) {
+    await tx.query(
+      'insert into applied (event_id, entity_key, sequence, kafka_partition, kafka_offset) values ($1, $2, $3, $4, $5)',
+      [
+        e.event.envelope.id,
+        e.event.envelope.subject,
+        e.event.envelope.sequence,
+        e.partition,
+        e.offset,
+      ],
+    );
+  }
+}
+
+describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?'}) and PostgreSQL`, () => {
+  const ctx = useTestContext('messaging');
+  const validator = new ContractValidator();
+
+  it('applies every valid event once, in order per dossier, and sends every invalid one to the DLQ with its reason', async () => {
+    const { topic, dlq, dataSource, producer } = await setup(ctx);
+    const rng = new Rng(11);
+    const lifecycles = Array.from({ length: 30 }, (_, i) =>
+      dossierLifecycle(rng, { number: i + 1 }),
+    );
+    const valid = lifecycles.flatMap((l) =>
+      l.events.map((e) =>
+        toRecord({
+          name: '',
+          type:
+            e.kind === 'upsert'
+              ? 'vn.lienthong.dossier.upserted.v1'
+              : 'vn.lienthong.dossier.progress-step.v1',
+          topic: CONTRACT_TOPIC,
+          data: e.data,
+          communeCode: l.commune.code,
+          sequence: e.sequence,
+        }),
+      ),
+    );
+    const invalid = invalidCorpus().filter((c) => c.topic === CONTRACT_TOPIC);
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    // Interleave: invalid records among the valid ones.
+    const messages = [...valid];
+    invalid.forEach((c, i) =>
+      messages.splice((i * 7) % messages.length, 0, {
+        key: c.record.key as string,
+        value: c.record.value as Buffer,
+        headers: c.record.headers as Record<string, string>,
+      }),
+    );
+    await kafkaProducer.send({ topic, messages });
+    await kafkaProducer.disconnect();
+
+    const consumer = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId: `${topic}-group`,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      handle: record,
+    });
+    await consumer.start();
+    try {
+      await expectEventually(
+        () => expect(consumer.stats.applied + consumer.stats.deadLettered).toBe(messages.length),
+        { timeoutMs: 60_000 },
+      );
+    } finally {
+      await consumer.stop();
+    }
+    expect(consumer.stats).toEqual({
+      applied: valid.length,
+      skipped: 0,
+      deadLettered: invalid.length,
+    });
+
+    const rows = await ctx.sql.query<{ event_id: string; entity_key: string; sequence: number }>(
+      'select event_id, entity_key, sequence from applied order by id',
+    );
+    expect(rows).toHaveLength(valid.length);
+    expect(new Set(rows.map((r) => r.event_id)).size).toBe(valid.length);
+    for (const l of lifecycles) {
+      expect(rows.filter((r) => r.entity_key === l.code).map((r) => r.sequence)).toEqual(
+        l.events.map((e) => e.sequence),
+      );
+    }
+
+    const stored = await ctx.sql.query<{ partition: number; next_offset: string }>(
+      'select partition, next_offset from consumer_offset order by partition',
+    );
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(topic);
+    const committed = await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] });
+    await admin.disconnect();
+    for (const { partition, next_offset } of stored) {
+      expect(next_offset).toBe(ends.find((e) => e.partition === partition)?.high);
+      expect(committed[0]?.partitions.find((p) => p.partition === partition)?.offset).toBe(
+        next_offset,
+      );
+    }
+
+    const dead: Array<{ code: string; field: string; sourceTopic: string }> = [];
+    const reader = ctx.kafka.consumer({ groupId: `${dlq}-reader` });
+    await reader.connect();
+    await reader.subscribe({ topic: dlq, fromBeginning: true });
+    await reader.run({
+      eachMessage: ({ message }) =>
+        Promise.resolve(
+          void dead.push({
+            code: String(message.headers?.dlq_error_code),
+            field: String(message.headers?.dlq_field),
+            sourceTopic: String(message.headers?.dlq_source_topic),
+          }),
+        ),
+    });
+    try {
+      await expectEventually(() => expect(dead).toHaveLength(invalid.length), {
+        timeoutMs: 30_000,
+      });
+    } finally {
+      await reader.disconnect();
+    }
+    expect(dead.map((d) => `${d.code} ${d.field}`).sort()).toEqual(
+      invalid.map((c) => `${c.expected.code} ${c.expected.field}`).sort(),
+    );
+    expect(new Set(dead.map((d) => d.sourceTopic))).toEqual(new Set([topic]));
+  });
+
+  it('applies nothing twice when a consumer crashes after the database commit, before the Kafka commit', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const rng = new Rng(12);
+    const lifecycles = Array.from({ length: 10 }, (_, i) =>
+      dossierLifecycle(rng, { number: i + 1 }),
+    );
+    const records = lifecycles.flatMap((l) =>
+      l.events.map((e) =>
+        toRecord({
+          name: '',
+          type:
+            e.kind === 'upsert'
+              ? 'vn.lienthong.dossier.upserted.v1'
+              : 'vn.lienthong.dossier.progress-step.v1',
+          topic: CONTRACT_TOPIC,
+          data: e.data,
+          communeCode: l.commune.code,
+          sequence: e.sequence,
+        }),
+      ),
+    );
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    await kafkaProducer.send({ topic, messages: records });
+    await kafkaProducer.disconnect();
+
+    let crashed = false;
+    const groupId = `${topic}-group`;
+    const first = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      handle: record,
+      afterDatabaseCommit: () => {
+        crashed = true;
+        return Promise.reject(
+          new Error('simulated crash between the database commit and the Kafka commit'),
+        );
+      },
+    });
+    await first.start();
+    await expectEventually(() => expect(crashed).toBe(true), { timeoutMs: 30_000 });
+    await first.stop();
+    const appliedByFirst = first.stats.applied;
+    expect(appliedByFirst).toBeGreaterThan(0);
+
+    const second = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      handle: record,
+    });
+    await second.start();
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    try {
+      // Caught up: the group's committed offsets reached the end of every partition.
+      const ends = await admin.fetchTopicOffsets(topic);
+      await expectEventually(
+        async () => {
+          const committed =
+            (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+          for (const end of ends)
+            expect(committed.find((p) => p.partition === end.partition)?.offset).toBe(end.high);
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+    } finally {
+      await admin.disconnect();
+      await second.stop();
+    }
+    expect(appliedByFirst + second.stats.applied).toBe(records.length);
+    // Redelivered records below the stored offset were skipped (by the first consumer's retry of
+    // the crashed batch, or by the second after the rebalance), and none was applied twice.
+    expect(first.stats.skipped + second.stats.skipped).toBeGreaterThan(0);
+    const counts = await ctx.sql.query<{ n: string; distinct_ids: string }>(
+      'select count(*) n, count(distinct event_id) distinct_ids from applied',
+    );
+    expect(counts[0]).toEqual({ n: String(records.length), distinct_ids: String(records.length) });
+  });
+
+  it('rolls a failing handler back: nothing stored, nothing lost, applied once when it succeeds', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const rng = new Rng(13);
+    const lifecycles = Array.from({ length: 5 }, (_, i) =>
+      dossierLifecycle(rng, { number: i + 1 }),
+    );
+    const records = lifecycles.flatMap((l) =>
+      l.events.map((e) =>
+        toRecord({
+          name: '',
+          type:
+            e.kind === 'upsert'
+              ? 'vn.lienthong.dossier.upserted.v1'
+              : 'vn.lienthong.dossier.progress-step.v1',
+          topic: CONTRACT_TOPIC,
+          data: e.data,
+          communeCode: l.commune.code,
+          sequence: e.sequence,
+        }),
+      ),
+    );
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    await kafkaProducer.send({ topic, messages: records });
+    await kafkaProducer.disconnect();
+    let failures = 0;
+    const consumer = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId: `${topic}-group`,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      handle: async (events, tx) => {
+        await record(events, tx);
+        if (failures < 2) {
+          failures += 1;
+          throw new Error('database trouble after writing: the transaction must roll back');
+        }
+      },
+    });
+    await consumer.start();
+    try {
+      await expectEventually(() => expect(consumer.stats.applied).toBe(records.length), {
+        timeoutMs: 60_000,
+      });
+    } finally {
+      await consumer.stop();
+    }
+    expect(failures).toBe(2);
+    const counts = await ctx.sql.query<{ n: string; distinct_ids: string }>(
+      'select count(*) n, count(distinct event_id) distinct_ids from applied',
+    );
+    expect(counts[0]).toEqual({ n: String(records.length), distinct_ids: String(records.length) });
+  });
+});
