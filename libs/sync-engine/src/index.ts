@@ -1,0 +1,3 @@
+export { LedgerIngest, SYNC_STATUS_TOPIC, fingerprint } from './ledger-ingest';
+export type { IngestOutcome, IngestReport, LedgerItem, SqlExecutor } from './ledger-ingest';
+export { SyncLedger1763800000300 } from './sync-ledger.migration';

@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { openDataSource } from '@lienthong/persistence';
+import { Rng, dossierLifecycle, useTestContext } from '@lienthong/testing';
+import type { DossierLifecycle } from '@lienthong/testing';
+import { LedgerIngest } from './ledger-ingest';
+import type { LedgerItem, SqlExecutor } from './ledger-ingest';
+import { SyncLedger1763800000300 } from './sync-ledger.migration';
+
+function itemsOf(life: DossierLifecycle): LedgerItem[] {
+  return life.events.map((e) => ({
+    eventId: randomUUID(),
+    domain: 'dossier',
+    entityType: 'dossier',
+    entityKey: life.code,
+    communeCode: life.commune.code,
+    target: 'dvcqg',
+    sequence: e.sequence,
+    kind: e.kind === 'upsert' ? 'snapshot' : 'part',
+    ...(e.kind === 'step' ? { partKey: e.data.MaBuocXuLy } : {}),
+    payload: e.data,
+  }));
+}
+
+/** Counts statements: ingest must not issue one query per event. */
+function counting(db: SqlExecutor): SqlExecutor & { statements: number } {
+  const wrapper = {
+    statements: 0,
+    query<T>(sql: string, params?: unknown[]): Promise<T> {
+      wrapper.statements += 1;
+      return db.query<T>(sql, params);
+    },
+  };
+  return wrapper;
+}
+
+const lastSnapshotSequence = (life: DossierLifecycle) =>
+  Math.max(...life.events.filter((e) => e.kind === 'upsert').map((e) => e.sequence));
+
+describe('ledger ingest on real PostgreSQL', () => {
+  const ctx = useTestContext('ledger-ingest');
+  const ingest = new LedgerIngest('dossier-sync');
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    ds = await openDataSource({
+      url: ctx.stack.databaseUrl,
+      schema: ctx.schema,
+      migrations: [SyncLedger1763800000300],
+      applicationName: 'ledger-int-spec',
+    });
+    ctx.onCleanup(() => ds.destroy());
+  });
+
+  const entity = async (key: string) =>
+    (
+      await ctx.sql.query<{
+        source_sequence: string;
+        state: string;
+        desired: { TrangThaiHoSo: number };
+      }>('select source_sequence, state, desired from sync_entity where entity_key = $1', [key])
+    )[0];
+  const partCount = async (key: string) =>
+    (await ctx.sql.query('select 1 from sync_entity_part where entity_key = $1', [key])).length;
+  const outbox = async (key: string) =>
+    (
+      await ctx.sql.query<{ state: string }>(
+        `select payload->>'state' state from outbox where message_key = $1 order by id`,
+        [`dossier:${key}`],
+      )
+    ).map((r) => r.state);
+
+  it('coalesces a batch: the latest snapshot per dossier, every step once, a status per event, in at most 5 statements', async () => {
+    const lives = Array.from({ length: 80 }, (_, i) =>
+      dossierLifecycle(new Rng(100 + i), { number: i + 1 }),
+    );
+    const items = lives.flatMap(itemsOf);
+    const snapshots = items.filter((i) => i.kind === 'snapshot').length;
+    const db = counting(ds.manager);
+    const report = await ingest.ingest(db, items);
+
+    expect(db.statements).toBeLessThanOrEqual(5);
+    expect(report).toMatchObject({
+      accepted: items.length - snapshots + lives.length,
+      superseded: snapshots - lives.length,
+      duplicate: 0,
+    });
+    for (const life of lives) {
+      expect(await entity(life.code)).toMatchObject({
+        source_sequence: String(lastSnapshotSequence(life)),
+        state: 'PENDING',
+        desired: { TrangThaiHoSo: life.final.TrangThaiHoSo },
+      });
+      expect(await partCount(life.code)).toBe(life.steps.length);
+      expect((await outbox(life.code)).length).toBe(life.events.length);
+    }
+  });
+
+  it('one event at a time, in order: every event accepted', async () => {
+    const life = dossierLifecycle(new Rng(31), { supplement: true });
+    for (const item of itemsOf(life))
+      expect((await ingest.ingest(ds.manager, [item])).outcomes.get(item.eventId)).toBe('accepted');
+    expect(await outbox(life.code)).toEqual(life.events.map(() => 'ACCEPTED'));
+    expect(await entity(life.code)).toMatchObject({ desired: { TrangThaiHoSo: 10 } });
+  });
+
+  it('every event twice and shuffled: duplicates change nothing, older snapshots are superseded, the latest wins', async () => {
+    const life = dossierLifecycle(new Rng(32), { supplement: true });
+    const items = itemsOf(life);
+    const rng = new Rng(5);
+    const shuffled = [...items, ...items]
+      .map((i) => ({ i, r: rng.next() }))
+      .sort((a, b) => a.r - b.r)
+      .map((x) => x.i);
+    const outcomes: string[] = [];
+    for (const item of shuffled)
+      outcomes.push((await ingest.ingest(ds.manager, [item])).outcomes.get(item.eventId) as string);
+
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(items.length);
+    expect(await entity(life.code)).toMatchObject({
+      source_sequence: String(lastSnapshotSequence(life)),
+      desired: { TrangThaiHoSo: 10 },
+    });
+    expect(await partCount(life.code)).toBe(life.steps.length);
+    const statuses = await outbox(life.code);
+    expect(statuses).toHaveLength(items.length);
+    expect(
+      statuses.filter((s) => s === 'ACCEPTED').length +
+        statuses.filter((s) => s === 'SUPERSEDED').length,
+    ).toBe(items.length);
+  });
+
+  it('the same step under a new event id is a duplicate; a synced dossier only gets work for a real change', async () => {
+    const life = dossierLifecycle(new Rng(33), { endAt: 4 });
+    const items = itemsOf(life);
+    await ingest.ingest(ds.manager, items);
+    await ctx.sql.query(
+      `update sync_entity set state = 'SYNCED', synced_fingerprint = desired_fingerprint where entity_key = $1`,
+      [life.code],
+    );
+    await ctx.sql.query(`update sync_entity_part set pushed_at = now() where entity_key = $1`, [
+      life.code,
+    ]);
+
+    const step = items.find((i) => i.kind === 'part') as LedgerItem;
+    const again = { ...step, eventId: randomUUID() };
+    expect((await ingest.ingest(ds.manager, [again])).outcomes.get(again.eventId)).toBe(
+      'duplicate',
+    );
+    expect(await entity(life.code)).toMatchObject({ state: 'SYNCED' });
+
+    const last = items.filter((i) => i.kind === 'snapshot').at(-1) as LedgerItem;
+    await ingest.ingest(ds.manager, [{ ...last, eventId: randomUUID(), sequence: 100 }]);
+    expect(await entity(life.code)).toMatchObject({ state: 'SYNCED', source_sequence: '100' });
+
+    await ingest.ingest(ds.manager, [
+      {
+        ...last,
+        eventId: randomUUID(),
+        sequence: 101,
+        payload: { ...(last.payload as object), TrangThaiHoSo: 9 },
+      },
+    ]);
+    expect(await entity(life.code)).toMatchObject({ state: 'PENDING', source_sequence: '101' });
+  });
+});
