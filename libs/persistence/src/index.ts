@@ -1,2 +1,3 @@
 export { dataSourceOptions, openDataSource } from './data-source';
 export type { PersistenceConfig } from './data-source';
+export { returnedRows } from './returned-rows';

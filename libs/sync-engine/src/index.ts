@@ -1,3 +1,7 @@
 export { LedgerIngest, SYNC_STATUS_TOPIC, fingerprint } from './ledger-ingest';
 export type { IngestOutcome, IngestReport, LedgerItem, SqlExecutor } from './ledger-ingest';
 export { SyncLedger1763800000300 } from './sync-ledger.migration';
+export { Dispatcher } from './dispatcher';
+export type { DispatchStats, DispatcherOptions } from './dispatcher';
+export { PushFailure, PushTarget } from './push-target.port';
+export type { ClaimedEntity, PushReceipt } from './push-target.port';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SyncStatus } from '@lienthong/contracts';
+import { returnedRows } from '@lienthong/persistence';
 
 /** Anything that runs SQL inside the consumer's transaction (TypeORM EntityManager, QueryRunner). */
 export interface SqlExecutor {
@@ -214,6 +215,6 @@ export class LedgerIngest {
       `delete from processed_event where processed_at < now() - make_interval(days => $1) returning 1`,
       [olderThanDays],
     );
-    return rows.length;
+    return returnedRows(rows).length;
   }
 }

@@ -1,3 +1,4 @@
+import { returnedRows } from '@lienthong/persistence';
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -46,6 +47,6 @@ export class TokenStore {
       `update access_token set expires_at = now() - interval '1 second' where api = $1 and expires_at > now() returning token`,
       [api],
     );
-    return rows.length;
+    return returnedRows(rows).length;
   }
 }

@@ -1,3 +1,4 @@
+import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -175,6 +176,6 @@ export class CivilStatusService {
             `update civil_registration set payload = jsonb_set(payload, '{nksQueQuan}', '"(đã sửa)"') where ma_dinh_danh_ho_so = $1 returning 1`,
             [id],
           );
-    return rows.length > 0;
+    return returnedRows(rows).length > 0;
   }
 }

@@ -1,3 +1,4 @@
+import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -55,7 +56,7 @@ export class DvcqgStore {
     const rows: unknown[] = await tx.query('select 1 from dvcqg_dossier where ma_ho_so = $1', [
       maHoSo,
     ]);
-    return rows.length > 0;
+    return returnedRows(rows).length > 0;
   }
 
   /** Drift: change a stored header behind the caller's back, or delete the dossier. */
@@ -66,13 +67,13 @@ export class DvcqgStore {
         [maHoSo],
       );
       await this.db.query('delete from dvcqg_step where ma_ho_so = $1', [maHoSo]);
-      return rows.length > 0;
+      return returnedRows(rows).length > 0;
     }
     const rows: unknown[] = await this.db.query(
       `update dvcqg_dossier set header = jsonb_set(header, '{NgayHenTra}', to_jsonb('20991231000000'::text)) where ma_ho_so = $1 returning 1`,
       [maHoSo],
     );
-    return rows.length > 0;
+    return returnedRows(rows).length > 0;
   }
 
   async anyKeys(limit: number): Promise<string[]> {

@@ -1,3 +1,4 @@
+import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -138,6 +139,6 @@ export class LandService {
             `update land_dossier set payload = jsonb_set(payload, '{SoBienNhan}', '"(đã sửa)"') where ma_ho_so_mot_cua = $1 returning 1`,
             [ma],
           );
-    return rows.length > 0;
+    return returnedRows(rows).length > 0;
   }
 }

@@ -1,0 +1,299 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DataSource } from 'typeorm';
+import type { SyncStatus } from '@lienthong/contracts';
+import { returnedRows } from '@lienthong/persistence';
+import { asPortalCallError, retryDelayMs } from '@lienthong/resilience';
+import type { PortalCallError } from '@lienthong/resilience';
+import type { RetryPolicy } from '@lienthong/resilience';
+import { SYNC_STATUS_TOPIC } from './ledger-ingest';
+import type { SqlExecutor } from './ledger-ingest';
+import { PushFailure } from './push-target.port';
+import type { ClaimedEntity, PushReceipt, PushTarget } from './push-target.port';
+
+export interface DispatcherOptions {
+  dataSource: DataSource;
+  pushTarget: PushTarget;
+  /** This worker's name in leases (service instance id). */
+  owner: string;
+  retry: RetryPolicy;
+  /** Longer than the slowest push (all its calls and in-process retries): an expired lease is reclaimed. */
+  leaseMs: number;
+  /** Rows claimed per round. */
+  batchSize: number;
+  /** Pushes in flight at once for this target (on top of the gateway's bulkhead). */
+  concurrency: number;
+  /** Wait when nothing is due, or while the breaker is open. */
+  idleMs: number;
+  /** A round that failed (database trouble): reported, then the loop goes on after `idleMs`. */
+  onError?: (err: unknown) => void;
+}
+
+interface Row {
+  entity_type: ClaimedEntity['entityType'];
+  entity_key: string;
+  commune_code: string;
+  source_sequence: string;
+  desired: unknown;
+  desired_fingerprint: string;
+  synced_fingerprint: string | null;
+  attempts: number;
+}
+
+export interface DispatchStats {
+  synced: number;
+  retrying: number;
+  rejected: number;
+  waitingOnBreaker: number;
+}
+
+/**
+ * Dispatch (design.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
+ * push per entity in flight; several instances share the work), pushes the latest desired state
+ * and the missing parts, and records the outcome with its sync.status outbox row in one transaction.
+ */
+export class Dispatcher {
+  readonly stats: DispatchStats = { synced: 0, retrying: 0, rejected: 0, waitingOnBreaker: 0 };
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const pushed = await this.runOnce().catch((err: unknown) => {
+          (
+            this.options.onError ??
+            ((e: unknown) => process.stderr.write(`dispatcher round failed: ${String(e)}\n`))
+          )(err);
+          return 0;
+        });
+        if (pushed === 0 && this.running) await sleep(this.options.idleMs);
+      }
+    })();
+  }
+
+  /** Stops claiming and waits for the pushes in flight to be recorded (graceful shutdown). */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** One round: claim due rows, push them with bounded concurrency. Returns how many were pushed. */
+  async runOnce(): Promise<number> {
+    const { pushTarget } = this.options;
+    if (pushTarget.breakerOpen()) return 0;
+    const claimed = await this.claim();
+    let next = 0;
+    const worker = async () => {
+      while (next < claimed.length) {
+        const entity = claimed[next++] as ClaimedEntity;
+        await this.pushOne(entity);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.options.concurrency, claimed.length) }, worker),
+    );
+    return claimed.length;
+  }
+
+  private async claim(): Promise<ClaimedEntity[]> {
+    const { dataSource, owner, leaseMs, batchSize, pushTarget } = this.options;
+    const result: unknown = await dataSource.query(
+      `update sync_entity e set lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
+       from (
+         select entity_type, entity_key from sync_entity
+         where target = $3 and state in ('PENDING', 'RETRYING') and next_attempt_at <= now()
+           and (lease_until is null or lease_until < now())
+         order by next_attempt_at
+         limit $4
+         for update skip locked
+       ) due
+       where e.entity_type = due.entity_type and e.entity_key = due.entity_key
+       returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts`,
+      [owner, leaseMs, pushTarget.target, batchSize],
+    );
+    const rows = returnedRows<Row>(result);
+    if (rows.length === 0) return [];
+    const parts = await dataSource.query<
+      Array<{
+        entity_type: string;
+        entity_key: string;
+        part_key: string;
+        source_sequence: string;
+        payload: unknown;
+      }>
+    >(
+      `select entity_type, entity_key, part_key, source_sequence, payload from sync_entity_part
+       where pushed_at is null and (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))
+       order by source_sequence, part_key`,
+      [rows.map((r) => r.entity_type), rows.map((r) => r.entity_key)],
+    );
+    return rows.map((r) => ({
+      entityType: r.entity_type,
+      entityKey: r.entity_key,
+      communeCode: r.commune_code,
+      sourceSequence: Number(r.source_sequence),
+      desired: r.desired,
+      desiredFingerprint: r.desired_fingerprint,
+      ...(r.synced_fingerprint ? { syncedFingerprint: r.synced_fingerprint } : {}),
+      attempts: r.attempts,
+      parts: parts
+        .filter((p) => p.entity_type === r.entity_type && p.entity_key === r.entity_key)
+        .map((p) => ({
+          partKey: p.part_key,
+          sequence: Number(p.source_sequence),
+          payload: p.payload,
+        })),
+    }));
+  }
+
+  private async pushOne(entity: ClaimedEntity): Promise<void> {
+    const correlationId = `${entity.entityType}:${entity.entityKey}:${entity.sourceSequence}:${entity.attempts + 1}`;
+    try {
+      const receipt = await this.options.pushTarget.push(entity, correlationId);
+      await this.recordSuccess(entity, receipt);
+    } catch (err) {
+      const failure = err instanceof PushFailure ? err.cause : asPortalCallError(err);
+      const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
+      await this.recordFailure(entity, failure, pushedParts);
+    }
+  }
+
+  private status(
+    entity: ClaimedEntity,
+    state: SyncStatus['state'],
+    extra: Partial<SyncStatus> = {},
+  ): SyncStatus {
+    return {
+      entity: {
+        domain: this.options.pushTarget.domain,
+        type: entity.entityType,
+        key: entity.entityKey,
+        communeCode: entity.communeCode,
+      },
+      state,
+      sequence: entity.sourceSequence,
+      attempt: entity.attempts + 1,
+      target: this.options.pushTarget.target,
+      occurredAt: new Date().toISOString(),
+      ...extra,
+    };
+  }
+
+  private async writeStatus(tx: SqlExecutor, status: SyncStatus): Promise<void> {
+    await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+      SYNC_STATUS_TOPIC,
+      `${status.entity.domain}:${status.entity.key}`,
+      JSON.stringify(status),
+    ]);
+  }
+
+  private async markParts(
+    tx: SqlExecutor,
+    entity: ClaimedEntity,
+    partKeys: string[],
+  ): Promise<void> {
+    if (partKeys.length === 0) return;
+    await tx.query(
+      `update sync_entity_part set pushed_at = now() where entity_type = $1 and entity_key = $2 and part_key = any($3::text[])`,
+      [entity.entityType, entity.entityKey, partKeys],
+    );
+  }
+
+  private async recordSuccess(entity: ClaimedEntity, receipt: PushReceipt): Promise<void> {
+    await this.options.dataSource.transaction(async (tx) => {
+      await this.markParts(tx, entity, receipt.pushedParts);
+      // The row may have a newer desired state (ingest went on during the push): then it stays PENDING.
+      const updated: unknown = await tx.query(
+        `update sync_entity set
+           synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null, lease_owner = null, lease_until = null,
+           state = case when desired_fingerprint = $3 and not exists (
+             select 1 from sync_entity_part p where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is null)
+             then 'SYNCED' else 'PENDING' end,
+           next_attempt_at = now(), updated_at = now()
+         where entity_type = $1 and entity_key = $2 and lease_owner = $5
+         returning state`,
+        [
+          entity.entityType,
+          entity.entityKey,
+          entity.desiredFingerprint,
+          JSON.stringify(receipt),
+          this.options.owner,
+        ],
+      );
+      if (returnedRows<{ state: string }>(updated)[0]?.state === 'SYNCED') {
+        await this.writeStatus(
+          tx,
+          this.status(entity, 'SYNCED', {
+            receipt: {
+              ...(receipt.reference ? { reference: receipt.reference } : {}),
+              receivedAt: new Date().toISOString(),
+              ...(receipt.result ? { result: receipt.result } : {}),
+            },
+          }),
+        );
+        this.stats.synced += 1;
+      }
+    });
+  }
+
+  private async recordFailure(
+    entity: ClaimedEntity,
+    error: PortalCallError,
+    pushedParts: string[],
+  ): Promise<void> {
+    await this.options.dataSource.transaction(async (tx) => {
+      await this.markParts(tx, entity, pushedParts);
+      const lastError = {
+        code: error.code,
+        class: error.outcome === 'permanent' ? 'permanent' : 'retriable',
+        message: error.portalMessage || error.message,
+        ...(error.portalCode ? { portalCode: error.portalCode } : {}),
+      } as const;
+      if (error.outcome === 'breaker-open') {
+        // Not an attempt: the portal was not called. The row waits for the breaker, nothing is lost.
+        await tx.query(
+          `update sync_entity set lease_owner = null, lease_until = null, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
+           where entity_type = $1 and entity_key = $2 and lease_owner = $4`,
+          [entity.entityType, entity.entityKey, this.options.idleMs, this.options.owner],
+        );
+        this.stats.waitingOnBreaker += 1;
+        return;
+      }
+      if (error.outcome === 'permanent') {
+        await tx.query(
+          `update sync_entity set state = 'REJECTED', last_error = $3, attempts = attempts + 1, lease_owner = null, lease_until = null, updated_at = now()
+           where entity_type = $1 and entity_key = $2 and lease_owner = $4`,
+          [entity.entityType, entity.entityKey, JSON.stringify(lastError), this.options.owner],
+        );
+        await this.writeStatus(tx, this.status(entity, 'REJECTED', { error: lastError }));
+        this.stats.rejected += 1;
+        return;
+      }
+      const delay = retryDelayMs(this.options.retry, entity.attempts + 1, error);
+      const nextAttemptAt = new Date(Date.now() + delay);
+      await tx.query(
+        `update sync_entity set state = 'RETRYING', last_error = $3, attempts = attempts + 1, next_attempt_at = $4, lease_owner = null, lease_until = null, updated_at = now()
+         where entity_type = $1 and entity_key = $2 and lease_owner = $5`,
+        [
+          entity.entityType,
+          entity.entityKey,
+          JSON.stringify(lastError),
+          nextAttemptAt,
+          this.options.owner,
+        ],
+      );
+      await this.writeStatus(
+        tx,
+        this.status(entity, 'RETRYING', {
+          error: lastError,
+          nextAttemptAt: nextAttemptAt.toISOString(),
+        }),
+      );
+      this.stats.retrying += 1;
+    });
+  }
+}
