@@ -5,3 +5,5 @@ export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
 export { PushFailure, PushTarget } from './push-target.port';
 export type { ClaimedEntity, PushReceipt } from './push-target.port';
+export { OutboxRelay } from './outbox-relay';
+export type { OutboxProducer, OutboxRelayOptions } from './outbox-relay';

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { ContractValidator, readEvent } from '@lienthong/contracts';
+import { openDataSource } from '@lienthong/persistence';
+import {
+  Rng,
+  RecordingConsumer,
+  dossierLifecycle,
+  expectEventually,
+  useTestContext,
+} from '@lienthong/testing';
+import { connectedProducer } from '@lienthong/testing';
+import { LedgerIngest } from './ledger-ingest';
+import { OutboxRelay } from './outbox-relay';
+import { SyncLedger1763800000300 } from './sync-ledger.migration';
+
+describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () => {
+  const ctx = useTestContext('outbox-relay');
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    ds = await openDataSource({
+      url: ctx.stack.databaseUrl,
+      schema: ctx.schema,
+      migrations: [SyncLedger1763800000300],
+      applicationName: 'relay-int-spec',
+    });
+    ctx.onCleanup(() => ds.destroy());
+  });
+
+  it('publishes every status once, valid against its contract, in order per dossier, with stable event ids', async () => {
+    const topic = await ctx.createTopic('status', 3);
+    const lives = Array.from({ length: 40 }, (_, i) =>
+      dossierLifecycle(new Rng(500 + i), { number: i + 1 }),
+    );
+    const ingest = new LedgerIngest('dossier-sync');
+    for (const life of lives) {
+      for (const e of life.events) {
+        await ingest.ingest(ds.manager, [
+          {
+            eventId: randomUUID(),
+            domain: 'dossier',
+            entityType: 'dossier',
+            entityKey: life.code,
+            communeCode: life.commune.code,
+            target: 'dvcqg',
+            sequence: e.sequence,
+            kind: e.kind === 'upsert' ? 'snapshot' : 'part',
+            ...(e.kind === 'step' ? { partKey: e.data.MaBuocXuLy } : {}),
+            payload: e.data,
+          },
+        ]);
+      }
+    }
+    const expected = lives.reduce((n, l) => n + l.events.length, 0);
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    const relay = new OutboxRelay({
+      dataSource: ds,
+      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
+      service: 'dossier-sync',
+      batchSize: 100,
+      idleMs: 20,
+      topicFor: () => topic,
+    });
+    while ((await relay.runOnce()) > 0);
+    expect(relay.published).toBe(expected);
+    expect(await relay.runOnce()).toBe(0);
+    await kafkaProducer.disconnect();
+
+    const consumer = new RecordingConsumer(ctx.kafka);
+    await consumer.start(topic);
+    try {
+      await expectEventually(() => expect(consumer.messages).toHaveLength(expected), {
+        timeoutMs: 60_000,
+      });
+    } finally {
+      await consumer.stop();
+    }
+    const validator = new ContractValidator();
+    const ids = new Set<string>();
+    for (const life of lives) {
+      const mine = consumer.messages.filter((m) => m.key === `dossier:${life.code}`);
+      const sequences = mine.map((m) => {
+        const read = readEvent(
+          { key: m.key, value: m.value, headers: m.headers },
+          'sync.status.v1',
+          validator,
+        );
+        if (!read.ok) throw new Error(JSON.stringify(read.failure));
+        ids.add(read.value.envelope.id);
+        return (read.value.data as { sequence: number; state: string }).sequence;
+      });
+      expect(sequences).toEqual(life.events.map((e) => e.sequence));
+    }
+    expect(ids.size).toBe(expected);
+    expect([...ids].every((id) => /^dossier-sync-outbox-\d+$/.test(id))).toBe(true);
+    const [pending] = await ctx.sql.query<{ n: string }>(
+      'select count(*) n from outbox where published_at is null',
+    );
+    expect(pending?.n).toBe('0');
+  });
+});
