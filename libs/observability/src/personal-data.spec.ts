@@ -1,0 +1,81 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loggerOptions } from './logger';
+import { maskPersonalData, maskText } from './personal-data';
+import { parseTraceparent, withTrace } from './trace-context';
+
+describe('personal data in logs', () => {
+  it('masks personal IDs and phone numbers inside free text, keeping the last two characters', () => {
+    expect(maskText('CCCD 001203004567 gọi 0912345678 hoặc +84 912 345 678')).toBe(
+      'CCCD ********67 gọi ********78 hoặc ********78',
+    );
+    expect(maskText('CMND 123456789')).toBe('CMND *******89');
+  });
+
+  it('leaves dossier codes, commune codes, timestamps and offsets of other lengths alone', () => {
+    const text = 'H56.14-250702-0001 commune 26734 at 20250702083000 offset 1234567';
+    expect(maskText(text)).toBe(text);
+  });
+
+  it('masks every value under a personal key, at any depth, whatever its type', () => {
+    const masked = maskPersonalData({
+      dossier: {
+        MaHoSo: 'H56.14-250702-0001',
+        ChuHoSo: 'Nguyễn Văn An',
+        SoDienThoai: '0912345678',
+        DinhDanhCHS: [{ LoaiDinhDanh: 1, SoDinhDanh: '001203004567' }],
+      },
+      session: { token: 'abc' },
+    });
+    expect(masked).toEqual({
+      dossier: {
+        MaHoSo: 'H56.14-250702-0001',
+        ChuHoSo: '********An',
+        SoDienThoai: '********78',
+        DinhDanhCHS: [{ LoaiDinhDanh: 1, SoDinhDanh: '********67' }],
+      },
+      session: '[masked]',
+    });
+  });
+
+  it('writes JSON lines with trace ids and no personal data in clear', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = pino(loggerOptions('dossier-sync'), sink);
+    withTrace('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', () =>
+      logger.info(
+        { ChuHoSo: 'Trần Thị Bình' },
+        'rejected dossier of 079190001234, phone 0987654321',
+      ),
+    );
+    const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    expect(line).toMatchObject({
+      service: 'dossier-sync',
+      level: 'info',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      span_id: '00f067aa0ba902b7',
+      ChuHoSo: '********nh',
+      msg: 'rejected dossier of ********34, phone ********21',
+    });
+    expect(lines[0]).not.toMatch(/079190001234|0987654321|Trần Thị Bình/);
+  });
+});
+
+describe('trace context', () => {
+  it('reads a W3C traceparent and refuses malformed or all-zero ones', () => {
+    expect(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')).toEqual({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+    });
+    expect(
+      parseTraceparent('00-00000000000000000000000000000000-00f067aa0ba902b7-01'),
+    ).toBeUndefined();
+    expect(parseTraceparent('not-a-trace')).toBeUndefined();
+    expect(parseTraceparent(undefined)).toBeUndefined();
+  });
+});
