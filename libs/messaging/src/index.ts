@@ -7,3 +7,8 @@ export type {
   ConsumerStats,
   TransactionalConsumerOptions,
 } from './transactional-consumer';
+export {
+  TransactionalBatchContext,
+  TransactionalKafkaServer,
+} from './nest/transactional-kafka.server';
+export type { TransactionalKafkaOptions } from './nest/transactional-kafka.server';

@@ -6,7 +6,7 @@ import {
   dossierLifecycle,
   expectEventually,
   invalidCorpus,
-  toRecord,
+  lifecycleRecords,
   useTestContext,
 } from '@lienthong/testing';
 import type { TestContext } from '@lienthong/testing';
@@ -83,21 +83,7 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     const lifecycles = Array.from({ length: 30 }, (_, i) =>
       dossierLifecycle(rng, { number: i + 1 }),
     );
-    const valid = lifecycles.flatMap((l) =>
-      l.events.map((e) =>
-        toRecord({
-          name: '',
-          type:
-            e.kind === 'upsert'
-              ? 'vn.lienthong.dossier.upserted.v1'
-              : 'vn.lienthong.dossier.progress-step.v1',
-          topic: CONTRACT_TOPIC,
-          data: e.data,
-          communeCode: l.commune.code,
-          sequence: e.sequence,
-        }),
-      ),
-    );
+    const valid = lifecycles.flatMap((l) => lifecycleRecords(l));
     const invalid = invalidCorpus().filter((c) => c.topic === CONTRACT_TOPIC);
     const kafkaProducer = await connectedProducer(ctx.kafka);
     // Interleave: invalid records among the valid ones.
@@ -196,21 +182,7 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     const lifecycles = Array.from({ length: 10 }, (_, i) =>
       dossierLifecycle(rng, { number: i + 1 }),
     );
-    const records = lifecycles.flatMap((l) =>
-      l.events.map((e) =>
-        toRecord({
-          name: '',
-          type:
-            e.kind === 'upsert'
-              ? 'vn.lienthong.dossier.upserted.v1'
-              : 'vn.lienthong.dossier.progress-step.v1',
-          topic: CONTRACT_TOPIC,
-          data: e.data,
-          communeCode: l.commune.code,
-          sequence: e.sequence,
-        }),
-      ),
-    );
+    const records = lifecycles.flatMap((l) => lifecycleRecords(l));
     const kafkaProducer = await connectedProducer(ctx.kafka);
     await kafkaProducer.send({ topic, messages: records });
     await kafkaProducer.disconnect();
@@ -284,21 +256,7 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     const lifecycles = Array.from({ length: 5 }, (_, i) =>
       dossierLifecycle(rng, { number: i + 1 }),
     );
-    const records = lifecycles.flatMap((l) =>
-      l.events.map((e) =>
-        toRecord({
-          name: '',
-          type:
-            e.kind === 'upsert'
-              ? 'vn.lienthong.dossier.upserted.v1'
-              : 'vn.lienthong.dossier.progress-step.v1',
-          topic: CONTRACT_TOPIC,
-          data: e.data,
-          communeCode: l.commune.code,
-          sequence: e.sequence,
-        }),
-      ),
-    );
+    const records = lifecycles.flatMap((l) => lifecycleRecords(l));
     const kafkaProducer = await connectedProducer(ctx.kafka);
     await kafkaProducer.send({ topic, messages: records });
     await kafkaProducer.disconnect();

@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 import { deadLetterRecord, dlqTopicFor, readEvent, reasonFromFailure } from '@lienthong/contracts';
 import type { ContractEvent, ContractValidator, ValidationFailure } from '@lienthong/contracts';
+import { withTrace } from '@lienthong/observability';
 import { ConsumerOffsetStore } from './consumer-offset.store';
 import type { EventProducer } from './event-producer';
 
@@ -27,8 +28,14 @@ export interface TransactionalConsumerOptions {
   handle: (events: ConsumedEvent[], tx: EntityManager) => Promise<void>;
   partitionsConsumedConcurrently?: number;
   offsets?: ConsumerOffsetStore;
-  /** Test hook: runs after the database commit and before the Kafka commit (a crash there must not apply twice). */
+  /** Where dead letters and failed batches are reported (pino-like); each line carries the event's trace. */
+  logger?: ConsumerLogger;
+  /** Runs after the database commit and before the Kafka commit: services wake their workers here; tests inject a crash (it must not apply twice). */
   afterDatabaseCommit?: (partition: number, nextOffset: bigint) => Promise<void>;
+}
+
+export interface ConsumerLogger {
+  warn(fields: object, message: string): void;
 }
 
 export interface ConsumerStats {
@@ -120,6 +127,23 @@ export class TransactionalConsumer {
         ),
       );
       this.stats.deadLettered += dead.length;
+      for (const { message, failure } of dead) {
+        const trace = message.headers?.ce_traceparent?.toString();
+        const reason = reasonFromFailure(failure);
+        withTrace(trace, () =>
+          this.options.logger?.warn(
+            {
+              topic,
+              partition,
+              offset: message.offset,
+              code: reason.code,
+              field: reason.field,
+              rule: reason.rule,
+            },
+            'invalid event sent to the dead-letter queue',
+          ),
+        );
+      }
     }
 
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
