@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import type { SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
@@ -8,6 +7,7 @@ import type { RetryPolicy } from '@lienthong/resilience';
 import { SYNC_STATUS_TOPIC } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import { PushFailure } from './push-target.port';
+import { Wakeup } from './wakeup';
 import type { ClaimedEntity, PushReceipt, PushTarget } from './push-target.port';
 
 export interface DispatcherOptions {
@@ -24,6 +24,10 @@ export interface DispatcherOptions {
   concurrency: number;
   /** Wait when nothing is due, or while the breaker is open. */
   idleMs: number;
+  /** Cuts the idle wait short when this process just committed work (see Wakeup). */
+  wakeup?: Wakeup;
+  /** Called after each outcome is committed (with its outbox row): e.g. wake the relay. */
+  onRecorded?: () => void;
   /** A round that failed (database trouble): reported, then the loop goes on after `idleMs`. */
   onError?: (err: unknown) => void;
 }
@@ -37,7 +41,12 @@ interface Row {
   desired_fingerprint: string;
   synced_fingerprint: string | null;
   attempts: number;
+  uncertain: boolean;
+  parts_version: number;
 }
+
+/** A claimed entity and the parts version it was claimed at (ledger bookkeeping, not for adapters). */
+type Claimed = ClaimedEntity & { partsVersion: number };
 
 export interface DispatchStats {
   synced: number;
@@ -55,8 +64,11 @@ export class Dispatcher {
   readonly stats: DispatchStats = { synced: 0, retrying: 0, rejected: 0, waitingOnBreaker: 0 };
   private running = false;
   private loop: Promise<void> | undefined;
+  private readonly wakeup: Wakeup;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.wakeup = options.wakeup ?? new Wakeup();
+  }
 
   start(): void {
     if (this.running) return;
@@ -70,7 +82,7 @@ export class Dispatcher {
           )(err);
           return 0;
         });
-        if (pushed === 0 && this.running) await sleep(this.options.idleMs);
+        if (pushed === 0 && this.running) await this.wakeup.wait(this.options.idleMs);
       }
     })();
   }
@@ -78,6 +90,7 @@ export class Dispatcher {
   /** Stops claiming and waits for the pushes in flight to be recorded (graceful shutdown). */
   async stop(): Promise<void> {
     this.running = false;
+    this.wakeup.notify();
     await this.loop;
   }
 
@@ -89,7 +102,7 @@ export class Dispatcher {
     let next = 0;
     const worker = async () => {
       while (next < claimed.length) {
-        const entity = claimed[next++] as ClaimedEntity;
+        const entity = claimed[next++] as Claimed;
         await this.pushOne(entity);
       }
     };
@@ -99,12 +112,13 @@ export class Dispatcher {
     return claimed.length;
   }
 
-  private async claim(): Promise<ClaimedEntity[]> {
+  private async claim(): Promise<Claimed[]> {
     const { dataSource, owner, leaseMs, batchSize, pushTarget } = this.options;
     const result: unknown = await dataSource.query(
       `update sync_entity e set lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
        from (
-         select entity_type, entity_key from sync_entity
+         -- A lease still set on a due row belonged to a worker that died mid-push: uncertain too.
+         select entity_type, entity_key, lease_until is not null or portal_uncertain as uncertain from sync_entity
          where target = $3 and state in ('PENDING', 'RETRYING') and next_attempt_at <= now()
            and (lease_until is null or lease_until < now())
          order by next_attempt_at
@@ -112,7 +126,7 @@ export class Dispatcher {
          for update skip locked
        ) due
        where e.entity_type = due.entity_type and e.entity_key = due.entity_key
-       returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts`,
+       returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version`,
       [owner, leaseMs, pushTarget.target, batchSize],
     );
     const rows = returnedRows<Row>(result);
@@ -140,6 +154,8 @@ export class Dispatcher {
       desiredFingerprint: r.desired_fingerprint,
       ...(r.synced_fingerprint ? { syncedFingerprint: r.synced_fingerprint } : {}),
       attempts: r.attempts,
+      uncertain: r.uncertain,
+      partsVersion: r.parts_version,
       parts: parts
         .filter((p) => p.entity_type === r.entity_type && p.entity_key === r.entity_key)
         .map((p) => ({
@@ -150,7 +166,7 @@ export class Dispatcher {
     }));
   }
 
-  private async pushOne(entity: ClaimedEntity): Promise<void> {
+  private async pushOne(entity: Claimed): Promise<void> {
     const correlationId = `${entity.entityType}:${entity.entityKey}:${entity.sourceSequence}:${entity.attempts + 1}`;
     try {
       const receipt = await this.options.pushTarget.push(entity, correlationId);
@@ -160,6 +176,7 @@ export class Dispatcher {
       const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
       await this.recordFailure(entity, failure, pushedParts);
     }
+    this.options.onRecorded?.();
   }
 
   private status(
@@ -203,31 +220,37 @@ export class Dispatcher {
     );
   }
 
-  private async recordSuccess(entity: ClaimedEntity, receipt: PushReceipt): Promise<void> {
+  private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<void> {
     await this.options.dataSource.transaction(async (tx) => {
       await this.markParts(tx, entity, receipt.pushedParts);
       // The row may have a newer desired state (ingest went on during the push): then it stays PENDING.
       const updated: unknown = await tx.query(
         `update sync_entity set
-           synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null, lease_owner = null, lease_until = null,
-           state = case when desired_fingerprint = $3 and not exists (
+           synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null, lease_owner = null, lease_until = null, portal_uncertain = false,
+           state = case when desired_fingerprint = $3 and parts_version = $6 and not exists (
              select 1 from sync_entity_part p where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is null)
              then 'SYNCED' else 'PENDING' end,
            next_attempt_at = now(), updated_at = now()
          where entity_type = $1 and entity_key = $2 and lease_owner = $5
-         returning state`,
+         returning state, greatest(source_sequence, (
+           select max(p.source_sequence) from sync_entity_part p
+           where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is not null)) as reflected_sequence`,
         [
           entity.entityType,
           entity.entityKey,
           entity.desiredFingerprint,
           JSON.stringify(receipt),
           this.options.owner,
+          entity.partsVersion,
         ],
       );
-      if (returnedRows<{ state: string }>(updated)[0]?.state === 'SYNCED') {
+      const row = returnedRows<{ state: string; reflected_sequence: string }>(updated)[0];
+      if (row?.state === 'SYNCED') {
         await this.writeStatus(
           tx,
           this.status(entity, 'SYNCED', {
+            // The newest source event the portal now reflects: the header's or a later step's.
+            sequence: Number(row.reflected_sequence),
             receipt: {
               ...(receipt.reference ? { reference: receipt.reference } : {}),
               receivedAt: new Date().toISOString(),
@@ -276,7 +299,7 @@ export class Dispatcher {
       const delay = retryDelayMs(this.options.retry, entity.attempts + 1, error);
       const nextAttemptAt = new Date(Date.now() + delay);
       await tx.query(
-        `update sync_entity set state = 'RETRYING', last_error = $3, attempts = attempts + 1, next_attempt_at = $4, lease_owner = null, lease_until = null, updated_at = now()
+        `update sync_entity set state = 'RETRYING', last_error = $3, attempts = attempts + 1, next_attempt_at = $4, lease_owner = null, lease_until = null, portal_uncertain = true, updated_at = now()
          where entity_type = $1 and entity_key = $2 and lease_owner = $5`,
         [
           entity.entityType,

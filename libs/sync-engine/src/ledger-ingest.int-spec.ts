@@ -5,7 +5,7 @@ import { Rng, dossierLifecycle, useTestContext } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem, SqlExecutor } from './ledger-ingest';
-import { SyncLedger1763800000300 } from './sync-ledger.migration';
+import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
 function itemsOf(life: DossierLifecycle): LedgerItem[] {
   return life.events.map((e) => ({
@@ -46,7 +46,7 @@ describe('ledger ingest on real PostgreSQL', () => {
     ds = await openDataSource({
       url: ctx.stack.databaseUrl,
       schema: ctx.schema,
-      migrations: [SyncLedger1763800000300],
+      migrations: SYNC_LEDGER_MIGRATIONS,
       applicationName: 'ledger-int-spec',
     });
     ctx.onCleanup(() => ds.destroy());
@@ -117,6 +117,9 @@ describe('ledger ingest on real PostgreSQL', () => {
       outcomes.push((await ingest.ingest(ds.manager, [item])).outcomes.get(item.eventId) as string);
 
     expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(items.length);
+    // Counted per item, repeats inside one batch included (metrics read this report).
+    const first = items[0] as LedgerItem;
+    expect((await ingest.ingest(ds.manager, [first, first])).duplicate).toBe(2);
     expect(await entity(life.code)).toMatchObject({
       source_sequence: String(lastSnapshotSequence(life)),
       desired: { TrangThaiHoSo: 10 },
@@ -162,5 +165,16 @@ describe('ledger ingest on real PostgreSQL', () => {
       },
     ]);
     expect(await entity(life.code)).toMatchObject({ state: 'PENDING', source_sequence: '101' });
+  });
+  it('forgets processed event ids past the retention period, and only those', async () => {
+    await ctx.sql.query(
+      `insert into processed_event (event_id, processed_at) values
+         ('old-1', now() - interval '31 days'), ('old-2', now() - interval '40 days'), ('recent', now() - interval '29 days')`,
+    );
+    expect(await ingest.purgeProcessedEvents(ds.manager, 30)).toBe(2);
+    const left = await ctx.sql.query<{ event_id: string }>(
+      `select event_id from processed_event where event_id in ('old-1', 'old-2', 'recent')`,
+    );
+    expect(left.map((r) => r.event_id)).toEqual(['recent']);
   });
 });

@@ -112,6 +112,7 @@ export class LedgerIngest {
              then 'SYNCED' else 'PENDING' end,
            attempts = 0,
            last_error = null,
+           pending_since = case when e.state in ('PENDING', 'RETRYING') then e.pending_since else now() end,
            -- A portal still in backoff keeps its schedule; otherwise push now.
            next_attempt_at = case when e.state = 'RETRYING' then e.next_attempt_at else now() end,
            updated_at = now()
@@ -161,10 +162,16 @@ export class LedgerIngest {
             : 'duplicate',
         );
       }
-      // A synced entity with new parts has work again.
+      // An entity with new parts has work again. The version bump is what a push finishing at the
+      // same moment sees (it updates this row, so it waits for our commit and re-reads it).
       await db.query(
-        `update sync_entity set state = 'PENDING', next_attempt_at = now(), updated_at = now()
-         where state = 'SYNCED' and (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))`,
+        `update sync_entity set
+           parts_version = parts_version + 1,
+           state = case when state = 'SYNCED' then 'PENDING' else state end,
+           next_attempt_at = case when state = 'SYNCED' then now() else next_attempt_at end,
+           pending_since = case when state = 'SYNCED' then now() else pending_since end,
+           updated_at = now()
+         where (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))`,
         [inserted.map((r) => r.entity_type), inserted.map((r) => r.entity_key)],
       );
     }
@@ -205,7 +212,8 @@ export class LedgerIngest {
       outcomes,
       accepted: count('accepted'),
       superseded: count('superseded'),
-      duplicate: count('duplicate'),
+      // Repeats inside this batch count too: each item has one outcome.
+      duplicate: count('duplicate') + items.length - unique.length,
     };
   }
 

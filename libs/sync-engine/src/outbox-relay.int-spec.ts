@@ -12,7 +12,7 @@ import {
 import { connectedProducer } from '@lienthong/testing';
 import { LedgerIngest } from './ledger-ingest';
 import { OutboxRelay } from './outbox-relay';
-import { SyncLedger1763800000300 } from './sync-ledger.migration';
+import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
 describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () => {
   const ctx = useTestContext('outbox-relay');
@@ -22,7 +22,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
     ds = await openDataSource({
       url: ctx.stack.databaseUrl,
       schema: ctx.schema,
-      migrations: [SyncLedger1763800000300],
+      migrations: SYNC_LEDGER_MIGRATIONS,
       applicationName: 'relay-int-spec',
     });
     ctx.onCleanup(() => ds.destroy());

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { EVENT_TYPES, encodeEvent } from '@lienthong/contracts';
 import type { SyncStatus } from '@lienthong/contracts';
+import { Wakeup } from './wakeup';
 
 /** The producer the relay needs (libs/messaging's EventProducer is one). */
 export interface OutboxProducer {
@@ -21,6 +21,8 @@ export interface OutboxRelayOptions {
   /** Tests publish to their own topic names. */
   topicFor?: (topic: string) => string;
   onError?: (err: unknown) => void;
+  /** Cuts the idle wait short when this process just wrote outbox rows (see Wakeup). */
+  wakeup?: Wakeup;
 }
 
 /**
@@ -34,8 +36,11 @@ export class OutboxRelay {
   published = 0;
   private running = false;
   private loop: Promise<void> | undefined;
+  private readonly wakeup: Wakeup;
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.wakeup = options.wakeup ?? new Wakeup();
+  }
 
   async runOnce(): Promise<number> {
     const { dataSource, producer, service, batchSize } = this.options;
@@ -87,13 +92,14 @@ export class OutboxRelay {
           )(err);
           return 0;
         });
-        if (n === 0 && this.running) await sleep(this.options.idleMs);
+        if (n === 0 && this.running) await this.wakeup.wait(this.options.idleMs);
       }
     })();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.wakeup.notify();
     await this.loop;
   }
 }

@@ -12,6 +12,12 @@ export interface ClaimedEntity {
   /** What the portal last confirmed; undefined before the first success. */
   syncedFingerprint?: string;
   attempts: number;
+  /**
+   * The portal may hold part of this change already: an earlier attempt failed in an unknown way
+   * (a timeout after the portal applied it) or a crashed worker's lease expired mid-push. The
+   * adapter must then look at what the portal holds before writing, so nothing lands twice.
+   */
+  uncertain: boolean;
   /** In source order. */
   parts: Array<{ partKey: string; sequence: number; payload: unknown }>;
 }

@@ -70,3 +70,33 @@ export class SyncLedger1763800000300 implements MigrationInterface {
       await q.query(`drop table ${t}`);
   }
 }
+
+/**
+ * Two dispatch facts the first schema lacked. `portal_uncertain`: the portal may hold part of the
+ * last push (a retriable failure: a timeout may have landed); kept apart from `attempts`, which a
+ * newer desired state resets. `pending_since`: when the entity last left SYNCED/REJECTED (the age
+ * of the oldest pending change, for ops), untouched by retries. `parts_version`: bumped by ingest
+ * whenever a new part arrives, so a push that finishes concurrently can tell, from the row it
+ * holds locked (not from a subquery that cannot see an uncommitted insert), that it is not done.
+ */
+export class SyncLedgerDispatch1763800000400 implements MigrationInterface {
+  name = 'SyncLedgerDispatch1763800000400';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `alter table sync_entity
+         add column portal_uncertain boolean not null default false,
+         add column pending_since timestamptz not null default now(),
+         add column parts_version integer not null default 0`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(
+      'alter table sync_entity drop column portal_uncertain, drop column pending_since',
+    );
+  }
+}
+
+/** Every sync-ledger migration, in order: include them in a sync service's data source. */
+export const SYNC_LEDGER_MIGRATIONS = [SyncLedger1763800000300, SyncLedgerDispatch1763800000400];
