@@ -8,37 +8,9 @@ import {
   ResilienceMetrics,
 } from '@lienthong/resilience';
 import type { GatewayOptions } from '@lienthong/resilience';
-import { ServiceProcess } from '@lienthong/testing';
 import type { TestContext } from '@lienthong/testing';
 
-/** portal-sim as a real process in its own schema (dropped after the file). */
-export async function startPortalSim(
-  ctx: TestContext,
-  env: Record<string, string> = {},
-): Promise<ServiceProcess> {
-  const sim = new ServiceProcess({
-    entry: 'services/portal-sim/dist/main.js',
-    env: { DATABASE_URL: ctx.stack.databaseUrl, PORTAL_SIM_SCHEMA: `${ctx.schema}_sim`, ...env },
-  });
-  ctx.onCleanup(() => sim.stop());
-  await sim.start();
-  return sim;
-}
-
-export async function admin(
-  sim: ServiceProcess,
-  method: 'GET' | 'PUT' | 'POST',
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
-  const res = await fetch(await sim.url(`/admin${path}`), {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
+export { portalAdmin as admin, startPortalSim } from '@lienthong/testing';
 
 export interface GatewayHarness {
   gateway: PortalGateway;

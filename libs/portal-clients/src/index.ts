@@ -1,6 +1,7 @@
 export { DvcqgClient } from './dvcqg/dvcqg.client';
 export type { DvcqgClientOptions, DvcqgDossier } from './dvcqg/dvcqg.client';
 export {
+  STEPS_PER_CALL,
   fromStamp,
   fromWireHeader,
   fromWireStep,

@@ -9,5 +9,6 @@ export { RecordingConsumer, connectedProducer, testKafka } from './kafka';
 export type { ConsumedMessage } from './kafka';
 export { BrokerControl } from './broker-control';
 export { ServiceProcess, freePort } from './service-process';
+export { portalAdmin, startPortalSim } from './portal-sim-process';
 export type { ServiceOptions } from './service-process';
 export * from './fixtures';

@@ -147,10 +147,27 @@ export class DvcqgClient {
     correlationId: string,
   ): Promise<'inserted' | 'updated'> {
     const exists = (await this.lookup(header.MaHoSo, correlationId)) !== undefined;
+    return this.sendHeader(header, exists, correlationId);
+  }
+
+  /**
+   * Sends a dossier header when the caller already knows whether DVCQG holds it (its ledger, or a
+   * lookup it made); "đã tồn tại" on an insert still falls back to an update.
+   */
+  async sendHeader(
+    header: DossierUpserted,
+    exists: boolean,
+    correlationId: string,
+  ): Promise<'inserted' | 'updated'> {
     const first = await this.syncHeader(header, exists, correlationId);
     if (!exists && String(first.error_code) === DVCQG_ALREADY_EXISTS) {
       await this.expectOk(await this.syncHeader(header, true, correlationId), 'DongBoHoSoMC');
       return 'updated';
+    }
+    if (exists && String(first.error_code) === DVCQG_NOT_FOUND) {
+      // The portal lost it (or never had it): insert.
+      await this.expectOk(await this.syncHeader(header, false, correlationId), 'DongBoHoSoMC');
+      return 'inserted';
     }
     await this.expectOk(first, 'DongBoHoSoMC');
     return exists ? 'updated' : 'inserted';
