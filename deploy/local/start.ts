@@ -32,6 +32,16 @@ const services: ServiceSpec[] = [
     env: { PORT: process.env.PORTAL_SIM_PORT ?? '8090', DATABASE_URL: state.databaseUrl },
     url: `http://127.0.0.1:${process.env.PORTAL_SIM_PORT ?? '8090'}/health`,
   },
+  {
+    name: 'dossier-sync',
+    entry: 'services/dossier-sync/dist/main.js',
+    env: {
+      PORT: process.env.DOSSIER_SYNC_PORT ?? '8091',
+      DATABASE_URL: state.databaseUrl,
+      DVCQG_BASE_URL: `http://127.0.0.1:${process.env.PORTAL_SIM_PORT ?? '8090'}`,
+    },
+    url: `http://127.0.0.1:${process.env.DOSSIER_SYNC_PORT ?? '8091'}/metrics`,
+  },
 ];
 
 step('build');

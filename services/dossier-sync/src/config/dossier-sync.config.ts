@@ -1,0 +1,141 @@
+import { hostname } from 'node:os';
+import type { JSONSchemaType } from 'ajv';
+import { ConfigError, loadConfig } from '@lienthong/config';
+import { TOPICS } from '@lienthong/contracts';
+
+export interface DossierSyncConfig {
+  PORT: number;
+  HOST: string;
+  LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error';
+  DATABASE_URL: string;
+  /** The schema this service owns (ledger, offsets, outbox, exchange records). */
+  DOSSIER_SYNC_SCHEMA: string;
+  /** This instance's name in leases; two instances must differ (default: host and pid). */
+  INSTANCE_ID: string;
+  /** Comma-separated host:port list. */
+  KAFKA_BROKERS: string;
+  KAFKA_GROUP_ID: string;
+  /** The dossier topic (a renamed copy in tests); its DLQ is `<topic>.dlq.v1`. */
+  DOSSIER_TOPIC: string;
+  SYNC_STATUS_TOPIC: string;
+  /** Partitions of the dossier topic processed at once in this instance. */
+  KAFKA_PARTITIONS_CONCURRENTLY: number;
+  DVCQG_BASE_URL: string;
+  DVCQG_USERNAME: string;
+  DVCQG_PASSWORD: string;
+  /** madonvi: the unit code the province's DVCQG account syncs for. */
+  DVCQG_UNIT_CODE: string;
+  /** One portal call slower than this fails and is aborted. */
+  DVCQG_TIMEOUT_MS: number;
+  /** Calls in flight to DVCQG from this instance (bulkhead). */
+  DVCQG_MAX_CONCURRENT: number;
+  /** Calls per second to DVCQG from this instance; 0 = no limit. */
+  DVCQG_RATE_LIMIT_PER_SECOND: number;
+  BREAKER_VOLUME_THRESHOLD: number;
+  BREAKER_ERROR_PERCENTAGE: number;
+  BREAKER_RESET_TIMEOUT_MS: number;
+  RETRY_INITIAL_MS: number;
+  RETRY_MAX_MS: number;
+  /** Ledger rows claimed per dispatcher round. */
+  DISPATCH_BATCH_SIZE: number;
+  /** Pushes in flight at once (each is a few sequential portal calls). */
+  DISPATCH_CONCURRENCY: number;
+  /** Must exceed the slowest push: (2 + step chunks) × DVCQG_TIMEOUT_MS. A crashed worker's rows wait this long. */
+  DISPATCH_LEASE_MS: number;
+  /** Wait between rounds when there is nothing to do. */
+  DISPATCH_IDLE_MS: number;
+  OUTBOX_BATCH_SIZE: number;
+  /** Processed event ids are kept this long for deduplication; older replays rely on sequences. */
+  PROCESSED_EVENT_RETENTION_DAYS: number;
+}
+
+const int = (min: number, def: number) =>
+  ({ type: 'integer', minimum: min, default: def }) as const;
+
+const schema: JSONSchemaType<DossierSyncConfig> = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8091 },
+    HOST: { type: 'string', default: '127.0.0.1' },
+    LOG_LEVEL: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
+    DOSSIER_SYNC_SCHEMA: {
+      type: 'string',
+      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+      default: 'dossier_sync',
+    },
+    INSTANCE_ID: { type: 'string', minLength: 1, default: `${hostname()}-${process.pid}` },
+    KAFKA_BROKERS: {
+      type: 'string',
+      pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
+      default: '127.0.0.1:9092',
+    },
+    KAFKA_GROUP_ID: { type: 'string', minLength: 1, default: 'lienthong-dossier-sync' },
+    DOSSIER_TOPIC: { type: 'string', minLength: 1, default: TOPICS.communeDossierEvents },
+    SYNC_STATUS_TOPIC: { type: 'string', minLength: 1, default: TOPICS.syncStatus },
+    KAFKA_PARTITIONS_CONCURRENTLY: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
+    DVCQG_BASE_URL: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8090' },
+    DVCQG_USERNAME: { type: 'string', minLength: 1, default: 'lienthong' },
+    DVCQG_PASSWORD: { type: 'string', minLength: 1, default: 'lienthong-dvcqg' },
+    DVCQG_UNIT_CODE: { type: 'string', minLength: 1, default: 'H56' },
+    DVCQG_TIMEOUT_MS: int(100, 5000),
+    DVCQG_MAX_CONCURRENT: int(1, 16),
+    DVCQG_RATE_LIMIT_PER_SECOND: int(0, 0),
+    BREAKER_VOLUME_THRESHOLD: int(1, 10),
+    BREAKER_ERROR_PERCENTAGE: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+    BREAKER_RESET_TIMEOUT_MS: int(100, 5000),
+    RETRY_INITIAL_MS: int(10, 1000),
+    RETRY_MAX_MS: int(10, 60_000),
+    DISPATCH_BATCH_SIZE: int(1, 100),
+    DISPATCH_CONCURRENCY: int(1, 16),
+    DISPATCH_LEASE_MS: int(1000, 60_000),
+    DISPATCH_IDLE_MS: int(10, 200),
+    OUTBOX_BATCH_SIZE: int(1, 500),
+    PROCESSED_EVENT_RETENTION_DAYS: int(1, 30),
+  },
+  required: [
+    'PORT',
+    'HOST',
+    'LOG_LEVEL',
+    'DATABASE_URL',
+    'DOSSIER_SYNC_SCHEMA',
+    'INSTANCE_ID',
+    'KAFKA_BROKERS',
+    'KAFKA_GROUP_ID',
+    'DOSSIER_TOPIC',
+    'SYNC_STATUS_TOPIC',
+    'KAFKA_PARTITIONS_CONCURRENTLY',
+    'DVCQG_BASE_URL',
+    'DVCQG_USERNAME',
+    'DVCQG_PASSWORD',
+    'DVCQG_UNIT_CODE',
+    'DVCQG_TIMEOUT_MS',
+    'DVCQG_MAX_CONCURRENT',
+    'DVCQG_RATE_LIMIT_PER_SECOND',
+    'BREAKER_VOLUME_THRESHOLD',
+    'BREAKER_ERROR_PERCENTAGE',
+    'BREAKER_RESET_TIMEOUT_MS',
+    'RETRY_INITIAL_MS',
+    'RETRY_MAX_MS',
+    'DISPATCH_BATCH_SIZE',
+    'DISPATCH_CONCURRENCY',
+    'DISPATCH_LEASE_MS',
+    'DISPATCH_IDLE_MS',
+    'OUTBOX_BATCH_SIZE',
+    'PROCESSED_EVENT_RETENTION_DAYS',
+  ],
+  additionalProperties: false,
+};
+
+/** Reads and checks the environment; a bad value stops the boot with every problem named. */
+export function loadDossierSyncConfig(env: NodeJS.ProcessEnv = process.env): DossierSyncConfig {
+  const config = loadConfig('dossier-sync', schema, env);
+  const problems: string[] = [];
+  if (config.RETRY_MAX_MS < config.RETRY_INITIAL_MS)
+    problems.push('RETRY_MAX_MS: must be at least RETRY_INITIAL_MS');
+  // A lease shorter than a push would let a second worker push the same dossier meanwhile.
+  if (config.DISPATCH_LEASE_MS < 4 * config.DVCQG_TIMEOUT_MS)
+    problems.push('DISPATCH_LEASE_MS: must be at least 4 × DVCQG_TIMEOUT_MS (the slowest push)');
+  if (problems.length > 0) throw new ConfigError('dossier-sync', problems);
+  return config;
+}

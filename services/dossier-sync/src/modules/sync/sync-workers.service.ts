@@ -1,0 +1,95 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { EventProducer } from '@lienthong/messaging';
+import { Dispatcher, LedgerIngest, OutboxRelay, SYNC_STATUS_TOPIC } from '@lienthong/sync-engine';
+import type { DossierSyncConfig } from '../../config/dossier-sync.config';
+import { DOSSIER_SYNC_CONFIG, ROOT_LOGGER, SERVICE_NAME } from '../../config/tokens';
+import { DvcqgPushTarget } from '../dvcqg/dvcqg.push-target';
+import { SyncMetrics } from '../metrics/sync.metrics';
+import { SyncSignals } from './sync-signals';
+
+const HOUR = 3_600_000;
+
+/**
+ * The background work of the service: the dispatcher pushing due ledger rows to DVCQG, the outbox
+ * relay publishing sync.status, and the retention of processed event ids. Started once the app
+ * is up; on shutdown it stops claiming, lets the pushes in flight finish and be recorded, and
+ * publishes what is left in the outbox.
+ */
+@Injectable()
+export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly dispatcher: Dispatcher;
+  readonly relay: OutboxRelay;
+  private retention: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(DOSSIER_SYNC_CONFIG) private readonly config: DossierSyncConfig,
+    private readonly dataSource: DataSource,
+    private readonly ingest: LedgerIngest,
+    pushTarget: DvcqgPushTarget,
+    producer: EventProducer,
+    metrics: SyncMetrics,
+    signals: SyncSignals,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+  ) {
+    this.dispatcher = new Dispatcher({
+      dataSource,
+      pushTarget,
+      owner: config.INSTANCE_ID,
+      retry: {
+        initialIntervalMs: config.RETRY_INITIAL_MS,
+        backoffCoefficient: 2,
+        maximumIntervalMs: config.RETRY_MAX_MS,
+        maximumAttempts: 0,
+      },
+      leaseMs: config.DISPATCH_LEASE_MS,
+      batchSize: config.DISPATCH_BATCH_SIZE,
+      concurrency: config.DISPATCH_CONCURRENCY,
+      idleMs: config.DISPATCH_IDLE_MS,
+      wakeup: signals.dispatch,
+      onRecorded: () => signals.relay.notify(),
+      onError: (err) => logger.error({ err }, 'dispatcher round failed; retrying'),
+    });
+    metrics.watchDispatcher(this.dispatcher.stats);
+    this.relay = new OutboxRelay({
+      dataSource,
+      producer,
+      service: SERVICE_NAME,
+      batchSize: config.OUTBOX_BATCH_SIZE,
+      idleMs: config.DISPATCH_IDLE_MS,
+      topicFor: (topic) => (topic === SYNC_STATUS_TOPIC ? config.SYNC_STATUS_TOPIC : topic),
+      wakeup: signals.relay,
+      onError: (err) => logger.error({ err }, 'outbox relay round failed; retrying'),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.dispatcher.start();
+    this.relay.start();
+    void this.purge();
+    this.retention = setInterval(() => void this.purge(), HOUR);
+    this.retention.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.retention);
+    await this.dispatcher.stop();
+    await this.relay.stop();
+    // Publish what the last pushes wrote, so a clean stop leaves no status behind.
+    while ((await this.relay.runOnce().catch(() => 0)) > 0);
+  }
+
+  private async purge(): Promise<void> {
+    try {
+      const n = await this.ingest.purgeProcessedEvents(
+        this.dataSource,
+        this.config.PROCESSED_EVENT_RETENTION_DAYS,
+      );
+      if (n > 0) this.logger.info({ purged: n }, 'processed event ids past retention purged');
+    } catch (err) {
+      this.logger.error({ err }, 'processed event retention failed; next run in an hour');
+    }
+  }
+}
