@@ -101,7 +101,6 @@ describe('dispatcher on real PostgreSQL', () => {
         maximumAttempts: 0,
       },
       leaseMs: 30_000,
-      batchSize: 50,
       concurrency: 8,
       idleMs: 20,
       ...overrides,
@@ -146,6 +145,59 @@ describe('dispatcher on real PostgreSQL', () => {
     const pushedSteps = target.pushes.flatMap((p) => p.parts);
     expect(pushedSteps).toHaveLength(new Set(pushedSteps).size);
     expect(pushedSteps).toHaveLength(lives.reduce((n, l) => n + l.steps.length, 0));
+  });
+
+  it('claims only for free push slots: with slow pushes and a short lease, two dispatchers never push a dossier twice', async () => {
+    // Regression: claiming a large batch for few push slots left claimed rows queued locally while
+    // their lease ran out; the other instance reclaimed and pushed them too (steps doubled at DVCQG).
+    const lives = Array.from({ length: 24 }, (_, i) =>
+      dossierLifecycle(new Rng(700 + i), { number: i + 1, endAt: 2 }),
+    );
+    await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
+    const target = new ScriptedTarget();
+    target.behaviour = async (e) => {
+      await sleep(150);
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    // 24 rows × 150 ms over 2 slots = 1.8 s of pushing: far beyond the 600 ms lease if rows
+    // were claimed up front.
+    const options = { leaseMs: 600, concurrency: 2, idleMs: 20 };
+    const a = dispatcher(target, options);
+    const b = dispatcher(target, options);
+    a.start();
+    b.start();
+    await expectEventually(async () => expect(await states()).toEqual({ SYNCED: lives.length }), {
+      timeoutMs: 30_000,
+    });
+    await Promise.all([a.stop(), b.stop()]);
+    expect(target.overlaps).toBe(0);
+    expect(target.pushes).toHaveLength(lives.length);
+    expect(new Set(target.pushes.map((p) => p.key)).size).toBe(lives.length);
+  });
+
+  it('renews the lease while a push outlasts it: the other dispatcher never takes the dossier', async () => {
+    const lives = Array.from({ length: 3 }, (_, i) =>
+      dossierLifecycle(new Rng(800 + i), { number: i + 1, endAt: 2 }),
+    );
+    await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
+    const target = new ScriptedTarget();
+    target.behaviour = async (e) => {
+      await sleep(1_500);
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    const options = { leaseMs: 500, concurrency: 4, idleMs: 20 };
+    const a = dispatcher(target, options);
+    a.start();
+    await expectEventually(() => expect(target.pushes).toHaveLength(lives.length));
+    const b = dispatcher(target, options);
+    b.start();
+    await expectEventually(async () => expect(await states()).toEqual({ SYNCED: lives.length }), {
+      timeoutMs: 30_000,
+    });
+    await Promise.all([a.stop(), b.stop()]);
+    expect(target.overlaps).toBe(0);
+    expect(target.pushes).toHaveLength(lives.length);
+    expect(b.stats.synced).toBe(0);
   });
 
   it('coalesces changes that piled up during an outage into one push of the latest state', async () => {

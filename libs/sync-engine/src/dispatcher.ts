@@ -16,11 +16,16 @@ export interface DispatcherOptions {
   /** This worker's name in leases (service instance id). */
   owner: string;
   retry: RetryPolicy;
-  /** Longer than the slowest push (all its calls and in-process retries): an expired lease is reclaimed. */
+  /**
+   * How long a claim lasts without renewal. A push renews it every leaseMs / 3, so it expires only
+   * when its worker died; then another worker reclaims the row (as uncertain) after at most this.
+   */
   leaseMs: number;
-  /** Rows claimed per round. */
-  batchSize: number;
-  /** Pushes in flight at once for this target (on top of the gateway's bulkhead). */
+  /**
+   * Pushes in flight at once for this target (on top of the gateway's bulkhead). Rows are claimed
+   * only for free push slots, so a lease starts when its push starts: a claimed row never waits
+   * in a local queue while its lease runs out (another instance would reclaim it and push it too).
+   */
   concurrency: number;
   /** Wait when nothing is due, or while the breaker is open. */
   idleMs: number;
@@ -73,18 +78,44 @@ export class Dispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const pushed = await this.runOnce().catch((err: unknown) => {
-          (
-            this.options.onError ??
-            ((e: unknown) => process.stderr.write(`dispatcher round failed: ${String(e)}\n`))
-          )(err);
-          return 0;
+    this.loop = this.pool();
+  }
+
+  /**
+   * The worker pool: whenever push slots are free (and the breaker is closed), claim that many due
+   * rows and start their pushes; then wait for a slot to free, for work committed in this process,
+   * or `idleMs` (work committed by other instances is found by that poll).
+   */
+  private async pool(): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    const report =
+      this.options.onError ??
+      ((e: unknown) => process.stderr.write(`dispatcher round failed: ${String(e)}\n`));
+    while (this.running) {
+      const free = this.options.concurrency - inFlight.size;
+      if (free > 0 && !this.options.pushTarget.breakerOpen()) {
+        const claimed = await this.claim(free).catch((err: unknown) => {
+          report(err);
+          return [];
         });
-        if (pushed === 0 && this.running) await this.wakeup.wait(this.options.idleMs);
+        for (const entity of claimed) {
+          const push: Promise<void> = this.pushOne(entity)
+            .catch(report)
+            .finally(() => {
+              inFlight.delete(push);
+              this.wakeup.notify();
+            });
+          inFlight.add(push);
+        }
+        // Everything free was filled: there may be more due; go round once a slot frees.
+        if (claimed.length === free) {
+          await Promise.race(inFlight);
+          continue;
+        }
       }
-    })();
+      if (this.running) await this.wakeup.wait(this.options.idleMs);
+    }
+    await Promise.all(inFlight);
   }
 
   /** Stops claiming and waits for the pushes in flight to be recorded (graceful shutdown). */
@@ -94,26 +125,16 @@ export class Dispatcher {
     await this.loop;
   }
 
-  /** One round: claim due rows, push them with bounded concurrency. Returns how many were pushed. */
+  /** One round (tests, tools): claim up to `concurrency` due rows and push them all. Returns how many. */
   async runOnce(): Promise<number> {
-    const { pushTarget } = this.options;
-    if (pushTarget.breakerOpen()) return 0;
-    const claimed = await this.claim();
-    let next = 0;
-    const worker = async () => {
-      while (next < claimed.length) {
-        const entity = claimed[next++] as Claimed;
-        await this.pushOne(entity);
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(this.options.concurrency, claimed.length) }, worker),
-    );
+    if (this.options.pushTarget.breakerOpen()) return 0;
+    const claimed = await this.claim(this.options.concurrency);
+    await Promise.all(claimed.map((entity) => this.pushOne(entity)));
     return claimed.length;
   }
 
-  private async claim(): Promise<Claimed[]> {
-    const { dataSource, owner, leaseMs, batchSize, pushTarget } = this.options;
+  private async claim(limit: number): Promise<Claimed[]> {
+    const { dataSource, owner, leaseMs, pushTarget } = this.options;
     const result: unknown = await dataSource.query(
       `update sync_entity e set lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
        from (
@@ -127,7 +148,7 @@ export class Dispatcher {
        ) due
        where e.entity_type = due.entity_type and e.entity_key = due.entity_key
        returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version`,
-      [owner, leaseMs, pushTarget.target, batchSize],
+      [owner, leaseMs, pushTarget.target, limit],
     );
     const rows = returnedRows<Row>(result);
     if (rows.length === 0) return [];
@@ -168,15 +189,33 @@ export class Dispatcher {
 
   private async pushOne(entity: Claimed): Promise<void> {
     const correlationId = `${entity.entityType}:${entity.entityKey}:${entity.sourceSequence}:${entity.attempts + 1}`;
+    // The lease is renewed while the push runs, so only a dead worker's lease ever expires: a slow
+    // portal (timeouts, in-process retries, many step chunks) never lets a second worker in.
+    const renewal = setInterval(
+      () => void this.renewLease(entity).catch((err: unknown) => this.options.onError?.(err)),
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
     try {
       const receipt = await this.options.pushTarget.push(entity, correlationId);
+      clearInterval(renewal);
       await this.recordSuccess(entity, receipt);
     } catch (err) {
+      clearInterval(renewal);
       const failure = err instanceof PushFailure ? err.cause : asPortalCallError(err);
       const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
       await this.recordFailure(entity, failure, pushedParts);
+    } finally {
+      clearInterval(renewal);
     }
     this.options.onRecorded?.();
+  }
+
+  private async renewLease(entity: ClaimedEntity): Promise<void> {
+    await this.options.dataSource.query(
+      `update sync_entity set lease_until = now() + make_interval(secs => $4::double precision / 1000)
+       where entity_type = $1 and entity_key = $2 and lease_owner = $3`,
+      [entity.entityType, entity.entityKey, this.options.owner, this.options.leaseMs],
+    );
   }
 
   private status(

@@ -36,11 +36,9 @@ export interface DossierSyncConfig {
   BREAKER_RESET_TIMEOUT_MS: number;
   RETRY_INITIAL_MS: number;
   RETRY_MAX_MS: number;
-  /** Ledger rows claimed per dispatcher round. */
-  DISPATCH_BATCH_SIZE: number;
-  /** Pushes in flight at once (each is a few sequential portal calls). */
+  /** Pushes in flight at once (each is a few sequential portal calls); rows are claimed only for free slots. */
   DISPATCH_CONCURRENCY: number;
-  /** Must exceed the slowest push: (2 + step chunks) × DVCQG_TIMEOUT_MS. A crashed worker's rows wait this long. */
+  /** A claim's lifetime; renewed every third of it while the push runs. A crashed instance's dossiers wait this long. */
   DISPATCH_LEASE_MS: number;
   /** Wait between rounds when there is nothing to do. */
   DISPATCH_IDLE_MS: number;
@@ -86,9 +84,8 @@ const schema: JSONSchemaType<DossierSyncConfig> = {
     BREAKER_RESET_TIMEOUT_MS: int(100, 5000),
     RETRY_INITIAL_MS: int(10, 1000),
     RETRY_MAX_MS: int(10, 60_000),
-    DISPATCH_BATCH_SIZE: int(1, 100),
     DISPATCH_CONCURRENCY: int(1, 16),
-    DISPATCH_LEASE_MS: int(1000, 60_000),
+    DISPATCH_LEASE_MS: int(1000, 15_000),
     DISPATCH_IDLE_MS: int(10, 200),
     OUTBOX_BATCH_SIZE: int(1, 500),
     PROCESSED_EVENT_RETENTION_DAYS: int(1, 30),
@@ -117,7 +114,6 @@ const schema: JSONSchemaType<DossierSyncConfig> = {
     'BREAKER_RESET_TIMEOUT_MS',
     'RETRY_INITIAL_MS',
     'RETRY_MAX_MS',
-    'DISPATCH_BATCH_SIZE',
     'DISPATCH_CONCURRENCY',
     'DISPATCH_LEASE_MS',
     'DISPATCH_IDLE_MS',
@@ -133,9 +129,6 @@ export function loadDossierSyncConfig(env: NodeJS.ProcessEnv = process.env): Dos
   const problems: string[] = [];
   if (config.RETRY_MAX_MS < config.RETRY_INITIAL_MS)
     problems.push('RETRY_MAX_MS: must be at least RETRY_INITIAL_MS');
-  // A lease shorter than a push would let a second worker push the same dossier meanwhile.
-  if (config.DISPATCH_LEASE_MS < 4 * config.DVCQG_TIMEOUT_MS)
-    problems.push('DISPATCH_LEASE_MS: must be at least 4 × DVCQG_TIMEOUT_MS (the slowest push)');
   if (problems.length > 0) throw new ConfigError('dossier-sync', problems);
   return config;
 }

@@ -28,7 +28,7 @@ export class DossierEventsController {
     @Ctx() ctx: TransactionalBatchContext,
   ): Promise<void> {
     const report = await this.ingest.ingest(ctx.getTransaction(), events.map(dossierLedgerItem));
-    this.metrics.countIngest(report);
+    ctx.afterCommit(() => this.metrics.countIngest(report));
     if (this.logger.isLevelEnabled('debug')) {
       for (const { event, offset } of events) {
         withTrace(event.envelope.traceparent, () =>

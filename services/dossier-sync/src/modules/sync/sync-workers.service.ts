@@ -45,7 +45,6 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
         maximumAttempts: 0,
       },
       leaseMs: config.DISPATCH_LEASE_MS,
-      batchSize: config.DISPATCH_BATCH_SIZE,
       concurrency: config.DISPATCH_CONCURRENCY,
       idleMs: config.DISPATCH_IDLE_MS,
       wakeup: signals.dispatch,
