@@ -24,8 +24,16 @@ export interface TransactionalConsumerOptions {
   validator: ContractValidator;
   /** The process's producer: dead letters go through it. */
   producer: EventProducer;
-  /** Applies a partition's valid events, in offset order, inside the transaction that also stores the offset. */
-  handle: (events: ConsumedEvent[], tx: EntityManager) => Promise<void>;
+  /**
+   * Applies a partition's valid events, in offset order, inside the transaction that also stores
+   * the offset. `afterCommit` registers work (metrics, wake-ups) that runs only once that
+   * transaction has committed; a rolled-back batch never runs it.
+   */
+  handle: (
+    events: ConsumedEvent[],
+    tx: EntityManager,
+    afterCommit: (work: () => void) => void,
+  ) => Promise<void>;
   partitionsConsumedConcurrently?: number;
   offsets?: ConsumerOffsetStore;
   /** Where dead letters and failed batches are reported (pino-like); each line carries the event's trace. */
@@ -149,11 +157,13 @@ export class TransactionalConsumer {
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     const nextOffset = BigInt(last.offset) + 1n;
     if (fresh.length > 0) {
+      const committed: Array<() => void> = [];
       await dataSource.transaction(async (tx) => {
-        if (valid.length > 0) await this.options.handle(valid, tx);
+        if (valid.length > 0) await this.options.handle(valid, tx, (work) => committed.push(work));
         await this.offsets.save(tx, groupId, topic, partition, nextOffset);
       });
       this.stats.applied += valid.length;
+      for (const work of committed) work();
     }
     await this.options.afterDatabaseCommit?.(partition, nextOffset);
     payload.resolveOffset(last.offset);

@@ -34,7 +34,7 @@ class Seen1763800000998 implements MigrationInterface {
 const CONTRACT_TOPIC = 'commune.dossier.events.v1';
 
 /** A handler in the @EventPattern style that fails its first batch, after writing, to prove the rollback. */
-const calls = { batches: 0, failed: 0 };
+const calls = { batches: 0, failed: 0, committedEvents: 0 };
 
 @Controller()
 class SeenController {
@@ -44,6 +44,7 @@ class SeenController {
     @Ctx() ctx: TransactionalBatchContext,
   ): Promise<void> {
     calls.batches += 1;
+    ctx.afterCommit(() => (calls.committedEvents += events.length));
     const tx = ctx.getTransaction();
     for (const e of events) {
       expect(e.partition).toBe(ctx.getPartition());
@@ -65,7 +66,7 @@ class SeenModule {}
 describe('TransactionalKafkaServer: a NestJS @EventPattern handler on the transactional consumer', () => {
   const ctx = useTestContext('nest-transport');
 
-  it('hands each partition batch and its transaction to the handler; a throw rolls the batch back and Kafka redelivers it', async () => {
+  it('hands each partition batch and its transaction to the handler; a throw rolls the batch back (its after-commit work never runs) and Kafka redelivers it', async () => {
     const topic = await ctx.createTopic(CONTRACT_TOPIC, 3);
     await ctx.createTopic(`${CONTRACT_TOPIC}.dlq.v1`, 1);
     const dataSource = await openDataSource({
@@ -115,6 +116,8 @@ describe('TransactionalKafkaServer: a NestJS @EventPattern handler on the transa
     // The failed batch was rolled back (no duplicate key) and applied on redelivery.
     expect(calls.failed).toBe(1);
     expect(calls.batches).toBeGreaterThan(1);
+    // afterCommit work ran for committed batches only: the rolled-back one counted nothing.
+    expect(calls.committedEvents).toBe(records.length);
     const offsets = await dataSource.query<Array<{ partition: number; next_offset: string }>>(
       'select partition, next_offset from consumer_offset order by partition',
     );

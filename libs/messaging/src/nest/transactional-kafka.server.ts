@@ -12,7 +12,7 @@ import type {
 
 /** What an `@EventPattern(topic)` handler gets besides the batch: where it came from and the transaction. */
 export class TransactionalBatchContext extends BaseRpcContext<
-  [topic: string, partition: number, tx: EntityManager]
+  [topic: string, partition: number, tx: EntityManager, afterCommit: (work: () => void) => void]
 > {
   getTopic(): string {
     return this.args[0];
@@ -23,6 +23,10 @@ export class TransactionalBatchContext extends BaseRpcContext<
   /** The open transaction: the handler's writes commit together with the consumed offsets, or not at all. */
   getTransaction(): EntityManager {
     return this.args[2];
+  }
+  /** Runs `work` once the transaction has committed (never if it rolls back): metrics, wake-ups. */
+  afterCommit(work: () => void): void {
+    this.args[3](work);
   }
 }
 
@@ -67,9 +71,9 @@ export class TransactionalKafkaServer extends Server implements CustomTransportS
     }
     this.consumer = new TransactionalConsumer({
       ...this.options,
-      handle: async (events: ConsumedEvent[], tx: EntityManager) => {
+      handle: async (events: ConsumedEvent[], tx: EntityManager, afterCommit) => {
         const first = events[0] as ConsumedEvent;
-        const ctx = new TransactionalBatchContext([first.topic, first.partition, tx]);
+        const ctx = new TransactionalBatchContext([first.topic, first.partition, tx, afterCommit]);
         const result: unknown = await handler(events, ctx);
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
       },
