@@ -20,6 +20,10 @@ const depConstraints = (allowTesting) => [
   { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
   { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
   { sourceTag: 'scope:portal-sim', onlyDependOnLibsWithTags: ['scope:shared', 'scope:portal-sim'] },
+  {
+    sourceTag: 'scope:commune-sim',
+    onlyDependOnLibsWithTags: ['scope:shared', 'scope:commune-sim'],
+  },
   { sourceTag: 'scope:dossier', onlyDependOnLibsWithTags: ['scope:shared', 'scope:dossier'] },
   {
     sourceTag: 'scope:civil-status',

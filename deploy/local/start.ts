@@ -42,6 +42,14 @@ const services: ServiceSpec[] = [
     },
     url: `http://127.0.0.1:${process.env.DOSSIER_SYNC_PORT ?? '8091'}/metrics`,
   },
+  {
+    // Simulated commune systems: dossier lifecycles on a compressed clock (DOSSIERS_PER_MINUTE,
+    // TIME_SCALE, MISTAKE_RATIO; GET/PUT /traffic changes the rate while it runs).
+    name: 'commune-sim',
+    entry: 'services/commune-sim/dist/main.js',
+    env: { PORT: process.env.COMMUNE_SIM_PORT ?? '8092' },
+    url: `http://127.0.0.1:${process.env.COMMUNE_SIM_PORT ?? '8092'}/traffic`,
+  },
 ];
 
 step('build');

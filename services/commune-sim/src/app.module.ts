@@ -1,0 +1,76 @@
+import { Module } from '@nestjs/common';
+import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Kafka, logLevel } from 'kafkajs';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { EventProducer } from '@lienthong/messaging';
+import { CommuneTraffic, FIXTURE_COMMUNES } from '@lienthong/simulation';
+import type { CommuneSimConfig } from './config/commune-sim.config';
+import { HealthController } from './health.controller';
+import { CommuneTrafficRunner } from './traffic/commune-traffic.runner';
+import { TrafficController } from './traffic/traffic.controller';
+
+/** Starts the traffic once the app is up; on shutdown stops it, flushes what is due, disconnects. */
+class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    private readonly runner: CommuneTrafficRunner,
+    private readonly producer: EventProducer,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.runner.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runner.stop();
+    await this.producer.disconnect();
+  }
+}
+
+@Module({})
+export class AppModule {
+  static register(config: CommuneSimConfig, logger: Logger): DynamicModule {
+    const wanted = new Set(config.COMMUNES.split(',').filter(Boolean));
+    const communes = FIXTURE_COMMUNES.filter((c) => wanted.size === 0 || wanted.has(c.code));
+    const kafka = new Kafka({
+      clientId: 'commune-sim',
+      brokers: config.KAFKA_BROKERS.split(','),
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log }) => {
+          const { message, ...rest } = log;
+          if (level <= logLevel.ERROR) logger.error({ kafkajs: rest }, message);
+          else logger.warn({ kafkajs: rest }, message);
+        },
+    });
+    const producer = new EventProducer(kafka);
+    const runner = new CommuneTrafficRunner(
+      new CommuneTraffic({
+        dossiersPerMinute: config.DOSSIERS_PER_MINUTE,
+        timeScale: config.TIME_SCALE,
+        mistakeRatio: config.MISTAKE_RATIO,
+        communes,
+        seed: config.SEED,
+        startAt: Date.now(),
+      }),
+      producer,
+      config.DOSSIER_TOPIC,
+      logger,
+    );
+    return {
+      module: AppModule,
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } })],
+      controllers: [TrafficController, HealthController],
+      providers: [
+        { provide: CommuneTrafficRunner, useValue: runner },
+        { provide: EventProducer, useValue: producer },
+        {
+          provide: Lifecycle,
+          inject: [CommuneTrafficRunner, EventProducer],
+          useFactory: (r: CommuneTrafficRunner, p: EventProducer) => new Lifecycle(r, p),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import type { JSONSchemaType } from 'ajv';
+import { ConfigError, loadConfig } from '@lienthong/config';
+import { TOPICS } from '@lienthong/contracts';
+import { FIXTURE_COMMUNES } from '@lienthong/simulation';
+
+export interface CommuneSimConfig {
+  PORT: number;
+  HOST: string;
+  LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error';
+  /** Comma-separated host:port list. */
+  KAFKA_BROKERS: string;
+  /** Where dossier events go (a renamed copy in tests). */
+  DOSSIER_TOPIC: string;
+  /** New dossiers per minute over all communes; changeable at run time (PUT /traffic). */
+  DOSSIERS_PER_MINUTE: number;
+  /** Simulated seconds per real second: 3600 plays an hour of the communes' day each second. */
+  TIME_SCALE: number;
+  /** Share of dossiers with one mistaken header revision (due date before receipt; the DLQ gets it). */
+  MISTAKE_RATIO: number;
+  /** Comma-separated 5-digit commune codes to simulate; empty = every commune of the sample directory. */
+  COMMUNES: string;
+  /** Seed of the traffic generator: the same seed plays the same dossiers. */
+  SEED: number;
+}
+
+const schema: JSONSchemaType<CommuneSimConfig> = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 8092 },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    LOG_LEVEL: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info' },
+    KAFKA_BROKERS: {
+      type: 'string',
+      pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
+      default: '127.0.0.1:9092',
+    },
+    DOSSIER_TOPIC: { type: 'string', minLength: 1, default: TOPICS.communeDossierEvents },
+    DOSSIERS_PER_MINUTE: { type: 'number', minimum: 0, maximum: 60_000, default: 30 },
+    TIME_SCALE: { type: 'number', minimum: 1, maximum: 1_000_000, default: 3600 },
+    MISTAKE_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0.02 },
+    COMMUNES: { type: 'string', pattern: '^([0-9]{5}(,[0-9]{5})*)?$', default: '' },
+    SEED: { type: 'integer', minimum: 0, default: 20250701 },
+  },
+  required: [
+    'PORT',
+    'HOST',
+    'LOG_LEVEL',
+    'KAFKA_BROKERS',
+    'DOSSIER_TOPIC',
+    'DOSSIERS_PER_MINUTE',
+    'TIME_SCALE',
+    'MISTAKE_RATIO',
+    'COMMUNES',
+    'SEED',
+  ],
+  additionalProperties: false,
+};
+
+/** Reads and checks the environment; a bad value stops the boot with every problem named. */
+export function loadCommuneSimConfig(env: NodeJS.ProcessEnv = process.env): CommuneSimConfig {
+  const config = loadConfig('commune-sim', schema, env);
+  const known = new Set(FIXTURE_COMMUNES.map((c) => c.code));
+  const unknown = config.COMMUNES.split(',').filter((code) => code !== '' && !known.has(code));
+  if (unknown.length > 0)
+    throw new ConfigError('commune-sim', [
+      `COMMUNES: ${unknown.join(', ')} not in the commune directory (libs/admin-units/data/sample.json)`,
+    ]);
+  return config;
+}

@@ -1,0 +1,103 @@
+import type { EncodedRecord } from '@lienthong/contracts';
+import type { CommuneTraffic, TrafficStats } from '@lienthong/simulation';
+import type { Logger } from 'pino';
+
+/** Where records go: the process's idempotent producer in the service, a recorder in unit tests. */
+export interface RecordSink {
+  send(topic: string, records: EncodedRecord[]): Promise<unknown>;
+}
+
+export interface PublishStats {
+  /** Records Kafka acknowledged. */
+  published: number;
+  /** Records due but not yet acknowledged (Kafka unreachable): kept and retried, never dropped. */
+  unpublished: number;
+  /** The last send failure, while sends fail. */
+  lastError: string | null;
+}
+
+/**
+ * Plays a CommuneTraffic against the real clock: at each due time, hands the records to the sink
+ * in one send. A failed send keeps its records (in order) and retries them first next time, so a
+ * Kafka outage delays commune traffic the way a real commune system's outbox would, and loses
+ * nothing. `stop()` stops arrivals and flushes what is already due.
+ */
+export class CommuneTrafficRunner {
+  private readonly backlog: EncodedRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private running = false;
+  private readonly counts: PublishStats = { published: 0, unpublished: 0, lastError: null };
+
+  constructor(
+    private readonly traffic: CommuneTraffic,
+    private readonly sink: RecordSink,
+    private readonly topic: string,
+    private readonly logger: Pick<Logger, 'warn' | 'info'>,
+    /** Longest wait between ticks, so a rate change or a retry is picked up promptly. */
+    private readonly maxWaitMs = 1_000,
+  ) {}
+
+  get stats(): TrafficStats & PublishStats & { dossiersPerMinute: number } {
+    return {
+      ...this.traffic.stats,
+      ...this.counts,
+      unpublished: this.backlog.length,
+      dossiersPerMinute: this.traffic.rate,
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  setRate(dossiersPerMinute: number): void {
+    this.traffic.setRate(dossiersPerMinute, Date.now());
+    this.logger.info({ dossiersPerMinute }, 'commune traffic rate changed');
+    if (this.running) this.schedule(0);
+  }
+
+  /** Runs one tick now: publishes what is due (tests and shutdown). */
+  async tick(now = Date.now()): Promise<void> {
+    this.backlog.push(...this.traffic.due(now));
+    if (this.backlog.length === 0) return;
+    const batch = this.backlog.slice(0, 500);
+    try {
+      await this.sink.send(this.topic, batch);
+      this.backlog.splice(0, batch.length);
+      this.counts.published += batch.length;
+      if (this.counts.lastError) this.logger.info('publishing again');
+      this.counts.lastError = null;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.counts.lastError === null)
+        this.logger.warn(
+          { err: message, unpublished: this.backlog.length },
+          'cannot publish commune events; keeping them and retrying',
+        );
+      this.counts.lastError = message;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.ticking;
+    this.traffic.setRate(0, Date.now());
+    // Whatever is already due goes out; dossiers further along their lifecycle stay unplayed.
+    for (let i = 0; i < 5 && (this.backlog.length > 0 || i === 0); i += 1) await this.tick();
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().then(() => {
+        if (!this.running) return;
+        const wait = this.backlog.length > 0 ? 200 : this.traffic.msUntilNext(Date.now());
+        this.schedule(Math.min(this.maxWaitMs, wait));
+      });
+    }, ms);
+  }
+}
