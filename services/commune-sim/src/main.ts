@@ -4,13 +4,13 @@ import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { createLogger } from '@lienthong/observability';
 import { AppModule } from './app.module';
 import { loadCommuneSimConfig } from './config/commune-sim.config';
+import { CommuneTrafficRunner } from './traffic/commune-traffic.runner';
 
 async function bootstrap(): Promise<void> {
   const config = loadCommuneSimConfig();
   const logger = createLogger('commune-sim', config.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.register(config, logger), { bufferLogs: true });
   app.useLogger(app.get(NestPinoLogger));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(config.PORT, config.HOST);
   logger.info(
     {
@@ -21,6 +21,28 @@ async function bootstrap(): Promise<void> {
     },
     'commune-sim started',
   );
+
+  // Graceful stop: no new dossiers, publish what is due, disconnect, exit 0.
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      app.close().then(
+        () => {
+          logger.info(app.get(CommuneTrafficRunner).stats, 'stopped cleanly');
+          logger.flush();
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          logger.flush();
+          process.exit(1);
+        },
+      );
+    });
+  }
 }
 
 bootstrap().catch((err: unknown) => {
