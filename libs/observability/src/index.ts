@@ -2,3 +2,4 @@ export { createLogger, loggerOptions } from './logger';
 export { isPersonalKey, maskPersonalData, maskText, maskValue } from './personal-data';
 export { currentTrace, parseTraceparent, withTrace } from './trace-context';
 export type { TraceContext } from './trace-context';
+export { exitGracefullyOnSignals } from './shutdown';

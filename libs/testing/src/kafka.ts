@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer, EachMessagePayload, Producer } from 'kafkajs';
 
+/**
+ * The tests' Kafka client. Its errors (expected ones too: chaos tests restart the broker) go to
+ * stderr as one line each, not through jest's console with a stack trace per line.
+ */
 export function testKafka(brokers: string[], clientId = 'lienthong-test'): Kafka {
   return new Kafka({
     clientId,
     brokers,
     logLevel: logLevel.ERROR,
+    logCreator:
+      () =>
+      ({ namespace, log }) =>
+        process.stderr.write(`[kafkajs ${clientId}] ${namespace}: ${log.message}\n`),
     retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
   });
 }

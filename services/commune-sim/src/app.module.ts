@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Kafka, logLevel } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
-import { EventProducer } from '@lienthong/messaging';
+import { EventProducer, createKafka } from '@lienthong/messaging';
 import { CommuneTraffic, FIXTURE_COMMUNES } from '@lienthong/simulation';
 import type { CommuneSimConfig } from './config/commune-sim.config';
 import { HealthController } from './health.controller';
@@ -32,18 +31,7 @@ export class AppModule {
   static register(config: CommuneSimConfig, logger: Logger): DynamicModule {
     const wanted = new Set(config.COMMUNES.split(',').filter(Boolean));
     const communes = FIXTURE_COMMUNES.filter((c) => wanted.size === 0 || wanted.has(c.code));
-    const kafka = new Kafka({
-      clientId: 'commune-sim',
-      brokers: config.KAFKA_BROKERS.split(','),
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ level, log }) => {
-          const { message, ...rest } = log;
-          if (level <= logLevel.ERROR) logger.error({ kafkajs: rest }, message);
-          else logger.warn({ kafkajs: rest }, message);
-        },
-    });
+    const kafka = createKafka({ clientId: 'commune-sim', brokers: config.KAFKA_BROKERS, logger });
     const producer = new EventProducer(kafka);
     const runner = new CommuneTrafficRunner(
       new CommuneTraffic({

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
-import { createLogger } from '@lienthong/observability';
+import { createLogger, exitGracefullyOnSignals } from '@lienthong/observability';
 import { AppModule } from './app.module';
 import { loadCommuneSimConfig } from './config/commune-sim.config';
 import { CommuneTrafficRunner } from './traffic/commune-traffic.runner';
@@ -23,26 +23,12 @@ async function bootstrap(): Promise<void> {
   );
 
   // Graceful stop: no new dossiers, publish what is due, disconnect, exit 0.
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      app.close().then(
-        () => {
-          logger.info(app.get(CommuneTrafficRunner).stats, 'stopped cleanly');
-          logger.flush();
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          logger.flush();
-          process.exit(1);
-        },
-      );
-    });
-  }
+  const runner = app.get(CommuneTrafficRunner);
+  exitGracefullyOnSignals(
+    logger,
+    () => app.close(),
+    () => runner.stats,
+  );
 }
 
 bootstrap().catch((err: unknown) => {

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import {
   ConsumerOffset1763800000200,
   EventProducer,
   TransactionalKafkaServer,
+  createKafka,
 } from '@lienthong/messaging';
 import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
 import { DvcqgClient } from '@lienthong/portal-clients';
@@ -83,17 +84,10 @@ export class AppModule {
         { provide: ROOT_LOGGER, useValue: logger },
         {
           provide: Kafka,
-          useValue: new Kafka({
+          useValue: createKafka({
             clientId: `${SERVICE_NAME}-${config.INSTANCE_ID}`,
-            brokers: config.KAFKA_BROKERS.split(','),
-            logLevel: logLevel.WARN,
-            logCreator:
-              () =>
-              ({ level, log }) => {
-                const { message, ...rest } = log;
-                if (level <= logLevel.ERROR) logger.error({ kafkajs: rest }, message);
-                else logger.warn({ kafkajs: rest }, message);
-              },
+            brokers: config.KAFKA_BROKERS,
+            logger,
           }),
         },
         { provide: EventProducer, inject: [Kafka], useFactory: (k: Kafka) => new EventProducer(k) },

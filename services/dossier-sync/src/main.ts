@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { TransactionalKafkaServer } from '@lienthong/messaging';
-import { createLogger } from '@lienthong/observability';
+import { createLogger, exitGracefullyOnSignals } from '@lienthong/observability';
 import { AppModule } from './app.module';
 import { loadDossierSyncConfig } from './config/dossier-sync.config';
 import { SERVICE_NAME } from './config/tokens';
@@ -26,29 +26,10 @@ async function bootstrap(): Promise<void> {
 
   // Graceful stop: leave the consumer group after the batch in progress commits, stop claiming
   // and let the pushes in flight finish and be recorded, flush the outbox, close the pools, exit 0.
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      server
-        .close()
-        .then(() => app.close())
-        .then(
-          () => {
-            logger.info('stopped cleanly');
-            logger.flush();
-            process.exit(0);
-          },
-          (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            logger.flush();
-            process.exit(1);
-          },
-        );
-    });
-  }
+  exitGracefullyOnSignals(logger, async () => {
+    await server.close();
+    await app.close();
+  });
 }
 
 bootstrap().catch((err: unknown) => {
