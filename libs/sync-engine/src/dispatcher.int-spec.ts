@@ -159,9 +159,9 @@ describe('dispatcher on real PostgreSQL', () => {
       await sleep(150);
       return { pushedParts: e.parts.map((p) => p.partKey) };
     };
-    // 24 rows × 150 ms over 2 slots = 1.8 s of pushing: far beyond the 600 ms lease if rows
-    // were claimed up front.
-    const options = { leaseMs: 600, concurrency: 2, idleMs: 20 };
+    // 24 rows × 150 ms over 2 slots = 1.8 s of pushing: well beyond the 1 s lease if rows were
+    // claimed up front.
+    const options = { leaseMs: 1_000, concurrency: 2, idleMs: 20 };
     const a = dispatcher(target, options);
     const b = dispatcher(target, options);
     a.start();
@@ -182,10 +182,10 @@ describe('dispatcher on real PostgreSQL', () => {
     await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
     const target = new ScriptedTarget();
     target.behaviour = async (e) => {
-      await sleep(1_500);
+      await sleep(2_500);
       return { pushedParts: e.parts.map((p) => p.partKey) };
     };
-    const options = { leaseMs: 500, concurrency: 4, idleMs: 20 };
+    const options = { leaseMs: 1_000, concurrency: 4, idleMs: 20 };
     const a = dispatcher(target, options);
     a.start();
     await expectEventually(() => expect(target.pushes).toHaveLength(lives.length));

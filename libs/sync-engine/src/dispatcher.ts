@@ -195,12 +195,11 @@ export class Dispatcher {
       () => void this.renewLease(entity).catch((err: unknown) => this.options.onError?.(err)),
       Math.max(50, Math.floor(this.options.leaseMs / 3)),
     );
+    // Renewal goes on until the outcome is recorded (recording checks the lease is still ours).
     try {
       const receipt = await this.options.pushTarget.push(entity, correlationId);
-      clearInterval(renewal);
       await this.recordSuccess(entity, receipt);
     } catch (err) {
-      clearInterval(renewal);
       const failure = err instanceof PushFailure ? err.cause : asPortalCallError(err);
       const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
       await this.recordFailure(entity, failure, pushedParts);
