@@ -54,6 +54,37 @@ describe('CommuneTrafficRunner', () => {
     expect(runner.stats.published).toBe(expected.length);
   });
 
+  it('runs overlapping ticks one after another: nothing sent twice, nothing skipped', async () => {
+    const options = {
+      dossiersPerMinute: 600,
+      timeScale: 3600,
+      mistakeRatio: 0,
+      startAt: START,
+      seed: 12,
+    };
+    const sink = new FlakySink();
+    const slow = {
+      send: async (topic: string, records: EncodedRecord[]) => {
+        await new Promise((done) => setTimeout(done, 5));
+        return sink.send(topic, records);
+      },
+    };
+    const runner = new CommuneTrafficRunner(new CommuneTraffic(options), slow, 'topic', quiet);
+    const reference = new CommuneTraffic(options);
+    const expected: EncodedRecord[] = [];
+    const ticks: Array<Promise<void>> = [];
+    for (let t = START; t <= START + 30_000; t += 250) {
+      // A timer tick and a rate change's tick at the same moment, without waiting.
+      ticks.push(runner.tick(t), runner.tick(t));
+      expected.push(...reference.due(t));
+    }
+    await Promise.all(ticks);
+    const id = (r: EncodedRecord) => `${r.key}#${r.headers.ce_sequence}`;
+    expect(expected.length).toBeGreaterThan(100);
+    expect(sink.accepted.map(id)).toEqual(expected.map(id));
+    expect(runner.stats).toMatchObject({ published: expected.length, unpublished: 0 });
+  });
+
   it('changes the rate at run time; 0 stops new dossiers while those under way play to the end', async () => {
     const sink = new FlakySink();
     const traffic = new CommuneTraffic({

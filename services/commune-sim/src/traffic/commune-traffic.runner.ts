@@ -59,8 +59,17 @@ export class CommuneTrafficRunner {
     if (this.running) this.schedule(0);
   }
 
-  /** Runs one tick now: publishes what is due (tests and shutdown). */
-  async tick(now = Date.now()): Promise<void> {
+  /**
+   * Publishes what is due. Ticks run one after another (a timer tick and a rate change must never
+   * send the same backlog twice, nor splice away what the other has not sent).
+   */
+  tick(now?: number): Promise<void> {
+    const next = this.ticking.then(() => this.publishDue(now ?? Date.now()));
+    this.ticking = next.catch(() => undefined);
+    return next;
+  }
+
+  private async publishDue(now: number): Promise<void> {
     this.backlog.push(...this.traffic.due(now));
     if (this.backlog.length === 0) return;
     const batch = this.backlog.slice(0, 500);
@@ -93,7 +102,7 @@ export class CommuneTrafficRunner {
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.ticking = this.tick().then(() => {
+      void this.tick().then(() => {
         if (!this.running) return;
         const wait = this.backlog.length > 0 ? 200 : this.traffic.msUntilNext(Date.now());
         this.schedule(Math.min(this.maxWaitMs, wait));
