@@ -25,7 +25,11 @@ function lifecyclesFrom(
   dead: Set<string>,
 ): DossierLifecycle[] {
   const byKey = new Map<string, RecordingConsumer['messages']>();
-  for (const m of messages) byKey.set(m.key as string, [...(byKey.get(m.key as string) ?? []), m]);
+  for (const m of messages) {
+    const own = byKey.get(m.key as string) ?? [];
+    own.push(m);
+    byKey.set(m.key as string, own);
+  }
   const commune = FIXTURE_COMMUNES[0] as DossierLifecycle['commune'];
   return [...byKey.entries()].map(([code, own]) => {
     const sorted = [...own].sort(

@@ -41,6 +41,10 @@ interface Pending {
   last: boolean;
 }
 
+function checkRate(dossiersPerMinute: number): void {
+  if (!(dossiersPerMinute >= 0)) throw new RangeError('dossiersPerMinute must be ≥ 0');
+}
+
 /**
  * Realistic commune traffic on a compressed clock: dossiers arrive at random (exponential gaps)
  * in random communes, and each plays its lifecycle (1 → 2 → 4 → (5 → 4) → 9 → 10, header
@@ -65,7 +69,7 @@ export class CommuneTraffic {
   };
 
   constructor(private readonly options: TrafficOptions) {
-    if (!(options.dossiersPerMinute >= 0)) throw new RangeError('dossiersPerMinute must be ≥ 0');
+    checkRate(options.dossiersPerMinute);
     if (!(options.timeScale >= 1)) throw new RangeError('timeScale must be ≥ 1');
     if (!(options.mistakeRatio >= 0 && options.mistakeRatio <= 1))
       throw new RangeError('mistakeRatio must be within [0, 1]');
@@ -86,7 +90,7 @@ export class CommuneTraffic {
 
   /** Changes the arrival rate from `now` on (0 stops arrivals; dossiers under way play to the end). */
   setRate(dossiersPerMinute: number, now: number): void {
-    if (!(dossiersPerMinute >= 0)) throw new RangeError('dossiersPerMinute must be ≥ 0');
+    checkRate(dossiersPerMinute);
     this.dossiersPerMinute = dossiersPerMinute;
     this.nextArrival = now + this.gap();
   }

@@ -147,18 +147,28 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(pushedSteps).toHaveLength(lives.reduce((n, l) => n + l.steps.length, 0));
   });
 
-  it('claims only for free push slots: with slow pushes and a short lease, two dispatchers never push a dossier twice', async () => {
-    // Regression: claiming a large batch for few push slots left claimed rows queued locally while
-    // their lease ran out; the other instance reclaimed and pushed them too (steps doubled at DVCQG).
-    const lives = Array.from({ length: 24 }, (_, i) =>
-      dossierLifecycle(new Rng(700 + i), { number: i + 1, endAt: 2 }),
+  /** Received dossiers (one header, one step each), ingested, and a target whose every push takes `pushMs`. */
+  const slowWorld = async (count: number, seed: number, pushMs: number) => {
+    const lives = Array.from({ length: count }, (_, i) =>
+      dossierLifecycle(new Rng(seed + i), { number: i + 1, endAt: 2 }),
     );
     await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
     const target = new ScriptedTarget();
     target.behaviour = async (e) => {
-      await sleep(150);
+      await sleep(pushMs);
       return { pushedParts: e.parts.map((p) => p.partKey) };
     };
+    return { lives, target };
+  };
+  const allSynced = (n: number) =>
+    expectEventually(async () => expect(await states()).toEqual({ SYNCED: n }), {
+      timeoutMs: 30_000,
+    });
+
+  it('claims only for free push slots: with slow pushes and a short lease, two dispatchers never push a dossier twice', async () => {
+    // Regression: claiming a large batch for few push slots left claimed rows queued locally while
+    // their lease ran out; the other instance reclaimed and pushed them too (steps doubled at DVCQG).
+    const { lives, target } = await slowWorld(24, 700, 150);
     // 24 rows × 150 ms over 2 slots = 1.8 s of pushing: well beyond the 1 s lease if rows were
     // claimed up front.
     const options = { leaseMs: 1_000, concurrency: 2, idleMs: 20 };
@@ -166,9 +176,7 @@ describe('dispatcher on real PostgreSQL', () => {
     const b = dispatcher(target, options);
     a.start();
     b.start();
-    await expectEventually(async () => expect(await states()).toEqual({ SYNCED: lives.length }), {
-      timeoutMs: 30_000,
-    });
+    await allSynced(lives.length);
     await Promise.all([a.stop(), b.stop()]);
     expect(target.overlaps).toBe(0);
     expect(target.pushes).toHaveLength(lives.length);
@@ -176,24 +184,14 @@ describe('dispatcher on real PostgreSQL', () => {
   });
 
   it('renews the lease while a push outlasts it: the other dispatcher never takes the dossier', async () => {
-    const lives = Array.from({ length: 3 }, (_, i) =>
-      dossierLifecycle(new Rng(800 + i), { number: i + 1, endAt: 2 }),
-    );
-    await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
-    const target = new ScriptedTarget();
-    target.behaviour = async (e) => {
-      await sleep(2_500);
-      return { pushedParts: e.parts.map((p) => p.partKey) };
-    };
+    const { lives, target } = await slowWorld(3, 800, 2_500);
     const options = { leaseMs: 1_000, concurrency: 4, idleMs: 20 };
     const a = dispatcher(target, options);
     a.start();
     await expectEventually(() => expect(target.pushes).toHaveLength(lives.length));
     const b = dispatcher(target, options);
     b.start();
-    await expectEventually(async () => expect(await states()).toEqual({ SYNCED: lives.length }), {
-      timeoutMs: 30_000,
-    });
+    await allSynced(lives.length);
     await Promise.all([a.stop(), b.stop()]);
     expect(target.overlaps).toBe(0);
     expect(target.pushes).toHaveLength(lives.length);

@@ -48,6 +48,8 @@ interface Row {
   attempts: number;
   uncertain: boolean;
   parts_version: number;
+  /** Unpushed parts in push order (sequence, then key). */
+  parts: Array<{ partKey: string; sequence: number; payload: unknown }>;
 }
 
 /** A claimed entity and the parts version it was claimed at (ledger bookkeeping, not for adapters). */
@@ -133,38 +135,35 @@ export class Dispatcher {
     return claimed.length;
   }
 
+  /**
+   * Claims up to `limit` due rows and reads their unpushed parts in one statement: the parts come
+   * from the same snapshot as `parts_version`, and a claim costs one round trip.
+   */
   private async claim(limit: number): Promise<Claimed[]> {
     const { dataSource, owner, leaseMs, pushTarget } = this.options;
-    const result: unknown = await dataSource.query(
-      `update sync_entity e set lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
-       from (
-         -- A lease still set on a due row belonged to a worker that died mid-push: uncertain too.
-         select entity_type, entity_key, lease_until is not null or portal_uncertain as uncertain from sync_entity
-         where target = $3 and state in ('PENDING', 'RETRYING') and next_attempt_at <= now()
-           and (lease_until is null or lease_until < now())
-         order by next_attempt_at
-         limit $4
-         for update skip locked
-       ) due
-       where e.entity_type = due.entity_type and e.entity_key = due.entity_key
-       returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version`,
+    const rows = await dataSource.query<Row[]>(
+      `with claimed as (
+         update sync_entity e set lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
+         from (
+           -- A lease still set on a due row belonged to a worker that died mid-push: uncertain too.
+           select entity_type, entity_key, lease_until is not null or portal_uncertain as uncertain from sync_entity
+           where target = $3 and state in ('PENDING', 'RETRYING') and next_attempt_at <= now()
+             and (lease_until is null or lease_until < now())
+           order by next_attempt_at
+           limit $4
+           for update skip locked
+         ) due
+         where e.entity_type = due.entity_type and e.entity_key = due.entity_key
+         returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version
+       )
+       select c.*, coalesce((
+         select json_agg(json_build_object('partKey', p.part_key, 'sequence', p.source_sequence, 'payload', p.payload)
+                         order by p.source_sequence, p.part_key)
+         from sync_entity_part p
+         where p.entity_type = c.entity_type and p.entity_key = c.entity_key and p.pushed_at is null
+       ), '[]'::json) as parts
+       from claimed c`,
       [owner, leaseMs, pushTarget.target, limit],
-    );
-    const rows = returnedRows<Row>(result);
-    if (rows.length === 0) return [];
-    const parts = await dataSource.query<
-      Array<{
-        entity_type: string;
-        entity_key: string;
-        part_key: string;
-        source_sequence: string;
-        payload: unknown;
-      }>
-    >(
-      `select entity_type, entity_key, part_key, source_sequence, payload from sync_entity_part
-       where pushed_at is null and (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))
-       order by source_sequence, part_key`,
-      [rows.map((r) => r.entity_type), rows.map((r) => r.entity_key)],
     );
     return rows.map((r) => ({
       entityType: r.entity_type,
@@ -177,13 +176,7 @@ export class Dispatcher {
       attempts: r.attempts,
       uncertain: r.uncertain,
       partsVersion: r.parts_version,
-      parts: parts
-        .filter((p) => p.entity_type === r.entity_type && p.entity_key === r.entity_key)
-        .map((p) => ({
-          partKey: p.part_key,
-          sequence: Number(p.source_sequence),
-          payload: p.payload,
-        })),
+      parts: r.parts.map((p) => ({ ...p, sequence: Number(p.sequence) })),
     }));
   }
 

@@ -27,7 +27,7 @@ export class CommuneTrafficRunner {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
   private running = false;
-  private readonly counts: PublishStats = { published: 0, unpublished: 0, lastError: null };
+  private readonly counts: Omit<PublishStats, 'unpublished'> = { published: 0, lastError: null };
 
   constructor(
     private readonly traffic: CommuneTraffic,
@@ -93,10 +93,13 @@ export class CommuneTrafficRunner {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
     this.traffic.setRate(0, Date.now());
-    // Whatever is already due goes out; dossiers further along their lifecycle stay unplayed.
-    for (let i = 0; i < 5 && (this.backlog.length > 0 || i === 0); i += 1) await this.tick();
+    // Whatever is already due goes out (a few tries: the backlog leaves 500 records per send);
+    // dossiers further along their lifecycle stay unplayed.
+    for (let tries = 0; tries < 5; tries += 1) {
+      await this.tick();
+      if (this.backlog.length === 0) break;
+    }
   }
 
   private schedule(ms: number): void {
