@@ -163,7 +163,7 @@ describe('resilience against a misbehaving portal-sim', () => {
           await res.body.text();
           ctx2.note({ httpStatus: res.statusCode });
           if (res.statusCode === 429) {
-            throw PortalCallError.retriable('PORTAL_RATE_LIMITED', '429', {
+            throw new PortalCallError('PORTAL_RATE_LIMITED', '429', {
               httpStatus: 429,
               retryAfterMs: Number(res.headers['retry-after']) * 1000,
             });

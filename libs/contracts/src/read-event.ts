@@ -13,6 +13,9 @@ export interface ContractEvent<T extends EventType = EventType> {
 }
 
 const topicOfType = new Map(EVENT_CATALOG.map((e) => [e.ceType as string, e.topic as string]));
+const keyFieldOfType = new Map(
+  EVENT_CATALOG.flatMap((e) => (e.entityKeyField ? [[e.ceType as string, e.entityKeyField]] : [])),
+);
 
 /**
  * Everything a consumer needs before it may act on a record: decode the CloudEvent, check the
@@ -47,5 +50,27 @@ export function readEvent(
   }
   const valid = validator.validate(envelope.type, data);
   if (!valid.ok) return valid;
+  // The subject is the Kafka key, so it decides the partition and the order; the payload's key
+  // decides which entity changes. They must be the same entity, or one entity's events could be
+  // ordered by another's key (and land on another partition).
+  const keyField = keyFieldOfType.get(envelope.type);
+  if (keyField !== undefined) {
+    const key = (valid.value as unknown as Record<string, unknown>)[keyField];
+    if (key !== envelope.subject) {
+      return failure(
+        'validate',
+        'ENVELOPE_INVALID',
+        [
+          {
+            path: 'ce_subject',
+            field: 'ce_subject',
+            rule: 'subject-equals-entity-key',
+            message: `ce_subject: must equal the payload's ${keyField}`,
+          },
+        ],
+        envelope.type,
+      );
+    }
+  }
   return { ok: true, value: { envelope, data: valid.value } };
 }

@@ -27,6 +27,21 @@ export class ConsumerOffsetStore {
     return rows[0] ? BigInt(rows[0].next_offset) : undefined;
   }
 
+  /** Sets the next offset even below the stored one: a recreated topic, an operator's rewind. */
+  async reset(
+    db: SqlExecutor,
+    group: string,
+    topic: string,
+    partition: number,
+    nextOffset: bigint,
+  ): Promise<void> {
+    await db.query(
+      `insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
+       on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, updated_at = now()`,
+      [group, topic, partition, nextOffset.toString()],
+    );
+  }
+
   async save(
     db: SqlExecutor,
     group: string,

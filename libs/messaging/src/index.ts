@@ -1,12 +1,19 @@
 export { ConsumerOffset1763800000200, ConsumerOffsetStore } from './consumer-offset.store';
+export { DeadLetterOriginal1763800000600, DeadLetterWriter } from './dead-letter-writer';
+export type { DeadLetter, DeadLetterWriterOptions } from './dead-letter-writer';
 export type { SqlExecutor } from './consumer-offset.store';
 export { EventProducer } from './event-producer';
 export { createKafka } from './kafka-client';
 export type { KafkaLogSink } from './kafka-client';
-export { TransactionalConsumer } from './transactional-consumer';
+export { TransactionalConsumer, describe as describeError } from './transactional-consumer';
 export type {
   ConsumedEvent,
+  ConsumerHealth,
+  ConsumerLogger,
   ConsumerStats,
+  HandlerRejection,
+  HandlerTools,
+  OffsetNotice,
   TransactionalConsumerOptions,
 } from './transactional-consumer';
 export {

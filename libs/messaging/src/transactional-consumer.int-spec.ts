@@ -121,6 +121,7 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
       applied: valid.length,
       skipped: 0,
       deadLettered: invalid.length,
+      deadLetteredInHandling: 0,
     });
 
     const rows = await ctx.sql.query<{ event_id: string; entity_key: string; sequence: number }>(

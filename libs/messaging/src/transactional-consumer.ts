@@ -1,9 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
-import { deadLetterRecord, dlqTopicFor, readEvent, reasonFromFailure } from '@lienthong/contracts';
-import type { ContractEvent, ContractValidator, ValidationFailure } from '@lienthong/contracts';
+import { readEvent, reasonFromFailure } from '@lienthong/contracts';
+import type { ContractEvent, ContractValidator, DeadLetterReason } from '@lienthong/contracts';
 import { withTrace } from '@lienthong/observability';
+import { isTransientDatabaseError } from '@lienthong/persistence';
 import { ConsumerOffsetStore } from './consumer-offset.store';
+import { DeadLetterWriter } from './dead-letter-writer';
+import type { DeadLetter } from './dead-letter-writer';
 import type { EventProducer } from './event-producer';
 
 /** A valid event and where it came from. */
@@ -12,6 +16,25 @@ export interface ConsumedEvent {
   topic: string;
   partition: number;
   offset: string;
+}
+
+/** What a handler may do besides writing in the transaction. */
+export interface HandlerTools {
+  /** Runs `work` once the transaction has committed (never if it rolls back): metrics, wake-ups. */
+  afterCommit(work: () => void): void;
+  /**
+   * Refuses one event of the batch: it goes to the DLQ at stage `handle` with this reason, in the
+   * same round as the offsets (the handler must leave no trace of it in the transaction).
+   */
+  reject(event: ConsumedEvent, reason: HandlerRejection): void;
+}
+
+/** Why a handler refused an event (a stable code, the field and the rule; never payload text). */
+export interface HandlerRejection {
+  code: string;
+  field: string;
+  rule: string;
+  message: string;
 }
 
 export interface TransactionalConsumerOptions {
@@ -26,24 +49,27 @@ export interface TransactionalConsumerOptions {
   producer: EventProducer;
   /**
    * Applies a partition's valid events, in offset order, inside the transaction that also stores
-   * the offset. `afterCommit` registers work (metrics, wake-ups) that runs only once that
-   * transaction has committed; a rolled-back batch never runs it.
+   * the offset. It may be handed the whole batch, or (isolating a poison record) one event at a
+   * time: its effect must be the same.
    */
-  handle: (
-    events: ConsumedEvent[],
-    tx: EntityManager,
-    afterCommit: (work: () => void) => void,
-  ) => Promise<void>;
+  handle: (events: ConsumedEvent[], tx: EntityManager, tools: HandlerTools) => Promise<void>;
   partitionsConsumedConcurrently?: number;
   offsets?: ConsumerOffsetStore;
   /** Where dead letters and failed batches are reported (pino-like); each line carries the event's trace. */
   logger?: ConsumerLogger;
   /** Runs after the database commit and before the Kafka commit: services wake their workers here; tests inject a crash (it must not apply twice). */
   afterDatabaseCommit?: (partition: number, nextOffset: bigint) => Promise<void>;
+  /** Tries of a failing batch before its records are tried one by one to find the poison (default 3). */
+  maxHandleAttempts?: number;
+  /** Wait before the second try; doubles after (default 200 ms). */
+  retryBackoffMs?: number;
+  /** Dead letters larger than this (bytes) keep their original in Postgres (default 900,000). */
+  maxDeadLetterBytes?: number;
 }
 
 export interface ConsumerLogger {
   warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
 }
 
 export interface ConsumerStats {
@@ -51,20 +77,71 @@ export interface ConsumerStats {
   /** Records below the stored offset: applied before a crash, redelivered, not applied again. */
   skipped: number;
   deadLettered: number;
+  /** Of those, refused by the handler or poison (stage handle). */
+  deadLetteredInHandling: number;
 }
+
+/** Something an operator must know about the consumed offsets (health shows it). */
+export interface OffsetNotice {
+  at: string;
+  topic: string;
+  partition: number;
+  kind: 'skipped-below-stored-offset' | 'stored-offset-beyond-log-end';
+  /** The next offset stored with the work. */
+  storedNext: string;
+  /** The batch Kafka delivered. */
+  fromOffset: string;
+  toOffset: string;
+  highWatermark: string;
+  message: string;
+}
+
+/** What readiness needs from the consumer. */
+export interface ConsumerHealth {
+  /** The DLQ cannot be written: consumption is stopped. */
+  deadLetterFailing?: string;
+  /** The database refuses work for a reason no record explains (it is down, or the schema is wrong). */
+  databaseFailing?: string;
+  /** The last few offset notices, newest last. */
+  offsetNotices: OffsetNotice[];
+}
+
+const NOTICES_KEPT = 20;
 
 /**
  * Consumes a topic in batches, partitions concurrently (order per key holds: a key lives on one
- * partition and a partition's batch is applied in order). For each batch: invalid records go to
- * `<topic>.dlq.v1` with their reason (acks from all replicas, before anything else); then ONE
- * database transaction applies the valid events and stores the next offset; only after it commits
- * is the offset committed to Kafka. A crash between the two redelivers records that the stored
- * offset then skips: no loss, no double application.
+ * partition and a partition's batch is applied in order). For each batch:
+ *
+ * 1. Records below the offset stored with earlier work were applied already (a crash between the
+ *    database commit and the Kafka commit): skipped, and said so (log, stats, health). A stored
+ *    offset beyond the end of the log means the topic was recreated: it is reset, not obeyed.
+ * 2. Invalid records go to `<topic>.dlq.v1` with their reason.
+ * 3. ONE database transaction applies the valid events and stores the next offset. If it fails:
+ *    - because of the database itself (down, restarting, schema missing): the batch is not
+ *      committed and Kafka redelivers it; health says so; nothing is dead-lettered for it;
+ *    - for any other reason (a value the database refuses, a mapping bug): tried again up to
+ *      `maxHandleAttempts` times, then each record alone (savepoints in one transaction): the
+ *      records that still fail go to the DLQ at stage `handle` with their reason, the rest commit.
+ *    Records the handler refuses (HandlerTools.reject) go to the DLQ in the same round.
+ * 4. Only after that commit is the offset committed to Kafka.
+ *
+ * A dead letter is sent once per record, not once per retry. One that cannot be sent stops the
+ * batch (health unready); nothing is committed past it.
  */
 export class TransactionalConsumer {
-  readonly stats: ConsumerStats = { applied: 0, skipped: 0, deadLettered: 0 };
+  readonly stats: ConsumerStats = {
+    applied: 0,
+    skipped: 0,
+    deadLettered: 0,
+    deadLetteredInHandling: 0,
+  };
   private readonly consumer: Consumer;
   private readonly offsets: ConsumerOffsetStore;
+  private readonly dlq: DeadLetterWriter;
+  private readonly notices: OffsetNotice[] = [];
+  private databaseFailing: string | undefined;
+  /** Dead letters already sent for a batch that then failed: `${partition}:${offset}`. */
+  private readonly sentDeadLetters = new Set<string>();
 
   constructor(private readonly options: TransactionalConsumerOptions) {
     this.consumer = options.kafka.consumer({
@@ -75,6 +152,18 @@ export class TransactionalConsumer {
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.offsets = options.offsets ?? new ConsumerOffsetStore();
+    this.dlq = new DeadLetterWriter({
+      producer: options.producer,
+      ...(options.maxDeadLetterBytes ? { maxBytes: options.maxDeadLetterBytes } : {}),
+    });
+  }
+
+  health(): ConsumerHealth {
+    return {
+      ...(this.dlq.failing ? { deadLetterFailing: this.dlq.failing.message } : {}),
+      ...(this.databaseFailing ? { databaseFailing: this.databaseFailing } : {}),
+      offsetNotices: [...this.notices],
+    };
   }
 
   async start(): Promise<void> {
@@ -93,81 +182,329 @@ export class TransactionalConsumer {
     await this.consumer.disconnect();
   }
 
+  private notice(n: Omit<OffsetNotice, 'at'>): void {
+    const notice = { at: new Date().toISOString(), ...n };
+    this.notices.push(notice);
+    if (this.notices.length > NOTICES_KEPT) this.notices.shift();
+    const { message, ...fields } = notice;
+    (n.kind === 'stored-offset-beyond-log-end'
+      ? this.options.logger?.error
+      : this.options.logger?.warn
+    )?.call(this.options.logger, fields, message);
+  }
+
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     const { topic, partition } = batch;
-    const { dataSource, groupId, producer, validator } = this.options;
-    const stored = await this.offsets.next(dataSource, groupId, topic, partition);
+    const { dataSource, groupId, validator } = this.options;
+    const first = batch.messages[0] as KafkaMessage;
+    const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
+    const nextOffset = BigInt(last.offset) + 1n;
+
+    let stored: bigint | undefined;
+    try {
+      stored = await this.offsets.next(dataSource, groupId, topic, partition);
+    } catch (err) {
+      this.failed(err, topic, partition);
+      throw err;
+    }
+    let resetStored = false;
+    if (stored !== undefined && stored > BigInt(batch.highWatermark)) {
+      // No record at or past the stored offset exists: this is another log (the topic was deleted
+      // and recreated). Obeying the stored offset would skip every new record; dedupe by source +
+      // id and per-entity sequences keep a real replay harmless, so apply and reset.
+      this.notice({
+        kind: 'stored-offset-beyond-log-end',
+        topic,
+        partition,
+        storedNext: stored.toString(),
+        fromOffset: first.offset,
+        toOffset: last.offset,
+        highWatermark: batch.highWatermark,
+        message:
+          'the stored offset is past the end of the log (topic recreated?): it is reset and these records are applied',
+      });
+      stored = undefined;
+      resetStored = true;
+    }
     const fresh = batch.messages.filter((m) => stored === undefined || BigInt(m.offset) >= stored);
-    this.stats.skipped += batch.messages.length - fresh.length;
+    const skipped = batch.messages.length - fresh.length;
+    if (skipped > 0) {
+      this.stats.skipped += skipped;
+      this.notice({
+        kind: 'skipped-below-stored-offset',
+        topic,
+        partition,
+        storedNext: String(stored),
+        fromOffset: first.offset,
+        toOffset: (batch.messages[skipped - 1] as KafkaMessage).offset,
+        highWatermark: batch.highWatermark,
+        message: `${skipped} records below the stored offset were applied before and are skipped; to apply them again on purpose, rewind (docs/operations.md)`,
+      });
+    }
 
     const valid: ConsumedEvent[] = [];
-    const dead: Array<{ message: KafkaMessage; failure: ValidationFailure }> = [];
+    const invalid: DeadLetter[] = [];
+    const byOffset = new Map<string, KafkaMessage>();
+    const now = new Date();
     for (const message of fresh) {
+      byOffset.set(message.offset, message);
       const read = readEvent(
         { key: message.key, value: message.value, headers: message.headers },
         this.options.contractTopic ?? topic,
         validator,
       );
       if (read.ok) valid.push({ event: read.value, topic, partition, offset: message.offset });
-      else dead.push({ message, failure: read.failure });
+      else
+        invalid.push(this.letter(message, partition, reasonFromFailure(read.failure), 1, now, now));
     }
 
-    if (dead.length > 0) {
-      const now = new Date();
-      await producer.send(
-        dlqTopicFor(topic),
-        dead.map(({ message, failure }) =>
-          deadLetterRecord(
-            { key: message.key, value: message.value, headers: message.headers },
-            reasonFromFailure(failure),
-            {
-              sourceTopic: topic,
-              partition,
-              offset: message.offset,
-              consumerGroup: groupId,
-              attempts: 1,
-              firstFailureAt: now,
-              lastFailureAt: now,
-            },
-          ),
-        ),
-      );
-      this.stats.deadLettered += dead.length;
-      for (const { message, failure } of dead) {
-        const trace = message.headers?.ce_traceparent?.toString();
-        const reason = reasonFromFailure(failure);
-        withTrace(trace, () =>
-          this.options.logger?.warn(
-            {
-              topic,
-              partition,
-              offset: message.offset,
-              code: reason.code,
-              field: reason.field,
-              rule: reason.rule,
-            },
-            'invalid event sent to the dead-letter queue',
-          ),
-        );
-      }
-    }
-
-    const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
-    const nextOffset = BigInt(last.offset) + 1n;
     if (fresh.length > 0) {
-      const committed: Array<() => void> = [];
-      await dataSource.transaction(async (tx) => {
-        if (valid.length > 0) await this.options.handle(valid, tx, (work) => committed.push(work));
-        await this.offsets.save(tx, groupId, topic, partition, nextOffset);
-      });
-      this.stats.applied += valid.length;
+      const committed = await this.apply(
+        payload,
+        valid,
+        invalid,
+        byOffset,
+        nextOffset,
+        resetStored,
+      );
       for (const work of committed) work();
     }
     await this.options.afterDatabaseCommit?.(partition, nextOffset);
     payload.resolveOffset(last.offset);
     await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset.toString() }]);
+    for (const key of [...this.sentDeadLetters])
+      if (key.startsWith(`${partition}:`)) this.sentDeadLetters.delete(key);
     await payload.heartbeat();
   }
+
+  private letter(
+    message: KafkaMessage,
+    partition: number,
+    reason: DeadLetterReason,
+    attempts: number,
+    firstFailureAt: Date,
+    lastFailureAt: Date,
+  ): DeadLetter {
+    return {
+      original: { key: message.key, value: message.value, headers: message.headers },
+      reason,
+      context: {
+        sourceTopic: this.options.topic,
+        partition,
+        offset: message.offset,
+        consumerGroup: this.options.groupId,
+        attempts,
+        firstFailureAt,
+        lastFailureAt,
+      },
+    };
+  }
+
+  /**
+   * The transaction of a batch, with its retries and, for a poison record, its isolation. Returns
+   * the after-commit work of what committed.
+   */
+  private async apply(
+    payload: EachBatchPayload,
+    valid: ConsumedEvent[],
+    invalid: DeadLetter[],
+    byOffset: Map<string, KafkaMessage>,
+    nextOffset: bigint,
+    resetStored: boolean,
+  ): Promise<Array<() => void>> {
+    const { topic, partition } = payload.batch;
+    const maxAttempts = this.options.maxHandleAttempts ?? 3;
+    const firstFailureAt = new Date();
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+      try {
+        return await this.transaction(
+          partition,
+          valid,
+          invalid,
+          byOffset,
+          nextOffset,
+          resetStored,
+          'batch',
+        );
+      } catch (err) {
+        lastError = err;
+        if (this.dlq.failing || isTransientDatabaseError(err)) {
+          this.failed(err, topic, partition);
+          throw err;
+        }
+        this.options.logger?.warn(
+          { topic, partition, attempt, err: describe(err) },
+          'batch failed; trying again',
+        );
+        if (attempt < maxAttempts) {
+          await sleep((this.options.retryBackoffMs ?? 200) * 2 ** (attempt - 1));
+          await payload.heartbeat();
+          if (!payload.isRunning() || payload.isStale()) throw err;
+        }
+      }
+    }
+    this.options.logger?.error(
+      { topic, partition, err: describe(lastError) },
+      'batch keeps failing: applying its records one by one to isolate the poison',
+    );
+    try {
+      return await this.transaction(partition, valid, invalid, byOffset, nextOffset, resetStored, {
+        attempts: maxAttempts,
+        firstFailureAt,
+      });
+    } catch (err) {
+      this.failed(err, topic, partition);
+      throw err;
+    }
+  }
+
+  /**
+   * One database transaction: the handler's work (the whole batch, or record by record under
+   * savepoints when isolating), the dead letters of this round, the offset.
+   */
+  private async transaction(
+    partition: number,
+    valid: ConsumedEvent[],
+    invalid: DeadLetter[],
+    byOffset: Map<string, KafkaMessage>,
+    nextOffset: bigint,
+    resetStored: boolean,
+    mode: 'batch' | { attempts: number; firstFailureAt: Date },
+  ): Promise<Array<() => void>> {
+    const { dataSource, groupId, topic: sourceTopic } = this.options;
+    const committed: Array<() => void> = [];
+    const letters: DeadLetter[] = [...invalid];
+    let applied = 0;
+    await dataSource.transaction(async (tx) => {
+      const rejected: Array<{ event: ConsumedEvent; reason: HandlerRejection }> = [];
+      const run = async (events: ConsumedEvent[]) => {
+        const work: Array<() => void> = [];
+        const refusals: typeof rejected = [];
+        await this.options.handle(events, tx, {
+          afterCommit: (w) => work.push(w),
+          reject: (event, reason) => refusals.push({ event, reason }),
+        });
+        committed.push(...work);
+        rejected.push(...refusals);
+        applied += events.length - refusals.length;
+      };
+      if (mode === 'batch') {
+        if (valid.length > 0) await run(valid);
+      } else {
+        for (const event of valid) {
+          await tx.query('savepoint lienthong_record');
+          try {
+            await run([event]);
+            await tx.query('release savepoint lienthong_record');
+          } catch (err) {
+            if (isTransientDatabaseError(err)) throw err;
+            await tx.query('rollback to savepoint lienthong_record');
+            const message = byOffset.get(event.offset) as KafkaMessage;
+            letters.push(
+              this.letter(
+                message,
+                event.partition,
+                {
+                  stage: 'handle',
+                  code: 'HANDLER_FAILED',
+                  message: `HANDLER_FAILED: handling failed ${mode.attempts} times: ${describe(err)}`,
+                  rule: 'handled-within-attempts',
+                },
+                mode.attempts,
+                mode.firstFailureAt,
+                new Date(),
+              ),
+            );
+          }
+        }
+      }
+      const now = new Date();
+      for (const { event, reason } of rejected) {
+        letters.push(
+          this.letter(
+            byOffset.get(event.offset) as KafkaMessage,
+            event.partition,
+            { stage: 'handle', ...reason },
+            1,
+            now,
+            now,
+          ),
+        );
+      }
+      const unsent = letters.filter(
+        (l) => !this.sentDeadLetters.has(`${l.context.partition}:${l.context.offset}`),
+      );
+      await this.dlq.send(sourceTopic, unsent, tx);
+      for (const l of unsent)
+        this.sentDeadLetters.add(`${l.context.partition}:${l.context.offset}`);
+      if (resetStored) await this.offsets.reset(tx, groupId, sourceTopic, partition, nextOffset);
+      else await this.offsets.save(tx, groupId, sourceTopic, partition, nextOffset);
+    });
+    this.databaseFailing = undefined;
+    this.stats.applied += applied;
+    this.stats.deadLettered += letters.length;
+    this.stats.deadLetteredInHandling += letters.length - invalid.length;
+    this.logDeadLetters(letters);
+    return committed;
+  }
+
+  private failed(err: unknown, topic: string, partition: number): void {
+    if (this.dlq.failing) {
+      this.options.logger?.error(
+        { topic, partition, err: describe(err) },
+        'the dead-letter queue cannot be written: consumption is stopped until it can',
+      );
+      return;
+    }
+    this.databaseFailing = describe(err);
+    this.options.logger?.error(
+      { topic, partition, err: describe(err) },
+      'the database refused the batch for a reason no record explains; it will be redelivered',
+    );
+  }
+
+  private logDeadLetters(letters: DeadLetter[]): void {
+    for (const { original, reason, context } of letters) {
+      const headers = original.headers as Record<string, Buffer | string | undefined> | undefined;
+      const trace = headers?.ce_traceparent?.toString();
+      withTrace(trace, () =>
+        this.options.logger?.warn(
+          {
+            topic: context.sourceTopic,
+            partition: context.partition,
+            offset: context.offset,
+            stage: reason.stage,
+            code: reason.code,
+            field: reason.field,
+            rule: reason.rule,
+          },
+          'event sent to the dead-letter queue',
+        ),
+      );
+    }
+  }
+}
+
+/**
+ * An error as one line for logs and DLQ headers: its class and SQLSTATE, and a message with any
+ * quoted text removed (PostgreSQL and JSON parsers quote the offending value, which may be
+ * personal data).
+ */
+export function describe(err: unknown): string {
+  const e = err as {
+    name?: string;
+    code?: unknown;
+    driverError?: { code?: unknown };
+    message?: unknown;
+  };
+  const code = e?.driverError?.code ?? e?.code;
+  const message = String(e?.message ?? err)
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/'[^']*'/g, "'…'")
+    .replace(/\b\d{6,}\b/g, '…')
+    .slice(0, 300);
+  return `${e?.name ?? 'Error'}${code ? ` ${String(code)}` : ''}: ${message}`;
 }

@@ -1,3 +1,4 @@
 export { dataSourceOptions, openDataSource } from './data-source';
 export type { PersistenceConfig } from './data-source';
 export { returnedRows } from './returned-rows';
+export { isTransientDatabaseError } from './transient-error';

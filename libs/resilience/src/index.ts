@@ -4,7 +4,13 @@ export {
   classifyHttpStatus,
   parseRetryAfter,
 } from './portal-call.error';
-export type { CallOutcome, PortalCallErrorDetails, PortalErrorCode } from './portal-call.error';
+export { ERROR_CLASS } from './portal-call.error';
+export type {
+  CallOutcome,
+  ErrorClass,
+  PortalCallErrorDetails,
+  PortalErrorCode,
+} from './portal-call.error';
 export { DEFAULT_RETRY_POLICY, mayRetry, retryDelayMs } from './retry-policy';
 export type { RetryPolicy } from './retry-policy';
 export {
@@ -24,5 +30,7 @@ export type {
   BreakerStateChange,
   CallOptions,
   GatewayOptions,
+  TargetHold,
+  TargetHoldChange,
   WireNote,
 } from './portal-gateway';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Bottleneck from 'bottleneck';
 import CircuitBreaker from 'opossum';
 import { PortalCallError, asPortalCallError } from './portal-call.error';
-import type { CallOutcome } from './portal-call.error';
+import type { CallOutcome, PortalErrorCode } from './portal-call.error';
 import { mayRetry, retryDelayMs } from './retry-policy';
 import type { RetryPolicy } from './retry-policy';
 import { sha256 } from './exchange-record';
@@ -32,6 +32,21 @@ export interface GatewayOptions {
   rateLimitPerSecond?: number;
   /** Bulkhead: calls in flight to this target at most. */
   maxConcurrent: number;
+  /** A portal's Retry-After is honoured up to this (default 60 s); a longer one is capped. */
+  maxRetryAfterMs?: number;
+  /** First hold after a credential or endpoint failure (default 5 s); doubles while probes fail. */
+  holdMs?: number;
+  /** Longest time between two probes of a held target (default 60 s). */
+  maxHoldMs?: number;
+}
+
+/** Why and since when a target is not being called. */
+export interface TargetHold {
+  code: PortalErrorCode;
+  message: string;
+  since: Date;
+  /** The next probe call goes through after this. */
+  until: Date;
 }
 
 /** What the call function reports about the wire, for the exchange record. */
@@ -57,6 +72,13 @@ export interface CallOptions {
   retry?: boolean;
 }
 
+/** A change of a target's hold: `hold` undefined when it was lifted (a probe succeeded). */
+export interface TargetHoldChange {
+  target: string;
+  hold: TargetHold | undefined;
+  at: Date;
+}
+
 export interface BreakerStateChange {
   target: string;
   operation: string;
@@ -67,14 +89,21 @@ export interface BreakerStateChange {
 /**
  * The one way code calls a portal. Per target: a rate limiter and a bulkhead (bottleneck); per
  * (target, operation): an opossum circuit breaker. Business rejections, 4xx and 429 never count
- * as breaker failures; an open breaker answers at once with a `breaker-open` error. Every attempt
- * leaves an exchange record and a duration sample; every breaker change a metric and an event
- * (`breaker-state`).
+ * as breaker failures. The target is not called at all (a `deferred` error, at once) while a
+ * breaker is open, while the portal's Retry-After runs (capped), or while the target is held after
+ * a credential or endpoint failure (then one probe call goes through now and then, and a success
+ * lifts the hold). A call's timeout starts when it leaves the rate-limit queue. `shutdown()`
+ * interrupts every wait. Every attempt leaves an exchange record and a duration sample; every
+ * breaker change and hold change a metric and an event (`breaker-state`, `target-hold`).
  */
 export class PortalGateway extends EventEmitter {
   private readonly breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
   private readonly limiter: Bottleneck;
   private pausedUntil = 0;
+  private hold: TargetHold | undefined;
+  private holdMs: number;
+  private probing = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     readonly options: GatewayOptions,
@@ -86,6 +115,8 @@ export class PortalGateway extends EventEmitter {
       maxConcurrent: options.maxConcurrent,
       minTime: options.rateLimitPerSecond ? Math.ceil(1000 / options.rateLimitPerSecond) : 0,
     });
+    this.holdMs = options.holdMs ?? 5000;
+    recorder.onLost((n) => this.metrics.exchangeRecordsLost.inc({ target: this.target }, n));
   }
 
   get target(): string {
@@ -97,10 +128,25 @@ export class PortalGateway extends EventEmitter {
     return !b ? 'closed' : b.opened ? 'open' : b.halfOpen ? 'half-open' : 'closed';
   }
 
-  /** The worst state over the target's operations: what readiness and health report. */
+  /** The worst state over the target's operations: what health reports. */
   targetState(): BreakerState {
     const states = [...this.breakers.keys()].map((op) => this.breakerState(op));
     return states.includes('open') ? 'open' : states.includes('half-open') ? 'half-open' : 'closed';
+  }
+
+  /** The hold in force, if the target is held (credentials, endpoint). */
+  targetHold(): TargetHold | undefined {
+    return this.hold;
+  }
+
+  /**
+   * True while a push now would not reach the portal: a breaker open, the portal's Retry-After
+   * running, or a hold whose next probe is not due. Dispatchers claim nothing meanwhile.
+   */
+  blocked(): boolean {
+    const now = Date.now();
+    if (this.targetState() === 'open' || now < this.pausedUntil) return true;
+    return this.hold !== undefined && (this.probing || now < this.hold.until.getTime());
   }
 
   private breaker(operation: string): CircuitBreaker<[() => Promise<unknown>], unknown> {
@@ -113,10 +159,13 @@ export class PortalGateway extends EventEmitter {
       errorThresholdPercentage: b.errorThresholdPercentage,
       resetTimeout: b.resetTimeoutMs,
       rollingCountTimeout: b.rollingCountTimeoutMs,
-      // Returning true means "not a failure of the portal": its own rejections and rate limits.
+      // Returning true means "not a failure of the portal's health": its own rejections, rate
+      // limits, and what a hold handles (credentials, endpoint).
       errorFilter: (err: unknown) =>
         err instanceof PortalCallError &&
-        (err.outcome === 'permanent' || err.code === 'PORTAL_RATE_LIMITED'),
+        (err.outcome === 'permanent' ||
+          err.outcome === 'hold' ||
+          err.code === 'PORTAL_RATE_LIMITED'),
     });
     const changed = (state: BreakerState) => {
       this.metrics.breakerState.set({ target: this.target, operation }, BREAKER_STATE_VALUE[state]);
@@ -132,40 +181,110 @@ export class PortalGateway extends EventEmitter {
     return breaker;
   }
 
+  /** Why this call must not reach the portal now, if it must not. Claims the probe slot of a held target. */
+  private refusal(): PortalCallError | undefined {
+    if (this.stopping.signal.aborted)
+      return new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
+    const now = Date.now();
+    if (now < this.pausedUntil)
+      return new PortalCallError(
+        'TARGET_PAUSED',
+        `the portal asked us to wait (Retry-After) until ${new Date(this.pausedUntil).toISOString()}`,
+        { retryAfterMs: this.pausedUntil - now },
+      );
+    if (this.hold) {
+      if (this.probing || now < this.hold.until.getTime())
+        return new PortalCallError('TARGET_HELD', `target held: ${this.hold.code}`);
+      this.probing = true;
+    }
+    return undefined;
+  }
+
+  private holdAfter(error: PortalCallError): void {
+    const now = new Date();
+    const since = this.hold?.since ?? now;
+    if (this.hold) this.holdMs = Math.min(this.holdMs * 2, this.options.maxHoldMs ?? 60_000);
+    if (this.hold && this.hold.code !== error.code)
+      this.metrics.targetHeld.set({ target: this.target, code: this.hold.code }, 0);
+    this.hold = {
+      code: error.code,
+      message: error.message,
+      since,
+      until: new Date(now.getTime() + this.holdMs),
+    };
+    this.metrics.targetHeld.set({ target: this.target, code: error.code }, 1);
+    const event: TargetHoldChange = { target: this.target, hold: this.hold, at: now };
+    this.emit('target-hold', event);
+  }
+
+  private release(): void {
+    if (!this.hold) return;
+    this.metrics.targetHeld.set({ target: this.target, code: this.hold.code }, 0);
+    this.hold = undefined;
+    this.holdMs = this.options.holdMs ?? 5000;
+    const event: TargetHoldChange = { target: this.target, hold: undefined, at: new Date() };
+    this.emit('target-hold', event);
+  }
+
   async call<T>(
     operation: string,
     fn: (ctx: AttemptContext) => Promise<T>,
     options: CallOptions,
   ): Promise<T> {
     const breaker = this.breaker(operation);
+    const maxRetryAfterMs = this.options.maxRetryAfterMs ?? 60_000;
     for (let attempt = 1; ; attempt += 1) {
-      // A portal that said Retry-After gets no call from us before then, from any caller.
-      const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait);
-      const startedAt = new Date();
+      const refused = this.refusal();
+      if (refused) {
+        this.finish(
+          operation,
+          new Date(),
+          attempt,
+          options.correlationId,
+          refused.outcome,
+          {},
+          refused,
+        );
+        throw refused;
+      }
+      const wasProbe = this.probing;
+      let startedAt = new Date();
       let note: WireNote = {};
-      const ctx: AttemptContext = {
-        attempt,
-        correlationId: options.correlationId,
-        signal: AbortSignal.timeout(this.options.breaker.timeoutMs),
-        note: (n) => {
-          note = { ...note, ...n };
-        },
+      // Built when the call leaves the rate-limit queue: time spent waiting for a slot is not
+      // time the portal had to answer.
+      const run = () => {
+        startedAt = new Date();
+        const ctx: AttemptContext = {
+          attempt,
+          correlationId: options.correlationId,
+          signal: AbortSignal.any([
+            AbortSignal.timeout(this.options.breaker.timeoutMs),
+            this.stopping.signal,
+          ]),
+          note: (n) => {
+            note = { ...note, ...n };
+          },
+        };
+        return fn(ctx);
       };
-      const run = () => fn(ctx);
       try {
         const value = (
           breaker.opened
             ? await breaker.fire(run)
             : await this.limiter.schedule(() => breaker.fire(run))
         ) as T;
+        if (wasProbe) this.probing = false;
+        this.release();
         this.finish(operation, startedAt, attempt, options.correlationId, 'success', note);
         return value;
       } catch (err) {
-        const error = asPortalCallError(err);
+        if (wasProbe) this.probing = false;
+        const error = asPortalCallError(err).withRetryAfterAtMost(maxRetryAfterMs);
         if (error.code === 'PORTAL_RATE_LIMITED' && error.retryAfterMs) {
           this.pausedUntil = Math.max(this.pausedUntil, Date.now() + error.retryAfterMs);
         }
+        if (error.outcome === 'hold') this.holdAfter(error);
+        else if (wasProbe && error.outcome !== 'deferred') this.release();
         this.finish(
           operation,
           startedAt,
@@ -177,15 +296,21 @@ export class PortalGateway extends EventEmitter {
         );
         if (
           !options.retry ||
-          error.outcome === 'breaker-open' ||
+          error.outcome === 'deferred' ||
+          error.outcome === 'hold' ||
           !mayRetry(this.options.retry, error, attempt)
         )
           throw error;
-        await sleep(retryDelayMs(this.options.retry, attempt, error));
+        try {
+          await sleep(retryDelayMs(this.options.retry, attempt, error), undefined, {
+            signal: this.stopping.signal,
+          });
+        } catch {
+          throw new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
+        }
       }
     }
   }
-
   private finish(
     operation: string,
     startedAt: Date,
@@ -220,7 +345,9 @@ export class PortalGateway extends EventEmitter {
     });
   }
 
+  /** Interrupts every wait and in-flight call, then flushes the exchange records. */
   async shutdown(): Promise<void> {
+    this.stopping.abort();
     for (const b of this.breakers.values()) b.shutdown();
     await this.limiter.stop({ dropWaitingJobs: false });
     await this.recorder.flush();

@@ -13,6 +13,8 @@ export class ResilienceMetrics {
   readonly breakerState: Gauge<'target' | 'operation'>;
   readonly breakerTransitions: Counter<'target' | 'operation' | 'to'>;
   readonly callDuration: Histogram<'target' | 'operation' | 'outcome'>;
+  readonly targetHeld: Gauge<'target' | 'code'>;
+  readonly exchangeRecordsLost: Counter<'target'>;
 
   constructor(readonly registry: Registry) {
     this.breakerState = new Gauge({
@@ -29,9 +31,21 @@ export class ResilienceMetrics {
     });
     this.callDuration = new Histogram({
       name: 'lienthong_portal_call_duration_seconds',
-      help: 'Portal call duration by target, operation and outcome (success, retriable, permanent, breaker-open).',
+      help: 'Portal call duration by target, operation and outcome (success, retriable, permanent, hold, deferred).',
       labelNames: ['target', 'operation', 'outcome'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.targetHeld = new Gauge({
+      name: 'lienthong_portal_target_held',
+      help: '1 while a target is held after a credential or endpoint failure (code = why); entities wait, nothing is rejected.',
+      labelNames: ['target', 'code'],
+      registers: [registry],
+    });
+    this.exchangeRecordsLost = new Counter({
+      name: 'lienthong_exchange_records_lost_total',
+      help: 'Exchange records that could not be written (buffer full during a database outage). Should stay 0.',
+      labelNames: ['target'],
       registers: [registry],
     });
   }

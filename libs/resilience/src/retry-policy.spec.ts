@@ -9,7 +9,7 @@ const policy: RetryPolicy = {
   maximumAttempts: 5,
   nonRetryable: ['PORTAL_AUTH_FAILED'],
 };
-const unavailable = PortalCallError.retriable('PORTAL_UNAVAILABLE', '503');
+const unavailable = new PortalCallError('PORTAL_UNAVAILABLE', '503');
 
 describe('retry policy', () => {
   it('grows the cap exponentially up to the maximum interval, with full jitter below it', () => {
@@ -20,15 +20,15 @@ describe('retry policy', () => {
   });
 
   it('never retries sooner than Retry-After', () => {
-    const limited = PortalCallError.retriable('PORTAL_RATE_LIMITED', '429', { retryAfterMs: 2000 });
+    const limited = new PortalCallError('PORTAL_RATE_LIMITED', '429', { retryAfterMs: 2000 });
     expect(retryDelayMs(policy, 1, limited, () => 0.5)).toBe(2000);
   });
 
   it('retries retriable failures up to the attempt limit, never permanent or non-retryable ones', () => {
     expect(mayRetry(policy, unavailable, 4)).toBe(true);
     expect(mayRetry(policy, unavailable, 5)).toBe(false);
-    expect(mayRetry(policy, PortalCallError.permanent('PORTAL_REJECTED', 'no'), 1)).toBe(false);
-    expect(mayRetry(policy, PortalCallError.retriable('PORTAL_AUTH_FAILED', 'no'), 1)).toBe(false);
+    expect(mayRetry(policy, new PortalCallError('PORTAL_REJECTED', 'no'), 1)).toBe(false);
+    expect(mayRetry(policy, new PortalCallError('PORTAL_AUTH_FAILED', 'no'), 1)).toBe(false);
     expect(mayRetry({ ...policy, maximumAttempts: 0 }, unavailable, 1000)).toBe(true);
   });
 });

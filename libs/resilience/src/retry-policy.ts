@@ -21,7 +21,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 
 /** Whether a failed attempt (1-based) may be tried again. */
 export function mayRetry(policy: RetryPolicy, error: PortalCallError, attempt: number): boolean {
-  if (error.outcome === 'permanent') return false;
+  if (error.outcome !== 'retriable') return false;
   if (policy.nonRetryable?.includes(error.code)) return false;
   return policy.maximumAttempts === 0 || attempt < policy.maximumAttempts;
 }

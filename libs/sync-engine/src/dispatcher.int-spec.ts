@@ -49,7 +49,7 @@ class ScriptedTarget extends PushTarget {
     }
   }
 
-  breakerOpen(): boolean {
+  blocked(): boolean {
     return this.open;
   }
 }
@@ -61,6 +61,7 @@ function itemsOf(life: DossierLifecycle): LedgerItem[] {
     entityType: 'dossier',
     entityKey: life.code,
     communeCode: life.commune.code,
+    source: `/communes/${life.commune.code}/test`,
     target: 'dvcqg',
     sequence: e.sequence,
     kind: e.kind === 'upsert' ? 'snapshot' : 'part',
@@ -203,7 +204,7 @@ describe('dispatcher on real PostgreSQL', () => {
     const items = itemsOf(life);
     const target = new ScriptedTarget();
     target.behaviour = () =>
-      Promise.reject(PortalCallError.retriable('PORTAL_UNAVAILABLE', '503', { httpStatus: 503 }));
+      Promise.reject(new PortalCallError('PORTAL_UNAVAILABLE', '503', { httpStatus: 503 }));
     const d = dispatcher(target);
     await ingest.ingest(ds.manager, items.slice(0, 2));
     await d.runOnce();
@@ -229,7 +230,7 @@ describe('dispatcher on real PostgreSQL', () => {
     const target = new ScriptedTarget();
     target.behaviour = () =>
       Promise.reject(
-        PortalCallError.permanent('PORTAL_REJECTED', 'DVCQG rejected DongBoHoSoMC', {
+        new PortalCallError('PORTAL_REJECTED', 'DVCQG rejected DongBoHoSoMC', {
           portalCode: '02',
           portalMessage: 'Ngày hẹn trả không được trước ngày tiếp nhận',
         }),
@@ -246,7 +247,7 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(status?.payload.error).toEqual({
       code: 'PORTAL_REJECTED',
       class: 'permanent',
-      message: 'Ngày hẹn trả không được trước ngày tiếp nhận',
+      message: 'DVCQG rejected DongBoHoSoMC: Ngày hẹn trả không được trước ngày tiếp nhận',
       portalCode: '02',
     });
   });
@@ -275,7 +276,7 @@ describe('dispatcher on real PostgreSQL', () => {
     target.behaviour = (e) =>
       Promise.reject(
         new PushFailure(
-          PortalCallError.retriable('PORTAL_TIMEOUT', 'timeout'),
+          new PortalCallError('PORTAL_TIMEOUT', 'timeout'),
           e.parts.slice(0, 2).map((p) => p.partKey),
         ),
       );
@@ -341,5 +342,175 @@ describe('dispatcher on real PostgreSQL', () => {
     await d.runOnce();
     expect(await states()).toEqual({ SYNCED: 1 });
     expect(target.pushes[1]?.parts).toEqual([lateStep.partKey]);
+  });
+
+  /** A gate a scripted push waits on until the test opens it (no sleeping to force a race). */
+  const gate = () => {
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { opened, open };
+  };
+
+  it('a rejection rejects only what was pushed: a newer state ingested during the push stays due and is pushed', async () => {
+    const life = dossierLifecycle(new Rng(910), { supplement: true });
+    const items = itemsOf(life);
+    const snapshots = items.filter((i) => i.kind === 'snapshot');
+    await ingest.ingest(ds.manager, [snapshots[0] as LedgerItem]);
+    const target = new ScriptedTarget();
+    const pushing = gate();
+    const release = gate();
+    target.behaviour = async (e) => {
+      if (e.sourceSequence === snapshots[0]?.sequence) {
+        pushing.open();
+        await release.opened;
+        throw new PortalCallError('PORTAL_REJECTED', 'DVCQG rejected DongBoHoSoMC', {
+          portalCode: '02',
+        });
+      }
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    const d = dispatcher(target);
+    const first = d.runOnce();
+    await pushing.opened;
+    await ingest.ingest(ds.manager, [snapshots[1] as LedgerItem]);
+    release.open();
+    await first;
+    expect(await states()).toEqual({ PENDING: 1 });
+    expect(await statusCount('REJECTED')).toBe(0);
+    await d.runOnce();
+    expect(await states()).toEqual({ SYNCED: 1 });
+    expect(target.pushes.map((p) => p.sequence)).toEqual([
+      snapshots[0]?.sequence,
+      snapshots[1]?.sequence,
+    ]);
+  });
+
+  it('a credential or endpoint failure holds the target: nothing is rejected or counted, every entity syncs once it works', async () => {
+    const lives = Array.from({ length: 6 }, (_, i) =>
+      dossierLifecycle(new Rng(920 + i), { number: i + 1, endAt: 2 }),
+    );
+    await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
+    const target = new ScriptedTarget();
+    target.behaviour = () =>
+      Promise.reject(new PortalCallError('PORTAL_AUTH_FAILED', 'DVCQG refused our credentials'));
+    const d = dispatcher(target);
+    await d.runOnce();
+    expect(await states()).toEqual({ PENDING: lives.length });
+    const [row] = await ctx.sql.query<{ attempts: number }>(
+      'select max(attempts) attempts from sync_entity',
+    );
+    expect(row?.attempts).toBe(0);
+    expect(await statusCount('REJECTED')).toBe(0);
+    expect(await statusCount('RETRYING')).toBe(0);
+    expect(d.stats.waitingOnBreaker).toBe(lives.length);
+    target.behaviour = (e) => Promise.resolve({ pushedParts: e.parts.map((p) => p.partKey) });
+    await expectEventually(async () => {
+      await d.runOnce();
+      expect(await states()).toEqual({ SYNCED: lives.length });
+    });
+  });
+
+  it('fenced leases: a worker whose lease was taken over stops between chunks and records nothing; no step reaches the portal twice, even with the same instance id', async () => {
+    const life = dossierLifecycle(new Rng(930), { supplement: true });
+    await ingest.ingest(ds.manager, itemsOf(life));
+    /** What the portal holds: each step key with how many times it was written. */
+    const portal = new Map<string, number>();
+    const firstChunkDone = gate();
+    const resumeA = gate();
+    let calls = 0;
+    const target = new ScriptedTarget();
+    target.behaviour = async (e) => {
+      const mine = ++calls;
+      // One step per chunk; an uncertain claim looks at the portal first (as DVCQG's lookup), and
+      // what the portal holds already counts as pushed.
+      const held = e.uncertain ? e.parts.filter((p) => portal.has(p.partKey)) : [];
+      const pushed = held.map((p) => p.partKey);
+      const todo = e.parts.filter((p) => !held.includes(p));
+      for (const [i, part] of todo.entries()) {
+        await e.lease.confirm();
+        portal.set(part.partKey, (portal.get(part.partKey) ?? 0) + 1);
+        pushed.push(part.partKey);
+        if (mine === 1 && i === 0) {
+          firstChunkDone.open();
+          await resumeA.opened;
+        }
+      }
+      return { pushedParts: pushed };
+    };
+    const owner = 'same-instance-id';
+    const a = dispatcher(target, { owner, leaseMs: 60_000 });
+    const b = dispatcher(target, { owner, leaseMs: 60_000 });
+    const pushA = a.runOnce();
+    await firstChunkDone.opened;
+    // A's lease runs out (a starved pool, a database restart): B, same instance id, takes over.
+    await ctx.sql.query(`update sync_entity set lease_until = now() - interval '1 second'`);
+    await b.runOnce();
+    resumeA.open();
+    await pushA;
+    expect(await states()).toEqual({ SYNCED: 1 });
+    expect([...portal.values()].filter((n) => n > 1)).toEqual([]);
+    expect([...portal.keys()].sort()).toEqual(life.steps.map((s) => s.MaBuocXuLy).sort());
+    expect(a.stats).toMatchObject({ synced: 0, leaseLost: 1 });
+    expect(b.stats.synced).toBe(1);
+    expect(await statusCount('SYNCED')).toBe(1);
+  });
+
+  it('outcomes only from the lease holder: a failure recorded after the lease was taken over writes nothing', async () => {
+    const life = dossierLifecycle(new Rng(940), { endAt: 2 });
+    await ingest.ingest(ds.manager, itemsOf(life));
+    const pushing = gate();
+    const fail = gate();
+    let calls = 0;
+    const target = new ScriptedTarget();
+    target.behaviour = async (e) => {
+      if (++calls === 1) {
+        pushing.open();
+        await fail.opened;
+        throw new PortalCallError('PORTAL_REJECTED', 'late rejection from a stale worker');
+      }
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    const a = dispatcher(target, { owner: 'w', leaseMs: 60_000 });
+    const b = dispatcher(target, { owner: 'w', leaseMs: 60_000 });
+    const pushA = a.runOnce();
+    await pushing.opened;
+    await ctx.sql.query(`update sync_entity set lease_until = now() - interval '1 second'`);
+    await b.runOnce();
+    fail.open();
+    await pushA;
+    expect(await states()).toEqual({ SYNCED: 1 });
+    expect(await statusCount('REJECTED')).toBe(0);
+    expect(a.stats).toMatchObject({ rejected: 0, leaseLost: 1 });
+  });
+
+  it('fairness: one commune bulk import cannot hold every push slot; a pending dossier that keeps changing keeps its place', async () => {
+    const bulk = Array.from({ length: 120 }, (_, i) =>
+      dossierLifecycle(new Rng(1000 + i), { number: i + 1, endAt: 2 }),
+    );
+    const few = Array.from({ length: 3 }, (_, i) =>
+      dossierLifecycle(new Rng(2000 + i), { number: 5000 + i, endAt: 2 }),
+    );
+    const as = (code: string) => (item: LedgerItem) => ({ ...item, communeCode: code });
+    await ingest.ingest(ds.manager, bulk.flatMap(itemsOf).map(as('11111')));
+    await ingest.ingest(ds.manager, few.flatMap(itemsOf).map(as('22222')));
+    const target = new ScriptedTarget();
+    await dispatcher(target, { concurrency: 8 }).runOnce();
+    const first = new Set(target.pushes.map((p) => p.key));
+    expect(few.map((l) => l.code).filter((c) => !first.has(c))).toEqual([]);
+
+    // A hot dossier updated again and again while pending does not go to the back of the line.
+    const hot = dossierLifecycle(new Rng(3000), { supplement: true });
+    const hotItems = itemsOf(hot).filter((i) => i.kind === 'snapshot');
+    await ingest.ingest(ds.manager, [hotItems[0] as LedgerItem]);
+    const placed = async () =>
+      (
+        await ctx.sql.query<{ at: Date }>(
+          'select next_attempt_at at from sync_entity where entity_key = $1',
+          [hot.code],
+        )
+      )[0]?.at.getTime();
+    const before = await placed();
+    for (const item of hotItems.slice(1)) await ingest.ingest(ds.manager, [item]);
+    expect(await placed()).toBe(before);
   });
 });

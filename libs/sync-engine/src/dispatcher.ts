@@ -6,9 +6,10 @@ import type { PortalCallError } from '@lienthong/resilience';
 import type { RetryPolicy } from '@lienthong/resilience';
 import { SYNC_STATUS_TOPIC } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
-import { PushFailure } from './push-target.port';
+import { LeaseLostError, PushFailure } from './push-target.port';
+import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
+import { statusError } from './status-error';
 import { Wakeup } from './wakeup';
-import type { ClaimedEntity, PushReceipt, PushTarget } from './push-target.port';
 
 export interface DispatcherOptions {
   dataSource: DataSource;
@@ -48,18 +49,73 @@ interface Row {
   attempts: number;
   uncertain: boolean;
   parts_version: number;
+  lease_token: string;
   /** Unpushed parts in push order (sequence, then key). */
   parts: Array<{ partKey: string; sequence: number; payload: unknown }>;
 }
 
-/** A claimed entity and the parts version it was claimed at (ledger bookkeeping, not for adapters). */
-type Claimed = ClaimedEntity & { partsVersion: number };
+/** A claimed entity with its ledger bookkeeping (not for adapters). */
+type Claimed = ClaimedEntity & { partsVersion: number; token: string; lease: TokenLease };
 
 export interface DispatchStats {
   synced: number;
   retrying: number;
   rejected: number;
+  /** Not attempted: the portal was not called (breaker open, target held or paused) or the target was held. */
   waitingOnBreaker: number;
+  /** Pushes whose lease was taken over before their outcome was recorded: nothing was written. */
+  leaseLost: number;
+}
+
+/** The lease of one claim: renewed in the background and before each portal write, fenced by its token. */
+class TokenLease implements Lease {
+  private readonly lost = new AbortController();
+  /** Until when this worker may trust the lease without asking (local clock, from the last renewal). */
+  private validUntil: number;
+
+  constructor(
+    private readonly renew: () => Promise<boolean>,
+    private readonly entityKey: string,
+    private readonly leaseMs: number,
+    claimedAt: number,
+  ) {
+    this.validUntil = claimedAt + leaseMs;
+  }
+
+  get signal(): AbortSignal {
+    return this.lost.signal;
+  }
+
+  /** Background renewal: a failed query is not proof of loss, but time running out is. */
+  async tick(): Promise<void> {
+    if (this.lost.signal.aborted) return;
+    const startedAt = Date.now();
+    try {
+      if (await this.renew()) this.validUntil = startedAt + this.leaseMs;
+      else this.lost.abort(new LeaseLostError(this.entityKey));
+    } catch {
+      // The database did not answer: the lease may still be ours, until validUntil.
+    }
+    if (Date.now() >= this.validUntil) this.lost.abort(new LeaseLostError(this.entityKey));
+  }
+
+  async confirm(): Promise<void> {
+    if (!this.lost.signal.aborted) {
+      const startedAt = Date.now();
+      let ours = false;
+      try {
+        ours = await this.renew();
+      } catch {
+        ours = false;
+      }
+      if (ours) {
+        this.validUntil = startedAt + this.leaseMs;
+        return;
+      }
+      this.lost.abort(new LeaseLostError(this.entityKey));
+    }
+    throw new LeaseLostError(this.entityKey);
+  }
 }
 
 /**
@@ -68,7 +124,13 @@ export interface DispatchStats {
  * and the missing parts, and records the outcome with its sync.status outbox row in one transaction.
  */
 export class Dispatcher {
-  readonly stats: DispatchStats = { synced: 0, retrying: 0, rejected: 0, waitingOnBreaker: 0 };
+  readonly stats: DispatchStats = {
+    synced: 0,
+    retrying: 0,
+    rejected: 0,
+    waitingOnBreaker: 0,
+    leaseLost: 0,
+  };
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup: Wakeup;
@@ -95,7 +157,7 @@ export class Dispatcher {
       ((e: unknown) => process.stderr.write(`dispatcher round failed: ${String(e)}\n`));
     while (this.running) {
       const free = this.options.concurrency - inFlight.size;
-      if (free > 0 && !this.options.pushTarget.breakerOpen()) {
+      if (free > 0 && !this.options.pushTarget.blocked()) {
         const claimed = await this.claim(free).catch((err: unknown) => {
           report(err);
           return [];
@@ -129,7 +191,7 @@ export class Dispatcher {
 
   /** One round (tests, tools): claim up to `concurrency` due rows and push them all. Returns how many. */
   async runOnce(): Promise<number> {
-    if (this.options.pushTarget.breakerOpen()) return 0;
+    if (this.options.pushTarget.blocked()) return 0;
     const claimed = await this.claim(this.options.concurrency);
     await Promise.all(claimed.map((entity) => this.pushOne(entity)));
     return claimed.length;
@@ -137,24 +199,48 @@ export class Dispatcher {
 
   /**
    * Claims up to `limit` due rows and reads their unpushed parts in one statement: the parts come
-   * from the same snapshot as `parts_version`, and a claim costs one round trip.
+   * from the same snapshot as `parts_version`, and a claim costs one round trip. Claims take turns
+   * across communes (each commune's oldest due row first, then each one's second, …), so one
+   * commune's bulk import cannot hold every push slot while others wait. The communes with due
+   * rows are found by a loose index scan (one index probe per commune, not a scan of the backlog).
    */
   private async claim(limit: number): Promise<Claimed[]> {
-    const { dataSource, owner, leaseMs, pushTarget } = this.options;
+    const { dataSource, leaseMs, pushTarget } = this.options;
+    const claimedAt = Date.now();
     const rows = await dataSource.query<Row[]>(
-      `with claimed as (
-         update sync_entity e set lease_owner = $1, lease_until = now() + make_interval(secs => $2::double precision / 1000)
-         from (
-           -- A lease still set on a due row belonged to a worker that died mid-push: uncertain too.
-           select entity_type, entity_key, lease_until is not null or portal_uncertain as uncertain from sync_entity
-           where target = $3 and state in ('PENDING', 'RETRYING') and next_attempt_at <= now()
-             and (lease_until is null or lease_until < now())
-           order by next_attempt_at
-           limit $4
-           for update skip locked
-         ) due
+      `with recursive communes(code) as (
+         (select commune_code from sync_entity where target = $3 and state in ('PENDING', 'RETRYING')
+          order by commune_code limit 1)
+         union all
+         select (select commune_code from sync_entity where target = $3 and state in ('PENDING', 'RETRYING')
+                   and commune_code > c.code order by commune_code limit 1)
+         from communes c where c.code is not null
+       ), candidates as (
+         select d.entity_type, d.entity_key, d.next_attempt_at,
+                row_number() over (partition by c.code order by d.next_attempt_at, d.entity_key) as turn
+         from communes c cross join lateral (
+           select entity_type, entity_key, next_attempt_at from sync_entity
+           where target = $3 and commune_code = c.code and state in ('PENDING', 'RETRYING')
+             and next_attempt_at <= now() and (lease_until is null or lease_until < now())
+           order by next_attempt_at limit $4
+         ) d
+         where c.code is not null
+       ), due as (
+         -- A lease still set on a due row belonged to a worker that died mid-push: uncertain too.
+         select e.entity_type, e.entity_key, e.lease_until is not null or e.portal_uncertain as uncertain
+         from sync_entity e join candidates c using (entity_type, entity_key)
+         where e.state in ('PENDING', 'RETRYING') and e.next_attempt_at <= now()
+           and (e.lease_until is null or e.lease_until < now())
+         order by c.turn, c.next_attempt_at
+         limit $4
+         for update of e skip locked
+       ), claimed as (
+         update sync_entity e set lease_owner = $1, lease_token = gen_random_uuid(),
+           lease_until = now() + make_interval(secs => $2::double precision / 1000)
+         from due
          where e.entity_type = due.entity_type and e.entity_key = due.entity_key
-         returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint, e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version
+         returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint,
+           e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version, e.lease_token
        )
        select c.*, coalesce((
          select json_agg(json_build_object('partKey', p.part_key, 'sequence', p.source_sequence, 'payload', p.payload)
@@ -163,51 +249,82 @@ export class Dispatcher {
          where p.entity_type = c.entity_type and p.entity_key = c.entity_key and p.pushed_at is null
        ), '[]'::json) as parts
        from claimed c`,
-      [owner, leaseMs, pushTarget.target, limit],
+      [this.options.owner, leaseMs, pushTarget.target, limit],
     );
-    return rows.map((r) => ({
-      entityType: r.entity_type,
-      entityKey: r.entity_key,
-      communeCode: r.commune_code,
-      sourceSequence: Number(r.source_sequence),
-      desired: r.desired,
-      desiredFingerprint: r.desired_fingerprint,
-      ...(r.synced_fingerprint ? { syncedFingerprint: r.synced_fingerprint } : {}),
-      attempts: r.attempts,
-      uncertain: r.uncertain,
-      partsVersion: r.parts_version,
-      parts: r.parts.map((p) => ({ ...p, sequence: Number(p.sequence) })),
-    }));
+    return rows.map((r) => {
+      const key = { entityType: r.entity_type, entityKey: r.entity_key };
+      return {
+        ...key,
+        communeCode: r.commune_code,
+        sourceSequence: Number(r.source_sequence),
+        desired: r.desired,
+        desiredFingerprint: r.desired_fingerprint,
+        ...(r.synced_fingerprint ? { syncedFingerprint: r.synced_fingerprint } : {}),
+        attempts: r.attempts,
+        uncertain: r.uncertain,
+        partsVersion: r.parts_version,
+        token: r.lease_token,
+        parts: r.parts.map((p) => ({ ...p, sequence: Number(p.sequence) })),
+        lease: new TokenLease(
+          () => this.renewLease(key.entityType, key.entityKey, r.lease_token),
+          r.entity_key,
+          leaseMs,
+          claimedAt,
+        ),
+      };
+    });
   }
 
   private async pushOne(entity: Claimed): Promise<void> {
     const correlationId = `${entity.entityType}:${entity.entityKey}:${entity.sourceSequence}:${entity.attempts + 1}`;
-    // The lease is renewed while the push runs, so only a dead worker's lease ever expires: a slow
-    // portal (timeouts, in-process retries, many step chunks) never lets a second worker in.
+    // The lease is renewed while the push runs, so only a dead (or cut off) worker's lease ever
+    // expires: a slow portal never lets a second worker in. Renewal goes on until the outcome is
+    // recorded, and recording checks the lease token.
     const renewal = setInterval(
-      () => void this.renewLease(entity).catch((err: unknown) => this.options.onError?.(err)),
+      () => void entity.lease.tick(),
       Math.max(50, Math.floor(this.options.leaseMs / 3)),
     );
-    // Renewal goes on until the outcome is recorded (recording checks the lease is still ours).
     try {
-      const receipt = await this.options.pushTarget.push(entity, correlationId);
-      await this.recordSuccess(entity, receipt);
-    } catch (err) {
-      const failure = err instanceof PushFailure ? err.cause : asPortalCallError(err);
-      const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
-      await this.recordFailure(entity, failure, pushedParts);
+      let recorded: boolean;
+      try {
+        const receipt = await this.options.pushTarget.push(entity, correlationId);
+        recorded = await this.recordSuccess(entity, receipt);
+      } catch (err) {
+        const cause = err instanceof PushFailure ? err.cause : err;
+        if (cause instanceof LeaseLostError) recorded = false;
+        else {
+          const failure = asPortalCallError(cause);
+          const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
+          recorded = await this.recordFailure(entity, failure, pushedParts);
+        }
+      }
+      if (!recorded) this.stats.leaseLost += 1;
     } finally {
       clearInterval(renewal);
     }
     this.options.onRecorded?.();
   }
 
-  private async renewLease(entity: ClaimedEntity): Promise<void> {
-    await this.options.dataSource.query(
+  /** True when the lease is still this claim's (and now extended). */
+  private async renewLease(entityType: string, entityKey: string, token: string): Promise<boolean> {
+    const rows: unknown = await this.options.dataSource.query(
       `update sync_entity set lease_until = now() + make_interval(secs => $4::double precision / 1000)
-       where entity_type = $1 and entity_key = $2 and lease_owner = $3`,
-      [entity.entityType, entity.entityKey, this.options.owner, this.options.leaseMs],
+       where entity_type = $1 and entity_key = $2 and lease_token = $3 returning 1`,
+      [entityType, entityKey, token, this.options.leaseMs],
     );
+    return returnedRows(rows).length > 0;
+  }
+
+  /**
+   * Locks the row if this claim still holds its lease: every outcome is written under that lock,
+   * or not at all (another worker holds the row now and will write its own).
+   */
+  private async holdsLease(tx: SqlExecutor, entity: Claimed): Promise<boolean> {
+    const rows = await tx.query<unknown[]>(
+      'select 1 from sync_entity where entity_type = $1 and entity_key = $2 and lease_token = $3 for update',
+      [entity.entityType, entity.entityKey, entity.token],
+    );
+    return rows.length > 0;
   }
 
   private status(
@@ -251,18 +368,20 @@ export class Dispatcher {
     );
   }
 
-  private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<void> {
-    await this.options.dataSource.transaction(async (tx) => {
+  private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<boolean> {
+    return this.options.dataSource.transaction(async (tx) => {
+      if (!(await this.holdsLease(tx, entity))) return false;
       await this.markParts(tx, entity, receipt.pushedParts);
       // The row may have a newer desired state (ingest went on during the push): then it stays PENDING.
       const updated: unknown = await tx.query(
         `update sync_entity set
-           synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null, lease_owner = null, lease_until = null, portal_uncertain = false,
+           synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null,
+           lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
            state = case when desired_fingerprint = $3 and parts_version = $6 and not exists (
              select 1 from sync_entity_part p where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is null)
              then 'SYNCED' else 'PENDING' end,
            next_attempt_at = now(), updated_at = now()
-         where entity_type = $1 and entity_key = $2 and lease_owner = $5
+         where entity_type = $1 and entity_key = $2 and lease_token = $5
          returning state, greatest(source_sequence, (
            select max(p.source_sequence) from sync_entity_part p
            where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is not null)) as reflected_sequence`,
@@ -271,7 +390,7 @@ export class Dispatcher {
           entity.entityKey,
           entity.desiredFingerprint,
           JSON.stringify(receipt),
-          this.options.owner,
+          entity.token,
           entity.partsVersion,
         ],
       );
@@ -283,7 +402,7 @@ export class Dispatcher {
             // The newest source event the portal now reflects: the header's or a later step's.
             sequence: Number(row.reflected_sequence),
             receipt: {
-              ...(receipt.reference ? { reference: receipt.reference } : {}),
+              ...(receipt.reference ? { reference: receipt.reference.slice(0, 200) } : {}),
               receivedAt: new Date().toISOString(),
               ...(receipt.result ? { result: receipt.result } : {}),
             },
@@ -291,63 +410,84 @@ export class Dispatcher {
         );
         this.stats.synced += 1;
       }
+      return true;
     });
   }
 
+  /**
+   * Records a failed push, only while this claim holds the lease. A permanent rejection rejects
+   * only what was pushed: if a newer desired state or a new part arrived during the push, the
+   * entity stays due and the newer state is pushed. A hold or a deferral is not an attempt.
+   */
   private async recordFailure(
-    entity: ClaimedEntity,
+    entity: Claimed,
     error: PortalCallError,
     pushedParts: string[],
-  ): Promise<void> {
-    await this.options.dataSource.transaction(async (tx) => {
+  ): Promise<boolean> {
+    return this.options.dataSource.transaction(async (tx) => {
+      if (!(await this.holdsLease(tx, entity))) return false;
       await this.markParts(tx, entity, pushedParts);
+      const key = [entity.entityType, entity.entityKey, entity.token];
       const lastError = {
         code: error.code,
-        class: error.outcome === 'permanent' ? 'permanent' : 'retriable',
-        message: error.portalMessage || error.message,
+        class: error.outcome,
+        message: error.message,
+        ...(error.portalMessage ? { portalMessage: error.portalMessage } : {}),
         ...(error.portalCode ? { portalCode: error.portalCode } : {}),
-      } as const;
-      if (error.outcome === 'breaker-open') {
-        // Not an attempt: the portal was not called. The row waits for the breaker, nothing is lost.
-        await tx.query(
-          `update sync_entity set lease_owner = null, lease_until = null, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)
-           where entity_type = $1 and entity_key = $2 and lease_owner = $4`,
-          [entity.entityType, entity.entityKey, this.options.idleMs, this.options.owner],
-        );
-        this.stats.waitingOnBreaker += 1;
-        return;
+      };
+      switch (error.outcome) {
+        case 'deferred':
+        case 'hold': {
+          // The portal was not called, or nothing is wrong with this entity (credentials, endpoint):
+          // the row waits for the target, nothing is counted against it.
+          await tx.query(
+            `update sync_entity set lease_owner = null, lease_until = null, lease_token = null,
+               next_attempt_at = now() + make_interval(secs => $4::double precision / 1000)
+             where entity_type = $1 and entity_key = $2 and lease_token = $3`,
+            [...key, this.options.idleMs],
+          );
+          this.stats.waitingOnBreaker += 1;
+          return true;
+        }
+        case 'permanent': {
+          const updated: unknown = await tx.query(
+            `update sync_entity set
+               state = case when desired_fingerprint = $5 and parts_version = $6 then 'REJECTED' else 'PENDING' end,
+               next_attempt_at = now(), last_error = $4, attempts = attempts + 1,
+               lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
+             where entity_type = $1 and entity_key = $2 and lease_token = $3
+             returning state`,
+            [...key, JSON.stringify(lastError), entity.desiredFingerprint, entity.partsVersion],
+          );
+          if (returnedRows<{ state: string }>(updated)[0]?.state === 'REJECTED') {
+            await this.writeStatus(
+              tx,
+              this.status(entity, 'REJECTED', { error: statusError(error, entity.desired) }),
+            );
+            this.stats.rejected += 1;
+          }
+          return true;
+        }
+        case 'retriable': {
+          const delay = retryDelayMs(this.options.retry, entity.attempts + 1, error);
+          const nextAttemptAt = new Date(Date.now() + delay);
+          await tx.query(
+            `update sync_entity set state = 'RETRYING', last_error = $4, attempts = attempts + 1, next_attempt_at = $5,
+               lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = true, updated_at = now()
+             where entity_type = $1 and entity_key = $2 and lease_token = $3`,
+            [...key, JSON.stringify(lastError), nextAttemptAt],
+          );
+          await this.writeStatus(
+            tx,
+            this.status(entity, 'RETRYING', {
+              error: statusError(error, entity.desired),
+              nextAttemptAt: nextAttemptAt.toISOString(),
+            }),
+          );
+          this.stats.retrying += 1;
+          return true;
+        }
       }
-      if (error.outcome === 'permanent') {
-        await tx.query(
-          `update sync_entity set state = 'REJECTED', last_error = $3, attempts = attempts + 1, lease_owner = null, lease_until = null, updated_at = now()
-           where entity_type = $1 and entity_key = $2 and lease_owner = $4`,
-          [entity.entityType, entity.entityKey, JSON.stringify(lastError), this.options.owner],
-        );
-        await this.writeStatus(tx, this.status(entity, 'REJECTED', { error: lastError }));
-        this.stats.rejected += 1;
-        return;
-      }
-      const delay = retryDelayMs(this.options.retry, entity.attempts + 1, error);
-      const nextAttemptAt = new Date(Date.now() + delay);
-      await tx.query(
-        `update sync_entity set state = 'RETRYING', last_error = $3, attempts = attempts + 1, next_attempt_at = $4, lease_owner = null, lease_until = null, portal_uncertain = true, updated_at = now()
-         where entity_type = $1 and entity_key = $2 and lease_owner = $5`,
-        [
-          entity.entityType,
-          entity.entityKey,
-          JSON.stringify(lastError),
-          nextAttemptAt,
-          this.options.owner,
-        ],
-      );
-      await this.writeStatus(
-        tx,
-        this.status(entity, 'RETRYING', {
-          error: lastError,
-          nextAttemptAt: nextAttemptAt.toISOString(),
-        }),
-      );
-      this.stats.retrying += 1;
     });
   }
 }

@@ -1,14 +1,22 @@
-export { LedgerIngest, SYNC_STATUS_TOPIC, fingerprint } from './ledger-ingest';
-export type { IngestOutcome, IngestReport, LedgerItem, SqlExecutor } from './ledger-ingest';
+export { LedgerIngest, SYNC_STATUS_TOPIC, eventKey, fingerprint } from './ledger-ingest';
+export type {
+  IngestOutcome,
+  IngestRefusal,
+  IngestReport,
+  LedgerItem,
+  SqlExecutor,
+} from './ledger-ingest';
+export { redactEchoes, statusError } from './status-error';
 export {
   SYNC_LEDGER_MIGRATIONS,
   SyncLedger1763800000300,
   SyncLedgerDispatch1763800000400,
+  SyncLedgerHardening1763800000500,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
-export { PushFailure, PushTarget } from './push-target.port';
-export type { ClaimedEntity, PushReceipt } from './push-target.port';
+export { LeaseLostError, PushFailure, PushTarget } from './push-target.port';
+export type { ClaimedEntity, Lease, PushReceipt } from './push-target.port';
 export { OutboxRelay } from './outbox-relay';
 export type { OutboxProducer, OutboxRelayOptions } from './outbox-relay';
 export { Wakeup } from './wakeup';

@@ -9,7 +9,10 @@ export interface SqlExecutor {
 
 /** One event, as the ledger sees it: a full snapshot of the entity's desired state, or one part (a step). */
 export interface LedgerItem {
+  /** CloudEvents id: unique within its source, not across sources (two communes may both use 1, 2, 3). */
   eventId: string;
+  /** CloudEvents source. */
+  source: string;
   domain: SyncStatus['entity']['domain'];
   entityType: SyncStatus['entity']['type'];
   entityKey: string;
@@ -25,15 +28,34 @@ export interface LedgerItem {
 /**
  * accepted: the ledger took it (a newer desired state, or a new part);
  * superseded: the entity already holds a newer state (older sequence): nothing changes;
- * duplicate: this event (or this part) was processed before: nothing changes.
+ * duplicate: this event (or this part) was processed before: nothing changes;
+ * refused: the event contradicts the ledger (see IngestRefusal): nothing changes, and it is not
+ * remembered as processed, so once fixed it can be replayed.
  */
-export type IngestOutcome = 'accepted' | 'superseded' | 'duplicate';
+export type IngestOutcome = 'accepted' | 'superseded' | 'duplicate' | 'refused';
+
+/** Why ingest refused an event: goes to the DLQ at stage `handle` with this code. */
+export interface IngestRefusal {
+  code: 'EVENT_ID_CONFLICT' | 'COMMUNE_MISMATCH';
+  field: string;
+  rule: string;
+  message: string;
+}
 
 export interface IngestReport {
+  /** By event key (eventKey(item): source + id). */
   outcomes: Map<string, IngestOutcome>;
+  /** By the refused item's index in the input: the caller dead-letters exactly those records. */
+  refusals: Map<number, IngestRefusal>;
   accepted: number;
   superseded: number;
   duplicate: number;
+  refused: number;
+}
+
+/** The identity of an event: CloudEvents source + id, as the spec defines uniqueness. */
+export function eventKey(item: { source: string; eventId: string }): string {
+  return `${item.source}\u0000${item.eventId}`;
 }
 
 export const SYNC_STATUS_TOPIC = 'sync.status.v1';
@@ -54,42 +76,133 @@ export function fingerprint(value: unknown): string {
 
 /**
  * Ingest (design.md, step 1): applies a batch of valid events to the ledger inside the caller's
- * transaction, with a fixed number of set-based statements whatever the batch size: dedupe by
- * event id, keep the latest desired state per entity (an older sequence is superseded), record new
- * parts, and write a sync.status outbox row for every accepted or superseded event.
+ * transaction, with a fixed number of set-based statements whatever the batch size:
+ * 1. what the ledger knows of these events and entities (earlier copies of the events by source +
+ *    id with their payload fingerprints, the commune that owns each entity);
+ * 2. refuse what contradicts it: the same source + id with another payload (EVENT_ID_CONFLICT),
+ *    an event for an entity of another commune (COMMUNE_MISMATCH);
+ * 3. remember the rest as processed (dedupe), keep the latest desired state per entity (an older
+ *    sequence is superseded), record new parts, and write a sync.status outbox row for every
+ *    accepted or superseded event.
  */
 export class LedgerIngest {
   constructor(private readonly service: string) {}
 
   async ingest(db: SqlExecutor, items: LedgerItem[]): Promise<IngestReport> {
     const outcomes = new Map<string, IngestOutcome>();
-    // The same event twice in one batch: the first occurrence counts.
+    const refusals = new Map<number, IngestRefusal>();
+    const index = new Map<LedgerItem, number>(items.map((item, i) => [item, i]));
+    const refuse = (item: LedgerItem, refusal: IngestRefusal) => {
+      outcomes.set(eventKey(item), 'refused');
+      refusals.set(index.get(item) as number, refusal);
+    };
+    const fp = new Map<LedgerItem, string>();
+    for (const item of items) fp.set(item, fingerprint(item.payload));
+    const conflict = (item: LedgerItem): IngestRefusal => ({
+      code: 'EVENT_ID_CONFLICT',
+      field: 'ce_id',
+      rule: 'unique-source-id',
+      message: `ce_id: this source already sent an event with this id and a different payload (${item.eventId})`,
+    });
+
+    // The same event twice in one batch: the first occurrence counts; a different payload under
+    // the same source + id is a conflict.
     const first = new Map<string, LedgerItem>();
-    for (const item of items) if (!first.has(item.eventId)) first.set(item.eventId, item);
+    let repeats = 0;
+    let conflictingRepeats = 0;
+    for (const item of items) {
+      const seen = first.get(eventKey(item));
+      if (!seen) first.set(eventKey(item), item);
+      else if (fp.get(seen) === fp.get(item)) repeats += 1;
+      else {
+        conflictingRepeats += 1;
+        refusals.set(index.get(item) as number, conflict(item));
+      }
+    }
     const unique = [...first.values()];
 
-    // 1. Dedupe by event id: only ids inserted now are new.
+    // 1. What the ledger knows: earlier copies of these events, and who owns these entities.
+    const known = await db.query<
+      Array<{ kind: 'event' | 'owner'; a: string; b: string; c: string | null }>
+    >(
+      `select 'event' as kind, pe.source as a, pe.event_id as b, pe.fingerprint as c
+         from processed_event pe join unnest($1::text[], $2::text[]) as t(source, event_id)
+           on pe.source = t.source and pe.event_id = t.event_id
+       union all
+       select 'owner', k.entity_type, k.entity_key, coalesce(
+           (select e.commune_code from sync_entity e where e.entity_type = k.entity_type and e.entity_key = k.entity_key),
+           (select p.commune_code from sync_entity_part p where p.entity_type = k.entity_type and p.entity_key = k.entity_key
+              and p.commune_code is not null limit 1))
+         from (select distinct * from unnest($3::text[], $4::text[])) as k(entity_type, entity_key)`,
+      [
+        unique.map((i) => i.source),
+        unique.map((i) => i.eventId),
+        unique.map((i) => i.entityType),
+        unique.map((i) => i.entityKey),
+      ],
+    );
+    const earlier = new Map<string, string | null>();
+    const owner = new Map<string, string>();
+    for (const row of known) {
+      if (row.kind === 'event') earlier.set(`${row.a}\u0000${row.b}`, row.c);
+      else if (row.c) owner.set(`${row.a}\u0000${row.b}`, row.c);
+    }
+
+    // 2. Refuse what contradicts the ledger; everything else is either a duplicate or to apply.
+    const candidates: LedgerItem[] = [];
+    for (const item of unique) {
+      const key = eventKey(item);
+      if (earlier.has(key)) {
+        const before = earlier.get(key);
+        // Rows from before fingerprints were kept (null) count as the same event.
+        if (before && before !== fp.get(item)) refuse(item, conflict(item));
+        else outcomes.set(key, 'duplicate');
+        continue;
+      }
+      const entity = `${item.entityType}\u0000${item.entityKey}`;
+      const ownerCode = owner.get(entity);
+      if (ownerCode !== undefined && ownerCode !== item.communeCode) {
+        refuse(item, {
+          code: 'COMMUNE_MISMATCH',
+          field: 'ce_communecode',
+          rule: 'entity-owner',
+          message: `ce_communecode: ${item.entityType} ${item.entityKey} belongs to commune ${ownerCode}; an event from commune ${item.communeCode} cannot change it`,
+        });
+        continue;
+      }
+      // The first event of a new entity in this batch makes its commune the owner.
+      owner.set(entity, item.communeCode);
+      candidates.push(item);
+    }
+
+    // 3. Dedupe: only (source, id) pairs inserted now are new (a concurrent insert loses here).
     const fresh = new Set(
       (
-        await db.query<Array<{ event_id: string }>>(
-          'insert into processed_event (event_id) select unnest($1::text[]) on conflict do nothing returning event_id',
-          [unique.map((i) => i.eventId)],
+        await db.query<Array<{ source: string; event_id: string }>>(
+          `insert into processed_event (source, event_id, fingerprint)
+           select * from unnest($1::text[], $2::text[], $3::text[])
+           on conflict do nothing returning source, event_id`,
+          [
+            candidates.map((i) => i.source),
+            candidates.map((i) => i.eventId),
+            candidates.map((i) => fp.get(i) as string),
+          ],
         )
-      ).map((r) => r.event_id),
+      ).map((r) => `${r.source}\u0000${r.event_id}`),
     );
-    for (const item of unique)
-      if (!fresh.has(item.eventId)) outcomes.set(item.eventId, 'duplicate');
-    const todo = unique.filter((i) => fresh.has(i.eventId));
+    for (const item of candidates)
+      if (!fresh.has(eventKey(item))) outcomes.set(eventKey(item), 'duplicate');
+    const todo = candidates.filter((i) => fresh.has(eventKey(i)));
 
-    // 2. Snapshots: the highest sequence per entity in this batch competes with the stored one.
+    // 4. Snapshots: the highest sequence per entity in this batch competes with the stored one.
     const latest = new Map<string, LedgerItem>();
     for (const item of todo.filter((i) => i.kind === 'snapshot')) {
       const key = `${item.entityType}\u0000${item.entityKey}`;
       const current = latest.get(key);
       if (!current || item.sequence > current.sequence) {
-        if (current) outcomes.set(current.eventId, 'superseded');
+        if (current) outcomes.set(eventKey(current), 'superseded');
         latest.set(key, item);
-      } else outcomes.set(item.eventId, 'superseded');
+      } else outcomes.set(eventKey(item), 'superseded');
     }
     const contenders = [...latest.values()];
     if (contenders.length > 0) {
@@ -104,7 +217,6 @@ export class LedgerIngest {
            source_sequence = excluded.source_sequence,
            desired = excluded.desired,
            desired_fingerprint = excluded.desired_fingerprint,
-           commune_code = excluded.commune_code,
            -- Nothing to push when the portal already holds exactly this state and no part waits.
            state = case
              when e.synced_fingerprint = excluded.desired_fingerprint and not exists (
@@ -113,10 +225,13 @@ export class LedgerIngest {
            attempts = 0,
            last_error = null,
            pending_since = case when e.state in ('PENDING', 'RETRYING') then e.pending_since else now() end,
-           -- A portal still in backoff keeps its schedule; otherwise push now.
-           next_attempt_at = case when e.state = 'RETRYING' then e.next_attempt_at else now() end,
+           -- A pending entity keeps its place in line (a dossier that keeps changing is not sent to
+           -- the back each time); a portal still in backoff keeps its schedule; otherwise push now.
+           next_attempt_at = case when e.state in ('PENDING', 'RETRYING') then e.next_attempt_at else now() end,
            updated_at = now()
          where excluded.source_sequence > e.source_sequence
+           -- Ownership was checked above; this guard keeps it under a concurrent writer too.
+           and e.commune_code = excluded.commune_code
          returning e.entity_type, e.entity_key`,
         [
           contenders.map((i) => i.entityType),
@@ -125,22 +240,22 @@ export class LedgerIngest {
           contenders.map((i) => i.target),
           contenders.map((i) => i.sequence),
           contenders.map((i) => JSON.stringify(i.payload)),
-          contenders.map((i) => fingerprint(i.payload)),
+          contenders.map((i) => fp.get(i) as string),
         ],
       );
       const winners = new Set(won.map((w) => `${w.entity_type}\u0000${w.entity_key}`));
       for (const [key, item] of latest)
-        outcomes.set(item.eventId, winners.has(key) ? 'accepted' : 'superseded');
+        outcomes.set(eventKey(item), winners.has(key) ? 'accepted' : 'superseded');
     }
 
-    // 3. Parts: new part keys are accepted; a part seen before (under another event id) is a duplicate.
+    // 5. Parts: new part keys are accepted; a part seen before (under another event id) is a duplicate.
     const parts = todo.filter((i) => i.kind === 'part');
     if (parts.length > 0) {
       const inserted = await db.query<
         Array<{ entity_type: string; entity_key: string; part_key: string }>
       >(
-        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[])
+        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[])
          on conflict do nothing
          returning entity_type, entity_key, part_key`,
         [
@@ -149,6 +264,7 @@ export class LedgerIngest {
           parts.map((i) => i.partKey ?? i.eventId),
           parts.map((i) => i.sequence),
           parts.map((i) => JSON.stringify(i.payload)),
+          parts.map((i) => i.communeCode),
         ],
       );
       const added = new Set(
@@ -156,7 +272,7 @@ export class LedgerIngest {
       );
       for (const p of parts) {
         outcomes.set(
-          p.eventId,
+          eventKey(p),
           added.has(`${p.entityType}\u0000${p.entityKey}\u0000${p.partKey ?? p.eventId}`)
             ? 'accepted'
             : 'duplicate',
@@ -176,11 +292,12 @@ export class LedgerIngest {
       );
     }
 
-    // 4. The outbox: one sync.status event per accepted or superseded event, in this transaction.
+    // 6. The outbox: one sync.status event per accepted or superseded event, in this transaction.
     const now = new Date().toISOString();
     const statuses = unique
       .filter(
-        (i) => outcomes.get(i.eventId) === 'accepted' || outcomes.get(i.eventId) === 'superseded',
+        (i) =>
+          outcomes.get(eventKey(i)) === 'accepted' || outcomes.get(eventKey(i)) === 'superseded',
       )
       .map((i): SyncStatus => ({
         entity: {
@@ -189,7 +306,7 @@ export class LedgerIngest {
           key: i.entityKey,
           communeCode: i.communeCode,
         },
-        state: outcomes.get(i.eventId) === 'accepted' ? 'ACCEPTED' : 'SUPERSEDED',
+        state: outcomes.get(eventKey(i)) === 'accepted' ? 'ACCEPTED' : 'SUPERSEDED',
         sequence: i.sequence,
         attempt: 0,
         causationId: i.eventId,
@@ -210,10 +327,12 @@ export class LedgerIngest {
     const count = (o: IngestOutcome) => [...outcomes.values()].filter((v) => v === o).length;
     return {
       outcomes,
+      refusals,
       accepted: count('accepted'),
       superseded: count('superseded'),
       // Repeats inside this batch count too: each item has one outcome.
-      duplicate: count('duplicate') + items.length - unique.length,
+      duplicate: count('duplicate') + repeats,
+      refused: count('refused') + conflictingRepeats,
     };
   }
 

@@ -43,6 +43,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
             entityType: 'dossier',
             entityKey: life.code,
             communeCode: life.commune.code,
+            source: `/communes/${life.commune.code}/test`,
             target: 'dvcqg',
             sequence: e.sequence,
             kind: e.kind === 'upsert' ? 'snapshot' : 'part',

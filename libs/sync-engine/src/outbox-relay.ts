@@ -1,6 +1,7 @@
-import type { DataSource } from 'typeorm';
-import { EVENT_TYPES, encodeEvent } from '@lienthong/contracts';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { ContractValidator, EVENT_TYPES, describeFailure, encodeEvent } from '@lienthong/contracts';
 import type { SyncStatus } from '@lienthong/contracts';
+import { returnedRows } from '@lienthong/persistence';
 import { Wakeup } from './wakeup';
 
 /** The producer the relay needs (libs/messaging's EventProducer is one). */
@@ -21,63 +22,145 @@ export interface OutboxRelayOptions {
   /** Tests publish to their own topic names. */
   topicFor?: (topic: string) => string;
   onError?: (err: unknown) => void;
+  /** A row that breaks its contract was set aside (failed_reason) instead of blocking the rows behind it. */
+  onSetAside?: (id: string, reason: string) => void;
   /** Cuts the idle wait short when this process just wrote outbox rows (see Wakeup). */
   wakeup?: Wakeup;
 }
 
+interface OutboxRow {
+  id: string;
+  topic: string;
+  message_key: string;
+  payload: SyncStatus;
+}
+
 /**
  * Publish (design.md, step 3): turns outbox rows into sync.status.v1 CloudEvents, in id order, and
- * marks them published in the same transaction after Kafka acknowledged them. A crash in between
- * publishes them again with the same event ids (`<service>-outbox-<id>`), so consumers can drop
- * the repeat. One relay publishes at a time (advisory lock), which keeps per-entity order across
- * instances.
+ * marks them published after Kafka acknowledged them. A crash in between publishes them again
+ * with the same event ids (`<service>-outbox-<id>`), so consumers can drop the repeat.
+ *
+ * One relay publishes at a time: the one holding a session-level advisory lock on its own
+ * connection (released when that connection ends), which keeps per-entity order across
+ * instances. No transaction is held open while Kafka is slow: read, send, then mark. A row that
+ * breaks the sync.status contract (a bug, a hand edit) is set aside with its reason and the rows
+ * behind it go on.
  */
 export class OutboxRelay {
   published = 0;
+  setAside = 0;
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup: Wakeup;
+  private readonly validator = new ContractValidator();
+  private session: QueryRunner | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.wakeup = options.wakeup ?? new Wakeup();
   }
 
-  async runOnce(): Promise<number> {
-    const { dataSource, producer, service, batchSize } = this.options;
-    return dataSource.transaction(async (tx) => {
-      const [lock] = await tx.query<Array<{ locked: boolean }>>(
-        'select pg_try_advisory_xact_lock(hashtext($1)) locked',
-        [`lienthong:outbox:${service}`],
-      );
-      if (!lock?.locked) return 0;
-      const rows = await tx.query<
-        Array<{ id: string; topic: string; message_key: string; payload: SyncStatus }>
-      >(
-        'select id, topic, message_key, payload from outbox where published_at is null order by id limit $1',
-        [batchSize],
-      );
-      if (rows.length === 0) return 0;
-      const byTopic = new Map<string, typeof rows>();
-      for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
-      for (const [topic, group] of byTopic) {
-        await producer.send(
-          this.options.topicFor?.(topic) ?? topic,
-          group.map((row) =>
-            encodeEvent(EVENT_TYPES.SyncStatus, row.payload, {
-              id: `${service}-outbox-${row.id}`,
-              source: `/lienthong/${service}`,
-              subject: row.message_key,
-              time: row.payload.occurredAt,
-            }),
-          ),
-        );
+  /** The leader's own connection, or undefined when another instance leads. */
+  private async lead(): Promise<QueryRunner | undefined> {
+    if (this.session) return this.session;
+    const runner = this.options.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      const [lock] = (await runner.query('select pg_try_advisory_lock(hashtext($1)) locked', [
+        `lienthong:outbox:${this.options.service}`,
+      ])) as Array<{ locked: boolean }>;
+      if (lock?.locked) {
+        this.session = runner;
+        return runner;
       }
-      await tx.query('update outbox set published_at = now() where id = any($1::bigint[])', [
-        rows.map((r) => r.id),
-      ]);
-      this.published += rows.length;
+    } catch (err) {
+      await runner.release();
+      throw err;
+    }
+    await runner.release();
+    return undefined;
+  }
+
+  private async resign(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    if (!session) return;
+    await session
+      .query('select pg_advisory_unlock_all()')
+      .catch(() => undefined)
+      .finally(() => session.release().catch(() => undefined));
+  }
+
+  async runOnce(): Promise<number> {
+    const { producer, service, batchSize } = this.options;
+    const session = await this.lead();
+    if (!session) return 0;
+    try {
+      const rows = (await session.query(
+        'select id, topic, message_key, payload from outbox where published_at is null and failed_reason is null order by id limit $1',
+        [batchSize],
+      )) as OutboxRow[];
+      if (rows.length === 0) return 0;
+      const byTopic = new Map<string, Array<ReturnType<typeof encodeEvent>>>();
+      const sendable: string[] = [];
+      for (const row of rows) {
+        const encoded = this.encode(row);
+        if (typeof encoded === 'string') {
+          await session.query('update outbox set failed_reason = $2 where id = $1', [
+            row.id,
+            encoded,
+          ]);
+          this.setAside += 1;
+          this.options.onSetAside?.(row.id, encoded);
+          continue;
+        }
+        const topic = this.options.topicFor?.(row.topic) ?? row.topic;
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), encoded]);
+        sendable.push(row.id);
+      }
+      for (const [topic, messages] of byTopic) await producer.send(topic, messages);
+      const marked: unknown = await session.query(
+        'update outbox set published_at = now() where id = any($1::bigint[]) returning 1',
+        [sendable],
+      );
+      this.published += returnedRows(marked).length;
       return rows.length;
-    });
+    } catch (err) {
+      // Our connection may be gone (and the lock with it): lead again next round, or let another.
+      await this.resign();
+      throw err;
+    }
+  }
+
+  /** The CloudEvent of a row, or why it cannot be published. */
+  private encode(row: OutboxRow): ReturnType<typeof encodeEvent> | string {
+    const valid = this.validator.validate(EVENT_TYPES.SyncStatus, row.payload);
+    if (!valid.ok) return describeFailure(valid.failure).slice(0, 1000);
+    try {
+      return encodeEvent(EVENT_TYPES.SyncStatus, row.payload, {
+        id: `${this.options.service}-outbox-${row.id}`,
+        source: `/lienthong/${this.options.service}`,
+        subject: row.message_key,
+        time: row.payload.occurredAt,
+      });
+    } catch (err) {
+      return `ENCODE_FAILED: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1000);
+    }
+  }
+
+  /** Retention: published rows older than `hours` go, a bounded batch at a time. */
+  async purgePublished(hours: number, batch = 10_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows: unknown = await this.options.dataSource.query(
+        `delete from outbox where id in (
+           select id from outbox where published_at < now() - make_interval(hours => $1) order by id limit $2)
+         returning 1`,
+        [hours, batch],
+      );
+      const n = returnedRows(rows).length;
+      total += n;
+      if (n < batch) return total;
+    }
   }
 
   start(): void {
@@ -97,9 +180,15 @@ export class OutboxRelay {
     })();
   }
 
+  /** Stops the loop; `runOnce` still works (a final flush), then `close` gives up the lead. */
   async stop(): Promise<void> {
     this.running = false;
     this.wakeup.notify();
     await this.loop;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.resign();
   }
 }

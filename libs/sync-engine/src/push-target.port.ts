@@ -1,6 +1,31 @@
 import type { PortalCallError } from '@lienthong/resilience';
 import type { SyncStatus } from '@lienthong/contracts';
 
+/**
+ * The claim a push runs under. A lease is fenced by a token drawn for this claim alone: another
+ * worker that took the row over (this one was too slow, or lost its database connection), or a
+ * second process started with the same instance id, holds another token, and every write of this
+ * push's outcome checks it.
+ */
+export interface Lease {
+  /** Aborted as soon as this worker knows the lease is lost. */
+  readonly signal: AbortSignal;
+  /**
+   * Renews the lease in the database and throws LeaseLostError if it is no longer ours. Adapters
+   * call it before each write to the portal (each chunk of steps), so a worker that lost its lease
+   * stops between chunks instead of pushing what the new holder pushes too.
+   */
+  confirm(): Promise<void>;
+}
+
+/** The lease of a claimed row is no longer this worker's: stop, record nothing. */
+export class LeaseLostError extends Error {
+  constructor(entityKey: string) {
+    super(`lease on ${entityKey} was lost; another worker holds it now`);
+    this.name = 'LeaseLostError';
+  }
+}
+
 /** A ledger row claimed for a push: the latest desired state and the parts not yet pushed. */
 export interface ClaimedEntity {
   entityType: SyncStatus['entity']['type'];
@@ -20,6 +45,7 @@ export interface ClaimedEntity {
   uncertain: boolean;
   /** In source order. */
   parts: Array<{ partKey: string; sequence: number; payload: unknown }>;
+  lease: Lease;
 }
 
 export interface PushReceipt {
@@ -35,7 +61,7 @@ export interface PushReceipt {
  */
 export class PushFailure extends Error {
   constructor(
-    override readonly cause: PortalCallError,
+    override readonly cause: PortalCallError | LeaseLostError,
     readonly pushedParts: string[],
   ) {
     super(cause.message, { cause });
@@ -46,12 +72,16 @@ export class PushFailure extends Error {
 /**
  * The port a domain adapter implements (dossier → DVCQG, birth → civil-status registry, …): push
  * one entity's latest state and its missing parts through the portal client. It throws
- * PushFailure or PortalCallError; their classification decides retry, REJECTED or waiting.
+ * PushFailure, PortalCallError or LeaseLostError; the error code's class (ERROR_CLASS) decides
+ * retry, REJECTED, a hold of the whole target, or waiting.
  */
 export abstract class PushTarget {
   abstract readonly target: SyncStatus['target'];
   abstract readonly domain: SyncStatus['entity']['domain'];
   abstract push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt>;
-  /** True while the portal's breaker is open: the dispatcher then claims nothing for it. */
-  abstract breakerOpen(): boolean;
+  /**
+   * True while a push now would not reach the portal (breaker open, Retry-After running, target
+   * held): the dispatcher then claims nothing for it.
+   */
+  abstract blocked(): boolean;
 }

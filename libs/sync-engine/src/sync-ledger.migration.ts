@@ -93,10 +93,75 @@ export class SyncLedgerDispatch1763800000400 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(
-      'alter table sync_entity drop column portal_uncertain, drop column pending_since',
+      'alter table sync_entity drop column portal_uncertain, drop column pending_since, drop column parts_version',
     );
   }
 }
 
+/**
+ * Hardening (failure model, docs/failure-model.md):
+ * - `lease_token`: a fresh token per claim; every write of a push's outcome checks it, so a worker
+ *   whose lease was taken over (or a second process with the same instance id) writes nothing.
+ * - `sync_entity_part.commune_code`: whose part it is, so a part cannot change an entity's commune.
+ * - `processed_event` keyed by CloudEvents source + id (the spec's uniqueness), with the payload's
+ *   fingerprint: the same source + id with another payload is a conflict, not a duplicate.
+ * - `outbox.failed_reason`: a row that cannot be published is set aside with its reason instead
+ *   of blocking the rows behind it.
+ * - `sync_entity_due_commune`: claims share the push slots across communes.
+ */
+export class SyncLedgerHardening1763800000500 implements MigrationInterface {
+  name = 'SyncLedgerHardening1763800000500';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('alter table sync_entity add column lease_token uuid');
+    await q.query('alter table sync_entity_part add column commune_code char(5)');
+    await q.query(
+      `update sync_entity_part p set commune_code = e.commune_code from sync_entity e
+       where e.entity_type = p.entity_type and e.entity_key = p.entity_key`,
+    );
+    await q.query(
+      `alter table processed_event add column source text not null default '', add column fingerprint char(64)`,
+    );
+    await q.query('alter table processed_event drop constraint processed_event_pkey');
+    await q.query('alter table processed_event add primary key (source, event_id)');
+    await q.query('alter table outbox add column failed_reason text');
+    await q.query('drop index if exists outbox_unpublished');
+    await q.query(
+      'create index outbox_unpublished on outbox (id) where published_at is null and failed_reason is null',
+    );
+    await q.query(
+      'create index outbox_published on outbox (published_at) where published_at is not null',
+    );
+    await q.query(
+      `create index sync_entity_due_commune on sync_entity (target, commune_code, next_attempt_at) where state in ('PENDING', 'RETRYING')`,
+    );
+    await q.query(
+      `create index sync_entity_backlog on sync_entity (target, state) where state <> 'SYNCED'`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index sync_entity_backlog');
+    await q.query('drop index sync_entity_due_commune');
+    await q.query('drop index outbox_published');
+    await q.query('drop index outbox_unpublished');
+    await q.query('create index outbox_unpublished on outbox (id) where published_at is null');
+    await q.query('alter table outbox drop column failed_reason');
+    await q.query('alter table processed_event drop constraint processed_event_pkey');
+    // Ids that only differ by source collapse to one when going back.
+    await q.query(
+      'delete from processed_event a using processed_event b where a.event_id = b.event_id and a.source > b.source',
+    );
+    await q.query('alter table processed_event add primary key (event_id)');
+    await q.query('alter table processed_event drop column source, drop column fingerprint');
+    await q.query('alter table sync_entity_part drop column commune_code');
+    await q.query('alter table sync_entity drop column lease_token');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
-export const SYNC_LEDGER_MIGRATIONS = [SyncLedger1763800000300, SyncLedgerDispatch1763800000400];
+export const SYNC_LEDGER_MIGRATIONS = [
+  SyncLedger1763800000300,
+  SyncLedgerDispatch1763800000400,
+  SyncLedgerHardening1763800000500,
+];

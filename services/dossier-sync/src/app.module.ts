@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ContractValidator, TOPICS } from '@lienthong/contracts';
 import {
   ConsumerOffset1763800000200,
+  DeadLetterOriginal1763800000600,
   EventProducer,
   TransactionalKafkaServer,
   createKafka,
@@ -63,6 +64,7 @@ export class AppModule {
         ConsumerOffset1763800000200,
         PortalExchange1763800000100,
         ...SYNC_LEDGER_MIGRATIONS,
+        DeadLetterOriginal1763800000600,
       ],
       applicationName: `${SERVICE_NAME}:${config.INSTANCE_ID}`,
       poolSize: config.DISPATCH_CONCURRENCY + config.KAFKA_PARTITIONS_CONCURRENTLY + 4,
@@ -94,7 +96,8 @@ export class AppModule {
         {
           provide: SyncMetrics,
           inject: [DataSource],
-          useFactory: (ds: DataSource) => new SyncMetrics(ds, SERVICE_NAME),
+          useFactory: (ds: DataSource) =>
+            new SyncMetrics(ds, SERVICE_NAME, config.METRICS_REFRESH_MS),
         },
         {
           provide: Pool,
@@ -137,6 +140,8 @@ export class AppModule {
                   maximumAttempts: 3,
                 },
                 maxConcurrent: config.DVCQG_MAX_CONCURRENT,
+                maxRetryAfterMs: config.DVCQG_MAX_RETRY_AFTER_MS,
+                holdMs: config.DVCQG_HOLD_MS,
                 ...(config.DVCQG_RATE_LIMIT_PER_SECOND > 0
                   ? { rateLimitPerSecond: config.DVCQG_RATE_LIMIT_PER_SECOND }
                   : {}),
@@ -196,6 +201,7 @@ export class AppModule {
               validator: new ContractValidator(),
               producer,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+              maxHandleAttempts: config.MAX_HANDLE_ATTEMPTS,
               logger,
               // New ledger rows and ACCEPTED statuses are committed: no need to wait for the next poll.
               afterDatabaseCommit: () => {

@@ -43,6 +43,8 @@ export interface EncodedRecord {
   headers: Record<string, string>;
 }
 
+/** sync with contracts/asyncapi.yaml, CloudEventHeaders. */
+const MAX_LENGTH: Record<string, number> = { ce_id: 200, ce_source: 500, ce_subject: 200 };
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const SEQUENCE = /^[0-9]{1,15}$/;
 const COMMUNE = /^[0-9]{5}$/;
@@ -107,6 +109,17 @@ function headerText(value: Buffer | string | (Buffer | string)[] | undefined): s
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 }
 
+/**
+ * What a string holds that PostgreSQL (text, jsonb) cannot store, if anything: NUL, or half of a
+ * UTF-16 surrogate pair (legal in JSON escapes, not in UTF-8).
+ */
+export function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'a NUL character (\\u0000)';
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text))
+    return 'a lone UTF-16 surrogate';
+  return undefined;
+}
+
 const issue = (field: string, rule: string, message: string): ValidationIssue => ({
   path: field,
   field,
@@ -138,6 +151,14 @@ export function decodeEvent(record: KafkaRecord): Validated<DecodedEvent> {
   }
   const type = headers.ce_type as string;
   const issues: ValidationIssue[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('ce_')) continue;
+    const broken = unstorable(value);
+    if (broken) issues.push(issue(name, 'storable-text', `must not contain ${broken}`));
+    const max = MAX_LENGTH[name];
+    if (max !== undefined && value.length > max)
+      issues.push(issue(name, 'maxLength', `must be at most ${max} characters`));
+  }
   if (headers.ce_specversion !== '1.0')
     issues.push(issue('ce_specversion', 'const', 'must be 1.0'));
   const contentType = headers['content-type'] ?? headers.ce_datacontenttype;
@@ -203,10 +224,12 @@ export function decodeEvent(record: KafkaRecord): Validated<DecodedEvent> {
   try {
     data = JSON.parse(text);
   } catch (err) {
+    // The parser's own message quotes the text around the error: it may be personal data.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
     return failure(
       'decode',
       'MALFORMED_JSON',
-      [issue('(payload)', 'json', `is not valid JSON (${(err as Error).message})`)],
+      [issue('(payload)', 'json', `is not valid JSON${at ? ` (at character ${at})` : ''}`)],
       type,
     );
   }

@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import { EVENT_CATALOG } from '../generated/catalog';
 import type { EventType, PayloadByEventType } from '../generated/catalog';
 import { SCHEMAS } from '../generated/schemas';
+import { unstorable } from '../envelope/cloud-event.codec';
 import { businessRuleIssues } from './business-rules';
 import { failure, fieldOf, unknownEventType } from './validation-failure';
 import type { Validated, ValidationIssue } from './validation-failure';
@@ -28,6 +29,51 @@ function issueOf(e: ErrorObject): ValidationIssue {
   return { path, field, rule: e.keyword, message: `${field}: ${detail}`, schemaPath: e.schemaPath };
 }
 
+/** Dates the contracts accept: what every store and portal format downstream can hold. */
+export const YEAR_RANGE = { min: 1800, max: 2199 } as const;
+
+function yearInRange(text: string): boolean {
+  const year = Number(text.slice(0, 4));
+  return year >= YEAR_RANGE.min && year <= YEAR_RANGE.max;
+}
+
+/**
+ * RFC 3339 as ajv-formats checks it, and also what the code downstream needs: a timestamp
+ * `Date.parse` reads (a leap second, 23:59:60, is valid RFC 3339 but not a JavaScript date) and a
+ * year in YEAR_RANGE (the portals' yyyyMMddHHmmss and dd/MM/yyyy forms, the database).
+ */
+function storableDateTime(base: (s: string) => boolean) {
+  return (s: string) => base(s) && !Number.isNaN(Date.parse(s)) && yearInRange(s);
+}
+
+/** The first string (value or key) PostgreSQL cannot store, as an issue naming where. */
+function unstorableIssue(value: unknown, path = '', depth = 0): ValidationIssue | undefined {
+  if (depth > 64) return undefined;
+  if (typeof value === 'string') {
+    const broken = unstorable(value);
+    if (!broken) return undefined;
+    const field = fieldOf(path);
+    return { path, field, rule: 'storable-text', message: `${field}: must not contain ${broken}` };
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const here = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const brokenKey = unstorable(k);
+    if (brokenKey) {
+      const field = fieldOf(path);
+      return {
+        path,
+        field,
+        rule: 'storable-text',
+        message: `${field}: a property name must not contain ${brokenKey}`,
+      };
+    }
+    const found = unstorableIssue(v, here, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * Validates payloads against their contract: the JSON Schema (ajv, compiled once per type), then
  * the business rules. Never throws on any input; returns the issues instead.
@@ -47,6 +93,15 @@ export class ContractValidator {
       discriminator: true,
     });
     addFormats(this.ajv);
+    const formats = this.ajv.formats as Record<
+      string,
+      { validate?: (s: string) => boolean } | ((s: string) => boolean)
+    >;
+    for (const name of ['date-time', 'date']) {
+      const f = formats[name];
+      const base = typeof f === 'function' ? f : (f?.validate ?? (() => true));
+      this.ajv.addFormat(name, { type: 'string', validate: storableDateTime(base) });
+    }
     for (const schema of SCHEMAS) this.ajv.addSchema(schema);
     this.schemaIdByType = new Map(EVENT_CATALOG.map((e) => [e.ceType, e.schemaId]));
   }
@@ -72,6 +127,10 @@ export class ContractValidator {
     if (!this.knows(type)) {
       return unknownEventType(type);
     }
+    // Text the database would refuse fails here, before any store sees it (design: the contract
+    // lets through only what every later step can hold).
+    const unstorableText = unstorableIssue(payload);
+    if (unstorableText) return failure('validate', 'CONTRACT_VIOLATION', [unstorableText], type);
     const fn = this.validatorFor(type);
     if (!fn(payload)) {
       // `if` errors only say "must match then": the nested errors name the real problem.

@@ -6,13 +6,16 @@ import type { EntityManager } from 'typeorm';
 import { TransactionalConsumer } from '../transactional-consumer';
 import type {
   ConsumedEvent,
+  ConsumerHealth,
   ConsumerStats,
+  HandlerRejection,
+  HandlerTools,
   TransactionalConsumerOptions,
 } from '../transactional-consumer';
 
 /** What an `@EventPattern(topic)` handler gets besides the batch: where it came from and the transaction. */
 export class TransactionalBatchContext extends BaseRpcContext<
-  [topic: string, partition: number, tx: EntityManager, afterCommit: (work: () => void) => void]
+  [topic: string, partition: number, tx: EntityManager, tools: HandlerTools]
 > {
   getTopic(): string {
     return this.args[0];
@@ -26,7 +29,11 @@ export class TransactionalBatchContext extends BaseRpcContext<
   }
   /** Runs `work` once the transaction has committed (never if it rolls back): metrics, wake-ups. */
   afterCommit(work: () => void): void {
-    this.args[3](work);
+    this.args[3].afterCommit(work);
+  }
+  /** Refuses one event: it goes to the DLQ (stage handle) with this reason; leave no trace of it. */
+  reject(event: ConsumedEvent, reason: HandlerRejection): void {
+    this.args[3].reject(event, reason);
   }
 }
 
@@ -58,6 +65,11 @@ export class TransactionalKafkaServer extends Server implements CustomTransportS
     return this.consumer?.stats;
   }
 
+  /** What readiness needs (DLQ writable, database accepting work, offset notices). */
+  health(): ConsumerHealth | undefined {
+    return this.consumer?.health();
+  }
+
   /** The pattern handlers subscribe with: the contract topic (tests consume a renamed copy of it). */
   get pattern(): string {
     return this.options.contractTopic ?? this.options.topic;
@@ -71,9 +83,9 @@ export class TransactionalKafkaServer extends Server implements CustomTransportS
     }
     this.consumer = new TransactionalConsumer({
       ...this.options,
-      handle: async (events: ConsumedEvent[], tx: EntityManager, afterCommit) => {
+      handle: async (events: ConsumedEvent[], tx: EntityManager, tools) => {
         const first = events[0] as ConsumedEvent;
-        const ctx = new TransactionalBatchContext([first.topic, first.partition, tx, afterCommit]);
+        const ctx = new TransactionalBatchContext([first.topic, first.partition, tx, tools]);
         const result: unknown = await handler(events, ctx);
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
       },

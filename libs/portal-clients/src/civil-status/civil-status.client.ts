@@ -71,7 +71,7 @@ export class CivilStatusClient {
       );
       ctx.note({ portalCode: body.maLoi });
       if (body.maLoi !== '0') {
-        throw PortalCallError.permanent(
+        throw new PortalCallError(
           'PORTAL_REJECTED',
           'the civil-status registry rejected the registration',
           { portalCode: body.maLoi, portalMessage: body.moTa ?? '' },
@@ -99,7 +99,7 @@ export class CivilStatusClient {
       );
       ctx.note({ portalCode: body.maLoi });
       if (body.maLoi !== '0')
-        throw PortalCallError.permanent(
+        throw new PortalCallError(
           'PORTAL_REJECTED',
           'the civil-status registry rejected the lookup',
           { portalCode: body.maLoi, portalMessage: body.moTa ?? '' },

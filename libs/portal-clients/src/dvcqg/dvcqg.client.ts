@@ -66,7 +66,7 @@ export class DvcqgClient {
         );
         ctx.note({ portalCode: String(body.error_code) });
         if (!DVCQG_OK(body.error_code) || !body.session) {
-          throw PortalCallError.permanent('PORTAL_AUTH_FAILED', 'DVCQG refused our credentials', {
+          throw new PortalCallError('PORTAL_AUTH_FAILED', 'DVCQG refused our credentials', {
             portalCode: String(body.error_code),
             portalMessage: body.message ?? '',
           });
@@ -109,19 +109,19 @@ export class DvcqgClient {
     const code = String(body.error_code);
     ctx.note({ portalCode: code });
     if (code === DVCQG_SESSION_INVALID)
-      throw PortalCallError.permanent('PORTAL_SESSION_EXPIRED', 'DVCQG session ended', {
+      throw new PortalCallError('PORTAL_SESSION_EXPIRED', 'DVCQG session ended', {
         portalCode: code,
       });
     if (DVCQG_OK(body.error_code) || code === DVCQG_ALREADY_EXISTS || code === DVCQG_NOT_FOUND)
       return body;
     if (DVCQG_REJECTIONS.has(code)) {
-      throw PortalCallError.permanent('PORTAL_REJECTED', `DVCQG rejected ${service}`, {
+      throw new PortalCallError('PORTAL_REJECTED', `DVCQG rejected ${service}`, {
         portalCode: code,
         portalMessage: body.message ?? '',
       });
     }
     // An answer we do not know: try again later rather than lose the change (domain.md §6).
-    throw PortalCallError.retriable(
+    throw new PortalCallError(
       'PORTAL_UNKNOWN_ANSWER',
       `DVCQG answered ${service} with error_code ${code}`,
       { portalCode: code },
@@ -210,7 +210,7 @@ export class DvcqgClient {
     if (DVCQG_OK(answer.error_code)) return Promise.resolve();
     const code = String(answer.error_code);
     return Promise.reject(
-      PortalCallError.permanent('PORTAL_REJECTED', `DVCQG rejected ${service}`, {
+      new PortalCallError('PORTAL_REJECTED', `DVCQG rejected ${service}`, {
         portalCode: code,
         portalMessage: answer.message ?? '',
       }),

@@ -33,7 +33,7 @@ export class BearerSession {
           } catch (err) {
             // A 401 on a token we believed valid: it was ended server-side.
             if (err instanceof PortalCallError && err.httpStatus === 401) {
-              throw PortalCallError.permanent('PORTAL_SESSION_EXPIRED', 'token refused', {
+              throw new PortalCallError('PORTAL_SESSION_EXPIRED', 'token refused', {
                 httpStatus: 401,
               });
             }

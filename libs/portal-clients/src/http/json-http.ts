@@ -65,7 +65,7 @@ export async function exchangeJson<T>(
   try {
     return { status: response.statusCode, body: JSON.parse(text) as T };
   } catch {
-    throw PortalCallError.retriable(
+    throw new PortalCallError(
       'PORTAL_MALFORMED_RESPONSE',
       `portal answered ${response.statusCode} with a body that is not JSON`,
       { httpStatus: response.statusCode },

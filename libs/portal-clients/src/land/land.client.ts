@@ -60,7 +60,7 @@ export class LandClient {
       );
       if (body.data === 1) return 'received';
       if (ALREADY_EXISTS.test(body.message ?? '')) return 'already-received';
-      throw PortalCallError.permanent('PORTAL_REJECTED', 'the land registry rejected the dossier', {
+      throw new PortalCallError('PORTAL_REJECTED', 'the land registry rejected the dossier', {
         portalMessage: body.message ?? '',
       });
     });

@@ -45,6 +45,18 @@ export interface DossierSyncConfig {
   OUTBOX_BATCH_SIZE: number;
   /** Processed event ids are kept this long for deduplication; older replays rely on sequences. */
   PROCESSED_EVENT_RETENTION_DAYS: number;
+  /** Published sync.status outbox rows are kept this long (for diagnosis), then deleted. */
+  OUTBOX_RETENTION_HOURS: number;
+  /** Portal exchange records are kept this long, then deleted. */
+  EXCHANGE_RETENTION_DAYS: number;
+  /** A portal's Retry-After is honoured up to this; a longer one is capped. */
+  DVCQG_MAX_RETRY_AFTER_MS: number;
+  /** First hold of DVCQG after a credential or endpoint failure; doubles (to 60 s) while probes fail. */
+  DVCQG_HOLD_MS: number;
+  /** Tries of a failing batch before its records are tried one by one and the poison dead-lettered. */
+  MAX_HANDLE_ATTEMPTS: number;
+  /** The ledger gauges on /metrics are read at most this often, whatever the scrape rate. */
+  METRICS_REFRESH_MS: number;
 }
 
 const int = (min: number, def: number) =>
@@ -89,6 +101,12 @@ const schema: JSONSchemaType<DossierSyncConfig> = {
     DISPATCH_IDLE_MS: int(10, 200),
     OUTBOX_BATCH_SIZE: int(1, 500),
     PROCESSED_EVENT_RETENTION_DAYS: int(1, 30),
+    OUTBOX_RETENTION_HOURS: int(1, 24),
+    EXCHANGE_RETENTION_DAYS: int(1, 30),
+    DVCQG_MAX_RETRY_AFTER_MS: int(1000, 60_000),
+    DVCQG_HOLD_MS: int(100, 5000),
+    MAX_HANDLE_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 20, default: 3 },
+    METRICS_REFRESH_MS: int(0, 5000),
   },
   required: [
     'PORT',
@@ -119,6 +137,12 @@ const schema: JSONSchemaType<DossierSyncConfig> = {
     'DISPATCH_IDLE_MS',
     'OUTBOX_BATCH_SIZE',
     'PROCESSED_EVENT_RETENTION_DAYS',
+    'OUTBOX_RETENTION_HOURS',
+    'EXCHANGE_RETENTION_DAYS',
+    'DVCQG_MAX_RETRY_AFTER_MS',
+    'DVCQG_HOLD_MS',
+    'MAX_HANDLE_ATTEMPTS',
+    'METRICS_REFRESH_MS',
   ],
   additionalProperties: false,
 };

@@ -9,7 +9,7 @@ import {
 import type { DvcqgClient, DvcqgDossier } from '@lienthong/portal-clients';
 import { asPortalCallError } from '@lienthong/resilience';
 import type { PortalGateway } from '@lienthong/resilience';
-import { PushFailure, PushTarget, fingerprint } from '@lienthong/sync-engine';
+import { LeaseLostError, PushFailure, PushTarget, fingerprint } from '@lienthong/sync-engine';
 import type { ClaimedEntity, PushReceipt } from '@lienthong/sync-engine';
 
 /** A header or step as DVCQG would hand it back, so ours and the portal's compare equal. */
@@ -36,8 +36,8 @@ export class DvcqgPushTarget extends PushTarget {
     super();
   }
 
-  breakerOpen(): boolean {
-    return this.gateway.targetState() === 'open';
+  blocked(): boolean {
+    return this.gateway.blocked();
   }
 
   async push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt> {
@@ -54,7 +54,10 @@ export class DvcqgPushTarget extends PushTarget {
         portal !== undefined
           ? fingerprint(portal.header) === asPortalHolds.header(header)
           : entity.syncedFingerprint === entity.desiredFingerprint;
-      if (!headerHeld) await this.client.sendHeader(header, exists, correlationId);
+      if (!headerHeld) {
+        await entity.lease.confirm();
+        await this.client.sendHeader(header, exists, correlationId);
+      }
 
       let steps = entity.parts;
       if (portal) {
@@ -75,6 +78,8 @@ export class DvcqgPushTarget extends PushTarget {
       }
       for (let i = 0; i < steps.length; i += STEPS_PER_CALL) {
         const chunk = steps.slice(i, i + STEPS_PER_CALL);
+        // A worker that lost its lease stops here: the new holder pushes the rest, once.
+        await entity.lease.confirm();
         await this.client.pushSteps(
           chunk.map((p) => p.payload as DossierProgressStep),
           correlationId,
@@ -82,7 +87,7 @@ export class DvcqgPushTarget extends PushTarget {
         pushed.push(...chunk.map((p) => p.partKey));
       }
     } catch (err) {
-      throw new PushFailure(asPortalCallError(err), pushed);
+      throw new PushFailure(err instanceof LeaseLostError ? err : asPortalCallError(err), pushed);
     }
     return { reference: header.MaHoSo, pushedParts: pushed };
   }

@@ -6,7 +6,8 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import type { HealthCheckResult, HealthIndicatorResult } from '@nestjs/terminus';
-import { PortalGateway } from '@lienthong/resilience';
+import { TransactionalKafkaServer } from '@lienthong/messaging';
+import { PortalGateway, PostgresExchangeRecorder } from '@lienthong/resilience';
 import { KafkaProbe } from './kafka-probe';
 
 const TIMEOUT_MS = 2000;
@@ -27,6 +28,8 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly gateway: PortalGateway,
+    private readonly recorder: PostgresExchangeRecorder,
+    private readonly server: TransactionalKafkaServer,
     private readonly kafkaProbe: KafkaProbe,
   ) {}
 
@@ -37,14 +40,20 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: the broker answers metadata, Postgres answers, and the DVCQG breaker is not open. */
+  /**
+   * Readiness: what this instance itself needs to do its work — the broker, Postgres, a writable
+   * DLQ, a database that accepts the consumed batches. The portal is reported (breaker, hold,
+   * exchange records) but never makes the service unready: in a portal outage every instance
+   * going unready would stall deployments and help nobody; the ledger holds the backlog.
+   */
   @Get(['', 'ready'])
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.db.pingCheck('postgres', { timeout: TIMEOUT_MS }),
       () => this.kafka(),
-      () => this.breaker(),
+      () => this.consumer(),
+      () => this.portal(),
     ]);
   }
 
@@ -57,9 +66,37 @@ export class HealthController {
     }
   }
 
-  private breaker(): HealthIndicatorResult {
-    const check = this.indicators.check('dvcqg');
-    const state = this.gateway.targetState();
-    return state === 'open' ? check.down({ breaker: state }) : check.up({ breaker: state });
+  private consumer(): HealthIndicatorResult {
+    const check = this.indicators.check('consumer');
+    const h = this.server.health();
+    const details = {
+      ...(h?.deadLetterFailing ? { deadLetterFailing: h.deadLetterFailing } : {}),
+      ...(h?.databaseFailing ? { databaseFailing: h.databaseFailing } : {}),
+      offsetNotices: h?.offsetNotices ?? [],
+    };
+    return h?.deadLetterFailing || h?.databaseFailing ? check.down(details) : check.up(details);
+  }
+
+  /** Reported, never a reason to be unready. */
+  private portal(): HealthIndicatorResult {
+    const hold = this.gateway.targetHold();
+    return this.indicators.check('dvcqg').up({
+      breaker: this.gateway.targetState(),
+      ...(hold
+        ? {
+            held: {
+              code: hold.code,
+              message: hold.message,
+              since: hold.since.toISOString(),
+              nextProbeAt: hold.until.toISOString(),
+            },
+          }
+        : {}),
+      exchangeRecords: {
+        pending: this.recorder.pending,
+        lost: this.recorder.lost,
+        writeFailing: this.recorder.failing,
+      },
+    });
   }
 }

@@ -5,7 +5,7 @@ import { TOPICS } from '@lienthong/contracts';
 import { TransactionalBatchContext } from '@lienthong/messaging';
 import type { ConsumedEvent } from '@lienthong/messaging';
 import { withTrace } from '@lienthong/observability';
-import { LedgerIngest } from '@lienthong/sync-engine';
+import { LedgerIngest, eventKey } from '@lienthong/sync-engine';
 import { ROOT_LOGGER } from '../../config/tokens';
 import { SyncMetrics } from '../metrics/sync.metrics';
 import { dossierLedgerItem } from './dossier-ledger-item';
@@ -28,6 +28,9 @@ export class DossierEventsController {
     @Ctx() ctx: TransactionalBatchContext,
   ): Promise<void> {
     const report = await this.ingest.ingest(ctx.getTransaction(), events.map(dossierLedgerItem));
+    // Events that contradict the ledger (another commune's entity, a reused event id) go to the DLQ.
+    for (const [index, refusal] of report.refusals)
+      ctx.reject(events[index] as ConsumedEvent, refusal);
     ctx.afterCommit(() => this.metrics.countIngest(report));
     if (this.logger.isLevelEnabled('debug')) {
       for (const { event, offset } of events) {
@@ -39,7 +42,9 @@ export class DossierEventsController {
               sequence: event.envelope.sequence,
               partition: ctx.getPartition(),
               offset,
-              outcome: report.outcomes.get(event.envelope.id),
+              outcome: report.outcomes.get(
+                eventKey({ source: event.envelope.source, eventId: event.envelope.id }),
+              ),
             },
             'dossier event ingested',
           ),

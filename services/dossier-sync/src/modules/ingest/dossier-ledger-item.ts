@@ -12,6 +12,7 @@ export function dossierLedgerItem({ event }: ConsumedEvent): LedgerItem {
   const { envelope } = event;
   const common = {
     eventId: envelope.id,
+    source: envelope.source,
     domain: 'dossier',
     entityType: 'dossier',
     communeCode: envelope.communeCode as string,

@@ -9,6 +9,13 @@ import type { DispatchStats, IngestReport } from '@lienthong/sync-engine';
  * time, so every instance reports the shared truth), push outcomes, the unpublished outbox; the
  * portal breaker state and call durations come from ResilienceMetrics on the same registry.
  */
+interface LedgerFigures {
+  backlog: Record<string, number>;
+  oldestPendingSeconds: number;
+  outboxUnpublished: number;
+  outboxFailed: number;
+}
+
 export class SyncMetrics {
   readonly registry = new Registry();
   readonly ingested: Counter<'outcome'>;
@@ -18,13 +25,24 @@ export class SyncMetrics {
     dispatch: DispatchStats | undefined;
   } = { consumer: () => undefined, dispatch: undefined };
 
-  constructor(dataSource: DataSource, service: string) {
+  /** The last ledger read and when it was taken: scrapes within `refreshMs` reuse it. */
+  private ledger: Promise<LedgerFigures> | undefined;
+  private ledgerReadAt = 0;
+  /** Ledger reads so far (tests check scrapes do not multiply them). */
+  ledgerReads = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    service: string,
+    private readonly refreshMs = 5000,
+  ) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
     const sources = this.sources;
+    const ledger = () => this.ledgerFigures();
     new Counter({
       name: 'lienthong_events_consumed_total',
-      help: 'Events read from the commune topic: applied (valid, in a committed batch), dead_lettered (invalid, sent to the DLQ), skipped (redelivered below the stored offset).',
+      help: 'Events read from the commune topic: applied (in a committed batch), dead_lettered (sent to the DLQ, any stage), dead_lettered_in_handling (of those, refused or poison in handling), skipped (below the stored offset).',
       labelNames: ['result'],
       registers: [this.registry],
       collect() {
@@ -34,6 +52,7 @@ export class SyncMetrics {
         this.inc({ result: 'applied' }, s.applied);
         this.inc({ result: 'dead_lettered' }, s.deadLettered);
         this.inc({ result: 'skipped' }, s.skipped);
+        this.inc({ result: 'dead_lettered_in_handling' }, s.deadLetteredInHandling);
       },
     });
     this.ingested = new Counter({
@@ -55,20 +74,19 @@ export class SyncMetrics {
         this.inc({ outcome: 'retrying' }, s.retrying);
         this.inc({ outcome: 'rejected' }, s.rejected);
         this.inc({ outcome: 'waiting_on_breaker' }, s.waitingOnBreaker);
+        this.inc({ outcome: 'lease_lost' }, s.leaseLost);
       },
     });
     new Gauge({
       name: 'lienthong_sync_backlog',
-      help: 'Ledger entities by sync state (all instances).',
+      help: 'Ledger entities not yet synced, by state (all instances; PENDING, RETRYING, REJECTED). Read at most every METRICS_REFRESH_MS.',
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
-        const rows = await dataSource.query<Array<{ state: string; n: string }>>(
-          'select state, count(*) n from sync_entity group by state',
-        );
+        const figures = await ledger();
         this.reset();
-        for (const state of ['PENDING', 'RETRYING', 'SYNCED', 'REJECTED'])
-          this.set({ state }, Number(rows.find((r) => r.state === state)?.n ?? 0));
+        for (const state of ['PENDING', 'RETRYING', 'REJECTED'])
+          this.set({ state }, figures.backlog[state] ?? 0);
       },
     });
     new Gauge({
@@ -76,10 +94,7 @@ export class SyncMetrics {
       help: 'Age of the oldest change not yet at the portal (PENDING or RETRYING); 0 when none.',
       registers: [this.registry],
       async collect() {
-        const [row] = await dataSource.query<Array<{ age: number | null }>>(
-          `select extract(epoch from now() - min(pending_since))::float8 age from sync_entity where state in ('PENDING', 'RETRYING')`,
-        );
-        this.set(row?.age ?? 0);
+        this.set((await ledger()).oldestPendingSeconds);
       },
     });
     new Gauge({
@@ -87,12 +102,55 @@ export class SyncMetrics {
       help: 'sync.status events written but not yet published to Kafka.',
       registers: [this.registry],
       async collect() {
-        const [row] = await dataSource.query<Array<{ n: string }>>(
-          'select count(*) n from outbox where published_at is null',
-        );
-        this.set(Number(row?.n ?? 0));
+        this.set((await ledger()).outboxUnpublished);
       },
     });
+    new Gauge({
+      name: 'lienthong_outbox_failed',
+      help: 'Outbox rows set aside because they could not be published (malformed); see the relay log.',
+      registers: [this.registry],
+      async collect() {
+        this.set((await ledger()).outboxFailed);
+      },
+    });
+  }
+
+  /**
+   * The ledger figures every gauge shows, read in one statement that only touches unsynced rows
+   * (partial indexes), and at most once per `refreshMs` however often Prometheus scrapes: the
+   * SYNCED majority of the ledger is never counted (`lienthong_sync_push_total` counts syncs).
+   */
+  private ledgerFigures(): Promise<LedgerFigures> {
+    const now = Date.now();
+    if (this.ledger && now - this.ledgerReadAt < this.refreshMs) return this.ledger;
+    this.ledgerReadAt = now;
+    this.ledgerReads += 1;
+    this.ledger = this.dataSource
+      .query<Array<{ kind: string; n: string | null }>>(
+        `select state as kind, count(*)::text n from sync_entity where state <> 'SYNCED' group by state
+         union all
+         select 'oldest', extract(epoch from now() - min(pending_since))::text from sync_entity where state in ('PENDING', 'RETRYING')
+         union all
+         select 'unpublished', count(*)::text from outbox where published_at is null and failed_reason is null
+         union all
+         select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null`,
+      )
+      .then((rows) => {
+        const get = (k: string) => Number(rows.find((r) => r.kind === k)?.n ?? 0);
+        return {
+          backlog: Object.fromEntries(
+            ['PENDING', 'RETRYING', 'REJECTED'].map((state) => [state, get(state)]),
+          ),
+          oldestPendingSeconds: get('oldest'),
+          outboxUnpublished: get('unpublished'),
+          outboxFailed: get('failed'),
+        };
+      })
+      .catch((err: unknown) => {
+        this.ledger = undefined;
+        throw err;
+      });
+    return this.ledger;
   }
 
   watchConsumer(stats: () => ConsumerStats | undefined): void {

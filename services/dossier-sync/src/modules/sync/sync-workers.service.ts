@@ -3,6 +3,7 @@ import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { EventProducer } from '@lienthong/messaging';
+import { PostgresExchangeRecorder } from '@lienthong/resilience';
 import { Dispatcher, LedgerIngest, OutboxRelay, SYNC_STATUS_TOPIC } from '@lienthong/sync-engine';
 import type { DossierSyncConfig } from '../../config/dossier-sync.config';
 import { DOSSIER_SYNC_CONFIG, ROOT_LOGGER, SERVICE_NAME } from '../../config/tokens';
@@ -32,6 +33,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     producer: EventProducer,
     metrics: SyncMetrics,
     signals: SyncSignals,
+    private readonly recorder: PostgresExchangeRecorder,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
     this.dispatcher = new Dispatcher({
@@ -61,6 +63,8 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       topicFor: (topic) => (topic === SYNC_STATUS_TOPIC ? config.SYNC_STATUS_TOPIC : topic),
       wakeup: signals.relay,
       onError: (err) => logger.error({ err }, 'outbox relay round failed; retrying'),
+      onSetAside: (id, reason) =>
+        logger.error({ outboxId: id, reason }, 'outbox row cannot be published: set aside'),
     });
   }
 
@@ -78,17 +82,22 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     await this.relay.stop();
     // Publish what the last pushes wrote, so a clean stop leaves no status behind.
     while ((await this.relay.runOnce().catch(() => 0)) > 0);
+    await this.relay.close();
   }
 
+  /** Retention: processed event ids, published outbox rows, exchange records. */
   private async purge(): Promise<void> {
     try {
-      const n = await this.ingest.purgeProcessedEvents(
+      const events = await this.ingest.purgeProcessedEvents(
         this.dataSource,
         this.config.PROCESSED_EVENT_RETENTION_DAYS,
       );
-      if (n > 0) this.logger.info({ purged: n }, 'processed event ids past retention purged');
+      const outbox = await this.relay.purgePublished(this.config.OUTBOX_RETENTION_HOURS);
+      const exchanges = await this.recorder.purgeOlderThan(this.config.EXCHANGE_RETENTION_DAYS);
+      if (events + outbox + exchanges > 0)
+        this.logger.info({ events, outbox, exchanges }, 'rows past retention purged');
     } catch (err) {
-      this.logger.error({ err }, 'processed event retention failed; next run in an hour');
+      this.logger.error({ err }, 'retention failed; next run in an hour');
     }
   }
 }
