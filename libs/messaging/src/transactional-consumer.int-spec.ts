@@ -1,6 +1,7 @@
 import { ContractValidator } from '@lienthong/contracts';
 import { openDataSource } from '@lienthong/persistence';
 import {
+  RecordingConsumer,
   Rng,
   connectedProducer,
   dossierLifecycle,
@@ -12,6 +13,7 @@ import {
 import type { TestContext } from '@lienthong/testing';
 import type { MigrationInterface, QueryRunner, DataSource } from 'typeorm';
 import { ConsumerOffset1763800000200 } from './consumer-offset.store';
+import { DeadLetterOriginal1763800000600 } from './dead-letter-writer';
 import { EventProducer } from './event-producer';
 import { TransactionalConsumer } from './transactional-consumer';
 import type { ConsumedEvent } from './transactional-consumer';
@@ -46,7 +48,11 @@ async function setup(ctx: TestContext) {
   const dataSource = await openDataSource({
     url: ctx.stack.databaseUrl,
     schema: ctx.schema,
-    migrations: [ConsumerOffset1763800000200, Applied1763800000999],
+    migrations: [
+      ConsumerOffset1763800000200,
+      Applied1763800000999,
+      DeadLetterOriginal1763800000600,
+    ],
     applicationName: 'messaging-int-spec',
   });
   await dataSource.query('truncate applied');
@@ -291,5 +297,208 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
       'select count(*) n, count(distinct event_id) distinct_ids from applied',
     );
     expect(counts[0]).toEqual({ n: String(records.length), distinct_ids: String(records.length) });
+  });
+
+  /** Valid dossier records on one partition (one key each), produced in order. */
+  const produce = async (topic: string, lifecycles: ReturnType<typeof dossierLifecycle>[]) => {
+    const records = lifecycles.flatMap((l) => lifecycleRecords(l));
+    const p = await connectedProducer(ctx.kafka);
+    await p.send({ topic, messages: records.map((r) => ({ ...r, partition: 0 })) });
+    await p.disconnect();
+    return records;
+  };
+  const dlqReader = async (dlq: string) => {
+    const reader = new RecordingConsumer(ctx.kafka);
+    await reader.start(dlq);
+    ctx.onCleanup(() => reader.stop());
+    return reader;
+  };
+
+  it('isolates a poison record: bounded retries, then it alone goes to the DLQ (stage handle, once), and its partition carries on', async () => {
+    const { topic, dlq, dataSource, producer } = await setup(ctx);
+    const lifecycles = Array.from({ length: 6 }, (_, i) =>
+      dossierLifecycle(new Rng(60 + i), { number: i + 1, endAt: 2 }),
+    );
+    const poisonKey = lifecycles[2]?.code as string;
+    const records = await produce(topic, lifecycles);
+    let handled = 0;
+    const consumer = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId: `${topic}-group`,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      retryBackoffMs: 20,
+      handle: async (events, tx) => {
+        handled += 1;
+        await record(events, tx);
+        // A value the database refuses, for one dossier's events only (SQLSTATE 22P02).
+        for (const e of events)
+          if (e.event.envelope.subject === poisonKey)
+            await tx.query('select $1::integer', [e.event.envelope.subject]);
+      },
+    });
+    const reader = await dlqReader(dlq);
+    await consumer.start();
+    const poisoned = records.filter((r) => r.key === poisonKey).length;
+    try {
+      await expectEventually(
+        async () => {
+          const rows = await ctx.sql.query('select 1 from applied');
+          expect(rows).toHaveLength(records.length - poisoned);
+          expect(reader.messages).toHaveLength(poisoned);
+        },
+        { timeoutMs: 20_000 },
+      );
+    } finally {
+      await consumer.stop();
+    }
+    expect(reader.messages.map((m) => m.headers.dlq_stage)).toEqual(
+      records.filter((r) => r.key === poisonKey).map(() => 'handle'),
+    );
+    expect(reader.messages[0]?.headers).toMatchObject({
+      dlq_error_code: 'HANDLER_FAILED',
+      dlq_attempts: '3',
+    });
+    // The reason names the class of failure, never the value.
+    expect(reader.messages[0]?.headers.dlq_error_message).toContain('22P02');
+    expect(reader.messages[0]?.headers.dlq_error_message).not.toContain(poisonKey);
+    expect(consumer.stats).toMatchObject({
+      deadLettered: poisoned,
+      deadLetteredInHandling: poisoned,
+    });
+    expect(handled).toBeGreaterThan(3);
+  });
+
+  it('sends what the handler refuses to the DLQ with its code, and applies the rest', async () => {
+    const { topic, dlq, dataSource, producer } = await setup(ctx);
+    const lifecycles = Array.from({ length: 3 }, (_, i) =>
+      dossierLifecycle(new Rng(70 + i), { number: i + 1, endAt: 2 }),
+    );
+    const records = await produce(topic, lifecycles);
+    const refusedKey = lifecycles[1]?.code as string;
+    const consumer = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId: `${topic}-group`,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      handle: async (events, tx, tools) => {
+        for (const e of events) {
+          if (e.event.envelope.subject === refusedKey)
+            tools.reject(e, {
+              code: 'COMMUNE_MISMATCH',
+              field: 'ce_communecode',
+              rule: 'entity-owner',
+              message: 'ce_communecode: not the owner',
+            });
+          else await record([e], tx);
+        }
+      },
+    });
+    const reader = await dlqReader(dlq);
+    await consumer.start();
+    const refused = records.filter((r) => r.key === refusedKey).length;
+    try {
+      await expectEventually(() => expect(reader.messages).toHaveLength(refused), {
+        timeoutMs: 20_000,
+      });
+    } finally {
+      await consumer.stop();
+    }
+    expect(
+      reader.messages.map(
+        (m) => `${m.headers.dlq_stage} ${m.headers.dlq_error_code} ${m.headers.dlq_field}`,
+      ),
+    ).toEqual(
+      records
+        .filter((r) => r.key === refusedKey)
+        .map(() => 'handle COMMUNE_MISMATCH ce_communecode'),
+    );
+    expect(await ctx.sql.query('select 1 from applied')).toHaveLength(records.length - refused);
+  });
+
+  it('keeps an oversize original in Postgres and sends a dead letter that references it', async () => {
+    const { topic, dlq, dataSource, producer } = await setup(ctx);
+    const big = Buffer.from(`{"not":"a contract payload","pad":"${'x'.repeat(5000)}"}`);
+    const p = await connectedProducer(ctx.kafka);
+    await p.send({
+      topic,
+      messages: [{ key: 'k', value: big, headers: { ce_specversion: '1.0' } }],
+    });
+    await p.disconnect();
+    const consumer = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId: `${topic}-group`,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      maxDeadLetterBytes: 2000,
+      handle: record,
+    });
+    const reader = await dlqReader(dlq);
+    await consumer.start();
+    try {
+      await expectEventually(() => expect(reader.messages).toHaveLength(1), { timeoutMs: 20_000 });
+    } finally {
+      await consumer.stop();
+    }
+    const letter = reader.messages[0];
+    expect(letter?.value).toBeNull();
+    expect(letter?.headers.dlq_original_ref).toMatch(/^postgres:dead_letter_original\/\d+$/);
+    const [row] = await ctx.sql.query<{ record_value: Buffer }>(
+      'select record_value from dead_letter_original',
+    );
+    expect(row?.record_value.equals(big)).toBe(true);
+  });
+
+  it('a stored offset past the end of the log (topic recreated) is reset and said so, not obeyed: nothing is skipped', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const groupId = `${topic}-group`;
+    for (const partition of [0, 1, 2])
+      await ctx.sql.query(
+        'insert into consumer_offset (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, 100000, now())',
+        [groupId, topic, partition],
+      );
+    const records = await produce(topic, [dossierLifecycle(new Rng(80), { endAt: 2 })]);
+    const errors: string[] = [];
+    const consumer = new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId,
+      topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource,
+      validator,
+      producer,
+      handle: record,
+      logger: { warn: () => undefined, error: (_f, m) => void errors.push(m) },
+    });
+    await consumer.start();
+    try {
+      await expectEventually(
+        async () =>
+          expect(await ctx.sql.query('select 1 from applied')).toHaveLength(records.length),
+        {
+          timeoutMs: 20_000,
+        },
+      );
+    } finally {
+      await consumer.stop();
+    }
+    expect(consumer.health().offsetNotices.map((n) => n.kind)).toContain(
+      'stored-offset-beyond-log-end',
+    );
+    expect(errors.some((m) => m.includes('past the end of the log'))).toBe(true);
+    const [row] = await ctx.sql.query<{ next_offset: string }>(
+      'select next_offset from consumer_offset where partition = 0 and group_id = $1',
+      [groupId],
+    );
+    expect(row?.next_offset).toBe(String(records.length));
   });
 });

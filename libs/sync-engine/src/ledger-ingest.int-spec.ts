@@ -182,4 +182,61 @@ describe('ledger ingest on real PostgreSQL', () => {
     );
     expect(left.map((r) => r.event_id)).toEqual(['recent']);
   });
+
+  it('dedupes by CloudEvents source + id: two communes numbering their events 1, 2, 3 lose nothing', async () => {
+    const a = dossierLifecycle(new Rng(51), { number: 1, endAt: 2 });
+    const b = dossierLifecycle(new Rng(52), { number: 2, endAt: 2 });
+    const numbered = (life: DossierLifecycle, source: string) =>
+      itemsOf(life).map((item, i) => ({ ...item, source, eventId: String(i + 1) }));
+    const items = [...numbered(a, '/communes/00001/one-stop'), ...numbered(b, '/communes/00002/one-stop')];
+    const report = await ingest.ingest(ds.manager, items);
+    expect(report).toMatchObject({ duplicate: 0, refused: 0 });
+    expect(report.accepted + report.superseded).toBe(items.length);
+    expect(await entity(a.code)).toMatchObject({ source_sequence: String(lastSnapshotSequence(a)) });
+    expect(await entity(b.code)).toMatchObject({ source_sequence: String(lastSnapshotSequence(b)) });
+    expect(await partCount(a.code)).toBe(a.steps.length);
+    expect(await partCount(b.code)).toBe(b.steps.length);
+  });
+
+  it('the same source + id with a different payload is a conflict, refused (not a silent duplicate), and not remembered', async () => {
+    const life = dossierLifecycle(new Rng(53), { endAt: 2 });
+    const [header] = itemsOf(life);
+    const original = { ...(header as LedgerItem), eventId: 'evt-1' };
+    expect((await ingest.ingest(ds.manager, [original])).accepted).toBe(1);
+    const changed = {
+      ...original,
+      sequence: original.sequence + 1,
+      payload: { ...(original.payload as object), TrichYeuHoSo: 'something else' },
+    };
+    const report = await ingest.ingest(ds.manager, [changed]);
+    expect(report.refused).toBe(1);
+    expect(report.refusals.get(0)).toMatchObject({ code: 'EVENT_ID_CONFLICT', field: 'ce_id' });
+    expect(await entity(life.code)).toMatchObject({ source_sequence: String(original.sequence) });
+    // Inside one batch too: the first copy applies, the different second copy is refused.
+    const other = { ...original, eventId: 'evt-2', sequence: original.sequence + 5 };
+    const twice = await ingest.ingest(ds.manager, [other, { ...other, payload: changed.payload }]);
+    expect(twice).toMatchObject({ accepted: 1, refused: 1 });
+    expect(twice.refusals.get(1)?.code).toBe('EVENT_ID_CONFLICT');
+  });
+
+  it('an event for an existing entity from another commune is refused with its own code; the entity keeps its owner', async () => {
+    const life = dossierLifecycle(new Rng(54), { supplement: true });
+    const items = itemsOf(life);
+    await ingest.ingest(ds.manager, items.slice(0, 2));
+    const foreign = items.slice(2).map((i) => ({ ...i, communeCode: '99999' }));
+    const report = await ingest.ingest(ds.manager, foreign);
+    expect(report.refused).toBe(foreign.length);
+    expect([...report.refusals.values()].map((r) => r.code)).toEqual(
+      foreign.map(() => 'COMMUNE_MISMATCH'),
+    );
+    const [row] = await ctx.sql.query<{ commune_code: string }>(
+      'select commune_code from sync_entity where entity_key = $1',
+      [life.code],
+    );
+    expect(row?.commune_code).toBe(life.commune.code);
+    // Refused events are not remembered: once fixed, the same ids apply.
+    const fixed = await ingest.ingest(ds.manager, items.slice(2));
+    expect(fixed.refused).toBe(0);
+    expect(fixed.accepted).toBeGreaterThan(0);
+  });
 });
