@@ -33,11 +33,10 @@ function size(value: Buffer | string | null | undefined): number {
 }
 
 function recordBytes(message: Message): number {
-  let n =
-    size(message.key as Buffer | string | null) + size(message.value as Buffer | string | null);
+  let n = size(message.key) + size(message.value);
   for (const [k, v] of Object.entries(message.headers ?? {})) {
     n += Buffer.byteLength(k);
-    for (const one of Array.isArray(v) ? v : [v]) n += size(one as Buffer | string | undefined);
+    for (const one of Array.isArray(v) ? v : [v]) n += size(one);
   }
   return n;
 }

@@ -21,3 +21,5 @@ export {
   TransactionalKafkaServer,
 } from './nest/transactional-kafka.server';
 export type { TransactionalKafkaOptions } from './nest/transactional-kafka.server';
+export { rewindConsumer } from './rewind';
+export type { RewindRequest } from './rewind';

@@ -14,6 +14,7 @@ import type { TestContext } from '@lienthong/testing';
 import type { MigrationInterface, QueryRunner, DataSource } from 'typeorm';
 import { ConsumerOffset1763800000200 } from './consumer-offset.store';
 import { DeadLetterOriginal1763800000600 } from './dead-letter-writer';
+import { rewindConsumer } from './rewind';
 import { EventProducer } from './event-producer';
 import { TransactionalConsumer } from './transactional-consumer';
 import type { ConsumedEvent } from './transactional-consumer';
@@ -500,5 +501,56 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
       [groupId],
     );
     expect(row?.next_offset).toBe(String(records.length));
+  });
+
+  it('offsets that go back: a group rewound in Kafka alone is skipped with a trace; the rewind command replays on purpose', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const groupId = `${topic}-group`;
+    const records = await produce(topic, [dossierLifecycle(new Rng(90), { endAt: 4 })]);
+    const warnings: string[] = [];
+    const consumer = () =>
+      new TransactionalConsumer({
+        kafka: ctx.kafka,
+        groupId,
+        topic,
+        contractTopic: CONTRACT_TOPIC,
+        dataSource,
+        validator,
+        producer,
+        handle: record,
+        logger: { warn: (_f, m) => void warnings.push(m), error: () => undefined },
+      });
+    const applied = async () => (await ctx.sql.query('select 1 from applied')).length;
+    const runUntil = async (c: TransactionalConsumer, done: () => Promise<void>) => {
+      await c.start();
+      try {
+        await expectEventually(done, { timeoutMs: 30_000 });
+      } finally {
+        await c.stop();
+      }
+    };
+    await runUntil(consumer(), async () => expect(await applied()).toBe(records.length));
+
+    // Kafka's offsets alone moved back (an operator's kafka-consumer-groups --reset-offsets).
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '0' }] });
+    await admin.disconnect();
+    const second = consumer();
+    await runUntil(second, () => {
+      expect(second.stats.skipped).toBe(records.length);
+      return Promise.resolve();
+    });
+    expect(await applied()).toBe(records.length);
+    expect(second.health().offsetNotices[0]).toMatchObject({
+      kind: 'skipped-below-stored-offset',
+      partition: 0,
+      storedNext: String(records.length),
+    });
+    expect(warnings.some((w) => w.includes('skipped'))).toBe(true);
+
+    // The documented command moves both, so the records are applied again.
+    await rewindConsumer({ kafka: ctx.kafka, db: dataSource, groupId, topic, toOffset: 0n });
+    await runUntil(consumer(), async () => expect(await applied()).toBe(2 * records.length));
   });
 });

@@ -187,10 +187,8 @@ export class TransactionalConsumer {
     this.notices.push(notice);
     if (this.notices.length > NOTICES_KEPT) this.notices.shift();
     const { message, ...fields } = notice;
-    (n.kind === 'stored-offset-beyond-log-end'
-      ? this.options.logger?.error
-      : this.options.logger?.warn
-    )?.call(this.options.logger, fields, message);
+    if (n.kind === 'stored-offset-beyond-log-end') this.options.logger?.error(fields, message);
+    else this.options.logger?.warn(fields, message);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -240,7 +238,7 @@ export class TransactionalConsumer {
         fromOffset: first.offset,
         toOffset: (batch.messages[skipped - 1] as KafkaMessage).offset,
         highWatermark: batch.highWatermark,
-        message: `${skipped} records below the stored offset were applied before and are skipped; to apply them again on purpose, rewind (docs/operations.md)`,
+        message: `${skipped} records below the stored offset were applied before and are skipped; to apply them again on purpose, rewind (docs/failure-model.md)`,
       });
     }
 
@@ -496,12 +494,12 @@ export class TransactionalConsumer {
 export function describe(err: unknown): string {
   const e = err as {
     name?: string;
-    code?: unknown;
-    driverError?: { code?: unknown };
+    code?: string | number;
+    driverError?: { code?: string | number };
     message?: unknown;
   };
   const code = e?.driverError?.code ?? e?.code;
-  const message = String(e?.message ?? err)
+  const message = (typeof e?.message === 'string' ? e.message : String(err))
     .replace(/"[^"]*"/g, '"…"')
     .replace(/'[^']*'/g, "'…'")
     .replace(/\b\d{6,}\b/g, '…')

@@ -7,7 +7,8 @@
  */
 export function isTransientDatabaseError(err: unknown): boolean {
   const e = err as
-    { code?: unknown; driverError?: { code?: unknown }; message?: unknown } | undefined;
+    | { code?: string | number; driverError?: { code?: string | number }; message?: unknown }
+    | undefined;
   const code = String(e?.driverError?.code ?? e?.code ?? '');
   // SQLSTATE classes: 08 connection, 40 transaction rollback (serialization, deadlock), 53
   // insufficient resources, 55 object not in prerequisite state (lock not available), 57 operator
@@ -16,7 +17,7 @@ export function isTransientDatabaseError(err: unknown): boolean {
   if (/^(08|40|53|55|57|58|42|XX)[0-9A-Z]{3}$/.test(code)) return true;
   // Node network failures and pg/TypeORM connection-level errors carry no SQLSTATE.
   if (/^(E[A-Z]+)$/.test(code) && code !== 'ERR') return true;
-  const message = String(e?.message ?? '');
+  const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|connection is closed|Client has encountered a connection error|timeout exceeded when trying to connect|Cannot use a pool after calling end|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Query read timeout/i.test(
     message,
   );

@@ -188,12 +188,19 @@ describe('ledger ingest on real PostgreSQL', () => {
     const b = dossierLifecycle(new Rng(52), { number: 2, endAt: 2 });
     const numbered = (life: DossierLifecycle, source: string) =>
       itemsOf(life).map((item, i) => ({ ...item, source, eventId: String(i + 1) }));
-    const items = [...numbered(a, '/communes/00001/one-stop'), ...numbered(b, '/communes/00002/one-stop')];
+    const items = [
+      ...numbered(a, '/communes/00001/one-stop'),
+      ...numbered(b, '/communes/00002/one-stop'),
+    ];
     const report = await ingest.ingest(ds.manager, items);
     expect(report).toMatchObject({ duplicate: 0, refused: 0 });
     expect(report.accepted + report.superseded).toBe(items.length);
-    expect(await entity(a.code)).toMatchObject({ source_sequence: String(lastSnapshotSequence(a)) });
-    expect(await entity(b.code)).toMatchObject({ source_sequence: String(lastSnapshotSequence(b)) });
+    expect(await entity(a.code)).toMatchObject({
+      source_sequence: String(lastSnapshotSequence(a)),
+    });
+    expect(await entity(b.code)).toMatchObject({
+      source_sequence: String(lastSnapshotSequence(b)),
+    });
     expect(await partCount(a.code)).toBe(a.steps.length);
     expect(await partCount(b.code)).toBe(b.steps.length);
   });

@@ -86,7 +86,7 @@ export function fingerprint(value: unknown): string {
  *    accepted or superseded event.
  */
 export class LedgerIngest {
-  constructor(private readonly service: string) {}
+  constructor(readonly service: string) {}
 
   async ingest(db: SqlExecutor, items: LedgerItem[]): Promise<IngestReport> {
     const outcomes = new Map<string, IngestOutcome>();

@@ -91,7 +91,7 @@ export class OutboxRelay {
   }
 
   async runOnce(): Promise<number> {
-    const { producer, service, batchSize } = this.options;
+    const { producer, batchSize } = this.options;
     const session = await this.lead();
     if (!session) return 0;
     try {
