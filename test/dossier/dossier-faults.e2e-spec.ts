@@ -84,7 +84,9 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
     if (down) await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', {});
 
     expect(observed.breakerOpen).toBe(true);
-    expect(observed.notReady).toBe(true);
+    // Readiness does not follow the portal: an open breaker is reported, the service stays ready
+    // (docs/failure-model.md); every instance going unready in an outage would help nobody.
+    expect(observed.notReady).toBe(false);
     // The backlog waited in Postgres, not in Kafka: ingestion kept up while pushes could not.
     expect(observed.pilingUp).toBeGreaterThan(100);
     expect(observed.maxLag).toBeLessThan(300);
@@ -157,7 +159,8 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
             key: bad.MaHoSo,
             error: expect.objectContaining({
               portalCode: '02',
-              message: 'Mã thủ tục hành chính không tồn tại: 9.999999.000.00.00.H56',
+              // The portal's words, with what it echoed of our submission (the code) cut out.
+              message: 'DVCQG rejected DongBoHoSoMC: Mã thủ tục hành chính không tồn tại: […]',
             }) as unknown,
           }),
         ]);

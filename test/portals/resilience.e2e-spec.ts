@@ -62,7 +62,7 @@ describe('resilience against a misbehaving portal-sim', () => {
     // Open: answered at once, the portal is not called.
     const started = Date.now();
     await expect(client.lookup(life.code, 'while-open')).rejects.toMatchObject({
-      outcome: 'breaker-open',
+      outcome: 'deferred',
       code: 'BREAKER_OPEN',
     });
     expect(Date.now() - started).toBeLessThan(100);
@@ -101,7 +101,7 @@ describe('resilience against a misbehaving portal-sim', () => {
     const outcomes = await ctx.sql.query<{ outcome: string; n: string }>(
       `select outcome, count(*) n from portal_exchange where correlation_id in ('while-open') group by outcome`,
     );
-    expect(outcomes).toEqual([{ outcome: 'breaker-open', n: '1' }]);
+    expect(outcomes).toEqual([{ outcome: 'deferred', n: '1' }]);
   });
 
   it('never opens on a flood of rejections: business errors (HTTP 200) and HTTP 4xx', async () => {

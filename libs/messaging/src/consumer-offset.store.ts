@@ -27,31 +27,31 @@ export class ConsumerOffsetStore {
     return rows[0] ? BigInt(rows[0].next_offset) : undefined;
   }
 
-  /** Sets the next offset even below the stored one: a recreated topic, an operator's rewind. */
-  async reset(
-    db: SqlExecutor,
-    group: string,
-    topic: string,
-    partition: number,
-    nextOffset: bigint,
-  ): Promise<void> {
-    await db.query(
-      `insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
-       on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, updated_at = now()`,
-      [group, topic, partition, nextOffset.toString()],
-    );
+  /** Stores the next offset; never moves it back (a late, redelivered batch cannot lower it). */
+  save(db: SqlExecutor, group: string, topic: string, partition: number, nextOffset: bigint) {
+    return this.write(db, group, topic, partition, nextOffset, 'forward');
   }
 
-  async save(
+  /** Sets the next offset even below the stored one: a recreated topic, an operator's rewind. */
+  reset(db: SqlExecutor, group: string, topic: string, partition: number, nextOffset: bigint) {
+    return this.write(db, group, topic, partition, nextOffset, 'exact');
+  }
+
+  private async write(
     db: SqlExecutor,
     group: string,
     topic: string,
     partition: number,
     nextOffset: bigint,
+    mode: 'forward' | 'exact',
   ): Promise<void> {
+    const next =
+      mode === 'forward'
+        ? `greatest(${this.table}.next_offset, excluded.next_offset)`
+        : 'excluded.next_offset';
     await db.query(
       `insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
-       on conflict (group_id, topic, partition) do update set next_offset = greatest(${this.table}.next_offset, excluded.next_offset), updated_at = now()`,
+       on conflict (group_id, topic, partition) do update set next_offset = ${next}, updated_at = now()`,
       [group, topic, partition, nextOffset.toString()],
     );
   }

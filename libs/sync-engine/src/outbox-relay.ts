@@ -65,9 +65,12 @@ export class OutboxRelay {
     const runner = this.options.dataSource.createQueryRunner();
     await runner.connect();
     try {
-      const [lock] = (await runner.query('select pg_try_advisory_lock(hashtext($1)) locked', [
-        `lienthong:outbox:${this.options.service}`,
-      ])) as Array<{ locked: boolean }>;
+      // Advisory locks are database-wide: the schema is part of the key, so services (or test
+      // worlds) that own other schemas of the same database each have their own relay leader.
+      const [lock] = (await runner.query(
+        `select pg_try_advisory_lock(hashtext($1 || ':' || current_schema())) locked`,
+        [`lienthong:outbox:${this.options.service}`],
+      )) as Array<{ locked: boolean }>;
       if (lock?.locked) {
         this.session = runner;
         return runner;
