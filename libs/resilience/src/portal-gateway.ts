@@ -235,6 +235,17 @@ export class PortalGateway extends EventEmitter {
     const maxRetryAfterMs = this.options.maxRetryAfterMs ?? 60_000;
     for (let attempt = 1; ; attempt += 1) {
       const refused = this.refusal();
+      // An in-process retry (lookups, logins) waits out the portal's Retry-After, interruptibly;
+      // a push fails fast and waits in the ledger instead.
+      if (refused?.code === 'TARGET_PAUSED' && options.retry) {
+        try {
+          await sleep(refused.retryAfterMs ?? 0, undefined, { signal: this.stopping.signal });
+        } catch {
+          throw new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
+        }
+        attempt -= 1;
+        continue;
+      }
       if (refused) {
         this.finish(
           operation,
