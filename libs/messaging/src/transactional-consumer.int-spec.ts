@@ -17,7 +17,7 @@ import { DeadLetterOriginal1763800000600 } from './dead-letter-writer';
 import { rewindConsumer } from './rewind';
 import { EventProducer } from './event-producer';
 import { TransactionalConsumer } from './transactional-consumer';
-import type { ConsumedEvent } from './transactional-consumer';
+import type { ConsumedEvent, TransactionalConsumerOptions } from './transactional-consumer';
 
 class Applied1763800000999 implements MigrationInterface {
   name = 'Applied1763800000999';
@@ -83,6 +83,22 @@ async function record(events: ConsumedEvent[], tx: { query: DataSource['query'] 
 describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?'}) and PostgreSQL`, () => {
   const ctx = useTestContext('messaging');
   const validator = new ContractValidator();
+  /** A consumer of a test world's topic (group `<topic>-group`), recording with `record` unless overridden. */
+  const consumerOn = (
+    world: Pick<Awaited<ReturnType<typeof setup>>, 'topic' | 'dataSource' | 'producer'>,
+    overrides: Partial<TransactionalConsumerOptions> = {},
+  ) =>
+    new TransactionalConsumer({
+      kafka: ctx.kafka,
+      groupId: `${world.topic}-group`,
+      topic: world.topic,
+      contractTopic: CONTRACT_TOPIC,
+      dataSource: world.dataSource,
+      validator,
+      producer: world.producer,
+      handle: record,
+      ...overrides,
+    });
 
   it('applies every valid event once, in order per dossier, and sends every invalid one to the DLQ with its reason', async () => {
     const { topic, dlq, dataSource, producer } = await setup(ctx);
@@ -105,16 +121,7 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     await kafkaProducer.send({ topic, messages });
     await kafkaProducer.disconnect();
 
-    const consumer = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId: `${topic}-group`,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      handle: record,
-    });
+    const consumer = consumerOn({ topic, dataSource, producer });
     await consumer.start();
     try {
       await expectEventually(
@@ -197,38 +204,24 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
 
     let crashed = false;
     const groupId = `${topic}-group`;
-    const first = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      handle: record,
-      afterDatabaseCommit: () => {
-        crashed = true;
-        return Promise.reject(
-          new Error('simulated crash between the database commit and the Kafka commit'),
-        );
+    const first = consumerOn(
+      { topic, dataSource, producer },
+      {
+        afterDatabaseCommit: () => {
+          crashed = true;
+          return Promise.reject(
+            new Error('simulated crash between the database commit and the Kafka commit'),
+          );
+        },
       },
-    });
+    );
     await first.start();
     await expectEventually(() => expect(crashed).toBe(true), { timeoutMs: 30_000 });
     await first.stop();
     const appliedByFirst = first.stats.applied;
     expect(appliedByFirst).toBeGreaterThan(0);
 
-    const second = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      handle: record,
-    });
+    const second = consumerOn({ topic, dataSource, producer });
     await second.start();
     const admin = ctx.kafka.admin();
     await admin.connect();
@@ -269,22 +262,18 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     await kafkaProducer.send({ topic, messages: records });
     await kafkaProducer.disconnect();
     let failures = 0;
-    const consumer = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId: `${topic}-group`,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      handle: async (events, tx) => {
-        await record(events, tx);
-        if (failures < 2) {
-          failures += 1;
-          throw new Error('database trouble after writing: the transaction must roll back');
-        }
+    const consumer = consumerOn(
+      { topic, dataSource, producer },
+      {
+        handle: async (events, tx) => {
+          await record(events, tx);
+          if (failures < 2) {
+            failures += 1;
+            throw new Error('database trouble after writing: the transaction must roll back');
+          }
+        },
       },
-    });
+    );
     await consumer.start();
     try {
       await expectEventually(() => expect(consumer.stats.applied).toBe(records.length), {
@@ -323,24 +312,20 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     const poisonKey = lifecycles[2]?.code as string;
     const records = await produce(topic, lifecycles);
     let handled = 0;
-    const consumer = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId: `${topic}-group`,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      retryBackoffMs: 20,
-      handle: async (events, tx) => {
-        handled += 1;
-        await record(events, tx);
-        // A value the database refuses, for one dossier's events only (SQLSTATE 22P02).
-        for (const e of events)
-          if (e.event.envelope.subject === poisonKey)
-            await tx.query('select $1::integer', [e.event.envelope.subject]);
+    const consumer = consumerOn(
+      { topic, dataSource, producer },
+      {
+        retryBackoffMs: 20,
+        handle: async (events, tx) => {
+          handled += 1;
+          await record(events, tx);
+          // A value the database refuses, for one dossier's events only (SQLSTATE 22P02).
+          for (const e of events)
+            if (e.event.envelope.subject === poisonKey)
+              await tx.query('select $1::integer', [e.event.envelope.subject]);
+        },
       },
-    });
+    );
     const reader = await dlqReader(dlq);
     await consumer.start();
     const poisoned = records.filter((r) => r.key === poisonKey).length;
@@ -380,27 +365,23 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     );
     const records = await produce(topic, lifecycles);
     const refusedKey = lifecycles[1]?.code as string;
-    const consumer = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId: `${topic}-group`,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      handle: async (events, tx, tools) => {
-        for (const e of events) {
-          if (e.event.envelope.subject === refusedKey)
-            tools.reject(e, {
-              code: 'COMMUNE_MISMATCH',
-              field: 'ce_communecode',
-              rule: 'entity-owner',
-              message: 'ce_communecode: not the owner',
-            });
-          else await record([e], tx);
-        }
+    const consumer = consumerOn(
+      { topic, dataSource, producer },
+      {
+        handle: async (events, tx, tools) => {
+          for (const e of events) {
+            if (e.event.envelope.subject === refusedKey)
+              tools.reject(e, {
+                code: 'COMMUNE_MISMATCH',
+                field: 'ce_communecode',
+                rule: 'entity-owner',
+                message: 'ce_communecode: not the owner',
+              });
+            else await record([e], tx);
+          }
+        },
       },
-    });
+    );
     const reader = await dlqReader(dlq);
     await consumer.start();
     const refused = records.filter((r) => r.key === refusedKey).length;
@@ -432,17 +413,10 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
       messages: [{ key: 'k', value: big, headers: { ce_specversion: '1.0' } }],
     });
     await p.disconnect();
-    const consumer = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId: `${topic}-group`,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      maxDeadLetterBytes: 2000,
-      handle: record,
-    });
+    const consumer = consumerOn(
+      { topic, dataSource, producer },
+      { maxDeadLetterBytes: 2000, handle: record },
+    );
     const reader = await dlqReader(dlq);
     await consumer.start();
     try {
@@ -469,17 +443,10 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
       );
     const records = await produce(topic, [dossierLifecycle(new Rng(80), { endAt: 2 })]);
     const errors: string[] = [];
-    const consumer = new TransactionalConsumer({
-      kafka: ctx.kafka,
-      groupId,
-      topic,
-      contractTopic: CONTRACT_TOPIC,
-      dataSource,
-      validator,
-      producer,
-      handle: record,
-      logger: { warn: () => undefined, error: (_f, m) => void errors.push(m) },
-    });
+    const consumer = consumerOn(
+      { topic, dataSource, producer },
+      { logger: { warn: () => undefined, error: (_f, m) => void errors.push(m) } },
+    );
     await consumer.start();
     try {
       await expectEventually(
@@ -509,17 +476,10 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     const records = await produce(topic, [dossierLifecycle(new Rng(90), { endAt: 4 })]);
     const warnings: string[] = [];
     const consumer = () =>
-      new TransactionalConsumer({
-        kafka: ctx.kafka,
-        groupId,
-        topic,
-        contractTopic: CONTRACT_TOPIC,
-        dataSource,
-        validator,
-        producer,
-        handle: record,
-        logger: { warn: (_f, m) => void warnings.push(m), error: () => undefined },
-      });
+      consumerOn(
+        { topic, dataSource, producer },
+        { logger: { warn: (_f, m) => void warnings.push(m), error: () => undefined } },
+      );
     const applied = async () => (await ctx.sql.query('select 1 from applied')).length;
     const runUntil = async (c: TransactionalConsumer, done: () => Promise<void>) => {
       await c.start();

@@ -140,8 +140,8 @@ export class TransactionalConsumer {
   private readonly dlq: DeadLetterWriter;
   private readonly notices: OffsetNotice[] = [];
   private databaseFailing: string | undefined;
-  /** Dead letters already sent for a batch that then failed: `${partition}:${offset}`. */
-  private readonly sentDeadLetters = new Set<string>();
+  /** Per partition, offsets whose dead letter was sent for a batch that then failed (not re-sent). */
+  private readonly sentDeadLetters = new Map<number, Set<string>>();
 
   constructor(private readonly options: TransactionalConsumerOptions) {
     this.consumer = options.kafka.consumer({
@@ -191,40 +191,48 @@ export class TransactionalConsumer {
     else this.options.logger?.warn(fields, message);
   }
 
+  /**
+   * The next offset stored with earlier work, unless it is past the end of the log: no record at
+   * or past it exists, so this is another log (the topic was deleted and recreated). Obeying it
+   * would skip every new record; dedupe by source + id and per-entity sequences keep a real replay
+   * harmless, so it is reset to this batch, and said so.
+   */
+  private async storedOffset(batch: EachBatchPayload['batch']): Promise<bigint | undefined> {
+    const { dataSource, groupId } = this.options;
+    const { topic, partition } = batch;
+    const stored = await this.offsets.next(dataSource, groupId, topic, partition);
+    if (stored === undefined || stored <= BigInt(batch.highWatermark)) return stored;
+    const first = batch.firstOffset() ?? '0';
+    this.notice({
+      kind: 'stored-offset-beyond-log-end',
+      topic,
+      partition,
+      storedNext: stored.toString(),
+      fromOffset: first,
+      toOffset: batch.lastOffset(),
+      highWatermark: batch.highWatermark,
+      message:
+        'the stored offset is past the end of the log (topic recreated?): it is reset and these records are applied',
+    });
+    await this.offsets.reset(dataSource, groupId, topic, partition, BigInt(first));
+    return undefined;
+  }
+
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     const { topic, partition } = batch;
-    const { dataSource, groupId, validator } = this.options;
+    const { validator } = this.options;
     const first = batch.messages[0] as KafkaMessage;
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     const nextOffset = BigInt(last.offset) + 1n;
 
     let stored: bigint | undefined;
     try {
-      stored = await this.offsets.next(dataSource, groupId, topic, partition);
+      stored = await this.storedOffset(batch);
     } catch (err) {
       this.failed(err, topic, partition);
       throw err;
-    }
-    let resetStored = false;
-    if (stored !== undefined && stored > BigInt(batch.highWatermark)) {
-      // No record at or past the stored offset exists: this is another log (the topic was deleted
-      // and recreated). Obeying the stored offset would skip every new record; dedupe by source +
-      // id and per-entity sequences keep a real replay harmless, so apply and reset.
-      this.notice({
-        kind: 'stored-offset-beyond-log-end',
-        topic,
-        partition,
-        storedNext: stored.toString(),
-        fromOffset: first.offset,
-        toOffset: last.offset,
-        highWatermark: batch.highWatermark,
-        message:
-          'the stored offset is past the end of the log (topic recreated?): it is reset and these records are applied',
-      });
-      stored = undefined;
-      resetStored = true;
     }
     const fresh = batch.messages.filter((m) => stored === undefined || BigInt(m.offset) >= stored);
     const skipped = batch.messages.length - fresh.length;
@@ -259,21 +267,13 @@ export class TransactionalConsumer {
     }
 
     if (fresh.length > 0) {
-      const committed = await this.apply(
-        payload,
-        valid,
-        invalid,
-        byOffset,
-        nextOffset,
-        resetStored,
-      );
+      const committed = await this.apply(payload, valid, invalid, byOffset, nextOffset);
       for (const work of committed) work();
     }
     await this.options.afterDatabaseCommit?.(partition, nextOffset);
     payload.resolveOffset(last.offset);
     await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset.toString() }]);
-    for (const key of [...this.sentDeadLetters])
-      if (key.startsWith(`${partition}:`)) this.sentDeadLetters.delete(key);
+    this.sentDeadLetters.delete(partition);
     await payload.heartbeat();
   }
 
@@ -310,7 +310,6 @@ export class TransactionalConsumer {
     invalid: DeadLetter[],
     byOffset: Map<string, KafkaMessage>,
     nextOffset: bigint,
-    resetStored: boolean,
   ): Promise<Array<() => void>> {
     const { topic, partition } = payload.batch;
     const maxAttempts = this.options.maxHandleAttempts ?? 3;
@@ -318,15 +317,7 @@ export class TransactionalConsumer {
     let lastError: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
       try {
-        return await this.transaction(
-          partition,
-          valid,
-          invalid,
-          byOffset,
-          nextOffset,
-          resetStored,
-          'batch',
-        );
+        return await this.transaction(partition, valid, invalid, byOffset, nextOffset, 'batch');
       } catch (err) {
         lastError = err;
         if (this.dlq.failing || isTransientDatabaseError(err)) {
@@ -349,7 +340,7 @@ export class TransactionalConsumer {
       'batch keeps failing: applying its records one by one to isolate the poison',
     );
     try {
-      return await this.transaction(partition, valid, invalid, byOffset, nextOffset, resetStored, {
+      return await this.transaction(partition, valid, invalid, byOffset, nextOffset, {
         attempts: maxAttempts,
         firstFailureAt,
       });
@@ -369,7 +360,6 @@ export class TransactionalConsumer {
     invalid: DeadLetter[],
     byOffset: Map<string, KafkaMessage>,
     nextOffset: bigint,
-    resetStored: boolean,
     mode: 'batch' | { attempts: number; firstFailureAt: Date },
   ): Promise<Array<() => void>> {
     const { dataSource, groupId, topic: sourceTopic } = this.options;
@@ -432,14 +422,12 @@ export class TransactionalConsumer {
           ),
         );
       }
-      const unsent = letters.filter(
-        (l) => !this.sentDeadLetters.has(`${l.context.partition}:${l.context.offset}`),
-      );
+      const sent = this.sentDeadLetters.get(partition) ?? new Set<string>();
+      const unsent = letters.filter((l) => !sent.has(l.context.offset));
       await this.dlq.send(sourceTopic, unsent, tx);
-      for (const l of unsent)
-        this.sentDeadLetters.add(`${l.context.partition}:${l.context.offset}`);
-      if (resetStored) await this.offsets.reset(tx, groupId, sourceTopic, partition, nextOffset);
-      else await this.offsets.save(tx, groupId, sourceTopic, partition, nextOffset);
+      for (const l of unsent) sent.add(l.context.offset);
+      this.sentDeadLetters.set(partition, sent);
+      await this.offsets.save(tx, groupId, sourceTopic, partition, nextOffset);
     });
     this.databaseFailing = undefined;
     this.stats.applied += applied;

@@ -202,7 +202,7 @@ describe('PortalGateway', () => {
     const quick = ({ signal }: { signal: AbortSignal }) =>
       new Promise((resolve, reject) => {
         if (signal.aborted) reject(new DOMException('timed out', 'TimeoutError'));
-        setTimeout(resolve, 20, 'ok');
+        else resolve('ok');
       });
     const results = await Promise.allSettled(
       [1, 2, 3, 4].map((i) => gw.call('sync', quick, { correlationId: `q${i}` })),

@@ -238,11 +238,7 @@ export class PortalGateway extends EventEmitter {
       // An in-process retry (lookups, logins) waits out the portal's Retry-After, interruptibly;
       // a push fails fast and waits in the ledger instead.
       if (refused?.code === 'TARGET_PAUSED' && options.retry) {
-        try {
-          await sleep(refused.retryAfterMs ?? 0, undefined, { signal: this.stopping.signal });
-        } catch {
-          throw new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
-        }
+        await this.wait(refused.retryAfterMs ?? 0);
         attempt -= 1;
         continue;
       }
@@ -284,12 +280,10 @@ export class PortalGateway extends EventEmitter {
             ? await breaker.fire(run)
             : await this.limiter.schedule(() => breaker.fire(run))
         ) as T;
-        if (wasProbe) this.probing = false;
         this.release();
         this.finish(operation, startedAt, attempt, options.correlationId, 'success', note);
         return value;
       } catch (err) {
-        if (wasProbe) this.probing = false;
         const error = asPortalCallError(err).withRetryAfterAtMost(maxRetryAfterMs);
         if (error.code === 'PORTAL_RATE_LIMITED' && error.retryAfterMs) {
           this.pausedUntil = Math.max(this.pausedUntil, Date.now() + error.retryAfterMs);
@@ -305,21 +299,21 @@ export class PortalGateway extends EventEmitter {
           note,
           error,
         );
-        if (
-          !options.retry ||
-          error.outcome === 'deferred' ||
-          error.outcome === 'hold' ||
-          !mayRetry(this.options.retry, error, attempt)
-        )
-          throw error;
-        try {
-          await sleep(retryDelayMs(this.options.retry, attempt, error), undefined, {
-            signal: this.stopping.signal,
-          });
-        } catch {
-          throw new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
-        }
+        // mayRetry refuses everything but `retriable` (holds and deferrals are never retried here).
+        if (!options.retry || !mayRetry(this.options.retry, error, attempt)) throw error;
+        await this.wait(retryDelayMs(this.options.retry, attempt, error));
+      } finally {
+        if (wasProbe) this.probing = false;
       }
+    }
+  }
+
+  /** A wait that shutdown interrupts (GATEWAY_STOPPED). */
+  private async wait(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.stopping.signal });
+    } catch {
+      throw new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
     }
   }
   private finish(

@@ -86,34 +86,30 @@ class TokenLease implements Lease {
     return this.lost.signal;
   }
 
+  /** Renews in the database: ours (and extended), lost (another token holds it), or unknown (no answer). */
+  private async renewNow(): Promise<'ours' | 'lost' | 'unknown'> {
+    const startedAt = Date.now();
+    try {
+      if (!(await this.renew())) return 'lost';
+      this.validUntil = startedAt + this.leaseMs;
+      return 'ours';
+    } catch {
+      return 'unknown';
+    }
+  }
+
   /** Background renewal: a failed query is not proof of loss, but time running out is. */
   async tick(): Promise<void> {
     if (this.lost.signal.aborted) return;
-    const startedAt = Date.now();
-    try {
-      if (await this.renew()) this.validUntil = startedAt + this.leaseMs;
-      else this.lost.abort(new LeaseLostError(this.entityKey));
-    } catch {
-      // The database did not answer: the lease may still be ours, until validUntil.
-    }
-    if (Date.now() >= this.validUntil) this.lost.abort(new LeaseLostError(this.entityKey));
+    const outcome = await this.renewNow();
+    if (outcome === 'lost' || Date.now() >= this.validUntil)
+      this.lost.abort(new LeaseLostError(this.entityKey));
   }
 
+  /** Before a portal write nothing short of a confirmed renewal will do. */
   async confirm(): Promise<void> {
-    if (!this.lost.signal.aborted) {
-      const startedAt = Date.now();
-      let ours = false;
-      try {
-        ours = await this.renew();
-      } catch {
-        ours = false;
-      }
-      if (ours) {
-        this.validUntil = startedAt + this.leaseMs;
-        return;
-      }
-      this.lost.abort(new LeaseLostError(this.entityKey));
-    }
+    if (!this.lost.signal.aborted && (await this.renewNow()) === 'ours') return;
+    this.lost.abort(new LeaseLostError(this.entityKey));
     throw new LeaseLostError(this.entityKey);
   }
 }

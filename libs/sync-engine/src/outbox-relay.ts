@@ -26,6 +26,8 @@ export interface OutboxRelayOptions {
   onSetAside?: (id: string, reason: string) => void;
   /** Cuts the idle wait short when this process just wrote outbox rows (see Wakeup). */
   wakeup?: Wakeup;
+  /** The process's validator (compiling every schema is start-up work worth doing once). */
+  validator?: ContractValidator;
 }
 
 interface OutboxRow {
@@ -52,11 +54,12 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup: Wakeup;
-  private readonly validator = new ContractValidator();
+  private readonly validator: ContractValidator;
   private session: QueryRunner | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.wakeup = options.wakeup ?? new Wakeup();
+    this.validator = options.validator ?? new ContractValidator();
   }
 
   /** The leader's own connection, or undefined when another instance leads. */
@@ -117,7 +120,9 @@ export class OutboxRelay {
           continue;
         }
         const topic = this.options.topicFor?.(row.topic) ?? row.topic;
-        byTopic.set(topic, [...(byTopic.get(topic) ?? []), encoded]);
+        const group = byTopic.get(topic) ?? [];
+        group.push(encoded);
+        byTopic.set(topic, group);
         sendable.push(row.id);
       }
       for (const [topic, messages] of byTopic) await producer.send(topic, messages);

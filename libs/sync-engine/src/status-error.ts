@@ -29,9 +29,7 @@ export function redactEchoes(message: string, submitted: unknown): string {
   const values = new Set<string>();
   leaves(submitted, values);
   let text = message;
-  for (const v of [...values].sort((a, b) => b.length - a.length)) {
-    if (text.includes(v)) text = text.split(v).join('[…]');
-  }
+  for (const v of [...values].sort((a, b) => b.length - a.length)) text = text.replaceAll(v, '[…]');
   return maskText(text);
 }
 

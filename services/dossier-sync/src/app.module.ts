@@ -181,16 +181,18 @@ export class AppModule {
           ) => new Resources(p, r, pool, g),
         },
         { provide: LedgerIngest, useValue: new LedgerIngest(SERVICE_NAME) },
+        { provide: ContractValidator, useValue: new ContractValidator() },
         { provide: SyncSignals, useValue: new SyncSignals() },
         {
           provide: TransactionalKafkaServer,
-          inject: [Kafka, DataSource, EventProducer, SyncMetrics, SyncSignals],
+          inject: [Kafka, DataSource, EventProducer, SyncMetrics, SyncSignals, ContractValidator],
           useFactory: (
             kafka: Kafka,
             dataSource: DataSource,
             producer: EventProducer,
             metrics: SyncMetrics,
             signals: SyncSignals,
+            validator: ContractValidator,
           ) => {
             const server = new TransactionalKafkaServer({
               kafka,
@@ -198,7 +200,7 @@ export class AppModule {
               topic: config.DOSSIER_TOPIC,
               contractTopic: TOPICS.communeDossierEvents,
               dataSource,
-              validator: new ContractValidator(),
+              validator,
               producer,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
               maxHandleAttempts: config.MAX_HANDLE_ATTEMPTS,

@@ -28,8 +28,6 @@ export class SyncMetrics {
   /** The last ledger read and when it was taken: scrapes within `refreshMs` reuse it. */
   private ledger: Promise<LedgerFigures> | undefined;
   private ledgerReadAt = 0;
-  /** Ledger reads so far (tests check scrapes do not multiply them). */
-  ledgerReads = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -89,30 +87,32 @@ export class SyncMetrics {
           this.set({ state }, figures.backlog[state] ?? 0);
       },
     });
-    new Gauge({
-      name: 'lienthong_sync_oldest_pending_seconds',
-      help: 'Age of the oldest change not yet at the portal (PENDING or RETRYING); 0 when none.',
-      registers: [this.registry],
-      async collect() {
-        this.set((await ledger()).oldestPendingSeconds);
-      },
-    });
-    new Gauge({
-      name: 'lienthong_outbox_unpublished',
-      help: 'sync.status events written but not yet published to Kafka.',
-      registers: [this.registry],
-      async collect() {
-        this.set((await ledger()).outboxUnpublished);
-      },
-    });
-    new Gauge({
-      name: 'lienthong_outbox_failed',
-      help: 'Outbox rows set aside because they could not be published (malformed); see the relay log.',
-      registers: [this.registry],
-      async collect() {
-        this.set((await ledger()).outboxFailed);
-      },
-    });
+    const single: Array<[name: string, help: string, pick: (f: LedgerFigures) => number]> = [
+      [
+        'lienthong_sync_oldest_pending_seconds',
+        'Age of the oldest change not yet at the portal (PENDING or RETRYING); 0 when none.',
+        (f) => f.oldestPendingSeconds,
+      ],
+      [
+        'lienthong_outbox_unpublished',
+        'sync.status events written but not yet published to Kafka.',
+        (f) => f.outboxUnpublished,
+      ],
+      [
+        'lienthong_outbox_failed',
+        'Outbox rows set aside because they could not be published (malformed); see the relay log.',
+        (f) => f.outboxFailed,
+      ],
+    ];
+    for (const [name, help, pick] of single)
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set(pick(await ledger()));
+        },
+      });
   }
 
   /**
@@ -124,7 +124,6 @@ export class SyncMetrics {
     const now = Date.now();
     if (this.ledger && now - this.ledgerReadAt < this.refreshMs) return this.ledger;
     this.ledgerReadAt = now;
-    this.ledgerReads += 1;
     this.ledger = this.dataSource
       .query<Array<{ kind: string; n: string | null }>>(
         `select state as kind, count(*)::text n from sync_entity where state <> 'SYNCED' group by state

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { ContractValidator } from '@lienthong/contracts';
 import { EventProducer } from '@lienthong/messaging';
 import { PostgresExchangeRecorder } from '@lienthong/resilience';
 import { Dispatcher, LedgerIngest, OutboxRelay, SYNC_STATUS_TOPIC } from '@lienthong/sync-engine';
@@ -34,6 +35,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     metrics: SyncMetrics,
     signals: SyncSignals,
     private readonly recorder: PostgresExchangeRecorder,
+    validator: ContractValidator,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
     this.dispatcher = new Dispatcher({
@@ -62,6 +64,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       idleMs: config.DISPATCH_IDLE_MS,
       topicFor: (topic) => (topic === SYNC_STATUS_TOPIC ? config.SYNC_STATUS_TOPIC : topic),
       wakeup: signals.relay,
+      validator,
       onError: (err) => logger.error({ err }, 'outbox relay round failed; retrying'),
       onSetAside: (id, reason) =>
         logger.error({ outboxId: id, reason }, 'outbox row cannot be published: set aside'),
