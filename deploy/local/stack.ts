@@ -18,6 +18,7 @@ import {
   dropDatabases,
   ensureDatabases,
   resolvePostgres,
+  restartPostgres,
   stopEmbedded,
   withDatabase,
 } from './postgres.ts';
@@ -151,13 +152,25 @@ async function main(): Promise<void> {
       }
       return;
     }
+    case 'postgres': {
+      // For chaos tests and operators: restart the server (`crash`: immediate, no checkpoint).
+      const action = process.argv[3];
+      if (action !== 'restart' && action !== 'crash')
+        throw new Error('usage: stack.ts postgres restart|crash');
+      const state = readState();
+      if (!state) throw new Error('the stack is not up (npm run stack:up)');
+      if (state.postgresSource === 'DATABASE_URL')
+        throw new Error('DATABASE_URL names a server this stack does not run: restart it yourself');
+      await restartPostgres(state.databaseUrl, action === 'crash' ? 'immediate' : 'fast');
+      return;
+    }
     case 'json': {
       process.stdout.write(`${JSON.stringify(await up())}\n`);
       return;
     }
     default:
       process.stderr.write(
-        'usage: node deploy/local/stack.ts up|down|status|logs [-f]|reset|env|json|kafka kill|stop|start\n',
+        'usage: node deploy/local/stack.ts up|down|status|logs [-f]|reset|env|json|kafka kill|stop|start|postgres restart|crash\n',
       );
       process.exitCode = 2;
   }

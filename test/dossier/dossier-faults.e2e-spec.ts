@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
 import {
   BrokerControl,
+  PostgresControl,
   Rng,
   dossierLifecycle,
   expectEventually,
@@ -79,7 +80,7 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
           (states.PENDING ?? 0) + (states.RETRYING ?? 0),
         );
       }
-      await sleep(500);
+      await sleep(500); // the load's pace (10 dossiers per 500 ms), not a wait for anything
     }
     if (down) await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', {});
 
@@ -118,7 +119,11 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
 
     const broker = new BrokerControl(ctx.stack.kind);
     await broker.kill();
-    await sleep(2_000);
+    // The broker is down when the service itself says so (its readiness checks the broker).
+    await expectEventually(
+      async () => expect((await fetch(await service.url('/health/ready'))).status).toBe(503),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     await broker.start();
 
     await world.waitForLedger({ SYNCED: lives.length }, 240_000);
@@ -167,8 +172,12 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
       },
       { timeoutMs: 20_000 },
     );
-    // Five seconds later the portal has still been asked to store it exactly once.
-    await sleep(5_000);
+    // No retry storm: dossiers produced after the rejection sync (the dispatcher went round again,
+    // several times), and the portal has still been asked to store the rejected one exactly once.
+    for (const number of [3, 4, 5]) {
+      await world.produce(tracedLifecycleRecords(dossierLifecycle(rng, { endAt: 2, number })));
+      await world.waitForLedger({ REJECTED: 1, SYNCED: number - 1 }, 30_000);
+    }
     const [calls] = await ctx.sql.query<{ n: string }>(
       `select count(*) n from "${world.syncSchema}".portal_exchange where operation = 'DongBoHoSoMC' and correlation_id like $1`,
       [`dossier:${bad.MaHoSo}:%`],
@@ -180,4 +189,115 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
     );
     expect(row).toEqual({ state: 'REJECTED', attempts: 1 });
   });
+
+  it('a wrong DVCQG password: the target is held (sync.health.v2 says why), no dossier is REJECTED, and all sync once the password is fixed', async () => {
+    const world = await DossierWorld.create(ctx, 'badpass');
+    const wrong = await world.instance('dossier-sync-badpass', {
+      DVCQG_PASSWORD: 'not-the-password',
+      DVCQG_HOLD_MS: '300',
+      DVCQG_MAX_HOLD_MS: '1000',
+    });
+    await wrong.start();
+    const rng = new Rng(303);
+    const lives = Array.from({ length: 50 }, (_, i) => dossierLifecycle(rng, { number: i + 1 }));
+    await world.produce(lives.flatMap(tracedLifecycleRecords));
+    // Every dossier is in the ledger, waiting: a refused login is the target's problem, not theirs.
+    await world.waitForLedger({ PENDING: 50 }, 60_000);
+    await expectEventually(
+      () => {
+        const held = world.healthReports().filter((r) => r.hold !== null);
+        expect(held.at(-1)).toEqual(
+          expect.objectContaining({
+            service: 'dossier-sync',
+            instance: 'dossier-sync-badpass',
+            target: 'dvcqg',
+            hold: expect.objectContaining({ code: 'PORTAL_AUTH_FAILED' }) as unknown,
+            backlog: expect.objectContaining({ pending: 50, rejected: 0 }) as unknown,
+          }),
+        );
+      },
+      { timeoutMs: 30_000 },
+    );
+    // Held, probing now and then: still nothing rejected, and the service stays ready.
+    const probesBefore = await loginCalls(ctx, world);
+    await expectEventually(
+      async () => expect(await loginCalls(ctx, world)).toBeGreaterThan(probesBefore + 2),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(await world.ledgerStates()).toEqual({ PENDING: 50 });
+    // A hold is not an attempt: no status says REJECTED, nor RETRYING.
+    expect(
+      world.syncStatuses().filter((s) => s.state === 'REJECTED' || s.state === 'RETRYING'),
+    ).toEqual([]);
+    expect((await fetch(await wrong.url('/health/ready'))).status).toBe(200);
+
+    // The operator fixes the password and restarts the service.
+    await wrong.stop();
+    const fixed = await world.instance('dossier-sync-badpass');
+    await fixed.start();
+    await world.waitForLedger({ SYNCED: 50 }, 60_000);
+    await expectPortalHoldsExactly(world, lives, { stepOrder: true });
+    await expectEventually(
+      () => {
+        const last = world
+          .healthReports()
+          .filter((r) => r.instance === 'dossier-sync-badpass')
+          .at(-1);
+        expect(last).toEqual(
+          expect.objectContaining({
+            hold: null,
+            backlog: { pending: 0, retrying: 0, rejected: 0 },
+          }),
+        );
+      },
+      { timeoutMs: 30_000 },
+    );
+  });
+
+  it('PostgreSQL crashes (immediate shutdown) under load: nothing lost, nothing applied twice, the service recovers without a restart', async () => {
+    const world = await DossierWorld.create(ctx, 'pgcrash');
+    const service = await world.instance('dossier-sync-pgcrash');
+    await service.start();
+    const pid = service.pid;
+    const rng = new Rng(2112);
+    const lives = Array.from({ length: 600 }, (_, i) => dossierLifecycle(rng, { number: i + 1 }));
+    await world.produce(lives.slice(0, 400).flatMap(tracedLifecycleRecords));
+    await expectEventually(async () => expect(await syncedCount(world)).toBeGreaterThan(100), {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+    });
+    // The ledger is mid-work (claims, pushes, outbox) when the database goes away.
+    await new PostgresControl(ctx.stack.kind).crash();
+    // More load while the service is finding its way back.
+    await world.produce(lives.slice(400).flatMap(tracedLifecycleRecords));
+    await world.waitForLedger({ SYNCED: lives.length }, 240_000);
+    await expectPortalHoldsExactly(world, lives, { stepOrder: true });
+    await world.waitForOutboxDrained();
+    // Every dossier's last status is SYNCED, at its final sequence.
+    const last = new Map<string, { state: string; sequence: number }>();
+    for (const st of world.syncStatuses()) {
+      const seen = last.get(st.key);
+      if (!seen || st.sequence >= seen.sequence) last.set(st.key, st);
+    }
+    const notSynced = lives
+      .filter((l) => last.get(l.code)?.state !== 'SYNCED')
+      .map((l) => `${l.code}: ${last.get(l.code)?.state ?? 'no status'}`);
+    expect(notSynced).toEqual([]);
+    // The same process did it all, and it is ready again.
+    expect(service.pid).toBe(pid);
+    expect((await fetch(await service.url('/health/ready'))).status).toBe(200);
+  });
 });
+
+/** Login calls dossier-sync made (its exchange records): one per probe of a held target. */
+async function loginCalls(
+  ctx: ReturnType<typeof useTestContext>,
+  world: DossierWorld,
+): Promise<number> {
+  const [row] = await ctx.sql.query<{ n: string }>(
+    `select count(*) n from "${world.syncSchema}".portal_exchange where operation = 'auth'`,
+  );
+  return Number(row?.n ?? 0);
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EncodedRecord } from '@lienthong/contracts';
+import type { EncodedRecord, SyncHealthV2 } from '@lienthong/contracts';
 import { TOPICS, dlqTopicFor } from '@lienthong/contracts';
 import { toWireHeader, toWireStep } from '@lienthong/portal-clients';
 import { fingerprint } from '@lienthong/sync-engine';
@@ -37,6 +37,7 @@ export class DossierWorld {
   readonly instances: ServiceProcess[] = [];
   readonly statuses: RecordingConsumer;
   readonly dlqConsumer: RecordingConsumer;
+  readonly health: RecordingConsumer;
 
   private constructor(
     private readonly ctx: TestContext,
@@ -44,9 +45,11 @@ export class DossierWorld {
     readonly sim: ServiceProcess,
     readonly topic: string,
     readonly statusTopic: string,
+    readonly healthTopic: string,
   ) {
     this.statuses = new RecordingConsumer(ctx.kafka);
     this.dlqConsumer = new RecordingConsumer(ctx.kafka);
+    this.health = new RecordingConsumer(ctx.kafka);
   }
 
   /** `label` keeps several worlds of one test file apart: own topics, ledger schema and portal state. */
@@ -58,16 +61,19 @@ export class DossierWorld {
     const topic = await ctx.createTopic(`${label}.${TOPICS.communeDossierEvents}`, 12);
     await ctx.createTopic(`${label}.${TOPICS.communeDossierEvents}.dlq.v1`, 3);
     const statusTopic = await ctx.createTopic(`${label}.${TOPICS.syncStatus}`, 12);
+    const healthTopic = await ctx.createTopic(`${label}.${TOPICS.syncHealthV2}`, 1);
     const sim = await startPortalSim(ctx, {
       PORTAL_SIM_SCHEMA: `${ctx.schema}_${label}_sim`,
       ...simEnv,
     });
-    const world = new DossierWorld(ctx, label, sim, topic, statusTopic);
+    const world = new DossierWorld(ctx, label, sim, topic, statusTopic, healthTopic);
     await world.statuses.start(statusTopic);
     await world.dlqConsumer.start(dlqTopicFor(topic));
+    await world.health.start(healthTopic);
     ctx.onCleanup(async () => {
       await world.statuses.stop();
       await world.dlqConsumer.stop();
+      await world.health.stop();
     });
     return world;
   }
@@ -91,6 +97,8 @@ export class DossierWorld {
         KAFKA_GROUP_ID: `${this.topic}.dossier-sync`,
         DOSSIER_TOPIC: this.topic,
         SYNC_STATUS_TOPIC: this.statusTopic,
+        SYNC_HEALTH_TOPIC: this.healthTopic,
+        HEALTH_REPORT_MS: '2000',
         DVCQG_BASE_URL: await this.sim.url(),
         INSTANCE_ID: name,
         LOG_LEVEL: 'warn',
@@ -197,6 +205,11 @@ export class DossierWorld {
       });
     }
     return [...byId.values()];
+  }
+
+  /** The sync.health.v2 reports seen so far, oldest first. */
+  healthReports(): SyncHealthV2[] {
+    return this.health.messages.map((m) => JSON.parse(m.value ?? '{}') as SyncHealthV2);
   }
 
   async metric(instance: ServiceProcess, name: string): Promise<string[]> {

@@ -104,6 +104,9 @@ export class PortalGateway extends EventEmitter {
   private holdMs: number;
   private probing = false;
   private readonly stopping = new AbortController();
+  /** The last call that reached the portal and succeeded, and the last that failed for a reason other than a business rejection. */
+  lastSuccessAt: Date | undefined;
+  lastFailureAt: Date | undefined;
 
   constructor(
     readonly options: GatewayOptions,
@@ -132,6 +135,19 @@ export class PortalGateway extends EventEmitter {
   targetState(): BreakerState {
     const states = [...this.breakers.keys()].map((op) => this.breakerState(op));
     return states.includes('open') ? 'open' : states.includes('half-open') ? 'half-open' : 'closed';
+  }
+
+  /** Each operation's breaker, for health reports. */
+  breakerStates(): Array<{ operation: string; state: BreakerState }> {
+    return [...this.breakers.keys()].map((operation) => ({
+      operation,
+      state: this.breakerState(operation),
+    }));
+  }
+
+  /** Until when the portal asked us not to call (Retry-After, capped), if that is still running. */
+  retryAfterUntil(): Date | undefined {
+    return Date.now() < this.pausedUntil ? new Date(this.pausedUntil) : undefined;
   }
 
   /** The hold in force, if the target is held (credentials, endpoint). */
@@ -281,6 +297,7 @@ export class PortalGateway extends EventEmitter {
             : await this.limiter.schedule(() => breaker.fire(run))
         ) as T;
         this.release();
+        this.lastSuccessAt = new Date();
         this.finish(operation, startedAt, attempt, options.correlationId, 'success', note);
         return value;
       } catch (err) {
@@ -288,6 +305,8 @@ export class PortalGateway extends EventEmitter {
         if (error.code === 'PORTAL_RATE_LIMITED' && error.retryAfterMs) {
           this.pausedUntil = Math.max(this.pausedUntil, Date.now() + error.retryAfterMs);
         }
+        if (error.outcome !== 'permanent' && error.outcome !== 'deferred')
+          this.lastFailureAt = new Date();
         if (error.outcome === 'hold') this.holdAfter(error);
         else if (wasProbe && error.outcome !== 'deferred') this.release();
         this.finish(

@@ -20,3 +20,11 @@ export type { ClaimedEntity, Lease, PushReceipt } from './push-target.port';
 export { OutboxRelay } from './outbox-relay';
 export type { OutboxProducer, OutboxRelayOptions } from './outbox-relay';
 export { Wakeup } from './wakeup';
+export { LedgerFiguresReader } from './ledger-figures';
+export type { LedgerFigures } from './ledger-figures';
+export { SyncHealthReporter } from './sync-health-reporter';
+export type {
+  SyncHealthReport,
+  SyncHealthReporterOptions,
+  TargetHealthSource,
+} from './sync-health-reporter';

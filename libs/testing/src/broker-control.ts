@@ -5,6 +5,17 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const workspaceRoot = resolve(__dirname, '..', '..', '..');
 
+async function stack(kind: string, what: string, ...args: string[]): Promise<void> {
+  if (kind !== 'local') {
+    throw new Error(
+      `cannot restart a ${kind} ${what}; chaos tests need the local stack (deploy/local)`,
+    );
+  }
+  await run(process.execPath, [join(workspaceRoot, 'deploy/local/stack.ts'), ...args], {
+    timeout: 120_000,
+  });
+}
+
 /**
  * Stops and starts the real broker, for chaos tests. Only the local stack (deploy/local) can be
  * driven this way; against an external broker or testcontainers this fails with a clear reason
@@ -13,15 +24,8 @@ const workspaceRoot = resolve(__dirname, '..', '..', '..');
 export class BrokerControl {
   constructor(private readonly kind: string) {}
 
-  private async stack(...args: string[]): Promise<void> {
-    if (this.kind !== 'local') {
-      throw new Error(
-        `BrokerControl: cannot restart a ${this.kind} broker; chaos tests need the local stack (deploy/local)`,
-      );
-    }
-    await run(process.execPath, [join(workspaceRoot, 'deploy/local/stack.ts'), ...args], {
-      timeout: 120_000,
-    });
+  private stack(...args: string[]): Promise<void> {
+    return stack(this.kind, 'broker', ...args);
   }
 
   /** Hard stop (SIGKILL): what a crash looks like to clients. */
@@ -31,5 +35,20 @@ export class BrokerControl {
 
   start(): Promise<void> {
     return this.stack('kafka', 'start');
+  }
+}
+
+/** Restarts the real PostgreSQL server of the local stack, for chaos tests. */
+export class PostgresControl {
+  constructor(private readonly kind: string) {}
+
+  /** Immediate shutdown (no checkpoint, WAL recovery on start), then start: what a crash looks like. */
+  crash(): Promise<void> {
+    return stack(this.kind, 'database', 'postgres', 'crash');
+  }
+
+  /** Fast shutdown (connections cut, clean checkpoint), then start. */
+  restart(): Promise<void> {
+    return stack(this.kind, 'database', 'postgres', 'restart');
   }
 }

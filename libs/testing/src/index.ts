@@ -7,7 +7,7 @@ export { useTestContext } from './test-context';
 export type { TestContext } from './test-context';
 export { RecordingConsumer, connectedProducer, testKafka } from './kafka';
 export type { ConsumedMessage } from './kafka';
-export { BrokerControl } from './broker-control';
+export { BrokerControl, PostgresControl } from './broker-control';
 export { ServiceProcess, freePort } from './service-process';
 export { portalAdmin, startPortalSim } from './portal-sim-process';
 export type { ServiceOptions } from './service-process';

@@ -45,6 +45,12 @@ export class ServiceProcess {
     return this.output;
   }
 
+  /** The OS process id while it runs (a restart gives a new one). */
+  get pid(): number | undefined {
+    const child = this.child;
+    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+  }
+
   async url(path = ''): Promise<string> {
     return `http://127.0.0.1:${await this.port}${path}`;
   }

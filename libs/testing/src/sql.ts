@@ -11,6 +11,9 @@ export class TestSql {
       max: 4,
       options: `-c search_path=${schema},public`,
     });
+    // An idle connection the server closed (a database restart in a chaos test) is dropped by
+    // the pool; the next query opens a new one. Without a listener the error would crash jest.
+    this.pool.on('error', () => undefined);
   }
 
   async query<T extends QueryResultRow = QueryResultRow>(

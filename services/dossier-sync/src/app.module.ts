@@ -22,7 +22,7 @@ import {
   PostgresExchangeRecorder,
   ResilienceMetrics,
 } from '@lienthong/resilience';
-import { LedgerIngest, SYNC_LEDGER_MIGRATIONS } from '@lienthong/sync-engine';
+import { LedgerFiguresReader, LedgerIngest, SYNC_LEDGER_MIGRATIONS } from '@lienthong/sync-engine';
 import { DataSource } from 'typeorm';
 import type { DossierSyncConfig } from './config/dossier-sync.config';
 import { DOSSIER_SYNC_CONFIG, ROOT_LOGGER, SERVICE_NAME } from './config/tokens';
@@ -94,19 +94,30 @@ export class AppModule {
         },
         { provide: EventProducer, inject: [Kafka], useFactory: (k: Kafka) => new EventProducer(k) },
         {
-          provide: SyncMetrics,
+          provide: LedgerFiguresReader,
           inject: [DataSource],
-          useFactory: (ds: DataSource) =>
-            new SyncMetrics(ds, SERVICE_NAME, config.METRICS_REFRESH_MS),
+          useFactory: (ds: DataSource) => new LedgerFiguresReader(ds, config.METRICS_REFRESH_MS),
+        },
+        {
+          provide: SyncMetrics,
+          inject: [LedgerFiguresReader],
+          useFactory: (figures: LedgerFiguresReader) => new SyncMetrics(figures, SERVICE_NAME),
         },
         {
           provide: Pool,
-          useFactory: () =>
-            new Pool({
+          useFactory: () => {
+            const pool = new Pool({
               connectionString: config.DATABASE_URL,
               max: 2,
               application_name: SERVICE_NAME,
-            }),
+            });
+            // An idle connection the server closed (a database restart) is dropped and replaced
+            // on next use; unheard, the error would end the process.
+            pool.on('error', (err) =>
+              logger.warn({ err }, 'exchange-record pool lost a connection'),
+            );
+            return pool;
+          },
         },
         {
           provide: PostgresExchangeRecorder,
@@ -142,6 +153,7 @@ export class AppModule {
                 maxConcurrent: config.DVCQG_MAX_CONCURRENT,
                 maxRetryAfterMs: config.DVCQG_MAX_RETRY_AFTER_MS,
                 holdMs: config.DVCQG_HOLD_MS,
+                maxHoldMs: Math.max(config.DVCQG_HOLD_MS, config.DVCQG_MAX_HOLD_MS),
                 ...(config.DVCQG_RATE_LIMIT_PER_SECOND > 0
                   ? { rateLimitPerSecond: config.DVCQG_RATE_LIMIT_PER_SECOND }
                   : {}),

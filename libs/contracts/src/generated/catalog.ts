@@ -13,6 +13,7 @@ export const TOPICS = {
   communeLandEventsDeadLetters: 'commune.land.events.v1.dlq.v1',
   syncStatus: 'sync.status.v1',
   syncHealth: 'sync.health.v1',
+  syncHealthV2: 'sync.health.v2',
   opsCommands: 'ops.commands.v1',
   opsCommandsDeadLetters: 'ops.commands.v1.dlq.v1',
 } as const;
@@ -25,6 +26,7 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'commune.land.events.v1', partitions: 12, retentionDays: 14 },
   { name: 'sync.status.v1', partitions: 12, retentionDays: 14 },
   { name: 'sync.health.v1', partitions: 3, retentionDays: 2 },
+  { name: 'sync.health.v2', partitions: 3, retentionDays: 2 },
   { name: 'ops.commands.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.dossier.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.civil-status.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
@@ -45,6 +47,7 @@ export const EVENT_TYPES = {
   LandFinancialObligationRecorded: 'vn.lienthong.land.financial-obligation-recorded.v1',
   SyncStatus: 'vn.lienthong.sync.status.v1',
   SyncHealth: 'vn.lienthong.sync.health.v1',
+  SyncHealthV2: 'vn.lienthong.sync.health.v2',
   OpsCommand: 'vn.lienthong.ops.command.v1',
 } as const;
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
@@ -161,6 +164,14 @@ export const EVENT_CATALOG: readonly EventCatalogEntry[] = [
     schemaId: 'sync/sync-health.v1.schema.json',
   },
   {
+    name: 'SyncHealthV2',
+    title: 'Sync health report (v2)',
+    ceType: 'vn.lienthong.sync.health.v2',
+    topic: 'sync.health.v2',
+    entityType: 'sync-health',
+    schemaId: 'sync/sync-health.v2.schema.json',
+  },
+  {
     name: 'OpsCommand',
     title: 'Operator command',
     ceType: 'vn.lienthong.ops.command.v1',
@@ -184,5 +195,6 @@ export interface PayloadByEventType {
   'vn.lienthong.land.financial-obligation-recorded.v1': ContractPayloads['LandFinancialObligationRecorded'];
   'vn.lienthong.sync.status.v1': ContractPayloads['SyncStatus'];
   'vn.lienthong.sync.health.v1': ContractPayloads['SyncHealth'];
+  'vn.lienthong.sync.health.v2': ContractPayloads['SyncHealthV2'];
   'vn.lienthong.ops.command.v1': ContractPayloads['OpsCommand'];
 }

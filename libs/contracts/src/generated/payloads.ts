@@ -76,6 +76,7 @@ export interface ContractPayloads {
   LandFinancialObligationRecorded: LandFinancialObligationRecorded;
   SyncStatus: SyncStatus;
   SyncHealth: SyncHealth;
+  SyncHealthV2: SyncHealthV2;
   OpsCommand: OpsCommand;
 }
 /**
@@ -797,6 +798,82 @@ export interface SyncHealth {
    * An operator paused pushes to this target.
    */
   paused: boolean;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  reportedAt: string;
+}
+/**
+ * Periodic health of one sync service instance towards one target. Key: {service}:{instance}:{target}. v2 of sync.health: says why a target is not being called (a hold after a credential or endpoint failure, the portal's Retry-After), the breaker of each portal operation, and lost exchange records; drops the count of SYNCED rows (sync.status.v1 carries every sync).
+ */
+export interface SyncHealthV2 {
+  service: string;
+  instance: string;
+  target: SyncTarget;
+  /**
+   * The worst breaker state over the target's operations, and each operation's.
+   */
+  breaker: {
+    state: 'closed' | 'open' | 'half-open';
+    /**
+     * @maxItems 50
+     */
+    operations: {
+      operation: string;
+      state: 'closed' | 'open' | 'half-open';
+    }[];
+  };
+  /**
+   * Set while the target is held after a credential or endpoint failure (refused login, 401/403, 404 of the endpoint, 413): entities wait, one probe call goes through now and then, a success lifts the hold.
+   */
+  hold: null | {
+    code: string;
+    message: string;
+    /**
+     * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+     */
+    since: string;
+    /**
+     * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+     */
+    nextProbeAt: string;
+  };
+  /**
+   * The portal asked us (Retry-After, capped) not to call before this time.
+   */
+  retryAfterUntil: string | null;
+  /**
+   * An operator paused pushes to this target.
+   */
+  paused: boolean;
+  /**
+   * Ledger entities not yet synced, by sync state (all instances of the service).
+   */
+  backlog: {
+    pending: number;
+    retrying: number;
+    rejected: number;
+  };
+  oldestPendingAgeSeconds: number | null;
+  /**
+   * Messages behind the end of the consumed topic, summed over partitions; null when the broker could not be asked.
+   */
+  consumerLag: number | null;
+  /**
+   * Exchange records (one per portal call) of this instance not yet written, and lost because they could not be written.
+   */
+  exchangeRecords: {
+    pending: number;
+    lost: number;
+  };
+  /**
+   * The last portal call of this instance that succeeded.
+   */
+  lastSuccessAt: string | null;
+  /**
+   * The last portal call of this instance that failed (any reason but a business rejection).
+   */
+  lastFailureAt: string | null;
   /**
    * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
    */

@@ -1770,6 +1770,200 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
   },
   {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'sync/sync-health.v2.schema.json',
+    title: 'SyncHealthV2',
+    description:
+      "Periodic health of one sync service instance towards one target. Key: {service}:{instance}:{target}. v2 of sync.health: says why a target is not being called (a hold after a credential or endpoint failure, the portal's Retry-After), the breaker of each portal operation, and lost exchange records; drops the count of SYNCED rows (sync.status.v1 carries every sync).",
+    type: 'object',
+    properties: {
+      service: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9-]{1,62}$',
+      },
+      instance: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 200,
+      },
+      target: {
+        $ref: '../common/defs.v1.schema.json#/$defs/target',
+      },
+      breaker: {
+        description: "The worst breaker state over the target's operations, and each operation's.",
+        type: 'object',
+        properties: {
+          state: {
+            $ref: '#/$defs/breakerState',
+          },
+          operations: {
+            type: 'array',
+            maxItems: 50,
+            items: {
+              type: 'object',
+              properties: {
+                operation: {
+                  type: 'string',
+                  minLength: 1,
+                  maxLength: 100,
+                },
+                state: {
+                  $ref: '#/$defs/breakerState',
+                },
+              },
+              required: ['operation', 'state'],
+              additionalProperties: false,
+            },
+          },
+        },
+        required: ['state', 'operations'],
+        additionalProperties: false,
+      },
+      hold: {
+        description:
+          'Set while the target is held after a credential or endpoint failure (refused login, 401/403, 404 of the endpoint, 413): entities wait, one probe call goes through now and then, a success lifts the hold.',
+        oneOf: [
+          {
+            type: 'null',
+          },
+          {
+            type: 'object',
+            properties: {
+              code: {
+                type: 'string',
+                pattern: '^[A-Z][A-Z0-9_]{1,63}$',
+              },
+              message: {
+                type: 'string',
+                maxLength: 500,
+              },
+              since: {
+                $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+              },
+              nextProbeAt: {
+                $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+              },
+            },
+            required: ['code', 'message', 'since', 'nextProbeAt'],
+            additionalProperties: false,
+          },
+        ],
+      },
+      retryAfterUntil: {
+        description: 'The portal asked us (Retry-After, capped) not to call before this time.',
+        oneOf: [
+          {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          {
+            type: 'null',
+          },
+        ],
+      },
+      paused: {
+        description: 'An operator paused pushes to this target.',
+        type: 'boolean',
+      },
+      backlog: {
+        description:
+          'Ledger entities not yet synced, by sync state (all instances of the service).',
+        type: 'object',
+        properties: {
+          pending: {
+            type: 'integer',
+            minimum: 0,
+          },
+          retrying: {
+            type: 'integer',
+            minimum: 0,
+          },
+          rejected: {
+            type: 'integer',
+            minimum: 0,
+          },
+        },
+        required: ['pending', 'retrying', 'rejected'],
+        additionalProperties: false,
+      },
+      oldestPendingAgeSeconds: {
+        type: ['number', 'null'],
+        minimum: 0,
+      },
+      consumerLag: {
+        description:
+          'Messages behind the end of the consumed topic, summed over partitions; null when the broker could not be asked.',
+        type: ['integer', 'null'],
+        minimum: 0,
+      },
+      exchangeRecords: {
+        description:
+          'Exchange records (one per portal call) of this instance not yet written, and lost because they could not be written.',
+        type: 'object',
+        properties: {
+          pending: {
+            type: 'integer',
+            minimum: 0,
+          },
+          lost: {
+            type: 'integer',
+            minimum: 0,
+          },
+        },
+        required: ['pending', 'lost'],
+        additionalProperties: false,
+      },
+      lastSuccessAt: {
+        description: 'The last portal call of this instance that succeeded.',
+        oneOf: [
+          {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          {
+            type: 'null',
+          },
+        ],
+      },
+      lastFailureAt: {
+        description:
+          'The last portal call of this instance that failed (any reason but a business rejection).',
+        oneOf: [
+          {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          {
+            type: 'null',
+          },
+        ],
+      },
+      reportedAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+    },
+    required: [
+      'service',
+      'instance',
+      'target',
+      'breaker',
+      'hold',
+      'retryAfterUntil',
+      'paused',
+      'backlog',
+      'oldestPendingAgeSeconds',
+      'consumerLag',
+      'exchangeRecords',
+      'lastSuccessAt',
+      'lastFailureAt',
+      'reportedAt',
+    ],
+    additionalProperties: false,
+    $defs: {
+      breakerState: {
+        type: 'string',
+        enum: ['closed', 'open', 'half-open'],
+      },
+    },
+  },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'sync/sync-status.v1.schema.json',
     title: 'SyncStatus',
     description:

@@ -53,10 +53,16 @@ export interface DossierSyncConfig {
   DVCQG_MAX_RETRY_AFTER_MS: number;
   /** First hold of DVCQG after a credential or endpoint failure; doubles (to 60 s) while probes fail. */
   DVCQG_HOLD_MS: number;
+  /** A hold doubles while its probes fail, up to this. */
+  DVCQG_MAX_HOLD_MS: number;
   /** Tries of a failing batch before its records are tried one by one and the poison dead-lettered. */
   MAX_HANDLE_ATTEMPTS: number;
   /** The ledger gauges on /metrics are read at most this often, whatever the scrape rate. */
   METRICS_REFRESH_MS: number;
+  /** sync.health.v2 is published this often (and about a second after a breaker or hold change). */
+  HEALTH_REPORT_MS: number;
+  /** Topic the health reports go to (tests use a per-world copy). */
+  SYNC_HEALTH_TOPIC: string;
 }
 
 const int = (min: number, def: number) =>
@@ -105,8 +111,11 @@ const schema: JSONSchemaType<DossierSyncConfig> = {
     EXCHANGE_RETENTION_DAYS: int(1, 30),
     DVCQG_MAX_RETRY_AFTER_MS: int(1000, 60_000),
     DVCQG_HOLD_MS: int(100, 5000),
+    DVCQG_MAX_HOLD_MS: int(100, 60_000),
     MAX_HANDLE_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 20, default: 3 },
     METRICS_REFRESH_MS: int(0, 5000),
+    HEALTH_REPORT_MS: int(1000, 15000),
+    SYNC_HEALTH_TOPIC: { type: 'string', minLength: 1, default: TOPICS.syncHealthV2 },
   },
   required: [
     'PORT',
@@ -141,8 +150,11 @@ const schema: JSONSchemaType<DossierSyncConfig> = {
     'EXCHANGE_RETENTION_DAYS',
     'DVCQG_MAX_RETRY_AFTER_MS',
     'DVCQG_HOLD_MS',
+    'DVCQG_MAX_HOLD_MS',
     'MAX_HANDLE_ATTEMPTS',
     'METRICS_REFRESH_MS',
+    'HEALTH_REPORT_MS',
+    'SYNC_HEALTH_TOPIC',
   ],
   additionalProperties: false,
 };

@@ -1,21 +1,18 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DataSource } from 'typeorm';
 import type { ConsumerStats } from '@lienthong/messaging';
-import type { DispatchStats, IngestReport } from '@lienthong/sync-engine';
+import type {
+  DispatchStats,
+  IngestReport,
+  LedgerFigures,
+  LedgerFiguresReader,
+} from '@lienthong/sync-engine';
 
 /**
  * What ops watch (README, "Metrics"): events consumed and dead-lettered, ledger ingest outcomes,
- * the backlog by state and the age of the oldest pending change (read from the ledger at scrape
- * time, so every instance reports the shared truth), push outcomes, the unpublished outbox; the
+ * the backlog by state and the age of the oldest pending change (read from the ledger, at most
+ * every METRICS_REFRESH_MS, so every instance reports the shared truth), push outcomes, the unpublished outbox; the
  * portal breaker state and call durations come from ResilienceMetrics on the same registry.
  */
-interface LedgerFigures {
-  backlog: Record<string, number>;
-  oldestPendingSeconds: number;
-  outboxUnpublished: number;
-  outboxFailed: number;
-}
-
 export class SyncMetrics {
   readonly registry = new Registry();
   readonly ingested: Counter<'outcome'>;
@@ -25,19 +22,11 @@ export class SyncMetrics {
     dispatch: DispatchStats | undefined;
   } = { consumer: () => undefined, dispatch: undefined };
 
-  /** The last ledger read and when it was taken: scrapes within `refreshMs` reuse it. */
-  private ledger: Promise<LedgerFigures> | undefined;
-  private ledgerReadAt = 0;
-
-  constructor(
-    private readonly dataSource: DataSource,
-    service: string,
-    private readonly refreshMs = 5000,
-  ) {
+  constructor(figures: LedgerFiguresReader, service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
     const sources = this.sources;
-    const ledger = () => this.ledgerFigures();
+    const ledger = () => figures.read();
     new Counter({
       name: 'lienthong_events_consumed_total',
       help: 'Events read from the commune topic: applied (in a committed batch), dead_lettered (sent to the DLQ, any stage), dead_lettered_in_handling (of those, refused or poison in handling), skipped (below the stored offset).',
@@ -83,15 +72,14 @@ export class SyncMetrics {
       async collect() {
         const figures = await ledger();
         this.reset();
-        for (const state of ['PENDING', 'RETRYING', 'REJECTED'])
-          this.set({ state }, figures.backlog[state] ?? 0);
+        for (const [state, n] of Object.entries(figures.backlog)) this.set({ state }, n);
       },
     });
     const single: Array<[name: string, help: string, pick: (f: LedgerFigures) => number]> = [
       [
         'lienthong_sync_oldest_pending_seconds',
         'Age of the oldest change not yet at the portal (PENDING or RETRYING); 0 when none.',
-        (f) => f.oldestPendingSeconds,
+        (f) => f.oldestPendingSeconds ?? 0,
       ],
       [
         'lienthong_outbox_unpublished',
@@ -113,43 +101,6 @@ export class SyncMetrics {
           this.set(pick(await ledger()));
         },
       });
-  }
-
-  /**
-   * The ledger figures every gauge shows, read in one statement that only touches unsynced rows
-   * (partial indexes), and at most once per `refreshMs` however often Prometheus scrapes: the
-   * SYNCED majority of the ledger is never counted (`lienthong_sync_push_total` counts syncs).
-   */
-  private ledgerFigures(): Promise<LedgerFigures> {
-    const now = Date.now();
-    if (this.ledger && now - this.ledgerReadAt < this.refreshMs) return this.ledger;
-    this.ledgerReadAt = now;
-    this.ledger = this.dataSource
-      .query<Array<{ kind: string; n: string | null }>>(
-        `select state as kind, count(*)::text n from sync_entity where state <> 'SYNCED' group by state
-         union all
-         select 'oldest', extract(epoch from now() - min(pending_since))::text from sync_entity where state in ('PENDING', 'RETRYING')
-         union all
-         select 'unpublished', count(*)::text from outbox where published_at is null and failed_reason is null
-         union all
-         select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null`,
-      )
-      .then((rows) => {
-        const get = (k: string) => Number(rows.find((r) => r.kind === k)?.n ?? 0);
-        return {
-          backlog: Object.fromEntries(
-            ['PENDING', 'RETRYING', 'REJECTED'].map((state) => [state, get(state)]),
-          ),
-          oldestPendingSeconds: get('oldest'),
-          outboxUnpublished: get('unpublished'),
-          outboxFailed: get('failed'),
-        };
-      })
-      .catch((err: unknown) => {
-        this.ledger = undefined;
-        throw err;
-      });
-    return this.ledger;
   }
 
   watchConsumer(stats: () => ConsumerStats | undefined): void {

@@ -4,11 +4,20 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { ContractValidator } from '@lienthong/contracts';
 import { EventProducer } from '@lienthong/messaging';
-import { PostgresExchangeRecorder } from '@lienthong/resilience';
-import { Dispatcher, LedgerIngest, OutboxRelay, SYNC_STATUS_TOPIC } from '@lienthong/sync-engine';
+import { PortalGateway, PostgresExchangeRecorder } from '@lienthong/resilience';
+import type { BreakerStateChange, TargetHoldChange } from '@lienthong/resilience';
+import {
+  Dispatcher,
+  LedgerFiguresReader,
+  LedgerIngest,
+  OutboxRelay,
+  SYNC_STATUS_TOPIC,
+  SyncHealthReporter,
+} from '@lienthong/sync-engine';
 import type { DossierSyncConfig } from '../../config/dossier-sync.config';
 import { DOSSIER_SYNC_CONFIG, ROOT_LOGGER, SERVICE_NAME } from '../../config/tokens';
 import { DvcqgPushTarget } from '../dvcqg/dvcqg.push-target';
+import { KafkaProbe } from '../health/kafka-probe';
 import { SyncMetrics } from '../metrics/sync.metrics';
 import { SyncSignals } from './sync-signals';
 
@@ -16,7 +25,7 @@ const HOUR = 3_600_000;
 
 /**
  * The background work of the service: the dispatcher pushing due ledger rows to DVCQG, the outbox
- * relay publishing sync.status, and the retention of processed event ids. Started once the app
+ * relay publishing sync.status, the sync.health reports, and retention. Started once the app
  * is up; on shutdown it stops claiming, lets the pushes in flight finish and be recorded, and
  * publishes what is left in the outbox.
  */
@@ -24,6 +33,7 @@ const HOUR = 3_600_000;
 export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly dispatcher: Dispatcher;
   readonly relay: OutboxRelay;
+  readonly health: SyncHealthReporter;
   private retention: NodeJS.Timeout | undefined;
 
   constructor(
@@ -37,6 +47,9 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly recorder: PostgresExchangeRecorder,
     validator: ContractValidator,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    private readonly gateway: PortalGateway,
+    figures: LedgerFiguresReader,
+    kafkaProbe: KafkaProbe,
   ) {
     this.dispatcher = new Dispatcher({
       dataSource,
@@ -69,9 +82,47 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       onSetAside: (id, reason) =>
         logger.error({ outboxId: id, reason }, 'outbox row cannot be published: set aside'),
     });
+    this.health = new SyncHealthReporter({
+      producer,
+      validator,
+      service: SERVICE_NAME,
+      instance: config.INSTANCE_ID,
+      gateway,
+      ledger: figures,
+      consumerLag: () => kafkaProbe.lag(config.KAFKA_GROUP_ID, config.DOSSIER_TOPIC),
+      exchangeRecords: () => ({ pending: recorder.pending, lost: recorder.lost }),
+      intervalMs: config.HEALTH_REPORT_MS,
+      topic: config.SYNC_HEALTH_TOPIC,
+      onError: (err) =>
+        logger.warn({ err }, 'sync.health report not sent; the next one replaces it'),
+    });
   }
 
+  /** Breaker and hold changes: logged (what an operator greps for) and reported within a second. */
+  private readonly onHold = (change: TargetHoldChange) => {
+    if (change.hold)
+      this.logger.error(
+        {
+          target: change.target,
+          code: change.hold.code,
+          since: change.hold.since,
+          nextProbeAt: change.hold.until,
+        },
+        `target held: ${change.hold.message}; entities wait until a probe call succeeds`,
+      );
+    else this.logger.info({ target: change.target }, 'target hold lifted: a probe call succeeded');
+    this.health.changed();
+  };
+
+  private readonly onBreaker = (change: BreakerStateChange) => {
+    this.logger.warn({ ...change }, `breaker ${change.state}`);
+    this.health.changed();
+  };
+
   onApplicationBootstrap(): void {
+    this.gateway.on('target-hold', this.onHold);
+    this.gateway.on('breaker-state', this.onBreaker);
+    this.health.start();
     this.dispatcher.start();
     this.relay.start();
     void this.purge();
@@ -81,6 +132,9 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.retention);
+    this.gateway.off('target-hold', this.onHold);
+    this.gateway.off('breaker-state', this.onBreaker);
+    await this.health.stop();
     await this.dispatcher.stop();
     await this.relay.stop();
     // Publish what the last pushes wrote, so a clean stop leaves no status behind.

@@ -1,0 +1,62 @@
+import type { DataSource } from 'typeorm';
+
+/** What the ledger says about the backlog: all instances of the service share it. */
+export interface LedgerFigures {
+  backlog: { PENDING: number; RETRYING: number; REJECTED: number };
+  /** Age of the oldest change not yet at the portal (PENDING or RETRYING); null when none. */
+  oldestPendingSeconds: number | null;
+  outboxUnpublished: number;
+  /** Outbox rows set aside because they could not be published. */
+  outboxFailed: number;
+}
+
+/**
+ * Reads the ledger figures that metrics and health reports show, in one statement that only
+ * touches unsynced rows (partial indexes), and at most once per `refreshMs` however often it is
+ * asked: the SYNCED majority of the ledger is never counted (sync.status carries every sync).
+ */
+export class LedgerFiguresReader {
+  private last: Promise<LedgerFigures> | undefined;
+  private readAt = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly refreshMs = 5000,
+  ) {}
+
+  read(): Promise<LedgerFigures> {
+    const now = Date.now();
+    if (this.last && now - this.readAt < this.refreshMs) return this.last;
+    this.readAt = now;
+    this.last = this.dataSource
+      .query<Array<{ kind: string; n: string | null }>>(
+        `select state as kind, count(*)::text n from sync_entity where state <> 'SYNCED' group by state
+         union all
+         select 'oldest', extract(epoch from now() - min(pending_since))::text from sync_entity where state in ('PENDING', 'RETRYING')
+         union all
+         select 'unpublished', count(*)::text from outbox where published_at is null and failed_reason is null
+         union all
+         select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null`,
+      )
+      .then((rows) => {
+        const raw = (k: string) => rows.find((r) => r.kind === k)?.n ?? null;
+        const get = (k: string) => Number(raw(k) ?? 0);
+        const oldest = raw('oldest');
+        return {
+          backlog: {
+            PENDING: get('PENDING'),
+            RETRYING: get('RETRYING'),
+            REJECTED: get('REJECTED'),
+          },
+          oldestPendingSeconds: oldest === null ? null : Math.max(0, Number(oldest)),
+          outboxUnpublished: get('unpublished'),
+          outboxFailed: get('failed'),
+        };
+      })
+      .catch((err: unknown) => {
+        this.last = undefined;
+        throw err;
+      });
+    return this.last;
+  }
+}
