@@ -9,6 +9,7 @@ import {
   connectedProducer,
   expectEventually,
   lifecycleRecords,
+  PersonalDataWatch,
   startPortalSim,
 } from '@lienthong/testing';
 import type { DossierLifecycle, TestContext } from '@lienthong/testing';
@@ -38,6 +39,8 @@ export class DossierWorld {
   readonly statuses: RecordingConsumer;
   readonly dlqConsumer: RecordingConsumer;
   readonly health: RecordingConsumer;
+  /** Every record of the world's dossier topic, whoever produced it: its personal values are watched. */
+  readonly input: RecordingConsumer;
 
   private constructor(
     private readonly ctx: TestContext,
@@ -50,6 +53,7 @@ export class DossierWorld {
     this.statuses = new RecordingConsumer(ctx.kafka);
     this.dlqConsumer = new RecordingConsumer(ctx.kafka);
     this.health = new RecordingConsumer(ctx.kafka);
+    this.input = new RecordingConsumer(ctx.kafka);
   }
 
   /** `label` keeps several worlds of one test file apart: own topics, ledger schema and portal state. */
@@ -70,10 +74,16 @@ export class DossierWorld {
     await world.statuses.start(statusTopic);
     await world.dlqConsumer.start(dlqTopicFor(topic));
     await world.health.start(healthTopic);
+    await world.input.start(topic);
     ctx.onCleanup(async () => {
-      await world.statuses.stop();
-      await world.dlqConsumer.stop();
-      await world.health.stop();
+      try {
+        await world.expectNoPersonalDataInClear();
+      } finally {
+        await world.statuses.stop();
+        await world.dlqConsumer.stop();
+        await world.health.stop();
+        await world.input.stop();
+      }
     });
     return world;
   }
@@ -101,7 +111,7 @@ export class DossierWorld {
         HEALTH_REPORT_MS: '2000',
         DVCQG_BASE_URL: await this.sim.url(),
         INSTANCE_ID: name,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
         DVCQG_TIMEOUT_MS: '2000',
         DISPATCH_LEASE_MS: '8000',
         BREAKER_RESET_TIMEOUT_MS: '2000',
@@ -205,6 +215,50 @@ export class DossierWorld {
       });
     }
     return [...byId.values()];
+  }
+
+  /**
+   * Personal data never in clear outside the ledger: every personal value of the world's traffic
+   * (the fields the contracts declare personal) is looked for in every log line of its services
+   * (dossier-sync instances and portal-sim), every DLQ header, every sync.status and sync.health
+   * event. Runs when the world is cleaned up, after its test.
+   */
+  async expectNoPersonalDataInClear(): Promise<void> {
+    const admin = this.ctx.kafka.admin();
+    await admin.connect();
+    let produced = 0;
+    try {
+      for (const p of await admin.fetchTopicOffsets(this.topic))
+        produced += Number(p.high) - Number(p.low);
+    } finally {
+      await admin.disconnect();
+    }
+    await expectEventually(
+      () => expect(this.input.messages.length).toBeGreaterThanOrEqual(produced),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const watch = new PersonalDataWatch();
+    for (const m of this.input.messages) watch.plant(m.value);
+    const leaks = [
+      ...[this.sim, ...this.instances].flatMap((s, i) =>
+        watch.leaks(i === 0 ? 'portal-sim log' : `dossier-sync log ${i}`, s.logs),
+      ),
+      ...this.dlqConsumer.messages.flatMap((m) =>
+        watch.leaks(`DLQ headers at ${m.partition}:${m.offset}`, JSON.stringify(m.headers)),
+      ),
+      ...[...this.statuses.messages, ...this.health.messages].flatMap((m) =>
+        watch.leaks(
+          `${m.topic} at ${m.partition}:${m.offset}`,
+          `${JSON.stringify(m.headers)} ${m.value ?? ''}`,
+        ),
+      ),
+    ];
+    expect({ planted: watch.size > 0 || produced === 0, leaks }).toEqual({
+      planted: true,
+      leaks: [],
+    });
   }
 
   /** The sync.health.v2 reports seen so far, oldest first. */

@@ -4,7 +4,7 @@
 //   node libs/contracts/scripts/generate.ts          write the files
 //   node libs/contracts/scripts/generate.ts --check  fail if the committed files drift from contracts/
 import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { compile } from 'json-schema-to-typescript';
 import type { JSONSchema } from 'json-schema-to-typescript';
 import { parse } from 'yaml';
@@ -69,6 +69,56 @@ function withoutConditionals(node: unknown): unknown {
   return out;
 }
 
+type Node = Record<string, unknown>;
+
+/**
+ * Field names that hold personal data: every property annotated `x-personal-data: true`, or whose
+ * schema refers (through $ref, oneOf/anyOf/allOf branches or array items) to a definition so
+ * annotated. Declared once in contracts/schemas; libs/observability masks these keys.
+ */
+function personalFields(files: Map<string, Node>): Map<string, Set<string>> {
+  const resolve = (ref: string, file: string): [Node | undefined, string] => {
+    const [path = '', pointer = ''] = ref.split('#');
+    const target = path ? join(dirname(file), path) : file;
+    let node: unknown = files.get(target);
+    for (const seg of pointer.split('/').filter(Boolean)) node = (node as Node | undefined)?.[seg];
+    return [node as Node | undefined, target];
+  };
+  const personal = (node: unknown, file: string, depth = 0): boolean => {
+    if (!node || typeof node !== 'object' || depth > 10) return false;
+    const n = node as Node;
+    if (n['x-personal-data'] === true) return true;
+    if (typeof n.$ref === 'string') {
+      const [target, targetFile] = resolve(n.$ref, file);
+      if (personal(target, targetFile, depth + 1)) return true;
+    }
+    for (const k of ['oneOf', 'anyOf', 'allOf'])
+      if (Array.isArray(n[k]) && (n[k] as unknown[]).some((b) => personal(b, file, depth + 1)))
+        return true;
+    return personal(n.items, file, depth + 1);
+  };
+  const found = new Map<string, Set<string>>();
+  const walk = (node: unknown, file: string, at: string): void => {
+    if (Array.isArray(node)) {
+      node.forEach((v, i) => walk(v, file, `${at}/${i}`));
+      return;
+    }
+    if (!node || typeof node !== 'object') return;
+    const n = node as Node;
+    const props = n.properties as Node | undefined;
+    if (props && typeof props === 'object')
+      for (const [name, prop] of Object.entries(props))
+        if (personal(prop, file)) {
+          const where = found.get(name) ?? new Set<string>();
+          where.add(relative(schemasDir, file));
+          found.set(name, where);
+        }
+    for (const [k, v] of Object.entries(n)) walk(v, file, `${at}/${k}`);
+  };
+  for (const [file, schema] of files) walk(schema, file, '');
+  return found;
+}
+
 async function format(source: string): Promise<string> {
   const config = (await prettier.resolveConfig(join(outDir, 'x.ts'))) ?? {};
   return prettier.format(source, { ...config, parser: 'typescript' });
@@ -126,9 +176,23 @@ async function generate(): Promise<Map<string, string>> {
     },
   });
 
-  const schemas = schemaFiles(schemasDir)
-    .sort()
-    .map((file) => JSON.parse(readFileSync(file, 'utf8')) as { $id: string });
+  const schemaByFile = new Map(
+    schemaFiles(schemasDir)
+      .sort()
+      .map((file) => [file, JSON.parse(readFileSync(file, 'utf8')) as Node & { $id: string }]),
+  );
+  const schemas = [...schemaByFile.values()];
+  const personal = [...personalFields(schemaByFile)].sort(([a], [b]) => a.localeCompare(b));
+  const personalModule = `${banner}
+/**
+ * Payload fields that hold personal data, from the \`x-personal-data\` annotations in
+ * contracts/schemas (directly, or through a shared definition such as personalId or personName),
+ * with the schemas that declare each. libs/observability masks every value under these keys.
+ */
+export const PERSONAL_DATA_FIELDS: Readonly<Record<string, readonly string[]>> = {
+${personal.map(([name, where]) => `  ${JSON.stringify(name)}: ${JSON.stringify([...where].sort())},`).join('\n')}
+};
+`;
 
   const channelEntries = Object.entries(doc.channels).map(([id, c]) => `  ${id}: '${c.address}',`);
   const catalog = `${banner}
@@ -184,6 +248,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = $
     ['payloads.ts', await format(payloads)],
     ['catalog.ts', await format(catalog)],
     ['schemas.ts', await format(schemaModule)],
+    ['personal-data.ts', await format(personalModule)],
   ]);
 }
 

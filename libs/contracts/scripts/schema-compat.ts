@@ -21,6 +21,8 @@ const ANNOTATIONS = new Set([
   'readOnly',
   'writeOnly',
   'discriminator',
+  // Ours: which fields hold personal data (masking lists are generated from it).
+  'x-personal-data',
 ]);
 const HANDLED = new Set([
   'type',

@@ -8,6 +8,7 @@ export type {
   TopicName,
 } from './generated/catalog';
 export { SCHEMAS } from './generated/schemas';
+export { PERSONAL_DATA_FIELDS } from './generated/personal-data';
 export { ContractValidator } from './validation/contract-validator';
 export { birthYearOf, decodeCenturySex, personalIdIssues } from './validation/personal-id';
 export { describeFailure, fieldOf, toProblemDetails } from './validation/validation-failure';

@@ -12,9 +12,37 @@ describe('personal data in logs', () => {
     expect(maskText('CMND 123456789')).toBe('CMND *******89');
   });
 
+  it('masks personal IDs written in groups (spaces, dots, dashes)', () => {
+    expect(maskText('số 001 203 004 567, cũ 123.456.789, mới 0012-0300-4567')).toBe(
+      'số ********67, cũ ********89, mới ********67',
+    );
+  });
+
   it('leaves dossier codes, commune codes, timestamps and offsets of other lengths alone', () => {
-    const text = 'H56.14-250702-0001 commune 26734 at 20250702083000 offset 1234567';
+    const text =
+      'H56.14-250702-0001 H56.58-250714-0031 commune 26734 at 20250702083000 on 2025-07-02 08:30:00 offset 1234567 of 1234567890';
     expect(maskText(text)).toBe(text);
+  });
+
+  it('masks the personal fields the contracts declare (x-personal-data), civil status and land included', () => {
+    const masked = maskPersonalData({
+      meHoTen: 'Trần Thị Bình',
+      nksNgaySinh: '2025-07-01',
+      nktNguyenNhanChet: 'Bệnh tim',
+      lienThong: { theBHYT: true },
+      theBHYT: 'TE1797925000123',
+      ThongTinNguoiNopDon: { HoTen: 'Lê Văn Cường', DiaChiChiTiet: 'Số 5 Lê Lợi' },
+      maXa: '26734',
+    }) as Record<string, unknown>;
+    expect(masked).toEqual({
+      meHoTen: '********nh',
+      nksNgaySinh: '********01',
+      nktNguyenNhanChet: '******im',
+      lienThong: { theBHYT: '[masked]' },
+      theBHYT: '********23',
+      ThongTinNguoiNopDon: { HoTen: '********ng', DiaChiChiTiet: '********ợi' },
+      maXa: '26734',
+    });
   });
 
   it('masks every value under a personal key, at any depth, whatever its type', () => {

@@ -1,38 +1,31 @@
+import { PERSONAL_DATA_FIELDS } from '@lienthong/contracts';
+
 /**
  * Personal data never reaches a log in clear (README, "Standards"): values under keys that hold
  * personal data are masked whatever they contain, and any string that looks like a personal ID
- * (CCCD, 12 digits; CMND, 9 digits) or a Vietnamese phone number is masked wherever it appears.
+ * (CCCD, 12 digits; CMND, 9 digits; grouped or not) or a Vietnamese phone number is masked
+ * wherever it appears.
  * A masked value keeps its last two characters, so an operator can still tell two apart.
  */
 
-/** Field names (as in the contracts and portal wire formats) whose values are personal data. */
+/**
+ * Keys whose values are masked whatever they contain: the personal-data fields the contracts
+ * declare (`x-personal-data` in contracts/schemas, generated into PERSONAL_DATA_FIELDS), and
+ * credentials, which are not personal data but must not be logged either.
+ */
+const CREDENTIAL_KEYS = ['password', 'secret', 'session', 'token', 'authorization', 'cookie'];
 const PERSONAL_KEYS = new Set(
-  [
-    'ChuHoSo',
-    'SoDienThoai',
-    'Email',
-    'MaDoiTuong',
-    'SoDinhDanh',
-    'DiaChi',
-    'HoTen',
-    'hoTen',
-    'fullName',
-    'personalId',
-    'soDinhDanh',
-    'phone',
-    'email',
-    'NguoiXuLy',
-    'NguoiYeuCauBoSung',
-    'password',
-    'session',
-    'token',
-    'authorization',
-  ].map((k) => k.toLowerCase()),
+  [...Object.keys(PERSONAL_DATA_FIELDS), ...CREDENTIAL_KEYS].map((k) => k.toLowerCase()),
 );
 
-// A run of 9 or 12 digits not inside a longer number (personal IDs), and phone numbers
-// (0 or +84 followed by 9 digits, optionally grouped by spaces or dots).
-const PERSONAL_ID = /(?<![\d])(\d{12}|\d{9})(?![\d])/g;
+// A personal ID (12 digits, CCCD; 9 digits, CMND), its digits possibly grouped by single spaces,
+// dots or dashes (`001 203 004 567`), not part of a longer number; and phone numbers (0 or +84
+// then 9 digits, optionally grouped).
+const SEP = '[\\s.\\-]';
+const PERSONAL_ID = new RegExp(
+  `(?<!\\d${SEP}?)\\d(?:${SEP}?\\d){8}(?:(?:${SEP}?\\d){3})?(?!${SEP}?\\d)`,
+  'g',
+);
 const PHONE = /(?<![\d+])(?:\+84|0)(?:[\s.]?\d){9}(?![\d])/g;
 
 export function maskValue(value: string): string {

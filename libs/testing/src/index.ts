@@ -8,6 +8,7 @@ export type { TestContext } from './test-context';
 export { RecordingConsumer, connectedProducer, testKafka } from './kafka';
 export type { ConsumedMessage } from './kafka';
 export { BrokerControl, PostgresControl } from './broker-control';
+export { PersonalDataWatch } from './personal-data-watch';
 export { ServiceProcess, freePort } from './service-process';
 export { portalAdmin, startPortalSim } from './portal-sim-process';
 export type { ServiceOptions } from './service-process';

@@ -51,7 +51,27 @@ export function useTestContext(label: string): TestContext {
   });
 
   afterAll(async () => {
-    for (const fn of cleanups.reverse()) await fn();
+    // Every cleanup runs, even after one fails (a failed check must not leave services running);
+    // the failures are reported together at the end.
+    const failures: unknown[] = [];
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    try {
+      await dropAll();
+    } catch (err) {
+      failures.push(err);
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1)
+      throw new AggregateError(failures, `${failures.length} cleanups failed`);
+  });
+
+  const dropAll = async () => {
     if (!state) return;
     const { sql, kafka } = state;
     const schemas = await sql.query<{ nspname: string }>(
@@ -67,7 +87,7 @@ export function useTestContext(label: string): TestContext {
       await admin.deleteTopics({ topics: [...created], timeout: 30_000 }).catch(() => undefined);
       await admin.disconnect();
     }
-  });
+  };
 
   const topic = (base: string) => `test.${safe}.${suffix}.${base}`;
   return {

@@ -32,9 +32,11 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         type: 'object',
         properties: {
           thuongTru: {
+            'x-personal-data': true,
             type: 'boolean',
           },
           theBHYT: {
+            'x-personal-data': true,
             type: 'boolean',
           },
         },
@@ -48,12 +50,14 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/sex',
       },
       nksNgaySinh: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/date',
       },
       nksNoiSinh: {
         $ref: '../common/defs.v1.schema.json#/$defs/address',
       },
       nksQueQuan: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 500,
@@ -68,6 +72,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/personName',
       },
       meNgaySinh: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/date',
       },
       meSoDDCN: {
@@ -83,6 +88,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/personName',
       },
       chaNgaySinh: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/date',
       },
       chaSoDDCN: {
@@ -107,6 +113,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/personalId',
       },
       maGCS: {
+        'x-personal-data': true,
         description: 'Number of the hospital birth certificate (giấy chứng sinh).',
         type: 'string',
         minLength: 1,
@@ -179,6 +186,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/sex',
       },
       nktNgaySinh: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/date',
       },
       nktLoaiGiayToTuyThan: {
@@ -187,19 +195,23 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         enum: [1, 2, 3],
       },
       nktSoGiayToTuyThan: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 20,
       },
       nktNgayChet: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
       },
       nktNoiChet: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 500,
       },
       nktNguyenNhanChet: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 500,
@@ -210,6 +222,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         enum: [1, 2, 3],
       },
       gbtSo: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 50,
@@ -267,6 +280,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         then: {
           properties: {
             nktSoGiayToTuyThan: {
+              'x-personal-data': true,
               $ref: '../common/defs.v1.schema.json#/$defs/personalId',
             },
           },
@@ -284,6 +298,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         then: {
           properties: {
             nktSoGiayToTuyThan: {
+              'x-personal-data': true,
               $ref: '../common/defs.v1.schema.json#/$defs/oldIdCardNumber',
             },
           },
@@ -317,6 +332,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/personName',
       },
       chongNgaySinh: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/date',
       },
       chongSoDDCN: {
@@ -329,6 +345,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/nationality',
       },
       chongTinhTrangHonNhan: {
+        'x-personal-data': true,
         description: 'Marital status before: 1 never married, 2 divorced, 3 widowed.',
         type: 'integer',
         enum: [1, 2, 3],
@@ -337,6 +354,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/personName',
       },
       voNgaySinh: {
+        'x-personal-data': true,
         $ref: '../common/defs.v1.schema.json#/$defs/date',
       },
       voSoDDCN: {
@@ -349,6 +367,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/nationality',
       },
       voTinhTrangHonNhan: {
+        'x-personal-data': true,
         type: 'integer',
         enum: [1, 2, 3],
       },
@@ -410,6 +429,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
               pattern: '^[a-z][A-Za-z]{1,40}$',
             },
             giaTriMoi: {
+              'x-personal-data': true,
               type: 'string',
               maxLength: 500,
             },
@@ -419,6 +439,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         },
       },
       lyDo: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 5,
         maxLength: 1000,
@@ -516,17 +537,20 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         format: 'date',
       },
       personalId: {
+        'x-personal-data': true,
         description:
           '12-digit personal identification number (số định danh cá nhân): 3-digit province of birth registration, a century/sex digit, 2 digits of the birth year, 6 random digits. Personal data: never logged in clear. Cross-field rules (known province, consistent with birth date and sex) are checked by libs/contracts.',
         type: 'string',
         pattern: '^[0-9]{12}$',
       },
       oldIdCardNumber: {
+        'x-personal-data': true,
         description: '9-digit identity card number (CMND, before 2016).',
         type: 'string',
         pattern: '^[0-9]{9}$',
       },
       personName: {
+        'x-personal-data': true,
         description: "A person's full name in Vietnamese, diacritics included.",
         type: 'string',
         minLength: 2,
@@ -540,10 +564,12 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         enum: [1, 2],
       },
       phoneNumber: {
+        'x-personal-data': true,
         type: 'string',
         pattern: '^(0|\\+84)[0-9]{9,10}$',
       },
       email: {
+        'x-personal-data': true,
         type: 'string',
         format: 'email',
         maxLength: 254,
@@ -597,6 +623,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{5,63}$',
       },
       address: {
+        'x-personal-data': true,
         title: 'Address',
         type: 'object',
         properties: {
@@ -736,6 +763,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$',
       },
       NguoiXuLy: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 50,
@@ -753,6 +781,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         maxLength: 200,
       },
       NoiDungXuLy: {
+        'x-personal-data': true,
         type: 'string',
         minLength: 1,
         maxLength: 2000,
@@ -824,6 +853,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         enum: [1, 2, 3, 4],
       },
       MaDoiTuong: {
+        'x-personal-data': true,
         type: 'string',
         maxLength: 50,
       },
@@ -834,6 +864,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/email',
       },
       TrichYeuHoSo: {
+        'x-personal-data': true,
         type: 'string',
         maxLength: 1000,
       },
@@ -1009,6 +1040,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
             enum: [1, 2],
           },
           SoDinhDanh: {
+            'x-personal-data': true,
             type: 'string',
           },
         },
@@ -1024,6 +1056,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         then: {
           properties: {
             SoDinhDanh: {
+              'x-personal-data': true,
               $ref: '../common/defs.v1.schema.json#/$defs/personalId',
             },
           },
@@ -1031,6 +1064,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         else: {
           properties: {
             SoDinhDanh: {
+              'x-personal-data': true,
               $ref: '../common/defs.v1.schema.json#/$defs/oldIdCardNumber',
             },
           },
@@ -1106,11 +1140,13 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
             maxLength: 100,
           },
           NguoiYeuCauBoSung: {
+            'x-personal-data': true,
             type: 'string',
             minLength: 1,
             maxLength: 100,
           },
           NoiDungBoSung: {
+            'x-personal-data': true,
             type: 'string',
             minLength: 1,
             maxLength: 2000,
@@ -1239,11 +1275,13 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
             $ref: '../common/defs.v1.schema.json#/$defs/personName',
           },
           SoChungMinh: {
+            'x-personal-data': true,
             description: '12-digit personal ID or 9-digit identity card.',
             type: 'string',
             pattern: '^([0-9]{12}|[0-9]{9})$',
           },
           DiaChiChiTiet: {
+            'x-personal-data': true,
             type: 'string',
             minLength: 1,
             maxLength: 500,
@@ -1304,6 +1342,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
               pattern: '^[A-Z]{2,4}$',
             },
             DiaChiChiTiet: {
+              'x-personal-data': true,
               type: 'string',
               maxLength: 500,
             },
@@ -1372,10 +1411,12 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
         $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
       },
       CanBoXuLy: {
+        'x-personal-data': true,
         type: 'string',
         maxLength: 100,
       },
       GhiChu: {
+        'x-personal-data': true,
         type: 'string',
         maxLength: 1000,
       },

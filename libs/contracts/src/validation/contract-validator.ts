@@ -93,6 +93,8 @@ export class ContractValidator {
       discriminator: true,
     });
     addFormats(this.ajv);
+    // An annotation, not a constraint: the field holds personal data (masking lists are generated from it).
+    this.ajv.addKeyword({ keyword: 'x-personal-data', schemaType: 'boolean' });
     const formats = this.ajv.formats as Record<
       string,
       { validate?: (s: string) => boolean } | ((s: string) => boolean)

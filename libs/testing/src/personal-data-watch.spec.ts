@@ -1,0 +1,28 @@
+import { PersonalDataWatch } from './personal-data-watch';
+
+describe('PersonalDataWatch', () => {
+  const watch = new PersonalDataWatch();
+  watch.plant(
+    JSON.stringify({
+      MaHoSo: 'H56.14-250702-0001',
+      ChuHoSo: 'Nguyễn Văn Canary',
+      DinhDanhCHS: [{ LoaiDinhDanh: 1, SoDinhDanh: '079301009999' }],
+      TenTTHC: 'Đăng ký khai sinh',
+    }),
+  );
+  watch.plant({ meHoTen: 'Trần Thị Kiểm Tra', nksNoiSinh: { dcChiTiet: 'Số 9 Đường Thử' } });
+
+  it('plants only the values under fields the contracts declare personal', () => {
+    expect(watch.size).toBe(4);
+    expect(watch.leaks('log', 'H56.14-250702-0001 Đăng ký khai sinh')).toEqual([]);
+  });
+
+  it('finds a planted value anywhere in a text, and reports it masked', () => {
+    const leaks = watch.leaks('dossier-sync log', '{"msg":"pushed","owner":"Nguyễn Văn Canary"}');
+    expect(leaks).toEqual(['dossier-sync log: ChuHoSo in clear (…ry, 17 chars)']);
+    expect(watch.leaks('DLQ headers', 'id 079301009999 at Số 9 Đường Thử')).toEqual([
+      'DLQ headers: SoDinhDanh in clear (…99, 12 chars)',
+      'DLQ headers: nksNoiSinh in clear (…hử, 14 chars)',
+    ]);
+  });
+});

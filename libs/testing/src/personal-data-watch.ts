@@ -1,0 +1,56 @@
+import { PERSONAL_DATA_FIELDS } from '@lienthong/contracts';
+
+const PERSONAL_KEYS = new Set(Object.keys(PERSONAL_DATA_FIELDS));
+/** Shorter values ("Nam", a two-digit code) would be found by chance in any text. */
+const MIN_LENGTH = 6;
+
+/**
+ * The personal values planted in a test's traffic, and where any of them shows up in clear.
+ * Values are taken from the payloads under the fields the contracts declare personal
+ * (x-personal-data), so every new domain's fields are watched the day its schema declares them.
+ * A leak is reported by field and place, with the value masked (the report is a log too).
+ */
+export class PersonalDataWatch {
+  private readonly values = new Map<string, string>();
+
+  /** Plants the personal values of one event payload (JSON text or object). */
+  plant(payload: unknown): void {
+    let data = payload;
+    if (typeof payload === 'string') {
+      try {
+        data = JSON.parse(payload);
+      } catch {
+        return;
+      }
+    }
+    this.walk(data, undefined);
+  }
+
+  get size(): number {
+    return this.values.size;
+  }
+
+  private walk(node: unknown, key: string | undefined): void {
+    if (typeof node === 'string') {
+      const value = node.trim();
+      if (key && PERSONAL_KEYS.has(key) && value.length >= MIN_LENGTH) this.values.set(value, key);
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (const v of node) this.walk(v, key);
+      return;
+    }
+    if (node && typeof node === 'object')
+      for (const [k, v] of Object.entries(node as Record<string, unknown>))
+        this.walk(v, PERSONAL_KEYS.has(k) ? k : key && PERSONAL_KEYS.has(key) ? key : k);
+  }
+
+  /** Where a planted value appears in `text`: one line per value found, value masked. */
+  leaks(place: string, text: string): string[] {
+    const found: string[] = [];
+    for (const [value, key] of this.values)
+      if (text.includes(value))
+        found.push(`${place}: ${key} in clear (…${value.slice(-2)}, ${value.length} chars)`);
+    return found;
+  }
+}
