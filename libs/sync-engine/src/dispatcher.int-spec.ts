@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { openDataSource } from '@lienthong/persistence';
 import { PortalCallError } from '@lienthong/resilience';
@@ -42,7 +42,8 @@ class ScriptedTarget extends PushTarget {
         uncertain: entity.uncertain,
         at: Date.now(),
       });
-      await sleep(5);
+      // A push is never instantaneous: yield, so other pushes of the round interleave with it.
+      await setImmediate();
       return await this.behaviour(entity);
     } finally {
       this.inFlight.delete(entity.entityKey);
@@ -156,7 +157,7 @@ describe('dispatcher on real PostgreSQL', () => {
     await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
     const target = new ScriptedTarget();
     target.behaviour = async (e) => {
-      await sleep(pushMs);
+      await sleep(pushMs); // the portal's latency in this world, not a wait for a race
       return { pushedParts: e.parts.map((p) => p.partKey) };
     };
     return { lives, target };
@@ -238,8 +239,10 @@ describe('dispatcher on real PostgreSQL', () => {
     const d = dispatcher(target);
     d.start();
     await expectEventually(async () => expect(await states()).toEqual({ REJECTED: 1 }));
-    await sleep(200);
     await d.stop();
+    // Two more full rounds: a rejected entity is never claimed again.
+    await d.runOnce();
+    await d.runOnce();
     expect(target.pushes).toHaveLength(1);
     const [status] = await ctx.sql.query<{ payload: { error: unknown } }>(
       `select payload from outbox where payload->>'state' = 'REJECTED'`,
@@ -333,7 +336,14 @@ describe('dispatcher on real PostgreSQL', () => {
     await qr.startTransaction();
     await ingest.ingest(qr.manager, [lateStep]);
     release();
-    await sleep(300);
+    // The push's outcome write now waits on the row the open transaction updated.
+    await expectEventually(async () => {
+      const [waiting] = await ctx.sql.query<{ n: string }>(
+        `select count(*) n from pg_locks l join pg_stat_activity a using (pid)
+         where not l.granted and a.datname = current_database() and a.query ilike '%sync_entity%'`,
+      );
+      expect(Number(waiting?.n)).toBeGreaterThan(0);
+    });
     await qr.commitTransaction();
     await qr.release();
     await round;

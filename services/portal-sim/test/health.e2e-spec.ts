@@ -30,7 +30,13 @@ describe('portal-sim as a process: health', () => {
   });
 
   it('exits cleanly on SIGTERM', async () => {
-    expect(await service.stop()).toBe(0);
+    // Its own process: the tests above keep theirs whatever the order tests run in.
+    const own = new ServiceProcess({
+      entry: 'services/portal-sim/dist/main.js',
+      env: { DATABASE_URL: testStack().databaseUrl, PORTAL_SIM_SCHEMA: 'portal_sim_e2e' },
+    });
+    await own.start();
+    expect(await own.stop()).toBe(0);
   });
 });
 
