@@ -404,6 +404,55 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     expect(await ctx.sql.query('select 1 from applied')).toHaveLength(records.length - refused);
   });
 
+  it('a DLQ that cannot be written stops consumption loudly (health says why), commits nothing past the record, and resumes once it can', async () => {
+    const { topic, dlq, dataSource, producer } = await setup(ctx);
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [dlq] });
+    await expectEventually(async () => expect(await admin.listTopics()).not.toContain(dlq));
+    // One key, so one partition: an invalid record, then a valid lifecycle behind it.
+    const life = dossierLifecycle(new Rng(90), { number: 1, endAt: 2 });
+    const valid = lifecycleRecords(life);
+    const p = await connectedProducer(ctx.kafka);
+    await p.send({
+      topic,
+      messages: [
+        { key: life.code, value: Buffer.from('{not json'), headers: { ce_specversion: '1.0' } },
+        ...valid,
+      ],
+    });
+    await p.disconnect();
+    const consumer = consumerOn({ topic, dataSource, producer });
+    await consumer.start();
+    try {
+      await expectEventually(
+        () => expect(consumer.health().deadLetterFailing).toEqual(expect.any(String)),
+        { timeoutMs: 60_000 },
+      );
+      expect(await ctx.sql.query('select 1 from applied')).toEqual([]);
+      expect(
+        await ctx.sql.query('select 1 from consumer_offset where topic = $1 and next_offset > 0', [
+          topic,
+        ]),
+      ).toEqual([]);
+
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: dlq, numPartitions: 1 }],
+      });
+      const reader = await dlqReader(dlq);
+      await expectEventually(() => expect(reader.messages).toHaveLength(1), { timeoutMs: 60_000 });
+      await expectEventually(
+        async () => expect(await ctx.sql.query('select 1 from applied')).toHaveLength(valid.length),
+        { timeoutMs: 30_000 },
+      );
+      expect(consumer.health().deadLetterFailing).toBeUndefined();
+    } finally {
+      await consumer.stop();
+      await admin.disconnect();
+    }
+  });
+
   it('keeps an oversize original in Postgres and sends a dead letter that references it', async () => {
     const { topic, dlq, dataSource, producer } = await setup(ctx);
     const big = Buffer.from(`{"not":"a contract payload","pad":"${'x'.repeat(5000)}"}`);

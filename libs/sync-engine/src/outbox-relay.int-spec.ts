@@ -66,6 +66,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
     while ((await relay.runOnce()) > 0);
     expect(relay.published).toBe(expected);
     expect(await relay.runOnce()).toBe(0);
+    await relay.close();
     await kafkaProducer.disconnect();
 
     const consumer = new RecordingConsumer(ctx.kafka);
@@ -99,5 +100,75 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
       'select count(*) n from outbox where published_at is null',
     );
     expect(pending?.n).toBe('0');
+  });
+
+  it('sets a malformed row aside with its reason; the rows behind it are published', async () => {
+    const topic = await ctx.createTopic('status-aside', 1);
+    await ctx.sql.query('truncate outbox');
+    const good = (key: string, sequence: number) => ({
+      entity: { domain: 'dossier', type: 'dossier', key, communeCode: '26734' },
+      state: 'ACCEPTED',
+      sequence,
+      attempt: 0,
+      causationId: randomUUID(),
+      target: 'dvcqg',
+      occurredAt: '2025-07-02T10:00:00+07:00',
+    });
+    // A status whose portal message outgrew the contract, between two good ones.
+    const bad = {
+      ...good('H56.14-250702-0002', 1),
+      state: 'REJECTED',
+      error: { code: 'PORTAL_REJECTED', class: 'permanent', message: 'x'.repeat(5000) },
+    };
+    for (const [key, payload] of [
+      ['dossier:H56.14-250702-0001', good('H56.14-250702-0001', 1)],
+      ['dossier:H56.14-250702-0002', bad],
+      ['dossier:H56.14-250702-0003', good('H56.14-250702-0003', 1)],
+    ] as const)
+      await ctx.sql.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+        'sync.status.v1',
+        key,
+        JSON.stringify(payload),
+      ]);
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    const setAside: string[] = [];
+    const relay = new OutboxRelay({
+      dataSource: ds,
+      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
+      service: 'dossier-sync',
+      batchSize: 100,
+      idleMs: 20,
+      topicFor: () => topic,
+      onSetAside: (_id, reason) => setAside.push(reason),
+    });
+    try {
+      while ((await relay.runOnce()) > 0);
+    } finally {
+      await relay.close();
+      await kafkaProducer.disconnect();
+    }
+    expect(relay.published).toBe(2);
+    expect(setAside).toEqual([expect.stringMatching(/^CONTRACT_VIOLATION: error.message: /)]);
+    const rows = await ctx.sql.query<{
+      message_key: string;
+      published: boolean;
+      failed_reason: string | null;
+    }>(
+      'select message_key, published_at is not null published, failed_reason from outbox order by id',
+    );
+    expect(rows.map((r) => [r.message_key, r.published, r.failed_reason !== null])).toEqual([
+      ['dossier:H56.14-250702-0001', true, false],
+      ['dossier:H56.14-250702-0002', false, true],
+      ['dossier:H56.14-250702-0003', true, false],
+    ]);
+
+    // Retention removes published rows only; the set-aside row stays for the operator.
+    await ctx.sql.query(
+      `update outbox set published_at = now() - interval '3 hours' where published_at is not null`,
+    );
+    expect(await relay.purgePublished(2)).toBe(2);
+    expect(await ctx.sql.query('select message_key from outbox')).toEqual([
+      { message_key: 'dossier:H56.14-250702-0002' },
+    ]);
   });
 });

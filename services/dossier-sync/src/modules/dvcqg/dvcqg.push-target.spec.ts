@@ -1,0 +1,147 @@
+import type { DossierProgressStep, DossierUpserted } from '@lienthong/contracts';
+import { fromWireHeader, fromWireStep, toWireHeader, toWireStep } from '@lienthong/portal-clients';
+import type { DvcqgClient, DvcqgDossier } from '@lienthong/portal-clients';
+import { PortalCallError } from '@lienthong/resilience';
+import type { PortalGateway } from '@lienthong/resilience';
+import { LeaseLostError, PushFailure, fingerprint } from '@lienthong/sync-engine';
+import type { ClaimedEntity } from '@lienthong/sync-engine';
+import { Rng, dossierLifecycle } from '@lienthong/testing';
+import { DvcqgPushTarget } from './dvcqg.push-target';
+
+/** What the adapter asked of DVCQG, in order; and what the portal holds for the lookup. */
+class PortalScript {
+  calls: string[] = [];
+  holds: DvcqgDossier | undefined;
+  failOnStepCall: number | undefined;
+  private stepCalls = 0;
+
+  readonly client = {
+    lookup: (code: string) => {
+      this.calls.push(`lookup ${code}`);
+      return Promise.resolve(this.holds);
+    },
+    sendHeader: (h: DossierUpserted, exists: boolean) => {
+      this.calls.push(`header ${exists ? 'update' : 'insert'} ${h.MaHoSo}`);
+      return Promise.resolve();
+    },
+    pushSteps: (steps: DossierProgressStep[]) => {
+      this.stepCalls += 1;
+      if (this.stepCalls === this.failOnStepCall)
+        return Promise.reject(new PortalCallError('PORTAL_UNAVAILABLE', 'DVCQG answered 503'));
+      this.calls.push(`steps ${steps.map((s) => s.MaBuocXuLy).join(',')}`);
+      return Promise.resolve();
+    },
+  } as unknown as DvcqgClient;
+}
+
+const gateway = { blocked: () => false } as unknown as PortalGateway;
+
+function claim(
+  life: ReturnType<typeof dossierLifecycle>,
+  overrides: Partial<ClaimedEntity> = {},
+): ClaimedEntity {
+  return {
+    entityType: 'dossier',
+    entityKey: life.code,
+    communeCode: life.commune.code,
+    sourceSequence: 1,
+    desired: life.final,
+    desiredFingerprint: fingerprint(life.final),
+    attempts: 0,
+    uncertain: false,
+    parts: life.steps.map((s, i) => ({ partKey: s.MaBuocXuLy, sequence: i + 2, payload: s })),
+    lease: { signal: new AbortController().signal, confirm: () => Promise.resolve() },
+    ...overrides,
+  };
+}
+
+/** A dossier with 23 steps (three calls of at most ten): its lifecycle's steps, repeated with own ids. */
+function longLife(seed: number) {
+  const life = dossierLifecycle(new Rng(seed), { endAt: 4 });
+  const model = life.steps[0] as DossierProgressStep;
+  const steps = Array.from({ length: 23 }, (_, i) => ({
+    ...model,
+    MaBuocXuLy: `${model.MaBuocXuLy}-${i + 1}`,
+    NoiDungXuLy: `Bước ${i + 1}`,
+  }));
+  return { ...life, steps };
+}
+
+describe('DvcqgPushTarget', () => {
+  it('a dossier never synced: looks it up, inserts the header, then sends the steps ten per call in order', async () => {
+    const life = longLife(1);
+    const portal = new PortalScript();
+    const receipt = await new DvcqgPushTarget(portal.client, gateway).push(claim(life), 'c1');
+    const keys = life.steps.map((s) => s.MaBuocXuLy);
+    expect(portal.calls).toEqual([
+      `lookup ${life.code}`,
+      `header insert ${life.code}`,
+      `steps ${keys.slice(0, 10).join(',')}`,
+      `steps ${keys.slice(10, 20).join(',')}`,
+      `steps ${keys.slice(20).join(',')}`,
+    ]);
+    expect(receipt).toEqual({ reference: life.code, pushedParts: keys });
+  });
+
+  it('synced before, header unchanged: no lookup, no header, only the new steps', async () => {
+    const life = dossierLifecycle(new Rng(2), { endAt: 4 });
+    const portal = new PortalScript();
+    const entity = claim(life, { syncedFingerprint: fingerprint(life.final) });
+    await new DvcqgPushTarget(portal.client, gateway).push(entity, 'c2');
+    expect(portal.calls).toEqual([`steps ${life.steps.map((s) => s.MaBuocXuLy).join(',')}`]);
+  });
+
+  it('uncertain (an earlier push may have landed): what DVCQG holds is not sent again, and is recorded as pushed', async () => {
+    const life = longLife(3);
+    const portal = new PortalScript();
+    portal.holds = {
+      header: fromWireHeader(toWireHeader(life.final)),
+      steps: life.steps.slice(0, 4).map((s) => fromWireStep(toWireStep(s))),
+    };
+    const entity = claim(life, { uncertain: true, syncedFingerprint: 'older' });
+    const receipt = await new DvcqgPushTarget(portal.client, gateway).push(entity, 'c3');
+    const keys = life.steps.map((s) => s.MaBuocXuLy);
+    expect(portal.calls[0]).toBe(`lookup ${life.code}`);
+    expect(portal.calls.filter((c) => c.startsWith('header'))).toEqual([]);
+    expect(portal.calls.slice(1)).toEqual([
+      `steps ${keys.slice(4, 14).join(',')}`,
+      `steps ${keys.slice(14).join(',')}`,
+    ]);
+    expect(receipt.pushedParts).toEqual(keys);
+  });
+
+  it('a portal failure part-way: the steps already sent are reported with the failure', async () => {
+    const life = longLife(4);
+    const portal = new PortalScript();
+    portal.failOnStepCall = 2;
+    const error = await new DvcqgPushTarget(portal.client, gateway)
+      .push(claim(life), 'c4')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PushFailure);
+    const failure = error as PushFailure;
+    expect(failure.cause).toMatchObject({ code: 'PORTAL_UNAVAILABLE' });
+    expect(failure.pushedParts).toEqual(life.steps.slice(0, 10).map((s) => s.MaBuocXuLy));
+  });
+
+  it('a lease lost between chunks stops the push before the next write to DVCQG', async () => {
+    const life = longLife(5);
+    const portal = new PortalScript();
+    let confirms = 0;
+    const lease = {
+      signal: new AbortController().signal,
+      confirm: () => {
+        confirms += 1;
+        // Header, first chunk: ours; second chunk: taken over.
+        return confirms <= 2 ? Promise.resolve() : Promise.reject(new LeaseLostError(life.code));
+      },
+    };
+    const error = await new DvcqgPushTarget(portal.client, gateway)
+      .push(claim(life, { lease }), 'c5')
+      .catch((e: unknown) => e);
+    expect((error as PushFailure).cause).toBeInstanceOf(LeaseLostError);
+    expect((error as PushFailure).pushedParts).toEqual(
+      life.steps.slice(0, 10).map((s) => s.MaBuocXuLy),
+    );
+    expect(portal.calls.filter((c) => c.startsWith('steps'))).toHaveLength(1);
+  });
+});
