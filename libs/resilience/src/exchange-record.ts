@@ -28,7 +28,7 @@ export function sha256(body: string | Buffer | undefined): string | undefined {
 
 /** Where exchange records go. A port: services write to Postgres, unit tests to memory. */
 export abstract class ExchangeRecorder {
-  /** Records that could not be kept (design.md promises one per call: this must stay 0). */
+  /** Records that could not be kept (docs/architecture.md promises one per call: this must stay 0). */
   lost = 0;
   private readonly lostListeners: Array<(n: number) => void> = [];
   abstract record(exchange: ExchangeRecord): void;

@@ -115,7 +115,7 @@ class TokenLease implements Lease {
 }
 
 /**
- * Dispatch (design.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
+ * Dispatch (docs/architecture.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
  * push per entity in flight; several instances share the work), pushes the latest desired state
  * and the missing parts, and records the outcome with its sync.status outbox row in one transaction.
  */

@@ -75,7 +75,7 @@ export function fingerprint(value: unknown): string {
 }
 
 /**
- * Ingest (design.md, step 1): applies a batch of valid events to the ledger inside the caller's
+ * Ingest (docs/architecture.md, step 1): applies a batch of valid events to the ledger inside the caller's
  * transaction, with a fixed number of set-based statements whatever the batch size:
  * 1. what the ledger knows of these events and entities (earlier copies of the events by source +
  *    id with their payload fingerprints, the commune that owns each entity);

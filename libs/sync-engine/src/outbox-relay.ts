@@ -38,7 +38,7 @@ interface OutboxRow {
 }
 
 /**
- * Publish (design.md, step 3): turns outbox rows into sync.status.v1 CloudEvents, in id order, and
+ * Publish (docs/architecture.md, step 3): turns outbox rows into sync.status.v1 CloudEvents, in id order, and
  * marks them published after Kafka acknowledged them. A crash in between publishes them again
  * with the same event ids (`<service>-outbox-<id>`), so consumers can drop the repeat.
  *

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The sync ledger (design.md, "The core pattern"): one row per entity with the latest desired
+ * The sync ledger (docs/architecture.md, "The core pattern"): one row per entity with the latest desired
  * state and where its sync stands; the parts (dossier steps) still to push; the ids of events
  * already processed; the outbox of sync.status events.
  */

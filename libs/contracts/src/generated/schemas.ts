@@ -468,7 +468,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
     $id: 'common/defs.v1.schema.json',
     title: 'Shared definitions',
     description:
-      'Identifiers, codes and value types shared by every Lienthong contract. Facts: ../../../shared/domain.md.',
+      'Identifiers, codes and value types shared by every Lienthong contract. Facts: docs/domain.md.',
     $defs: {
       communeCode: {
         title: 'CommuneCode',

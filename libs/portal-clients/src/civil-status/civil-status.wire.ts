@@ -1,4 +1,4 @@
-// The Ministry of Justice civil-status interface, in one place (shared/domain.md §2): a token,
+// The Ministry of Justice civil-status interface, in one place (docs/domain.md §2): a token,
 // NhanDKHT to submit, LayKetQua to poll; maLoi "0" is success. Dates stay ISO-8601 here: the
 // public material shows no other format for this API.
 import type { BirthRegistered, DeathRegistered, MarriageRegistered } from '@lienthong/contracts';

@@ -1,4 +1,4 @@
-// The DVCQG wire format, in one place (shared/domain.md §1): JSON POSTs carrying session,
+// The DVCQG wire format, in one place (docs/domain.md §1): JSON POSTs carrying session,
 // madonvi and service; dates as yyyyMMddHHmmss in Asia/Ho_Chi_Minh; success is error_code "00"
 // (some versions 0). Swap this file when an official specification replaces the public shapes.
 import type { DossierProgressStep, DossierUpserted } from '@lienthong/contracts';

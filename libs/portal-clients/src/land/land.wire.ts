@@ -1,4 +1,4 @@
-// The land registry (ILIS/VBDLIS) interface, in one place (shared/domain.md §3): OAuth2 password
+// The land registry (ILIS/VBDLIS) interface, in one place (docs/domain.md §3): OAuth2 password
 // grant, then Bearer calls; receiving answers data == 1, a repeat "đã tồn tại".
 export interface LandAnswer<T = unknown> {
   data: T;

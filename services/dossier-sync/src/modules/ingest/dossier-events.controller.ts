@@ -11,7 +11,7 @@ import { SyncMetrics } from '../metrics/sync.metrics';
 import { dossierLedgerItem } from './dossier-ledger-item';
 
 /**
- * Ingest (design.md, step 1): a partition's valid dossier events, in offset order, go into the
+ * Ingest (docs/architecture.md, step 1): a partition's valid dossier events, in offset order, go into the
  * ledger inside the consumer's transaction — the offsets commit with them, or neither does.
  */
 @Controller()

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { DvcqgService } from './dvcqg.service';
 import type { DvcqgAnswer } from './dvcqg.service';
 
-/** The National Public Service Portal's dossier-sync endpoints (wire shapes: shared/domain.md §1). */
+/** The National Public Service Portal's dossier-sync endpoints (wire shapes: docs/domain.md §1). */
 @Controller('dvcqg')
 export class DvcqgController {
   constructor(private readonly dvcqg: DvcqgService) {}
