@@ -46,7 +46,9 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
 
   it('a 30-second DVCQG outage under load: breaker opens, RETRYING published, Kafka lag stays near zero, everything syncs after recovery', async () => {
     const world = await DossierWorld.create(ctx, 'outage');
-    const service = await world.instance('dossier-sync-outage', { BREAKER_VOLUME_THRESHOLD: '5' });
+    const service = await world.instance('dossier-sync-outage', {
+      DVCQG_BREAKER_VOLUME_THRESHOLD: '5',
+    });
     await service.start();
     const rng = new Rng(30);
     const lives: DossierLifecycle[] = [];

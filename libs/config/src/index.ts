@@ -1,1 +1,3 @@
 export { ConfigError, loadConfig } from './load-config';
+export { loadEnvConfig } from './env-config';
+export type { ConfigOf, EnvVar } from './env-config';

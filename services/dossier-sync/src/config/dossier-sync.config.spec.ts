@@ -9,7 +9,10 @@ describe('dossier-sync configuration', () => {
     expect(config).toMatchObject({
       PORT: 8091,
       KAFKA_BROKERS: '127.0.0.1:9092',
-      DOSSIER_TOPIC: 'commune.dossier.events.v1',
+      EVENTS_TOPIC: 'commune.dossier.events.v1',
+      DB_SCHEMA: 'dossier_sync',
+      KAFKA_GROUP_ID: 'lienthong-dossier-sync',
+      DVCQG_TIMEOUT_MS: 5000,
       SYNC_STATUS_TOPIC: 'sync.status.v1',
       DVCQG_BASE_URL: 'http://127.0.0.1:8090',
       DISPATCH_LEASE_MS: 15_000,

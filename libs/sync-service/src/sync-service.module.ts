@@ -6,7 +6,8 @@ import { Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { ContractValidator, TOPICS } from '@lienthong/contracts';
+import { DataSource } from 'typeorm';
+import { ContractValidator } from '@lienthong/contracts';
 import {
   ConsumerOffset1763800000200,
   DeadLetterOriginal1763800000600,
@@ -15,25 +16,29 @@ import {
   createKafka,
 } from '@lienthong/messaging';
 import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
-import { DvcqgClient } from '@lienthong/portal-clients';
 import {
   PortalExchange1763800000100,
   PortalGateway,
   PostgresExchangeRecorder,
   ResilienceMetrics,
 } from '@lienthong/resilience';
-import { LedgerFiguresReader, LedgerIngest, SYNC_LEDGER_MIGRATIONS } from '@lienthong/sync-engine';
-import { DataSource } from 'typeorm';
-import type { DossierSyncConfig } from './config/dossier-sync.config';
-import { DOSSIER_SYNC_CONFIG, ROOT_LOGGER, SERVICE_NAME } from './config/tokens';
-import { DvcqgPushTarget } from './modules/dvcqg/dvcqg.push-target';
-import { HealthController } from './modules/health/health.controller';
-import { KafkaProbe } from './modules/health/kafka-probe';
-import { DossierEventsController } from './modules/ingest/dossier-events.controller';
-import { MetricsController } from './modules/metrics/metrics.controller';
-import { SyncMetrics } from './modules/metrics/sync.metrics';
-import { SyncSignals } from './modules/sync/sync-signals';
-import { SyncWorkers } from './modules/sync/sync-workers.service';
+import {
+  LedgerFiguresReader,
+  LedgerIngest,
+  PushTarget,
+  SYNC_LEDGER_MIGRATIONS,
+} from '@lienthong/sync-engine';
+import { domainEventsController } from './domain-events.controller';
+import { HealthController } from './health.controller';
+import { KafkaProbe } from './kafka-probe';
+import { MetricsController } from './metrics.controller';
+import type { SyncDomain } from './sync-domain';
+import { portalSettings } from './sync-service.config';
+import type { SyncServiceConfig } from './sync-service.config';
+import { SyncSignals } from './sync-signals';
+import { SyncWorkers } from './sync-workers.service';
+import { SyncMetrics } from './sync.metrics';
+import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 
 /** Closes what the providers opened, after the workers stopped (Nest calls shutdown hooks in reverse). */
 class Resources {
@@ -52,25 +57,35 @@ class Resources {
   }
 }
 
+/**
+ * A whole sync service from its domain (contract topic, ledger mapping, push target) and its
+ * validated configuration: the transactional Kafka consumer feeding the ledger, the dispatcher
+ * pushing through the target's gateway, the outbox relay, sync.health reports, /health, /metrics,
+ * pino logs and a graceful stop. The push target is provided as the `PushTarget` port.
+ */
 @Global()
 @Module({})
-export class AppModule {
-  /** The whole service, wired from one validated configuration and one root logger. */
-  static register(config: DossierSyncConfig, logger: Logger): DynamicModule {
+export class SyncServiceModule {
+  static forDomain<C extends SyncServiceConfig>(
+    domain: SyncDomain<C>,
+    config: C,
+    logger: Logger,
+  ): DynamicModule {
     const persistence = {
       url: config.DATABASE_URL,
-      schema: config.DOSSIER_SYNC_SCHEMA,
+      schema: config.DB_SCHEMA,
       migrations: [
         ConsumerOffset1763800000200,
         PortalExchange1763800000100,
         ...SYNC_LEDGER_MIGRATIONS,
         DeadLetterOriginal1763800000600,
       ],
-      applicationName: `${SERVICE_NAME}:${config.INSTANCE_ID}`,
+      applicationName: `${domain.service}:${config.INSTANCE_ID}`,
       poolSize: config.DISPATCH_CONCURRENCY + config.KAFKA_PARTITIONS_CONCURRENTLY + 4,
     };
+    const portal = portalSettings(config, domain.target.prefix);
     return {
-      module: AppModule,
+      module: SyncServiceModule,
       imports: [
         LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }),
         TypeOrmModule.forRootAsync({
@@ -80,14 +95,19 @@ export class AppModule {
         }),
         TerminusModule,
       ],
-      controllers: [DossierEventsController, HealthController, MetricsController],
+      controllers: [
+        domainEventsController(domain.contractTopic),
+        HealthController,
+        MetricsController,
+      ],
       providers: [
-        { provide: DOSSIER_SYNC_CONFIG, useValue: config },
+        { provide: SYNC_CONFIG, useValue: config },
+        { provide: SYNC_DOMAIN, useValue: domain },
         { provide: ROOT_LOGGER, useValue: logger },
         {
           provide: Kafka,
           useValue: createKafka({
-            clientId: `${SERVICE_NAME}-${config.INSTANCE_ID}`,
+            clientId: `${domain.service}-${config.INSTANCE_ID}`,
             brokers: config.KAFKA_BROKERS,
             logger,
           }),
@@ -101,7 +121,7 @@ export class AppModule {
         {
           provide: SyncMetrics,
           inject: [LedgerFiguresReader],
-          useFactory: (figures: LedgerFiguresReader) => new SyncMetrics(figures, SERVICE_NAME),
+          useFactory: (figures: LedgerFiguresReader) => new SyncMetrics(figures, domain.service),
         },
         {
           provide: Pool,
@@ -109,7 +129,7 @@ export class AppModule {
             const pool = new Pool({
               connectionString: config.DATABASE_URL,
               max: 2,
-              application_name: SERVICE_NAME,
+              application_name: domain.service,
             });
             // An idle connection the server closed (a database restart) is dropped and replaced
             // on next use; unheard, the error would end the process.
@@ -123,10 +143,8 @@ export class AppModule {
           provide: PostgresExchangeRecorder,
           inject: [Pool],
           useFactory: (pool: Pool) =>
-            new PostgresExchangeRecorder(
-              pool,
-              `"${config.DOSSIER_SYNC_SCHEMA}".portal_exchange`,
-              (err) => logger.error({ err }, 'exchange record write failed'),
+            new PostgresExchangeRecorder(pool, `"${config.DB_SCHEMA}".portal_exchange`, (err) =>
+              logger.error({ err }, 'exchange record write failed'),
             ),
         },
         {
@@ -135,12 +153,12 @@ export class AppModule {
           useFactory: (recorder: PostgresExchangeRecorder, metrics: SyncMetrics) =>
             new PortalGateway(
               {
-                target: 'dvcqg',
+                target: domain.target.name,
                 breaker: {
-                  timeoutMs: config.DVCQG_TIMEOUT_MS,
-                  volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
-                  errorThresholdPercentage: config.BREAKER_ERROR_PERCENTAGE,
-                  resetTimeoutMs: config.BREAKER_RESET_TIMEOUT_MS,
+                  timeoutMs: portal.TIMEOUT_MS,
+                  volumeThreshold: portal.BREAKER_VOLUME_THRESHOLD,
+                  errorThresholdPercentage: portal.BREAKER_ERROR_PERCENTAGE,
+                  resetTimeoutMs: portal.BREAKER_RESET_TIMEOUT_MS,
                   rollingCountTimeoutMs: 10_000,
                 },
                 // In-process retries for lookups and logins only; pushes retry through the ledger.
@@ -150,12 +168,12 @@ export class AppModule {
                   maximumIntervalMs: 1000,
                   maximumAttempts: 3,
                 },
-                maxConcurrent: config.DVCQG_MAX_CONCURRENT,
-                maxRetryAfterMs: config.DVCQG_MAX_RETRY_AFTER_MS,
-                holdMs: config.DVCQG_HOLD_MS,
-                maxHoldMs: Math.max(config.DVCQG_HOLD_MS, config.DVCQG_MAX_HOLD_MS),
-                ...(config.DVCQG_RATE_LIMIT_PER_SECOND > 0
-                  ? { rateLimitPerSecond: config.DVCQG_RATE_LIMIT_PER_SECOND }
+                maxConcurrent: portal.MAX_CONCURRENT,
+                maxRetryAfterMs: portal.MAX_RETRY_AFTER_MS,
+                holdMs: portal.HOLD_MS,
+                maxHoldMs: Math.max(portal.HOLD_MS, portal.MAX_HOLD_MS),
+                ...(portal.RATE_LIMIT_PER_SECOND > 0
+                  ? { rateLimitPerSecond: portal.RATE_LIMIT_PER_SECOND }
                   : {}),
               },
               recorder,
@@ -163,24 +181,9 @@ export class AppModule {
             ),
         },
         {
-          provide: DvcqgClient,
+          provide: PushTarget,
           inject: [PortalGateway],
-          useFactory: (gateway: PortalGateway) =>
-            new DvcqgClient(
-              {
-                baseUrl: config.DVCQG_BASE_URL,
-                username: config.DVCQG_USERNAME,
-                password: config.DVCQG_PASSWORD,
-                unitCode: config.DVCQG_UNIT_CODE,
-              },
-              gateway,
-            ),
-        },
-        {
-          provide: DvcqgPushTarget,
-          inject: [DvcqgClient, PortalGateway],
-          useFactory: (client: DvcqgClient, gateway: PortalGateway) =>
-            new DvcqgPushTarget(client, gateway),
+          useFactory: (gateway: PortalGateway) => domain.target.pushTarget(gateway, config),
         },
         {
           provide: Resources,
@@ -192,7 +195,7 @@ export class AppModule {
             g: PortalGateway,
           ) => new Resources(p, r, pool, g),
         },
-        { provide: LedgerIngest, useValue: new LedgerIngest(SERVICE_NAME) },
+        { provide: LedgerIngest, useValue: new LedgerIngest(domain.service) },
         { provide: ContractValidator, useValue: new ContractValidator() },
         { provide: SyncSignals, useValue: new SyncSignals() },
         {
@@ -209,8 +212,8 @@ export class AppModule {
             const server = new TransactionalKafkaServer({
               kafka,
               groupId: config.KAFKA_GROUP_ID,
-              topic: config.DOSSIER_TOPIC,
-              contractTopic: TOPICS.communeDossierEvents,
+              topic: config.EVENTS_TOPIC,
+              contractTopic: domain.contractTopic,
               dataSource,
               validator,
               producer,

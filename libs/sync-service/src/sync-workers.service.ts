@@ -11,20 +11,21 @@ import {
   LedgerFiguresReader,
   LedgerIngest,
   OutboxRelay,
+  PushTarget,
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
 } from '@lienthong/sync-engine';
-import type { DossierSyncConfig } from '../../config/dossier-sync.config';
-import { DOSSIER_SYNC_CONFIG, ROOT_LOGGER, SERVICE_NAME } from '../../config/tokens';
-import { DvcqgPushTarget } from '../dvcqg/dvcqg.push-target';
-import { KafkaProbe } from '../health/kafka-probe';
-import { SyncMetrics } from '../metrics/sync.metrics';
+import { KafkaProbe } from './kafka-probe';
+import type { SyncDomain } from './sync-domain';
+import type { SyncServiceConfig } from './sync-service.config';
 import { SyncSignals } from './sync-signals';
+import { SyncMetrics } from './sync.metrics';
+import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 
 const HOUR = 3_600_000;
 
 /**
- * The background work of the service: the dispatcher pushing due ledger rows to DVCQG, the outbox
+ * The background work of the service: the dispatcher pushing due ledger rows to the target, the outbox
  * relay publishing sync.status, the sync.health reports, and retention. Started once the app
  * is up; on shutdown it stops claiming, lets the pushes in flight finish and be recorded, and
  * publishes what is left in the outbox.
@@ -37,10 +38,11 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   private retention: NodeJS.Timeout | undefined;
 
   constructor(
-    @Inject(DOSSIER_SYNC_CONFIG) private readonly config: DossierSyncConfig,
+    @Inject(SYNC_CONFIG) private readonly config: SyncServiceConfig,
+    @Inject(SYNC_DOMAIN) domain: SyncDomain,
     private readonly dataSource: DataSource,
     private readonly ingest: LedgerIngest,
-    pushTarget: DvcqgPushTarget,
+    pushTarget: PushTarget,
     producer: EventProducer,
     metrics: SyncMetrics,
     signals: SyncSignals,
@@ -72,7 +74,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.relay = new OutboxRelay({
       dataSource,
       producer,
-      service: SERVICE_NAME,
+      service: domain.service,
       batchSize: config.OUTBOX_BATCH_SIZE,
       idleMs: config.DISPATCH_IDLE_MS,
       topicFor: (topic) => (topic === SYNC_STATUS_TOPIC ? config.SYNC_STATUS_TOPIC : topic),
@@ -85,11 +87,11 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.health = new SyncHealthReporter({
       producer,
       validator,
-      service: SERVICE_NAME,
+      service: domain.service,
       instance: config.INSTANCE_ID,
       gateway,
       ledger: figures,
-      consumerLag: () => kafkaProbe.lag(config.KAFKA_GROUP_ID, config.DOSSIER_TOPIC),
+      consumerLag: () => kafkaProbe.lag(config.KAFKA_GROUP_ID, config.EVENTS_TOPIC),
       exchangeRecords: () => ({ pending: recorder.pending, lost: recorder.lost }),
       intervalMs: config.HEALTH_REPORT_MS,
       topic: config.SYNC_HEALTH_TOPIC,

@@ -33,7 +33,7 @@ export class HealthController {
     private readonly kafkaProbe: KafkaProbe,
   ) {}
 
-  /** Liveness: the process answers. Restarting it would not help with Kafka, Postgres or DVCQG down. */
+  /** Liveness: the process answers. Restarting it would not help with Kafka, Postgres or the portal down. */
   @Get('live')
   @HealthCheck()
   live(): Promise<HealthCheckResult> {
@@ -80,7 +80,7 @@ export class HealthController {
   /** Reported, never a reason to be unready. */
   private portal(): HealthIndicatorResult {
     const hold = this.gateway.targetHold();
-    return this.indicators.check('dvcqg').up({
+    return this.indicators.check(this.gateway.target).up({
       breaker: this.gateway.targetState(),
       ...(hold
         ? {

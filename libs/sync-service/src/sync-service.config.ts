@@ -1,0 +1,177 @@
+import { hostname } from 'node:os';
+import { ConfigError, loadEnvConfig } from '@lienthong/config';
+import type { ConfigOf, EnvVar } from '@lienthong/config';
+import { TOPICS } from '@lienthong/contracts';
+
+const int = (minimum: number, def: number, description: string) =>
+  ({ type: 'integer', minimum, default: def, description }) as const;
+
+/** What a domain service declares about itself; the kit derives its defaults from it. */
+export interface SyncServiceDefaults {
+  service: string;
+  port: number;
+  /** The commune topic it consumes (a TOPICS value). */
+  topic: string;
+}
+
+/**
+ * The variables every sync service reads (the kit's), with their defaults for one service. A
+ * domain service adds its portal's (`portalVars`) and its own.
+ */
+export function syncServiceVars(d: SyncServiceDefaults) {
+  const schema = d.service.replace(/-/g, '_');
+  return {
+    PORT: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: d.port,
+      description: 'HTTP port (health, metrics)',
+    },
+    HOST: { type: 'string', default: '127.0.0.1', description: 'HTTP bind address' },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['debug', 'info', 'warn', 'error'],
+      default: 'info',
+      description: 'pino level',
+    },
+    DATABASE_URL: {
+      type: 'string',
+      pattern: '^postgres(ql)?://',
+      description: 'PostgreSQL of the ledger',
+    },
+    DB_SCHEMA: {
+      type: 'string',
+      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+      default: schema,
+      description: "the service's own PostgreSQL schema",
+    },
+    INSTANCE_ID: {
+      type: 'string',
+      minLength: 1,
+      default: `${hostname()}-${process.pid}`,
+      description: 'unique per instance: consumer client id, health key',
+    },
+    KAFKA_BROKERS: {
+      type: 'string',
+      pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
+      default: '127.0.0.1:9092',
+      description: 'host:port,…',
+    },
+    KAFKA_GROUP_ID: {
+      type: 'string',
+      minLength: 1,
+      default: `lienthong-${d.service}`,
+      description: 'consumer group of the events topic',
+    },
+    EVENTS_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: d.topic,
+      description: 'the commune topic consumed (tests use a copy)',
+    },
+    SYNC_STATUS_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.syncStatus,
+      description: 'where sync.status.v1 goes',
+    },
+    SYNC_HEALTH_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.syncHealthV2,
+      description: 'where sync.health.v2 goes',
+    },
+    KAFKA_PARTITIONS_CONCURRENTLY: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 4,
+      description: 'partitions handled at once',
+    },
+    MAX_HANDLE_ATTEMPTS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 20,
+      default: 3,
+      description:
+        'tries of a failing batch before its records are tried one by one and the poison dead-lettered',
+    },
+    RETRY_INITIAL_MS: int(10, 1000, 'first retry delay of a failed push'),
+    RETRY_MAX_MS: int(10, 60_000, 'longest retry delay of a failed push'),
+    DISPATCH_CONCURRENCY: int(1, 16, 'pushes in flight per instance'),
+    DISPATCH_LEASE_MS: int(
+      1000,
+      15_000,
+      "how long a crashed instance's entities wait before another takes them",
+    ),
+    DISPATCH_IDLE_MS: int(10, 200, 'poll interval of the dispatcher and relay when idle'),
+    OUTBOX_BATCH_SIZE: int(1, 500, 'sync.status rows published per relay round'),
+    PROCESSED_EVENT_RETENTION_DAYS: int(1, 30, 'processed event ids kept for dedupe'),
+    OUTBOX_RETENTION_HOURS: int(1, 24, 'published outbox rows kept'),
+    EXCHANGE_RETENTION_DAYS: int(1, 30, 'portal exchange records kept'),
+    METRICS_REFRESH_MS: int(0, 5000, 'the ledger gauges are read at most this often'),
+    HEALTH_REPORT_MS: int(
+      1000,
+      15_000,
+      'sync.health.v2 period (and about a second after a change)',
+    ),
+  } as const satisfies Record<string, EnvVar>;
+}
+
+const PORTAL_VARS = {
+  TIMEOUT_MS: int(100, 5000, 'a call times out this long after it leaves the rate-limit queue'),
+  MAX_CONCURRENT: int(1, 16, 'calls in flight (bulkhead)'),
+  RATE_LIMIT_PER_SECOND: int(0, 0, 'calls per second (0: no limit)'),
+  BREAKER_VOLUME_THRESHOLD: int(1, 10, 'calls in the window before the breaker may open'),
+  BREAKER_ERROR_PERCENTAGE: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 100,
+    default: 50,
+    description: 'failure share that opens the breaker',
+  },
+  BREAKER_RESET_TIMEOUT_MS: int(100, 5000, 'open breaker probes after this'),
+  MAX_RETRY_AFTER_MS: int(1000, 60_000, "the portal's Retry-After is honoured up to this"),
+  HOLD_MS: int(100, 5000, 'first hold of the target after a credential or endpoint failure'),
+  MAX_HOLD_MS: int(100, 60_000, 'a hold doubles while its probes fail, up to this'),
+} as const satisfies Record<string, EnvVar>;
+
+type PortalVars<P extends string> = {
+  [K in keyof typeof PORTAL_VARS as `${P}_${K}`]: (typeof PORTAL_VARS)[K];
+};
+
+/** The gateway settings of one portal, under its prefix (`DVCQG_TIMEOUT_MS`, …). */
+export function portalVars<P extends string>(prefix: P): PortalVars<P> {
+  return Object.fromEntries(
+    Object.entries(PORTAL_VARS).map(([k, v]) => [`${prefix}_${k}`, v]),
+  ) as PortalVars<P>;
+}
+
+export type SyncServiceConfig = ConfigOf<ReturnType<typeof syncServiceVars>>;
+type PortalSettingsConfig = { readonly [K in keyof typeof PORTAL_VARS]: number };
+
+/** Reads one portal's gateway settings back from a loaded configuration. */
+export function portalSettings(config: object, prefix: string): PortalSettingsConfig {
+  const c = config as Record<string, number>;
+  return Object.fromEntries(
+    Object.keys(PORTAL_VARS).map((k) => [k, c[`${prefix}_${k}`] as number]),
+  ) as PortalSettingsConfig;
+}
+
+/**
+ * Loads a service's configuration from its declared variables (one declaration: validation and
+ * type), plus the rules between variables every sync service has.
+ */
+export function loadSyncServiceConfig<Vars extends Record<string, EnvVar>>(
+  service: string,
+  vars: Vars,
+  env: NodeJS.ProcessEnv = process.env,
+): ConfigOf<Vars> & SyncServiceConfig {
+  const config = loadEnvConfig(service, vars, env) as ConfigOf<Vars> & SyncServiceConfig;
+  const problems: string[] = [];
+  if (config.RETRY_MAX_MS < config.RETRY_INITIAL_MS)
+    problems.push('RETRY_MAX_MS: must be at least RETRY_INITIAL_MS');
+  if (problems.length > 0) throw new ConfigError(service, problems);
+  return config;
+}
