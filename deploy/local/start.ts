@@ -53,27 +53,41 @@ const services: ServiceSpec[] = [
 ];
 
 step('build');
-execFileSync(
-  nx,
-  [
-    'run-many',
-    '-t',
-    'build',
-    '--projects',
-    services.map((s) => s.name).join(','),
-    '--outputStyle=static',
-  ],
-  {
-    stdio: 'inherit',
-    cwd: repoRoot,
-  },
-);
+// Quiet unless it fails: the build's own output is for when something is wrong.
+try {
+  execFileSync(
+    nx,
+    [
+      'run-many',
+      '-t',
+      'build',
+      '--projects',
+      services.map((s) => s.name).join(','),
+      '--outputStyle=static',
+    ],
+    { stdio: 'pipe', cwd: repoRoot, env: { ...process.env, NX_TUI: 'false' } },
+  );
+  process.stdout.write(
+    `built ${services.map((s) => s.name).join(', ')} and the libraries they use\n`,
+  );
+} catch (err) {
+  const e = err as { stdout?: Buffer; stderr?: Buffer };
+  process.stdout.write(`${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
+  process.stderr.write('build failed (output above)\n');
+  process.exit(1);
+}
 
 step('services');
 const children: ChildProcess[] = services.map((svc) => {
   const child = spawn(node, [join(repoRoot, svc.entry)], {
     cwd: repoRoot,
-    env: { ...process.env, KAFKA_BROKERS: state.kafkaBrokers, ...svc.env },
+    // warn by default, so what is printed is what needs attention (LOG_LEVEL=info npm start for all).
+    env: {
+      ...process.env,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      KAFKA_BROKERS: state.kafkaBrokers,
+      ...svc.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = `[${svc.name}] `;
@@ -90,7 +104,7 @@ const children: ChildProcess[] = services.map((svc) => {
   return child;
 });
 process.stdout.write(
-  `  kafka        ${state.kafkaBrokers}\n  postgres     ${state.databaseUrl}\n\nCtrl-C stops the services; npm run stack:down stops Kafka and PostgreSQL.\n`,
+  `  kafka        ${state.kafkaBrokers}\n  postgres     ${state.databaseUrl}\n\nLogs at warn and above (LOG_LEVEL=info npm start for all). Ctrl-C stops the services;\nnpm run stack:down stops Kafka and PostgreSQL.\n`,
 );
 
 let stopping = false;

@@ -1,3 +1,4 @@
+import { Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 
 /**
@@ -10,6 +11,9 @@ export class EventProducer {
 
   constructor(kafka: Kafka) {
     this.producer = kafka.producer({
+      // Named rather than defaulted (kafkajs warns at every start otherwise): the Java client's
+      // murmur2 partitioning, so a key lands where other Kafka clients put it.
+      createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,

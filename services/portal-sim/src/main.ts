@@ -1,12 +1,21 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import type { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { loadPortalSimConfig } from './config/portal-sim.config';
 
 async function bootstrap(): Promise<void> {
   const config = loadPortalSimConfig();
-  const app = await NestFactory.create(AppModule.register(config), { bufferLogs: false });
+  // LOG_LEVEL (as the other services read it): warn hides Nest's start-up chatter.
+  const order: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
+  const wanted = { error: 'error', warn: 'warn', info: 'log', debug: 'verbose' }[
+    process.env.LOG_LEVEL ?? 'info'
+  ] as LogLevel | undefined;
+  const app = await NestFactory.create(AppModule.register(config), {
+    bufferLogs: false,
+    logger: order.slice(0, order.indexOf(wanted ?? 'log') + 1),
+  });
   await app.listen(config.PORT, config.HOST);
   Logger.log(`portal-sim listening on ${await app.getUrl()}`, 'Bootstrap');
   // Graceful stop: finish in-flight requests, close the pool, exit 0 (orchestrators read a
