@@ -187,6 +187,7 @@ async function runSystem(system: System, stack: Stack, kafka: Kafka): Promise<Fi
   const prefix = `bench.${runId}.${system}`;
   const topic = `${prefix}.${TOPICS.communeDossierEvents}`;
   const statusTopic = `${prefix}.${TOPICS.syncStatus}`;
+  const statusV2Topic = `${prefix}.${TOPICS.syncStatusV2}`;
   const simSchema = `bench_${system}_sim`;
   const dsSchema = `bench_${system}_ds`;
   const db = new Client({ connectionString: stack.databaseUrl });
@@ -196,7 +197,7 @@ async function runSystem(system: System, stack: Stack, kafka: Kafka): Promise<Fi
   await admin.connect();
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [topic, `${topic}.dlq.v1`, statusTopic].map((t) => ({
+    topics: [topic, `${topic}.dlq.v1`, statusTopic, statusV2Topic].map((t) => ({
       topic: t,
       numPartitions: PARTITIONS,
     })),
@@ -222,6 +223,7 @@ async function runSystem(system: System, stack: Stack, kafka: Kafka): Promise<Fi
             DB_SCHEMA: dsSchema,
             EVENTS_TOPIC: topic,
             SYNC_STATUS_TOPIC: statusTopic,
+            SYNC_STATUS_V2_TOPIC: statusV2Topic,
             KAFKA_GROUP_ID: `${topic}.dossier-sync`,
             DVCQG_BASE_URL: `http://127.0.0.1:${simPort}`,
             LOG_LEVEL: 'warn',

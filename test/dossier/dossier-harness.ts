@@ -66,6 +66,7 @@ export class DossierWorld {
     await ctx.createTopic(`${label}.${TOPICS.communeDossierEvents}.dlq.v1`, 3);
     const statusTopic = await ctx.createTopic(`${label}.${TOPICS.syncStatus}`, 12);
     const healthTopic = await ctx.createTopic(`${label}.${TOPICS.syncHealthV2}`, 1);
+    await ctx.createTopic(`${label}.${TOPICS.syncStatusV2}`, 12);
     const sim = await startPortalSim(ctx, {
       PORTAL_SIM_SCHEMA: `${ctx.schema}_${label}_sim`,
       ...simEnv,
@@ -108,6 +109,7 @@ export class DossierWorld {
         EVENTS_TOPIC: this.topic,
         SYNC_STATUS_TOPIC: this.statusTopic,
         SYNC_HEALTH_TOPIC: this.healthTopic,
+        SYNC_STATUS_V2_TOPIC: this.ctx.topic(`${this.label}.${TOPICS.syncStatusV2}`),
         HEALTH_REPORT_MS: '2000',
         DVCQG_BASE_URL: await this.sim.url(),
         INSTANCE_ID: name,

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { SyncStatus } from '@lienthong/contracts';
+import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 import { asPortalCallError, retryDelayMs } from '@lienthong/resilience';
 import type { PortalCallError } from '@lienthong/resilience';

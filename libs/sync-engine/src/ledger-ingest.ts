@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SyncStatus } from '@lienthong/contracts';
+import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 
 /** Anything that runs SQL inside the consumer's transaction (TypeORM EntityManager, QueryRunner). */

@@ -30,6 +30,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
 
   it('publishes every status once, valid against its contract, in order per dossier, with stable event ids', async () => {
     const topic = await ctx.createTopic('status', 3);
+    const v2Topic = await ctx.createTopic('status-v2', 3);
     const lives = Array.from({ length: 40 }, (_, i) =>
       dossierLifecycle(new Rng(500 + i), { number: i + 1 }),
     );
@@ -62,6 +63,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
       batchSize: 100,
       idleMs: 20,
       topicFor: () => topic,
+      v2Topic,
     });
     while ((await relay.runOnce()) > 0);
     expect(relay.published).toBe(expected);
@@ -104,6 +106,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
 
   it('sets a malformed row aside with its reason; the rows behind it are published', async () => {
     const topic = await ctx.createTopic('status-aside', 1);
+    const v2Topic = await ctx.createTopic('status-aside-v2', 1);
     await ctx.sql.query('truncate outbox');
     const good = (key: string, sequence: number) => ({
       entity: { domain: 'dossier', type: 'dossier', key, communeCode: '26734' },
@@ -139,6 +142,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
       batchSize: 100,
       idleMs: 20,
       topicFor: () => topic,
+      v2Topic,
       onSetAside: (_id, reason) => setAside.push(reason),
     });
     try {
@@ -169,6 +173,83 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
     expect(await relay.purgePublished(2)).toBe(2);
     expect(await ctx.sql.query('select message_key from outbox')).toEqual([
       { message_key: 'dossier:H56.14-250702-0002' },
+    ]);
+  });
+
+  it('publishes every status on sync.status.v2, and on v1 only what v1 can say (no v2-only state, no result reference)', async () => {
+    const topic = await ctx.createTopic('status-dual', 1);
+    const v2Topic = await ctx.createTopic('status-dual-v2', 1);
+    await ctx.sql.query('truncate outbox');
+    const status = (state: string, extra: object = {}) => ({
+      entity: { domain: 'civil-status', type: 'birth', key: 'KS-0001', communeCode: '26734' },
+      state,
+      sequence: 1,
+      attempt: 1,
+      causationId: randomUUID(),
+      target: 'civil-status-registry',
+      occurredAt: '2025-07-02T10:00:00+07:00',
+      ...extra,
+    });
+    const rows = [
+      status('AWAITING_RESULT', {
+        awaiting: { since: '2025-07-02T10:00:00+07:00', polls: 0, nextPollAt: null },
+      }),
+      status('SYNCED', {
+        receipt: { reference: 'KS-0001', result: { resultRef: 'r-1', soDangKy: '12' } },
+      }),
+    ];
+    for (const payload of rows)
+      await ctx.sql.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+        'sync.status.v1',
+        'civil-status:KS-0001',
+        JSON.stringify(payload),
+      ]);
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    const relay = new OutboxRelay({
+      dataSource: ds,
+      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
+      service: 'civil-status-sync',
+      batchSize: 100,
+      idleMs: 20,
+      topicFor: () => topic,
+      v2Topic,
+    });
+    try {
+      while ((await relay.runOnce()) > 0);
+    } finally {
+      await relay.close();
+      await kafkaProducer.disconnect();
+    }
+    const [v1, v2] = [new RecordingConsumer(ctx.kafka), new RecordingConsumer(ctx.kafka)];
+    await v1.start(topic);
+    await v2.start(v2Topic);
+    try {
+      await expectEventually(
+        () => expect([v1.messages.length, v2.messages.length]).toEqual([1, 2]),
+        {
+          timeoutMs: 30_000,
+        },
+      );
+    } finally {
+      await v1.stop();
+      await v2.stop();
+    }
+    const validator = new ContractValidator();
+    const read = (m: (typeof v1.messages)[number], t: string) => {
+      const r = readEvent({ key: m.key, value: m.value, headers: m.headers }, t, validator);
+      if (!r.ok) throw new Error(JSON.stringify(r.failure));
+      return r.value;
+    };
+    expect(v2.messages.map((m) => read(m, 'sync.status.v2').data)).toEqual(rows);
+    const [synced] = v1.messages.map((m) => read(m, 'sync.status.v1'));
+    expect(synced?.data).toEqual({
+      ...rows[1],
+      receipt: { reference: 'KS-0001', result: { soDangKy: '12' } },
+    });
+    expect(synced?.envelope.id).toMatch(/^civil-status-sync-outbox-\d+$/);
+    expect(v2.messages.map((m) => m.headers.ce_id)).toEqual([
+      expect.stringMatching(/^civil-status-sync-outbox-v2-\d+$/),
+      expect.stringMatching(/^civil-status-sync-outbox-v2-\d+$/),
     ]);
   });
 });

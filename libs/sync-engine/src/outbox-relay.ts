@@ -1,6 +1,12 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { ContractValidator, EVENT_TYPES, describeFailure, encodeEvent } from '@lienthong/contracts';
-import type { SyncStatus } from '@lienthong/contracts';
+import {
+  ContractValidator,
+  EVENT_TYPES,
+  TOPICS,
+  describeFailure,
+  encodeEvent,
+} from '@lienthong/contracts';
+import type { SyncStatus, SyncStatusV2 } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 import { Wakeup } from './wakeup';
 
@@ -21,6 +27,8 @@ export interface OutboxRelayOptions {
   idleMs: number;
   /** Tests publish to their own topic names. */
   topicFor?: (topic: string) => string;
+  /** Where the v2 encoding of every status goes (default sync.status.v2; tests use a copy). */
+  v2Topic?: string;
   onError?: (err: unknown) => void;
   /** A row that breaks its contract was set aside (failed_reason) instead of blocking the rows behind it. */
   onSetAside?: (id: string, reason: string) => void;
@@ -34,13 +42,39 @@ interface OutboxRow {
   id: string;
   topic: string;
   message_key: string;
-  payload: SyncStatus;
+  payload: SyncStatusV2;
+}
+
+type Encoded = ReturnType<typeof encodeEvent>;
+
+/** States and fields sync.status.v1 cannot carry: such a status goes out on v2 only. */
+const V1_STATES = new Set<string>([
+  'ACCEPTED',
+  'SYNCED',
+  'RETRYING',
+  'REJECTED',
+  'DRIFT_DETECTED',
+  'REPAIRED',
+  'SUPERSEDED',
+]);
+
+/** The v1 form of a status, or undefined when v1 cannot express it. */
+function asV1(status: SyncStatusV2): SyncStatus | undefined {
+  if (!V1_STATES.has(status.state)) return undefined;
+  const { awaiting: _a, supplement: _s, portalStage: _p, taxNotice: _t, receipt, ...rest } = status;
+  if (!receipt) return rest as SyncStatus;
+  const { result, ...receiptRest } = receipt;
+  if (!result) return { ...rest, receipt: receiptRest } as SyncStatus;
+  const { resultRef: _r, ...resultRest } = result;
+  return { ...rest, receipt: { ...receiptRest, result: resultRest } } as SyncStatus;
 }
 
 /**
- * Publish (docs/architecture.md, step 3): turns outbox rows into sync.status.v1 CloudEvents, in id order, and
- * marks them published after Kafka acknowledged them. A crash in between publishes them again
- * with the same event ids (`<service>-outbox-<id>`), so consumers can drop the repeat.
+ * Publish (docs/architecture.md, step 3): turns outbox rows into sync.status CloudEvents, in id
+ * order, and marks them published after Kafka acknowledged them. Every status goes out on
+ * sync.status.v2 (`<service>-outbox-v2-<id>`) and, when v1 can express it, on sync.status.v1
+ * (`<service>-outbox-<id>`), until every reader moved to v2. A crash in between publishes them
+ * again with the same event ids, so consumers can drop the repeat.
  *
  * One relay publishes at a time: the one holding a session-level advisory lock on its own
  * connection (released when that connection ends), which keeps per-entity order across
@@ -106,7 +140,7 @@ export class OutboxRelay {
         [batchSize],
       )) as OutboxRow[];
       if (rows.length === 0) return 0;
-      const byTopic = new Map<string, Array<ReturnType<typeof encodeEvent>>>();
+      const byTopic = new Map<string, Encoded[]>();
       const sendable: string[] = [];
       for (const row of rows) {
         const encoded = this.encode(row);
@@ -119,10 +153,11 @@ export class OutboxRelay {
           this.options.onSetAside?.(row.id, encoded);
           continue;
         }
-        const topic = this.options.topicFor?.(row.topic) ?? row.topic;
-        const group = byTopic.get(topic) ?? [];
-        group.push(encoded);
-        byTopic.set(topic, group);
+        for (const [topic, message] of encoded) {
+          const group = byTopic.get(topic) ?? [];
+          group.push(message);
+          byTopic.set(topic, group);
+        }
         sendable.push(row.id);
       }
       for (const [topic, messages] of byTopic) await producer.send(topic, messages);
@@ -139,17 +174,35 @@ export class OutboxRelay {
     }
   }
 
-  /** The CloudEvent of a row, or why it cannot be published. */
-  private encode(row: OutboxRow): ReturnType<typeof encodeEvent> | string {
-    const valid = this.validator.validate(EVENT_TYPES.SyncStatus, row.payload);
+  /** The CloudEvents of a row and their topics (v2, and v1 when it can say it), or why it cannot be published. */
+  private encode(row: OutboxRow): Array<[string, Encoded]> | string {
+    const valid = this.validator.validate(EVENT_TYPES.SyncStatusV2, row.payload);
     if (!valid.ok) return describeFailure(valid.failure).slice(0, 1000);
+    const common = {
+      source: `/lienthong/${this.options.service}`,
+      subject: row.message_key,
+      time: row.payload.occurredAt,
+    };
     try {
-      return encodeEvent(EVENT_TYPES.SyncStatus, row.payload, {
-        id: `${this.options.service}-outbox-${row.id}`,
-        source: `/lienthong/${this.options.service}`,
-        subject: row.message_key,
-        time: row.payload.occurredAt,
-      });
+      const out: Array<[string, Encoded]> = [
+        [
+          this.options.v2Topic ?? TOPICS.syncStatusV2,
+          encodeEvent(EVENT_TYPES.SyncStatusV2, row.payload, {
+            ...common,
+            id: `${this.options.service}-outbox-v2-${row.id}`,
+          }),
+        ],
+      ];
+      const v1 = asV1(row.payload);
+      if (v1 && this.validator.validate(EVENT_TYPES.SyncStatus, v1).ok)
+        out.push([
+          this.options.topicFor?.(row.topic) ?? row.topic,
+          encodeEvent(EVENT_TYPES.SyncStatus, v1, {
+            ...common,
+            id: `${this.options.service}-outbox-${row.id}`,
+          }),
+        ]);
+      return out;
     } catch (err) {
       return `ENCODE_FAILED: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1000);
     }

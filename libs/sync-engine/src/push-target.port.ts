@@ -1,5 +1,5 @@
 import type { PortalCallError } from '@lienthong/resilience';
-import type { SyncStatus } from '@lienthong/contracts';
+import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 
 /**
  * The claim a push runs under. A lease is fenced by a token drawn for this claim alone: another

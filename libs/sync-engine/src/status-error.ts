@@ -1,4 +1,4 @@
-import type { SyncStatus } from '@lienthong/contracts';
+import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { maskText } from '@lienthong/observability';
 import type { PortalCallError } from '@lienthong/resilience';
 

@@ -76,6 +76,12 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.syncStatus,
       description: 'where sync.status.v1 goes',
     },
+    SYNC_STATUS_V2_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.syncStatusV2,
+      description: 'where sync.status.v2 goes',
+    },
     SYNC_HEALTH_TOPIC: {
       type: 'string',
       minLength: 1,

@@ -12,6 +12,7 @@ export const TOPICS = {
   communeLandEvents: 'commune.land.events.v1',
   communeLandEventsDeadLetters: 'commune.land.events.v1.dlq.v1',
   syncStatus: 'sync.status.v1',
+  syncStatusV2: 'sync.status.v2',
   syncHealth: 'sync.health.v1',
   syncHealthV2: 'sync.health.v2',
   opsCommands: 'ops.commands.v1',
@@ -25,6 +26,7 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'commune.civil-status.events.v1', partitions: 12, retentionDays: 14 },
   { name: 'commune.land.events.v1', partitions: 12, retentionDays: 14 },
   { name: 'sync.status.v1', partitions: 12, retentionDays: 14 },
+  { name: 'sync.status.v2', partitions: 12, retentionDays: 14 },
   { name: 'sync.health.v1', partitions: 3, retentionDays: 2 },
   { name: 'sync.health.v2', partitions: 3, retentionDays: 2 },
   { name: 'ops.commands.v1', partitions: 3, retentionDays: 30 },
@@ -46,6 +48,7 @@ export const EVENT_TYPES = {
   LandStatusChanged: 'vn.lienthong.land.status-changed.v1',
   LandFinancialObligationRecorded: 'vn.lienthong.land.financial-obligation-recorded.v1',
   SyncStatus: 'vn.lienthong.sync.status.v1',
+  SyncStatusV2: 'vn.lienthong.sync.status.v2',
   SyncHealth: 'vn.lienthong.sync.health.v1',
   SyncHealthV2: 'vn.lienthong.sync.health.v2',
   OpsCommand: 'vn.lienthong.ops.command.v1',
@@ -156,6 +159,14 @@ export const EVENT_CATALOG: readonly EventCatalogEntry[] = [
     schemaId: 'sync/sync-status.v1.schema.json',
   },
   {
+    name: 'SyncStatusV2',
+    title: 'Sync state change (v2)',
+    ceType: 'vn.lienthong.sync.status.v2',
+    topic: 'sync.status.v2',
+    entityType: 'sync-status',
+    schemaId: 'sync/sync-status.v2.schema.json',
+  },
+  {
     name: 'SyncHealth',
     title: 'Sync health report',
     ceType: 'vn.lienthong.sync.health.v1',
@@ -194,6 +205,7 @@ export interface PayloadByEventType {
   'vn.lienthong.land.status-changed.v1': ContractPayloads['LandStatusChanged'];
   'vn.lienthong.land.financial-obligation-recorded.v1': ContractPayloads['LandFinancialObligationRecorded'];
   'vn.lienthong.sync.status.v1': ContractPayloads['SyncStatus'];
+  'vn.lienthong.sync.status.v2': ContractPayloads['SyncStatusV2'];
   'vn.lienthong.sync.health.v1': ContractPayloads['SyncHealth'];
   'vn.lienthong.sync.health.v2': ContractPayloads['SyncHealthV2'];
   'vn.lienthong.ops.command.v1': ContractPayloads['OpsCommand'];

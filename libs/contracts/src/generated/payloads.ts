@@ -75,6 +75,7 @@ export interface ContractPayloads {
   LandStatusChanged: LandStatusChanged;
   LandFinancialObligationRecorded: LandFinancialObligationRecorded;
   SyncStatus: SyncStatus;
+  SyncStatusV2: SyncStatusV2;
   SyncHealth: SyncHealth;
   SyncHealthV2: SyncHealthV2;
   OpsCommand: OpsCommand;
@@ -734,6 +735,149 @@ export interface SyncStatus {
        */
       ngayDangKy?: string;
     };
+  };
+  error?: {
+    /**
+     * Stable Lienthong error code.
+     */
+    code: string;
+    class: 'retriable' | 'permanent' | 'ignorable';
+    message: string;
+    /**
+     * The portal's own error code, e.g. DVCQG error_code.
+     */
+    portalCode?: string;
+  };
+  /**
+   * @maxItems 200
+   */
+  drift?: {
+    field: string;
+    kind: 'changed' | 'missing-at-portal' | 'unexpected-at-portal';
+  }[];
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  nextAttemptAt?: string;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  occurredAt: string;
+}
+/**
+ * A change of an entity's sync state, published by the sync services for commune systems and sync-monitor. Key: {domain}:{entity key}. v2 of sync.status: two-phase targets (a registration the registry accepted and answers later: AWAITING_RESULT; a supplement the registry asks for: SUPPLEMENT_REQUESTED), the registry's own stage, a land dossier's tax notice, and results by reference: a result's personal data (a newborn's personal ID number) never travels on this shared topic.
+ */
+export interface SyncStatusV2 {
+  entity: {
+    domain: EntityDomain;
+    /**
+     * Entity type within the domain.
+     */
+    type: 'dossier' | 'birth' | 'death' | 'marriage' | 'land-registration';
+    key: string;
+    communeCode: CommuneCode;
+  };
+  state:
+    | 'ACCEPTED'
+    | 'SUPERSEDED'
+    | 'AWAITING_RESULT'
+    | 'SUPPLEMENT_REQUESTED'
+    | 'SYNCED'
+    | 'RETRYING'
+    | 'REJECTED'
+    | 'DRIFT_DETECTED'
+    | 'REPAIRED';
+  /**
+   * The source sequence this state refers to.
+   */
+  sequence: number;
+  /**
+   * Push attempts so far for this state of the entity.
+   */
+  attempt: number;
+  /**
+   * The id of the event (or command) that caused this change.
+   */
+  causationId?: string;
+  target: SyncTarget;
+  /**
+   * What the portal answered when it accepted the entity.
+   */
+  receipt?: {
+    /**
+     * The portal's own id or receipt number, when it gives one.
+     */
+    reference?: string;
+    /**
+     * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+     */
+    receivedAt?: string;
+    /**
+     * What the portal assigned, without personal data: the register entry, and a reference the owning commune resolves to the rest (a newborn's personal ID number) through an authorised channel.
+     */
+    result?: {
+      /**
+       * Opaque reference to the full result, resolvable only by the commune that owns the entity.
+       */
+      resultRef?: string;
+      soDangKy?: string;
+      quyenSo?: string;
+      trangSo?: string;
+      /**
+       * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+       */
+      ngayDangKy?: string;
+    };
+  };
+  /**
+   * The portal accepted the submission; its result is polled (or arrives) later. A result that does not come is visible here: since when, and how often it was asked.
+   */
+  awaiting?: {
+    /**
+     * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+     */
+    since: string;
+    polls: number;
+    nextPollAt: string | null;
+  };
+  /**
+   * The portal asks the commune for more documents: a state the commune acts on, not an error.
+   */
+  supplement?: {
+    /**
+     * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+     */
+    requestedAt: string;
+    deadline: string | null;
+    /**
+     * The portal's words, its echoes of our submission cut out.
+     */
+    note?: string;
+  };
+  /**
+   * The portal's own stage of the entity (e.g. the land registry routed it, finished it), as the portal names it.
+   */
+  portalStage?: {
+    code: string;
+    label?: string;
+    /**
+     * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+     */
+    at: string;
+  };
+  /**
+   * A land dossier's financial-obligation notice from the tax authority (the payer's name stays out).
+   */
+  taxNotice?: {
+    /**
+     * SoThongBaoThue
+     */
+    reference: string;
+    /**
+     * LoaiThue
+     */
+    kind?: string;
+    documentUrl?: string;
   };
   error?: {
     /**

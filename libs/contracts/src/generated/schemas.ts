@@ -2190,4 +2190,325 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
       },
     ],
   },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'sync/sync-status.v2.schema.json',
+    title: 'SyncStatusV2',
+    description:
+      "A change of an entity's sync state, published by the sync services for commune systems and sync-monitor. Key: {domain}:{entity key}. v2 of sync.status: two-phase targets (a registration the registry accepted and answers later: AWAITING_RESULT; a supplement the registry asks for: SUPPLEMENT_REQUESTED), the registry's own stage, a land dossier's tax notice, and results by reference: a result's personal data (a newborn's personal ID number) never travels on this shared topic.",
+    type: 'object',
+    properties: {
+      entity: {
+        type: 'object',
+        properties: {
+          domain: {
+            $ref: '../common/defs.v1.schema.json#/$defs/entityDomain',
+          },
+          type: {
+            description: 'Entity type within the domain.',
+            type: 'string',
+            enum: ['dossier', 'birth', 'death', 'marriage', 'land-registration'],
+          },
+          key: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 100,
+          },
+          communeCode: {
+            $ref: '../common/defs.v1.schema.json#/$defs/communeCode',
+          },
+        },
+        required: ['domain', 'type', 'key', 'communeCode'],
+        additionalProperties: false,
+      },
+      state: {
+        type: 'string',
+        enum: [
+          'ACCEPTED',
+          'SUPERSEDED',
+          'AWAITING_RESULT',
+          'SUPPLEMENT_REQUESTED',
+          'SYNCED',
+          'RETRYING',
+          'REJECTED',
+          'DRIFT_DETECTED',
+          'REPAIRED',
+        ],
+      },
+      sequence: {
+        description: 'The source sequence this state refers to.',
+        type: 'integer',
+        minimum: 0,
+      },
+      attempt: {
+        description: 'Push attempts so far for this state of the entity.',
+        type: 'integer',
+        minimum: 0,
+      },
+      causationId: {
+        description: 'The id of the event (or command) that caused this change.',
+        type: 'string',
+        minLength: 1,
+        maxLength: 200,
+      },
+      target: {
+        $ref: '../common/defs.v1.schema.json#/$defs/target',
+      },
+      receipt: {
+        description: 'What the portal answered when it accepted the entity.',
+        type: 'object',
+        properties: {
+          reference: {
+            description: "The portal's own id or receipt number, when it gives one.",
+            type: 'string',
+            maxLength: 200,
+          },
+          receivedAt: {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          result: {
+            description:
+              "What the portal assigned, without personal data: the register entry, and a reference the owning commune resolves to the rest (a newborn's personal ID number) through an authorised channel.",
+            type: 'object',
+            properties: {
+              resultRef: {
+                description:
+                  'Opaque reference to the full result, resolvable only by the commune that owns the entity.',
+                type: 'string',
+                minLength: 1,
+                maxLength: 200,
+              },
+              soDangKy: {
+                type: 'string',
+                maxLength: 50,
+              },
+              quyenSo: {
+                type: 'string',
+                maxLength: 50,
+              },
+              trangSo: {
+                type: 'string',
+                maxLength: 50,
+              },
+              ngayDangKy: {
+                $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+              },
+            },
+            additionalProperties: false,
+          },
+        },
+        additionalProperties: false,
+      },
+      awaiting: {
+        description:
+          'The portal accepted the submission; its result is polled (or arrives) later. A result that does not come is visible here: since when, and how often it was asked.',
+        type: 'object',
+        properties: {
+          since: {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          polls: {
+            type: 'integer',
+            minimum: 0,
+          },
+          nextPollAt: {
+            oneOf: [
+              {
+                $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+              },
+              {
+                type: 'null',
+              },
+            ],
+          },
+        },
+        required: ['since', 'polls', 'nextPollAt'],
+        additionalProperties: false,
+      },
+      supplement: {
+        description:
+          'The portal asks the commune for more documents: a state the commune acts on, not an error.',
+        type: 'object',
+        properties: {
+          requestedAt: {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          deadline: {
+            oneOf: [
+              {
+                $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+              },
+              {
+                $ref: '../common/defs.v1.schema.json#/$defs/date',
+              },
+              {
+                type: 'null',
+              },
+            ],
+          },
+          note: {
+            description: "The portal's words, its echoes of our submission cut out.",
+            type: 'string',
+            maxLength: 500,
+          },
+        },
+        required: ['requestedAt', 'deadline'],
+        additionalProperties: false,
+      },
+      portalStage: {
+        description:
+          "The portal's own stage of the entity (e.g. the land registry routed it, finished it), as the portal names it.",
+        type: 'object',
+        properties: {
+          code: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 50,
+          },
+          label: {
+            type: 'string',
+            maxLength: 200,
+          },
+          at: {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+        },
+        required: ['code', 'at'],
+        additionalProperties: false,
+      },
+      taxNotice: {
+        description:
+          "A land dossier's financial-obligation notice from the tax authority (the payer's name stays out).",
+        type: 'object',
+        properties: {
+          reference: {
+            description: 'SoThongBaoThue',
+            type: 'string',
+            minLength: 1,
+            maxLength: 100,
+          },
+          kind: {
+            description: 'LoaiThue',
+            type: 'string',
+            maxLength: 50,
+          },
+          documentUrl: {
+            type: 'string',
+            format: 'uri',
+            maxLength: 2000,
+          },
+        },
+        required: ['reference'],
+        additionalProperties: false,
+      },
+      error: {
+        type: 'object',
+        properties: {
+          code: {
+            description: 'Stable Lienthong error code.',
+            type: 'string',
+            pattern: '^[A-Z][A-Z0-9_]{2,63}$',
+          },
+          class: {
+            type: 'string',
+            enum: ['retriable', 'permanent', 'ignorable'],
+          },
+          message: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 2000,
+          },
+          portalCode: {
+            description: "The portal's own error code, e.g. DVCQG error_code.",
+            type: 'string',
+            maxLength: 50,
+          },
+        },
+        required: ['code', 'class', 'message'],
+        additionalProperties: false,
+      },
+      drift: {
+        type: 'array',
+        maxItems: 200,
+        items: {
+          type: 'object',
+          properties: {
+            field: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+            },
+            kind: {
+              type: 'string',
+              enum: ['changed', 'missing-at-portal', 'unexpected-at-portal'],
+            },
+          },
+          required: ['field', 'kind'],
+          additionalProperties: false,
+        },
+      },
+      nextAttemptAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+      occurredAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+    },
+    required: ['entity', 'state', 'sequence', 'attempt', 'target', 'occurredAt'],
+    additionalProperties: false,
+    allOf: [
+      {
+        if: {
+          properties: {
+            state: {
+              enum: ['RETRYING', 'REJECTED'],
+            },
+          },
+          required: ['state'],
+        },
+        then: {
+          required: ['error'],
+        },
+      },
+      {
+        if: {
+          properties: {
+            state: {
+              const: 'DRIFT_DETECTED',
+            },
+          },
+          required: ['state'],
+        },
+        then: {
+          required: ['drift'],
+        },
+      },
+      {
+        if: {
+          properties: {
+            state: {
+              const: 'AWAITING_RESULT',
+            },
+          },
+          required: ['state'],
+        },
+        then: {
+          required: ['awaiting'],
+        },
+      },
+      {
+        if: {
+          properties: {
+            state: {
+              const: 'SUPPLEMENT_REQUESTED',
+            },
+          },
+          required: ['state'],
+        },
+        then: {
+          required: ['supplement'],
+        },
+      },
+    ],
+  },
 ];
