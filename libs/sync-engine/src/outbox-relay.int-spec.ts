@@ -12,6 +12,7 @@ import {
 import { connectedProducer } from '@lienthong/testing';
 import { LedgerIngest } from './ledger-ingest';
 import { OutboxRelay } from './outbox-relay';
+import type { OutboxRelayOptions } from './outbox-relay';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
 describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () => {
@@ -27,6 +28,33 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
     });
     ctx.onCleanup(() => ds.destroy());
   });
+
+  /** A relay over a real producer, run until the outbox is drained, then closed. */
+  const drain = async (
+    service: string,
+    topic: string,
+    v2Topic: string,
+    extra: Partial<OutboxRelayOptions> = {},
+  ): Promise<OutboxRelay> => {
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    const relay = new OutboxRelay({
+      dataSource: ds,
+      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
+      service,
+      batchSize: 100,
+      idleMs: 20,
+      topicFor: () => topic,
+      v2Topic,
+      ...extra,
+    });
+    try {
+      while ((await relay.runOnce()) > 0);
+    } finally {
+      await relay.close();
+      await kafkaProducer.disconnect();
+    }
+    return relay;
+  };
 
   it('publishes every status once, valid against its contract, in order per dossier, with stable event ids', async () => {
     const topic = await ctx.createTopic('status', 3);
@@ -55,21 +83,8 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
       }
     }
     const expected = lives.reduce((n, l) => n + l.events.length, 0);
-    const kafkaProducer = await connectedProducer(ctx.kafka);
-    const relay = new OutboxRelay({
-      dataSource: ds,
-      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
-      service: 'dossier-sync',
-      batchSize: 100,
-      idleMs: 20,
-      topicFor: () => topic,
-      v2Topic,
-    });
-    while ((await relay.runOnce()) > 0);
+    const relay = await drain('dossier-sync', topic, v2Topic);
     expect(relay.published).toBe(expected);
-    expect(await relay.runOnce()).toBe(0);
-    await relay.close();
-    await kafkaProducer.disconnect();
 
     const consumer = new RecordingConsumer(ctx.kafka);
     await consumer.start(topic);
@@ -133,24 +148,10 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
         key,
         JSON.stringify(payload),
       ]);
-    const kafkaProducer = await connectedProducer(ctx.kafka);
     const setAside: string[] = [];
-    const relay = new OutboxRelay({
-      dataSource: ds,
-      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
-      service: 'dossier-sync',
-      batchSize: 100,
-      idleMs: 20,
-      topicFor: () => topic,
-      v2Topic,
+    const relay = await drain('dossier-sync', topic, v2Topic, {
       onSetAside: (_id, reason) => setAside.push(reason),
     });
-    try {
-      while ((await relay.runOnce()) > 0);
-    } finally {
-      await relay.close();
-      await kafkaProducer.disconnect();
-    }
     expect(relay.published).toBe(2);
     expect(setAside).toEqual([expect.stringMatching(/^CONTRACT_VIOLATION: error.message: /)]);
     const rows = await ctx.sql.query<{
@@ -204,22 +205,7 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
         'civil-status:KS-0001',
         JSON.stringify(payload),
       ]);
-    const kafkaProducer = await connectedProducer(ctx.kafka);
-    const relay = new OutboxRelay({
-      dataSource: ds,
-      producer: { send: (t, messages) => kafkaProducer.send({ topic: t, messages, acks: -1 }) },
-      service: 'civil-status-sync',
-      batchSize: 100,
-      idleMs: 20,
-      topicFor: () => topic,
-      v2Topic,
-    });
-    try {
-      while ((await relay.runOnce()) > 0);
-    } finally {
-      await relay.close();
-      await kafkaProducer.disconnect();
-    }
+    await drain('civil-status-sync', topic, v2Topic);
     const [v1, v2] = [new RecordingConsumer(ctx.kafka), new RecordingConsumer(ctx.kafka)];
     await v1.start(topic);
     await v2.start(v2Topic);
