@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { EncodedRecord, SyncHealthV2 } from '@lienthong/contracts';
 import { TOPICS, dlqTopicFor } from '@lienthong/contracts';
@@ -245,10 +247,16 @@ export class DossierWorld {
     for (const m of this.input.messages) watch.plant(m.value);
     const leaks = [
       ...[this.sim, ...this.instances].flatMap((s, i) =>
-        watch.leaks(i === 0 ? 'portal-sim log' : `dossier-sync log ${i}`, s.logs),
+        watch.leaks(
+          `${this.label}: ${i === 0 ? 'portal-sim log' : `dossier-sync log ${i}`}`,
+          s.logs,
+        ),
       ),
       ...this.dlqConsumer.messages.flatMap((m) =>
-        watch.leaks(`DLQ headers at ${m.partition}:${m.offset}`, JSON.stringify(m.headers)),
+        watch.leaks(
+          `${this.label}: DLQ headers at ${m.partition}:${m.offset}`,
+          JSON.stringify(m.headers),
+        ),
       ),
       ...[...this.statuses.messages, ...this.health.messages].flatMap((m) =>
         watch.leaks(
@@ -257,6 +265,10 @@ export class DossierWorld {
         ),
       ),
     ];
+    // LEAK_DUMP=<dir>: every world's logs, to see where a leak comes from (they hold personal data).
+    if (process.env.LEAK_DUMP)
+      for (const [i, s] of [this.sim, ...this.instances].entries())
+        writeFileSync(join(process.env.LEAK_DUMP, `${this.label}-${i}.log`), s.logs);
     expect({ planted: watch.size > 0 || produced === 0, leaks }).toEqual({
       planted: true,
       leaks: [],

@@ -3,3 +3,4 @@ export { isPersonalKey, maskPersonalData, maskText, maskValue } from './personal
 export { currentTrace, parseTraceparent, withTrace } from './trace-context';
 export type { TraceContext } from './trace-context';
 export { exitGracefullyOnSignals } from './shutdown';
+export { SafeExceptionsFilter, describeSafely } from './safe-exceptions.filter';

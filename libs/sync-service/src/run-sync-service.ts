@@ -1,8 +1,12 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { TransactionalKafkaServer } from '@lienthong/messaging';
-import { createLogger, exitGracefullyOnSignals } from '@lienthong/observability';
+import {
+  SafeExceptionsFilter,
+  createLogger,
+  exitGracefullyOnSignals,
+} from '@lienthong/observability';
 import type { SyncDomain } from './sync-domain';
 import type { SyncServiceConfig } from './sync-service.config';
 import { SyncServiceModule } from './sync-service.module';
@@ -25,6 +29,8 @@ export async function runSyncService<C extends SyncServiceConfig>(
       bufferLogs: true,
     });
     app.useLogger(app.get(NestPinoLogger));
+    // Unexpected errors are logged without their properties (a database error carries its parameters).
+    app.useGlobalFilters(new SafeExceptionsFilter(app.get(HttpAdapterHost).httpAdapter));
     const server = app.get(TransactionalKafkaServer);
     app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
     await app.startAllMicroservices();

@@ -1,7 +1,11 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
-import { createLogger, exitGracefullyOnSignals } from '@lienthong/observability';
+import {
+  SafeExceptionsFilter,
+  createLogger,
+  exitGracefullyOnSignals,
+} from '@lienthong/observability';
 import { AppModule } from './app.module';
 import { loadCommuneSimConfig } from './config/commune-sim.config';
 import { CommuneTrafficRunner } from './traffic/commune-traffic.runner';
@@ -11,6 +15,7 @@ async function bootstrap(): Promise<void> {
   const logger = createLogger('commune-sim', config.LOG_LEVEL);
   const app = await NestFactory.create(AppModule.register(config, logger), { bufferLogs: true });
   app.useLogger(app.get(NestPinoLogger));
+  app.useGlobalFilters(new SafeExceptionsFilter(app.get(HttpAdapterHost).httpAdapter));
   await app.listen(config.PORT, config.HOST);
   logger.info(
     {

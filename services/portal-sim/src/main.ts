@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import type { LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import { SafeExceptionsFilter } from '@lienthong/observability';
 import { AppModule } from './app.module';
 import { loadPortalSimConfig } from './config/portal-sim.config';
 
@@ -16,6 +17,8 @@ async function bootstrap(): Promise<void> {
     bufferLogs: false,
     logger: order.slice(0, order.indexOf(wanted ?? 'log') + 1),
   });
+  // Unexpected errors are logged without their properties (a database error carries its parameters).
+  app.useGlobalFilters(new SafeExceptionsFilter(app.get(HttpAdapterHost).httpAdapter));
   await app.listen(config.PORT, config.HOST);
   Logger.log(`portal-sim listening on ${await app.getUrl()}`, 'Bootstrap');
   // Graceful stop: finish in-flight requests, close the pool, exit 0 (orchestrators read a
