@@ -36,6 +36,8 @@ export interface DispatcherOptions {
   onRecorded?: () => void;
   /** A round that failed (database trouble): reported, then the loop goes on after `idleMs`. */
   onError?: (err: unknown) => void;
+  /** Two-phase targets: the first poll of an accepted submission comes this long after (default 1 s). */
+  firstPollMs?: number;
 }
 
 interface Row {
@@ -65,6 +67,8 @@ export interface DispatchStats {
   waitingOnBreaker: number;
   /** Pushes whose lease was taken over before their outcome was recorded: nothing was written. */
   leaseLost: number;
+  /** Accepted by a two-phase portal: the answer comes later (AWAITING_RESULT). */
+  awaiting: number;
 }
 
 /** The lease of one claim: renewed in the background and before each portal write, fenced by its token. */
@@ -126,6 +130,7 @@ export class Dispatcher {
     rejected: 0,
     waitingOnBreaker: 0,
     leaseLost: 0,
+    awaiting: 0,
   };
   private running = false;
   private loop: Promise<void> | undefined;
@@ -368,17 +373,23 @@ export class Dispatcher {
     return this.options.dataSource.transaction(async (tx) => {
       if (!(await this.holdsLease(tx, entity))) return false;
       await this.markParts(tx, entity, receipt.pushedParts);
-      // The row may have a newer desired state (ingest went on during the push): then it stays PENDING.
+      // The row may have a newer desired state (ingest went on during the push): then it stays
+      // PENDING. A two-phase portal that accepted it is answered later: AWAITING_RESULT.
+      const complete = `desired_fingerprint = $3 and parts_version = $6 and not exists (
+             select 1 from sync_entity_part p where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is null)`;
+      const awaiting = receipt.awaiting !== undefined;
       const updated: unknown = await tx.query(
         `update sync_entity set
            synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null,
            lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
-           state = case when desired_fingerprint = $3 and parts_version = $6 and not exists (
-             select 1 from sync_entity_part p where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is null)
-             then 'SYNCED' else 'PENDING' end,
+           state = case when ${complete} then $7 else 'PENDING' end,
+           awaiting_since = case when $8 and ${complete} then now() else null end,
+           polls = 0, result_reference = $9, supplement = null, result = null,
+           next_poll_at = case when $8 and ${complete}
+             then now() + make_interval(secs => $10::double precision / 1000) else null end,
            next_attempt_at = now(), updated_at = now()
          where entity_type = $1 and entity_key = $2 and lease_token = $5
-         returning state, greatest(source_sequence, (
+         returning state, awaiting_since, next_poll_at, greatest(source_sequence, (
            select max(p.source_sequence) from sync_entity_part p
            where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is not null)) as reflected_sequence`,
         [
@@ -388,23 +399,47 @@ export class Dispatcher {
           JSON.stringify(receipt),
           entity.token,
           entity.partsVersion,
+          awaiting ? 'AWAITING_RESULT' : 'SYNCED',
+          awaiting,
+          receipt.awaiting?.reference ?? null,
+          this.options.firstPollMs ?? 1000,
         ],
       );
-      const row = returnedRows<{ state: string; reflected_sequence: string }>(updated)[0];
+      const row = returnedRows<{
+        state: string;
+        reflected_sequence: string;
+        awaiting_since: Date | null;
+        next_poll_at: Date | null;
+      }>(updated)[0];
+      const reference = receipt.awaiting?.reference ?? receipt.reference;
+      const acknowledged = {
+        ...(reference ? { reference: reference.slice(0, 200) } : {}),
+        receivedAt: new Date().toISOString(),
+      };
       if (row?.state === 'SYNCED') {
         await this.writeStatus(
           tx,
           this.status(entity, 'SYNCED', {
             // The newest source event the portal now reflects: the header's or a later step's.
             sequence: Number(row.reflected_sequence),
-            receipt: {
-              ...(receipt.reference ? { reference: receipt.reference.slice(0, 200) } : {}),
-              receivedAt: new Date().toISOString(),
-              ...(receipt.result ? { result: receipt.result } : {}),
-            },
+            receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
           }),
         );
         this.stats.synced += 1;
+      } else if (row?.state === 'AWAITING_RESULT' && row.awaiting_since) {
+        await this.writeStatus(
+          tx,
+          this.status(entity, 'AWAITING_RESULT', {
+            sequence: Number(row.reflected_sequence),
+            receipt: acknowledged,
+            awaiting: {
+              since: new Date(row.awaiting_since).toISOString(),
+              polls: 0,
+              nextPollAt: row.next_poll_at ? new Date(row.next_poll_at).toISOString() : null,
+            },
+          }),
+        );
+        this.stats.awaiting += 1;
       }
       return true;
     });

@@ -12,11 +12,21 @@ export {
   SyncLedger1763800000300,
   SyncLedgerDispatch1763800000400,
   SyncLedgerHardening1763800000500,
+  SyncLedgerTwoPhase1763800000700,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
 export { LeaseLostError, PushFailure, PushTarget } from './push-target.port';
-export type { ClaimedEntity, Lease, PushReceipt } from './push-target.port';
+export type {
+  AwaitingEntity,
+  ClaimedEntity,
+  Lease,
+  PollAnswer,
+  PortalStage,
+  PushReceipt,
+} from './push-target.port';
+export { ResultPoller } from './result-poller';
+export type { PollStats, ResultPollerOptions } from './result-poller';
 export { OutboxRelay } from './outbox-relay';
 export type { OutboxProducer, OutboxRelayOptions } from './outbox-relay';
 export { Wakeup } from './wakeup';

@@ -2,7 +2,16 @@ import type { DataSource } from 'typeorm';
 
 /** What the ledger says about the backlog: all instances of the service share it. */
 export interface LedgerFigures {
-  backlog: { PENDING: number; RETRYING: number; REJECTED: number };
+  backlog: {
+    PENDING: number;
+    RETRYING: number;
+    REJECTED: number;
+    /** Two-phase targets: accepted by the portal, its answer not in yet. */
+    AWAITING_RESULT: number;
+    SUPPLEMENT_REQUESTED: number;
+  };
+  /** How long the oldest accepted submission has waited for its answer; null when none waits. */
+  oldestAwaitingSeconds: number | null;
   /** Age of the oldest change not yet at the portal (PENDING or RETRYING); null when none. */
   oldestPendingSeconds: number | null;
   outboxUnpublished: number;
@@ -34,6 +43,8 @@ export class LedgerFiguresReader {
          union all
          select 'oldest', extract(epoch from now() - min(pending_since))::text from sync_entity where state in ('PENDING', 'RETRYING')
          union all
+         select 'awaiting', extract(epoch from now() - min(awaiting_since))::text from sync_entity where state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
+         union all
          select 'unpublished', count(*)::text from outbox where published_at is null and failed_reason is null
          union all
          select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null`,
@@ -41,14 +52,20 @@ export class LedgerFiguresReader {
       .then((rows) => {
         const raw = (k: string) => rows.find((r) => r.kind === k)?.n ?? null;
         const get = (k: string) => Number(raw(k) ?? 0);
-        const oldest = raw('oldest');
+        const age = (k: string) => {
+          const v = raw(k);
+          return v === null ? null : Math.max(0, Number(v));
+        };
         return {
           backlog: {
             PENDING: get('PENDING'),
             RETRYING: get('RETRYING'),
             REJECTED: get('REJECTED'),
+            AWAITING_RESULT: get('AWAITING_RESULT'),
+            SUPPLEMENT_REQUESTED: get('SUPPLEMENT_REQUESTED'),
           },
-          oldestPendingSeconds: oldest === null ? null : Math.max(0, Number(oldest)),
+          oldestPendingSeconds: age('oldest'),
+          oldestAwaitingSeconds: age('awaiting'),
           outboxUnpublished: get('unpublished'),
           outboxFailed: get('failed'),
         };

@@ -218,10 +218,12 @@ export class LedgerIngest {
            desired = excluded.desired,
            desired_fingerprint = excluded.desired_fingerprint,
            -- Nothing to push when the portal already holds exactly this state and no part waits.
+           -- A submission the portal accepted and has not answered yet keeps waiting for its answer.
            state = case
              when e.synced_fingerprint = excluded.desired_fingerprint and not exists (
                select 1 from sync_entity_part p where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null)
-             then 'SYNCED' else 'PENDING' end,
+             then case when e.state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED') then e.state else 'SYNCED' end
+             else 'PENDING' end,
            attempts = 0,
            last_error = null,
            pending_since = case when e.state in ('PENDING', 'RETRYING') then e.pending_since else now() end,

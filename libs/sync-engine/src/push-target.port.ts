@@ -53,7 +53,52 @@ export interface PushReceipt {
   result?: NonNullable<SyncStatus['receipt']>['result'];
   /** Part keys the portal now holds. */
   pushedParts: string[];
+  /**
+   * Two-phase targets: the portal accepted the submission and answers later. The entity waits
+   * (AWAITING_RESULT) and is polled with this reference until the answer comes.
+   */
+  awaiting?: { reference: string };
 }
+
+/** An entity whose portal accepted it and has not answered yet. */
+export interface AwaitingEntity {
+  entityType: SyncStatus['entity']['type'];
+  entityKey: string;
+  communeCode: string;
+  sourceSequence: number;
+  /** What the portal gave back when it accepted the submission. */
+  reference: string;
+  polls: number;
+  awaitingSince: Date;
+  desired: unknown;
+}
+
+/** The portal's own stage of an entity, as it names it. */
+export interface PortalStage {
+  code: string;
+  label?: string;
+}
+
+/** What a poll learned about one awaiting entity. */
+export type PollAnswer =
+  | { kind: 'waiting'; stage?: PortalStage }
+  | {
+      kind: 'supplement';
+      requestedAt: string;
+      /** RFC 3339 date or date-time, or null when the portal gives none. */
+      deadline: string | null;
+      note?: string;
+      stage?: PortalStage;
+    }
+  | {
+      kind: 'done';
+      /** The whole answer, kept in the ledger (it may hold personal data). */
+      result: unknown;
+      /** What may be published (no personal data): the register entry. */
+      published?: Omit<NonNullable<NonNullable<SyncStatus['receipt']>['result']>, 'resultRef'>;
+      stage?: PortalStage;
+    }
+  | { kind: 'refused'; error: PortalCallError; stage?: PortalStage };
 
 /**
  * A push that failed part-way: the parts the portal already took are recorded, so the next attempt
@@ -76,6 +121,14 @@ export class PushFailure extends Error {
  * retry, REJECTED, a hold of the whole target, or waiting.
  */
 export abstract class PushTarget {
+  /**
+   * Two-phase targets only: what the portal says now about entities awaiting its answer, keyed by
+   * entity key (a key left out is still waiting). Called with at most `pollBatch` entities.
+   */
+  poll?(entities: AwaitingEntity[], correlationId: string): Promise<Map<string, PollAnswer>>;
+  /** How many awaiting entities one poll call may carry (the portal's limit). */
+  readonly pollBatch?: number;
+
   abstract readonly target: SyncStatus['target'];
   abstract readonly domain: SyncStatus['entity']['domain'];
   abstract push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt>;

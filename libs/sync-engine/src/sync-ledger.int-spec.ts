@@ -67,7 +67,14 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
 
       const windowed = new LedgerFiguresReader(counting, 60_000);
       const first = await windowed.read();
-      expect(first.backlog).toEqual({ PENDING: 2, RETRYING: 0, REJECTED: 0 });
+      expect(first.backlog).toEqual({
+        PENDING: 2,
+        RETRYING: 0,
+        REJECTED: 0,
+        AWAITING_RESULT: 0,
+        SUPPLEMENT_REQUESTED: 0,
+      });
+      expect(first.oldestAwaitingSeconds).toBeNull();
       expect(first.outboxUnpublished).toBe(2);
       expect(first.oldestPendingSeconds).toEqual(expect.any(Number));
       await ingest.ingest(ds.manager, [item('C', 1)]);

@@ -159,9 +159,60 @@ export class SyncLedgerHardening1763800000500 implements MigrationInterface {
   }
 }
 
+/**
+ * Two-phase targets: a portal that accepts a submission now and answers later.
+ * - AWAITING_RESULT: accepted, its result is polled (`next_poll_at`, `polls`) since `awaiting_since`;
+ * - SUPPLEMENT_REQUESTED: the portal asks the commune for more (`supplement`); polling goes on;
+ * - `result`: what the portal answered at the end (stored here; published by reference only);
+ * - `portal_stage`: the portal's own stage, as last seen.
+ */
+export class SyncLedgerTwoPhase1763800000700 implements MigrationInterface {
+  name = 'SyncLedgerTwoPhase1763800000700';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('alter table sync_entity drop constraint sync_entity_state_check');
+    await q.query(
+      `alter table sync_entity add constraint sync_entity_state_check check (state in
+         ('PENDING', 'RETRYING', 'SYNCED', 'REJECTED', 'AWAITING_RESULT', 'SUPPLEMENT_REQUESTED'))`,
+    );
+    await q.query(
+      `alter table sync_entity
+         add column awaiting_since timestamptz,
+         add column polls integer not null default 0,
+         add column next_poll_at timestamptz,
+         add column result_reference text,
+         add column result jsonb,
+         add column supplement jsonb,
+         add column portal_stage jsonb`,
+    );
+    await q.query(
+      `create index sync_entity_poll on sync_entity (target, next_poll_at)
+         where state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index sync_entity_poll');
+    // Going back, a registration awaiting its result is simply due again (the old engine pushes it).
+    await q.query(
+      `update sync_entity set state = 'PENDING', next_attempt_at = now()
+       where state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`,
+    );
+    await q.query(
+      `alter table sync_entity drop column awaiting_since, drop column polls, drop column next_poll_at,
+         drop column result_reference, drop column result, drop column supplement, drop column portal_stage`,
+    );
+    await q.query('alter table sync_entity drop constraint sync_entity_state_check');
+    await q.query(
+      `alter table sync_entity add constraint sync_entity_state_check check (state in ('PENDING', 'RETRYING', 'SYNCED', 'REJECTED'))`,
+    );
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
   SyncLedgerDispatch1763800000400,
   SyncLedgerHardening1763800000500,
+  SyncLedgerTwoPhase1763800000700,
 ];

@@ -117,6 +117,16 @@ export function syncServiceVars(d: SyncServiceDefaults) {
     OUTBOX_RETENTION_HOURS: int(1, 24, 'published outbox rows kept'),
     EXCHANGE_RETENTION_DAYS: int(1, 30, 'portal exchange records kept'),
     METRICS_REFRESH_MS: int(0, 5000, 'the ledger gauges are read at most this often'),
+    POLL_INITIAL_MS: int(
+      100,
+      5000,
+      'two-phase targets: first wait for the answer to an accepted submission',
+    ),
+    POLL_MAX_MS: int(
+      1000,
+      600_000,
+      'two-phase targets: the wait doubles while no answer comes, up to this',
+    ),
     HEALTH_REPORT_MS: int(
       1000,
       15_000,

@@ -12,6 +12,7 @@ import {
   LedgerIngest,
   OutboxRelay,
   PushTarget,
+  ResultPoller,
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
 } from '@lienthong/sync-engine';
@@ -35,6 +36,8 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   readonly dispatcher: Dispatcher;
   readonly relay: OutboxRelay;
   readonly health: SyncHealthReporter;
+  /** Two-phase targets only (a push target with `poll`): asks for the answers of accepted submissions. */
+  readonly poller: ResultPoller;
   private retention: NodeJS.Timeout | undefined;
 
   constructor(
@@ -64,6 +67,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
         maximumAttempts: 0,
       },
       leaseMs: config.DISPATCH_LEASE_MS,
+      firstPollMs: config.POLL_INITIAL_MS,
       concurrency: config.DISPATCH_CONCURRENCY,
       idleMs: config.DISPATCH_IDLE_MS,
       wakeup: signals.dispatch,
@@ -84,6 +88,17 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       onError: (err) => logger.error({ err }, 'outbox relay round failed; retrying'),
       onSetAside: (id, reason) =>
         logger.error({ outboxId: id, reason }, 'outbox row cannot be published: set aside'),
+    });
+    this.poller = new ResultPoller({
+      dataSource,
+      pushTarget,
+      owner: config.INSTANCE_ID,
+      leaseMs: config.DISPATCH_LEASE_MS,
+      initialMs: config.POLL_INITIAL_MS,
+      maxMs: Math.max(config.POLL_INITIAL_MS, config.POLL_MAX_MS),
+      idleMs: config.DISPATCH_IDLE_MS,
+      onRecorded: () => signals.relay.notify(),
+      onError: (err) => logger.error({ err }, 'result poll failed; asking again later'),
     });
     this.health = new SyncHealthReporter({
       producer,
@@ -127,6 +142,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.gateway.on('breaker-state', this.onBreaker);
     this.health.start();
     this.dispatcher.start();
+    this.poller.start();
     this.relay.start();
     void this.purge();
     this.retention = setInterval(() => void this.purge(), HOUR);
@@ -139,6 +155,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.gateway.off('breaker-state', this.onBreaker);
     await this.health.stop();
     await this.dispatcher.stop();
+    await this.poller.stop();
     await this.relay.stop();
     // Publish what the last pushes wrote, so a clean stop leaves no status behind.
     while ((await this.relay.runOnce().catch(() => 0)) > 0);

@@ -62,11 +62,12 @@ export class SyncMetrics {
         this.inc({ outcome: 'rejected' }, s.rejected);
         this.inc({ outcome: 'waiting_on_breaker' }, s.waitingOnBreaker);
         this.inc({ outcome: 'lease_lost' }, s.leaseLost);
+        this.inc({ outcome: 'awaiting_result' }, s.awaiting);
       },
     });
     new Gauge({
       name: 'lienthong_sync_backlog',
-      help: 'Ledger entities not yet synced, by state (all instances; PENDING, RETRYING, REJECTED). Read at most every METRICS_REFRESH_MS.',
+      help: 'Ledger entities not yet synced, by state (all instances; PENDING, RETRYING, REJECTED, AWAITING_RESULT, SUPPLEMENT_REQUESTED). Read at most every METRICS_REFRESH_MS.',
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
@@ -80,6 +81,11 @@ export class SyncMetrics {
         'lienthong_sync_oldest_pending_seconds',
         'Age of the oldest change not yet at the portal (PENDING or RETRYING); 0 when none.',
         (f) => f.oldestPendingSeconds ?? 0,
+      ],
+      [
+        'lienthong_sync_oldest_awaiting_seconds',
+        'Two-phase targets: how long the oldest accepted submission has waited for the portal to answer; 0 when none waits.',
+        (f) => f.oldestAwaitingSeconds ?? 0,
       ],
       [
         'lienthong_outbox_unpublished',

@@ -1,0 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { openDataSource } from '@lienthong/persistence';
+import { PortalCallError } from '@lienthong/resilience';
+import { useTestContext } from '@lienthong/testing';
+import { Dispatcher } from './dispatcher';
+import { LedgerIngest } from './ledger-ingest';
+import type { LedgerItem } from './ledger-ingest';
+import { PushTarget } from './push-target.port';
+import type { AwaitingEntity, ClaimedEntity, PollAnswer, PushReceipt } from './push-target.port';
+import { ResultPoller } from './result-poller';
+import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
+
+/** A registry, scripted: accepts every submission with a reference, answers polls as the test says. */
+class ScriptedRegistry extends PushTarget {
+  readonly target = 'civil-status-registry' as const;
+  readonly domain = 'civil-status' as const;
+  override readonly pollBatch = 3;
+  readonly submitted: string[] = [];
+  readonly asked: string[][] = [];
+  answers = new Map<string, PollAnswer>();
+  failNextPoll = false;
+
+  push(entity: ClaimedEntity): Promise<PushReceipt> {
+    this.submitted.push(entity.entityKey);
+    return Promise.resolve({ pushedParts: [], awaiting: { reference: `LT-${entity.entityKey}` } });
+  }
+
+  override poll(entities: AwaitingEntity[]): Promise<Map<string, PollAnswer>> {
+    this.asked.push(entities.map((e) => e.reference));
+    if (this.failNextPoll) {
+      this.failNextPoll = false;
+      return Promise.reject(new PortalCallError('PORTAL_UNAVAILABLE', 'registry answered 503'));
+    }
+    return Promise.resolve(
+      new Map(
+        entities.flatMap((e) => {
+          const a = this.answers.get(e.entityKey);
+          return a ? [[e.entityKey, a] as const] : [];
+        }),
+      ),
+    );
+  }
+
+  blocked(): boolean {
+    return false;
+  }
+}
+
+describe('two-phase targets: accepted now, answered later (real PostgreSQL)', () => {
+  const ctx = useTestContext('result-poller');
+  const ingest = new LedgerIngest('civil-status-sync');
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    ds = await openDataSource({
+      url: ctx.stack.databaseUrl,
+      schema: ctx.schema,
+      migrations: SYNC_LEDGER_MIGRATIONS,
+      applicationName: 'result-poller-int-spec',
+    });
+    ctx.onCleanup(() => ds.destroy());
+  });
+
+  beforeEach(async () => {
+    await ctx.sql.query('truncate sync_entity, sync_entity_part, processed_event, outbox');
+  });
+
+  const birth = (key: string, sequence: number, extra: object = {}): LedgerItem => ({
+    eventId: randomUUID(),
+    source: '/communes/26740/ho-tich',
+    domain: 'civil-status',
+    entityType: 'birth',
+    entityKey: key,
+    communeCode: '26740',
+    target: 'civil-status-registry',
+    sequence,
+    kind: 'snapshot',
+    payload: { maDinhDanhHoSo: key, nksHoTen: 'Nguyễn Văn Bé', ...extra },
+  });
+  const world = (registry: ScriptedRegistry) => ({
+    dispatcher: new Dispatcher({
+      dataSource: ds,
+      pushTarget: registry,
+      owner: 'w1',
+      retry: {
+        initialIntervalMs: 50,
+        backoffCoefficient: 2,
+        maximumIntervalMs: 200,
+        maximumAttempts: 0,
+      },
+      leaseMs: 30_000,
+      concurrency: 8,
+      idleMs: 20,
+      firstPollMs: 0,
+    }),
+    poller: new ResultPoller({
+      dataSource: ds,
+      pushTarget: registry,
+      owner: 'p1',
+      leaseMs: 30_000,
+      initialMs: 0,
+      maxMs: 0,
+      idleMs: 20,
+    }),
+  });
+  const ledger = async () =>
+    Object.fromEntries(
+      (
+        await ctx.sql.query<{ entity_key: string; state: string }>(
+          'select entity_key, state from sync_entity order by entity_key',
+        )
+      ).map((r) => [r.entity_key, r.state]),
+    );
+  const statuses = async (key: string) =>
+    (
+      await ctx.sql.query<{ payload: Record<string, unknown> }>(
+        `select payload from outbox where message_key = $1 order by id`,
+        [`civil-status:${key}`],
+      )
+    ).map((r) => r.payload);
+
+  it('accepted → AWAITING_RESULT, the stage followed, then SYNCED with the result kept in the ledger and published by reference', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    await ingest.ingest(ds.manager, [birth('KS-1', 1)]);
+    await dispatcher.runOnce();
+    expect(await ledger()).toEqual({ 'KS-1': 'AWAITING_RESULT' });
+
+    expect(await poller.runOnce()).toBe(1); // nothing known yet: still waiting, no status
+    registry.answers.set('KS-1', { kind: 'waiting', stage: { code: '3', label: 'Đang xử lý' } });
+    await poller.runOnce();
+    await poller.runOnce(); // the same stage again: no second status
+    registry.answers.set('KS-1', {
+      kind: 'done',
+      result: { soDinhDanh: '079225000123', soDangKy: '15', quyenSo: '01/2025' },
+      published: { soDangKy: '15', quyenSo: '01/2025' },
+    });
+    await poller.runOnce();
+    expect(await ledger()).toEqual({ 'KS-1': 'SYNCED' });
+    expect(registry.asked).toEqual([['LT-KS-1'], ['LT-KS-1'], ['LT-KS-1'], ['LT-KS-1']]);
+
+    const [accepted, awaiting, stage, synced] = await statuses('KS-1');
+    expect(accepted?.state).toBe('ACCEPTED');
+    expect(awaiting).toMatchObject({
+      state: 'AWAITING_RESULT',
+      receipt: { reference: 'LT-KS-1' },
+      awaiting: { polls: 0 },
+    });
+    expect(stage).toMatchObject({
+      state: 'AWAITING_RESULT',
+      portalStage: { code: '3', label: 'Đang xử lý' },
+      awaiting: { polls: 2 },
+    });
+    expect(synced).toMatchObject({
+      state: 'SYNCED',
+      receipt: {
+        reference: 'LT-KS-1',
+        result: { resultRef: 'civil-status:KS-1:1', soDangKy: '15', quyenSo: '01/2025' },
+      },
+    });
+    // The newborn's personal ID stays in the ledger, never in a status.
+    expect(JSON.stringify(await statuses('KS-1'))).not.toContain('079225000123');
+    const [row] = await ctx.sql.query<{ result: { soDinhDanh: string } }>(
+      'select result from sync_entity',
+    );
+    expect(row?.result.soDinhDanh).toBe('079225000123');
+  });
+
+  it('a supplement request is a state the commune sees; its new submission is pushed and awaited again', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    await ingest.ingest(ds.manager, [birth('KS-2', 1)]);
+    await dispatcher.runOnce();
+    registry.answers.set('KS-2', {
+      kind: 'supplement',
+      requestedAt: '2025-07-02T10:00:00+07:00',
+      deadline: '2025-07-05',
+      note: 'Bổ sung giấy chứng sinh của Nguyễn Văn Bé',
+    });
+    await poller.runOnce();
+    await poller.runOnce(); // asked again, nothing new: no second status
+    expect(await ledger()).toEqual({ 'KS-2': 'SUPPLEMENT_REQUESTED' });
+    const supplements = (await statuses('KS-2')).filter((s) => s.state === 'SUPPLEMENT_REQUESTED');
+    expect(supplements).toEqual([
+      expect.objectContaining({
+        supplement: {
+          requestedAt: '2025-07-02T10:00:00+07:00',
+          deadline: '2025-07-05',
+          note: 'Bổ sung giấy chứng sinh của […]',
+        },
+      }),
+    ]);
+
+    // The commune supplements: a new desired state, pushed, awaited again.
+    await ingest.ingest(ds.manager, [birth('KS-2', 2, { maGCS: 'GCS-9' })]);
+    expect(await ledger()).toEqual({ 'KS-2': 'PENDING' });
+    await dispatcher.runOnce();
+    expect(await ledger()).toEqual({ 'KS-2': 'AWAITING_RESULT' });
+    expect(registry.submitted).toEqual(['KS-2', 'KS-2']);
+  });
+
+  it('a refusal is REJECTED with the reason; a failed poll loses nothing; a duplicate event does not end the wait', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    const first = birth('KS-3', 1);
+    await ingest.ingest(ds.manager, [first, birth('KS-4', 1)]);
+    await dispatcher.runOnce();
+    // The same state again under a new sequence: the portal holds it; it still awaits its answer.
+    await ingest.ingest(ds.manager, [{ ...first, eventId: randomUUID(), sequence: 2 }]);
+    expect(await ledger()).toEqual({ 'KS-3': 'AWAITING_RESULT', 'KS-4': 'AWAITING_RESULT' });
+
+    registry.failNextPoll = true;
+    await expect(poller.runOnce()).rejects.toMatchObject({ code: 'PORTAL_UNAVAILABLE' });
+    expect(await ledger()).toEqual({ 'KS-3': 'AWAITING_RESULT', 'KS-4': 'AWAITING_RESULT' });
+
+    registry.answers.set('KS-3', {
+      kind: 'refused',
+      error: new PortalCallError('PORTAL_REJECTED', 'the registry refused NhanDKHT', {
+        portalCode: '6',
+        portalMessage: 'Giấy chứng sinh đã được sử dụng',
+      }),
+    });
+    registry.answers.set('KS-4', { kind: 'done', result: {} });
+    await poller.runOnce();
+    expect(await ledger()).toEqual({ 'KS-3': 'REJECTED', 'KS-4': 'SYNCED' });
+    expect((await statuses('KS-3')).at(-1)).toMatchObject({
+      state: 'REJECTED',
+      error: {
+        code: 'PORTAL_REJECTED',
+        portalCode: '6',
+        message: 'the registry refused NhanDKHT: Giấy chứng sinh đã được sử dụng',
+      },
+    });
+  });
+
+  it('asks about at most pollBatch entities per call, each once per round across pollers; a result that never comes stays visible', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher } = world(registry);
+    await ingest.ingest(
+      ds.manager,
+      Array.from({ length: 7 }, (_, i) => birth(`KS-1${i}`, 1)),
+    );
+    await dispatcher.runOnce();
+    const pollers = [1, 2].map(
+      (n) =>
+        new ResultPoller({
+          dataSource: ds,
+          pushTarget: registry,
+          owner: `p${n}`,
+          leaseMs: 30_000,
+          initialMs: 60_000,
+          maxMs: 600_000,
+          idleMs: 20,
+        }),
+    );
+    await Promise.all([...pollers, ...pollers].map((p) => p.runOnce()));
+    const asked = registry.asked.flat();
+    expect(registry.asked.filter((batch) => batch.length > 3)).toEqual([]);
+    expect([...asked].sort()).toEqual(Array.from({ length: 7 }, (_, i) => `LT-KS-1${i}`).sort());
+    // Nobody answered: each waits a minute before the next question, and its wait is on record.
+    const rows = await ctx.sql.query<{ polls: number; wait_s: number; since: Date | null }>(
+      `select polls, extract(epoch from next_poll_at - now())::int wait_s, awaiting_since since from sync_entity`,
+    );
+    expect(rows.map((r) => [r.polls, r.wait_s > 100 && r.wait_s <= 120, r.since !== null])).toEqual(
+      Array.from({ length: 7 }, () => [1, true, true]),
+    );
+  });
+});

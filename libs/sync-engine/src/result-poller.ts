@@ -1,0 +1,299 @@
+import type { DataSource } from 'typeorm';
+import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
+import { returnedRows } from '@lienthong/persistence';
+import { SYNC_STATUS_TOPIC, fingerprint } from './ledger-ingest';
+import type { SqlExecutor } from './ledger-ingest';
+import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
+import { redactEchoes, statusError } from './status-error';
+import { Wakeup } from './wakeup';
+
+export interface ResultPollerOptions {
+  dataSource: DataSource;
+  pushTarget: PushTarget;
+  /** This worker's name in leases (service instance id). */
+  owner: string;
+  /** A claimed batch is this worker's for this long (a crashed worker's batch is polled again after). */
+  leaseMs: number;
+  /** Wait between polls of one entity: doubles from `initialMs` to `maxMs` while it keeps waiting. */
+  initialMs: number;
+  maxMs: number;
+  /** Wait when nothing is due. */
+  idleMs: number;
+  wakeup?: Wakeup;
+  /** Called after answers were recorded (with their outbox rows): e.g. wake the relay. */
+  onRecorded?: () => void;
+  onError?: (err: unknown) => void;
+}
+
+export interface PollStats {
+  polls: number;
+  answered: number;
+  supplements: number;
+  refused: number;
+  failedPolls: number;
+}
+
+interface Row {
+  entity_type: AwaitingEntity['entityType'];
+  entity_key: string;
+  commune_code: string;
+  source_sequence: string;
+  result_reference: string;
+  polls: number;
+  awaiting_since: Date;
+  desired: unknown;
+  state: string;
+  portal_stage: PortalStage | null;
+  supplement: unknown;
+  lease_token: string;
+}
+
+const MESSAGE_MAX = 500;
+
+/**
+ * The second phase of a two-phase target: a portal that accepted a submission (AWAITING_RESULT)
+ * answers later. Due entities are claimed in batches (`pollBatch`, SKIP LOCKED, under a lease
+ * token like pushes), asked about in one call, and each answer is recorded with its sync.status
+ * outbox row in one transaction, only while the lease is ours:
+ * - still waiting: asked again later, the wait doubling to `maxMs` (a status only when the portal's
+ *   stage changed); a result that never comes stays visible (`awaiting.since`, `polls`);
+ * - a supplement request: SUPPLEMENT_REQUESTED with its deadline, a state the commune acts on;
+ * - the result: SYNCED; the whole answer is kept in the ledger, only a reference and the
+ *   non-personal register entry are published;
+ * - a refusal: REJECTED with the portal's reason (its echoes of our submission cut out).
+ * A new desired state from the commune (ingest) takes the entity out of the wait: it is pushed again.
+ */
+export class ResultPoller {
+  readonly stats: PollStats = { polls: 0, answered: 0, supplements: 0, refused: 0, failedPolls: 0 };
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly wakeup: Wakeup;
+
+  constructor(private readonly options: ResultPollerOptions) {
+    this.wakeup = options.wakeup ?? new Wakeup();
+  }
+
+  start(): void {
+    if (this.running || !this.options.pushTarget.poll) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const n = await this.runOnce().catch((err: unknown) => {
+          (
+            this.options.onError ??
+            ((e: unknown) => process.stderr.write(`poll failed: ${String(e)}\n`))
+          )(err);
+          return 0;
+        });
+        if (n === 0 && this.running) await this.wakeup.wait(this.options.idleMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeup.notify();
+    await this.loop;
+  }
+
+  /** One round: claim a batch of due entities, ask the portal once, record every answer. Returns how many were asked about. */
+  async runOnce(): Promise<number> {
+    const target = this.options.pushTarget;
+    if (!target.poll || target.blocked()) return 0;
+    const rows = await this.claim(target.pollBatch ?? 20);
+    if (rows.length === 0) return 0;
+    const entities: AwaitingEntity[] = rows.map((r) => ({
+      entityType: r.entity_type,
+      entityKey: r.entity_key,
+      communeCode: r.commune_code,
+      sourceSequence: Number(r.source_sequence),
+      reference: r.result_reference,
+      polls: r.polls,
+      awaitingSince: new Date(r.awaiting_since),
+      desired: r.desired,
+    }));
+    let answers: Map<string, PollAnswer>;
+    try {
+      answers = await target.poll(entities, `poll:${target.target}:${Date.now()}`);
+      this.stats.polls += 1;
+    } catch (err) {
+      // The portal could not be asked: every entity of the batch is asked again later.
+      this.stats.failedPolls += 1;
+      await Promise.all(rows.map((r) => this.record(r, { kind: 'waiting' }, false)));
+      throw err;
+    }
+    await Promise.all(
+      rows.map((r) => this.record(r, answers.get(r.entity_key) ?? { kind: 'waiting' }, true)),
+    );
+    this.options.onRecorded?.();
+    return rows.length;
+  }
+
+  private async claim(limit: number): Promise<Row[]> {
+    // An UPDATE … RETURNING answers [rows, count] through TypeORM: returnedRows reads the rows.
+    const updated: unknown = await this.options.dataSource.query(
+      `with due as (
+         select entity_type, entity_key from sync_entity
+         where target = $3 and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
+           and next_poll_at <= now() and (lease_until is null or lease_until < now())
+         order by next_poll_at limit $4
+         for update skip locked
+       )
+       update sync_entity e set lease_owner = $1, lease_token = gen_random_uuid(),
+         lease_until = now() + make_interval(secs => $2::double precision / 1000)
+       from due where e.entity_type = due.entity_type and e.entity_key = due.entity_key
+       returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.result_reference,
+         e.polls, e.awaiting_since, e.desired, e.state, e.portal_stage, e.supplement, e.lease_token`,
+      [this.options.owner, this.options.leaseMs, this.options.pushTarget.target, limit],
+    );
+    return returnedRows<Row>(updated);
+  }
+
+  private nextWaitMs(polls: number): number {
+    return Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(polls, 30));
+  }
+
+  /** Records one answer if the lease is still ours and the entity still awaits; false otherwise. */
+  private async record(row: Row, answer: PollAnswer, asked: boolean): Promise<boolean> {
+    return this.options.dataSource.transaction(async (tx) => {
+      const key = [row.entity_type, row.entity_key, row.lease_token];
+      const polls = row.polls + (asked ? 1 : 0);
+      const nextPollAt = new Date(Date.now() + this.nextWaitMs(polls));
+      const stage = answer.stage ? JSON.stringify(answer.stage) : null;
+      const release = `lease_owner = null, lease_until = null, lease_token = null, updated_at = now()`;
+      const still = `entity_type = $1 and entity_key = $2 and lease_token = $3
+        and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
+      switch (answer.kind) {
+        case 'waiting': {
+          const updated: unknown = await tx.query(
+            `update sync_entity set polls = $4, next_poll_at = $5,
+               portal_stage = coalesce($6::jsonb, portal_stage), ${release}
+             where ${still} returning 1`,
+            [...key, polls, nextPollAt, stage],
+          );
+          if (returnedRows(updated).length === 0) return false;
+          const changed =
+            answer.stage && fingerprint(answer.stage) !== fingerprint(row.portal_stage); // jsonb reorders keys
+          if (changed && row.state === 'AWAITING_RESULT')
+            await this.writeStatus(tx, row, 'AWAITING_RESULT', {
+              awaiting: this.awaiting(row, polls, nextPollAt),
+              portalStage: this.stage(answer.stage as PortalStage),
+            });
+          return true;
+        }
+        case 'supplement': {
+          const supplement = {
+            requestedAt: answer.requestedAt,
+            deadline: answer.deadline,
+            ...(answer.note
+              ? { note: redactEchoes(answer.note, row.desired).slice(0, MESSAGE_MAX) }
+              : {}),
+          };
+          const updated: unknown = await tx.query(
+            `update sync_entity set state = 'SUPPLEMENT_REQUESTED', supplement = $4, polls = $5,
+               next_poll_at = $6, portal_stage = coalesce($7::jsonb, portal_stage), ${release}
+             where ${still} returning 1`,
+            [...key, JSON.stringify(supplement), polls, nextPollAt, stage],
+          );
+          if (returnedRows(updated).length === 0) return false;
+          if (
+            row.state !== 'SUPPLEMENT_REQUESTED' ||
+            fingerprint(row.supplement) !== fingerprint(supplement) // jsonb reorders keys
+          ) {
+            await this.writeStatus(tx, row, 'SUPPLEMENT_REQUESTED', {
+              supplement,
+              ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+            });
+            this.stats.supplements += 1;
+          }
+          return true;
+        }
+        case 'done': {
+          const updated: unknown = await tx.query(
+            `update sync_entity set state = 'SYNCED', result = $4, polls = $5, next_poll_at = null,
+               supplement = null, portal_stage = coalesce($6::jsonb, portal_stage), ${release}
+             where ${still} returning 1`,
+            [...key, JSON.stringify(answer.result ?? null), polls, stage],
+          );
+          if (returnedRows(updated).length === 0) return false;
+          await this.writeStatus(tx, row, 'SYNCED', {
+            receipt: {
+              reference: row.result_reference.slice(0, 200),
+              receivedAt: new Date().toISOString(),
+              result: {
+                // Resolvable only by the commune that owns the entity (the gateway, later).
+                resultRef: `${this.options.pushTarget.domain}:${row.entity_key}:${row.source_sequence}`,
+                ...(answer.published ?? {}),
+              },
+            },
+            ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+          });
+          this.stats.answered += 1;
+          return true;
+        }
+        case 'refused': {
+          const error = answer.error;
+          const lastError = {
+            code: error.code,
+            class: error.outcome,
+            message: error.message,
+            ...(error.portalCode ? { portalCode: error.portalCode } : {}),
+          };
+          const updated: unknown = await tx.query(
+            `update sync_entity set state = 'REJECTED', last_error = $4, polls = $5, next_poll_at = null,
+               portal_stage = coalesce($6::jsonb, portal_stage), ${release}
+             where ${still} returning 1`,
+            [...key, JSON.stringify(lastError), polls, stage],
+          );
+          if (returnedRows(updated).length === 0) return false;
+          await this.writeStatus(tx, row, 'REJECTED', { error: statusError(error, row.desired) });
+          this.stats.refused += 1;
+          return true;
+        }
+      }
+    });
+  }
+
+  private awaiting(row: Row, polls: number, nextPollAt: Date): NonNullable<SyncStatus['awaiting']> {
+    return {
+      since: new Date(row.awaiting_since).toISOString(),
+      polls,
+      nextPollAt: nextPollAt.toISOString(),
+    };
+  }
+
+  private stage(stage: PortalStage): NonNullable<SyncStatus['portalStage']> {
+    return {
+      code: stage.code.slice(0, 50),
+      ...(stage.label ? { label: stage.label.slice(0, 200) } : {}),
+      at: new Date().toISOString(),
+    };
+  }
+
+  private async writeStatus(
+    tx: SqlExecutor,
+    row: Row,
+    state: SyncStatus['state'],
+    extra: Partial<SyncStatus>,
+  ): Promise<void> {
+    const status: SyncStatus = {
+      entity: {
+        domain: this.options.pushTarget.domain,
+        type: row.entity_type,
+        key: row.entity_key,
+        communeCode: row.commune_code,
+      },
+      state,
+      sequence: Number(row.source_sequence),
+      attempt: 1,
+      target: this.options.pushTarget.target,
+      occurredAt: new Date().toISOString(),
+      ...extra,
+    };
+    await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+      SYNC_STATUS_TOPIC,
+      `${status.entity.domain}:${status.entity.key}`,
+      JSON.stringify(status),
+    ]);
+  }
+}
