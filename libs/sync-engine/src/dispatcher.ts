@@ -4,11 +4,11 @@ import { returnedRows } from '@lienthong/persistence';
 import { asPortalCallError, retryDelayMs } from '@lienthong/resilience';
 import type { PortalCallError } from '@lienthong/resilience';
 import type { RetryPolicy } from '@lienthong/resilience';
-import { SYNC_STATUS_TOPIC } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
+import { syncStatus, writeSyncStatus } from './sync-status';
 import { Wakeup } from './wakeup';
 
 export interface DispatcherOptions {
@@ -333,28 +333,8 @@ export class Dispatcher {
     state: SyncStatus['state'],
     extra: Partial<SyncStatus> = {},
   ): SyncStatus {
-    return {
-      entity: {
-        domain: this.options.pushTarget.domain,
-        type: entity.entityType,
-        key: entity.entityKey,
-        communeCode: entity.communeCode,
-      },
-      state,
-      sequence: entity.sourceSequence,
-      attempt: entity.attempts + 1,
-      target: this.options.pushTarget.target,
-      occurredAt: new Date().toISOString(),
-      ...extra,
-    };
-  }
-
-  private async writeStatus(tx: SqlExecutor, status: SyncStatus): Promise<void> {
-    await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
-      SYNC_STATUS_TOPIC,
-      `${status.entity.domain}:${status.entity.key}`,
-      JSON.stringify(status),
-    ]);
+    const subject = { ...entity, sequence: entity.sourceSequence, attempt: entity.attempts + 1 };
+    return syncStatus(this.options.pushTarget, subject, state, extra);
   }
 
   private async markParts(
@@ -417,7 +397,7 @@ export class Dispatcher {
         receivedAt: new Date().toISOString(),
       };
       if (row?.state === 'SYNCED') {
-        await this.writeStatus(
+        await writeSyncStatus(
           tx,
           this.status(entity, 'SYNCED', {
             // The newest source event the portal now reflects: the header's or a later step's.
@@ -427,7 +407,7 @@ export class Dispatcher {
         );
         this.stats.synced += 1;
       } else if (row?.state === 'AWAITING_RESULT' && row.awaiting_since) {
-        await this.writeStatus(
+        await writeSyncStatus(
           tx,
           this.status(entity, 'AWAITING_RESULT', {
             sequence: Number(row.reflected_sequence),
@@ -491,7 +471,7 @@ export class Dispatcher {
             [...key, JSON.stringify(lastError), entity.desiredFingerprint, entity.partsVersion],
           );
           if (returnedRows<{ state: string }>(updated)[0]?.state === 'REJECTED') {
-            await this.writeStatus(
+            await writeSyncStatus(
               tx,
               this.status(entity, 'REJECTED', { error: statusError(error, entity.desired) }),
             );
@@ -508,7 +488,7 @@ export class Dispatcher {
              where entity_type = $1 and entity_key = $2 and lease_token = $3`,
             [...key, JSON.stringify(lastError), nextAttemptAt],
           );
-          await this.writeStatus(
+          await writeSyncStatus(
             tx,
             this.status(entity, 'RETRYING', {
               error: statusError(error, entity.desired),

@@ -8,7 +8,7 @@ import {
 } from '@lienthong/contracts';
 import type { SyncStatus, SyncStatusV2 } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
-import { Wakeup } from './wakeup';
+import { RoundLoop, Wakeup } from './wakeup';
 
 /** The producer the relay needs (libs/messaging's EventProducer is one). */
 export interface OutboxProducer {
@@ -85,14 +85,18 @@ function asV1(status: SyncStatusV2): SyncStatus | undefined {
 export class OutboxRelay {
   published = 0;
   setAside = 0;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly wakeup: Wakeup;
+  private readonly loop: RoundLoop;
   private readonly validator: ContractValidator;
   private session: QueryRunner | undefined;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.wakeup = options.wakeup ?? new Wakeup();
+    this.loop = new RoundLoop(
+      () => this.runOnce(),
+      options.wakeup ?? new Wakeup(),
+      options.idleMs,
+      options.onError ??
+        ((e: unknown) => process.stderr.write(`outbox relay round failed: ${String(e)}\n`)),
+    );
     this.validator = options.validator ?? new ContractValidator();
   }
 
@@ -225,27 +229,12 @@ export class OutboxRelay {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const n = await this.runOnce().catch((err: unknown) => {
-          (
-            this.options.onError ??
-            ((e: unknown) => process.stderr.write(`outbox relay round failed: ${String(e)}\n`))
-          )(err);
-          return 0;
-        });
-        if (n === 0 && this.running) await this.wakeup.wait(this.options.idleMs);
-      }
-    })();
+    this.loop.start();
   }
 
   /** Stops the loop; `runOnce` still works (a final flush), then `close` gives up the lead. */
   async stop(): Promise<void> {
-    this.running = false;
-    this.wakeup.notify();
-    await this.loop;
+    await this.loop.stop();
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,12 @@
 import type { DataSource } from 'typeorm';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
-import { SYNC_STATUS_TOPIC, fingerprint } from './ledger-ingest';
+import { fingerprint } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';
-import { Wakeup } from './wakeup';
+import { syncStatus, writeSyncStatus } from './sync-status';
+import { RoundLoop, Wakeup } from './wakeup';
 
 export interface ResultPollerOptions {
   dataSource: DataSource;
@@ -65,35 +66,23 @@ const MESSAGE_MAX = 500;
  */
 export class ResultPoller {
   readonly stats: PollStats = { polls: 0, answered: 0, supplements: 0, refused: 0, failedPolls: 0 };
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly wakeup: Wakeup;
+  private readonly loop: RoundLoop;
 
   constructor(private readonly options: ResultPollerOptions) {
-    this.wakeup = options.wakeup ?? new Wakeup();
+    this.loop = new RoundLoop(
+      () => this.runOnce(),
+      options.wakeup ?? new Wakeup(),
+      options.idleMs,
+      options.onError ?? ((e: unknown) => process.stderr.write(`poll failed: ${String(e)}\n`)),
+    );
   }
 
   start(): void {
-    if (this.running || !this.options.pushTarget.poll) return;
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const n = await this.runOnce().catch((err: unknown) => {
-          (
-            this.options.onError ??
-            ((e: unknown) => process.stderr.write(`poll failed: ${String(e)}\n`))
-          )(err);
-          return 0;
-        });
-        if (n === 0 && this.running) await this.wakeup.wait(this.options.idleMs);
-      }
-    })();
+    if (this.options.pushTarget.poll) this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.wakeup.notify();
-    await this.loop;
+    await this.loop.stop();
   }
 
   /** One round: claim a batch of due entities, ask the portal once, record every answer. Returns how many were asked about. */
@@ -276,24 +265,13 @@ export class ResultPoller {
     state: SyncStatus['state'],
     extra: Partial<SyncStatus>,
   ): Promise<void> {
-    const status: SyncStatus = {
-      entity: {
-        domain: this.options.pushTarget.domain,
-        type: row.entity_type,
-        key: row.entity_key,
-        communeCode: row.commune_code,
-      },
-      state,
+    const subject = {
+      entityType: row.entity_type,
+      entityKey: row.entity_key,
+      communeCode: row.commune_code,
       sequence: Number(row.source_sequence),
       attempt: 1,
-      target: this.options.pushTarget.target,
-      occurredAt: new Date().toISOString(),
-      ...extra,
     };
-    await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
-      SYNC_STATUS_TOPIC,
-      `${status.entity.domain}:${status.entity.key}`,
-      JSON.stringify(status),
-    ]);
+    await writeSyncStatus(tx, syncStatus(this.options.pushTarget, subject, state, extra));
   }
 }

@@ -32,3 +32,40 @@ export class Wakeup {
     });
   }
 }
+
+/**
+ * A worker loop: runs `round` again at once while it finds work (it returns how much), and after
+ * `idleMs` — or sooner, on a notify — when it finds none. A failed round is reported and the loop
+ * goes on. `stop()` lets the round in progress finish.
+ */
+export class RoundLoop {
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly round: () => Promise<number>,
+    private readonly wakeup: Wakeup,
+    private readonly idleMs: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const n = await this.round().catch((err: unknown) => {
+          this.onError(err);
+          return 0;
+        });
+        if (n === 0 && this.running) await this.wakeup.wait(this.idleMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeup.notify();
+    await this.loop;
+  }
+}
