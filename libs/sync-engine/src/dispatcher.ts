@@ -363,8 +363,14 @@ export class Dispatcher {
            synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null,
            lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
            state = case when ${complete} then $7 else 'PENDING' end,
-           awaiting_since = case when $8 and ${complete} then now() else null end,
-           polls = 0, result_reference = $9, supplement = null, result = null,
+           -- Still the same submission at the portal (only parts were pushed): the wait goes on.
+           awaiting_since = case when $8 and ${complete} then
+             case when result_reference = $9 then coalesce(awaiting_since, now()) else now() end
+             else null end,
+           polls = case when $8 and result_reference = $9 then polls else 0 end,
+           -- A push that awaits nothing (an amendment after the result) keeps the result.
+           result = case when $8 and result_reference is distinct from $9 then null else result end,
+           result_reference = coalesce($9, result_reference), supplement = null,
            next_poll_at = case when $8 and ${complete}
              then now() + make_interval(secs => $10::double precision / 1000) else null end,
            next_attempt_at = now(), updated_at = now()

@@ -13,6 +13,7 @@ export {
   SyncLedgerDispatch1763800000400,
   SyncLedgerHardening1763800000500,
   SyncLedgerTwoPhase1763800000700,
+  SyncLedgerFacts1763800000800,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
@@ -26,7 +27,7 @@ export type {
   PushReceipt,
 } from './push-target.port';
 export { ResultPoller } from './result-poller';
-export type { PollStats, ResultPollerOptions } from './result-poller';
+export type { FactOutcome, InboundFact, PollStats, ResultPollerOptions } from './result-poller';
 export { OutboxRelay } from './outbox-relay';
 export type { OutboxProducer, OutboxRelayOptions } from './outbox-relay';
 export { Wakeup } from './wakeup';

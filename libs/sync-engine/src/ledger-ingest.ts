@@ -280,14 +280,16 @@ export class LedgerIngest {
             : 'duplicate',
         );
       }
-      // An entity with new parts has work again. The version bump is what a push finishing at the
-      // same moment sees (it updates this row, so it waits for our commit and re-reads it).
+      // An entity with new parts has work again, also one awaiting a portal's answer (the part is
+      // pushed, then the wait goes on). The version bump is what a push finishing at the same
+      // moment sees (it updates this row, so it waits for our commit and re-reads it).
+      const settled = `state in ('SYNCED', 'AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
       await db.query(
         `update sync_entity set
            parts_version = parts_version + 1,
-           state = case when state = 'SYNCED' then 'PENDING' else state end,
-           next_attempt_at = case when state = 'SYNCED' then now() else next_attempt_at end,
-           pending_since = case when state = 'SYNCED' then now() else pending_since end,
+           state = case when ${settled} then 'PENDING' else state end,
+           next_attempt_at = case when ${settled} then now() else next_attempt_at end,
+           pending_since = case when ${settled} then now() else pending_since end,
            updated_at = now()
          where (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))`,
         [inserted.map((r) => r.entity_type), inserted.map((r) => r.entity_key)],

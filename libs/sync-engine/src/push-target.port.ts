@@ -79,9 +79,14 @@ export interface PortalStage {
   label?: string;
 }
 
-/** What a poll learned about one awaiting entity. */
-export type PollAnswer =
-  | { kind: 'waiting'; stage?: PortalStage }
+/** What a poll (or a portal's callback) learned about one awaiting entity. */
+export type PollAnswer = (
+  | {
+      kind: 'waiting';
+      stage?: PortalStage;
+      /** A notice the portal issued on the way (a land dossier's tax notice): published as is. */
+      taxNotice?: SyncStatus['taxNotice'];
+    }
   | {
       kind: 'supplement';
       requestedAt: string;
@@ -98,7 +103,14 @@ export type PollAnswer =
       published?: Omit<NonNullable<NonNullable<SyncStatus['receipt']>['result']>, 'resultRef'>;
       stage?: PortalStage;
     }
-  | { kind: 'refused'; error: PortalCallError; stage?: PortalStage };
+  | { kind: 'refused'; error: PortalCallError; stage?: PortalStage }
+) & {
+  /**
+   * When the portal says this happened, if it says: an answer older than one already recorded
+   * is stale and changes nothing (callbacks arrive late and out of order).
+   */
+  at?: Date;
+};
 
 /**
  * A push that failed part-way: the parts the portal already took are recorded, so the next attempt

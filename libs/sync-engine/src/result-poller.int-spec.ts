@@ -23,7 +23,10 @@ class ScriptedRegistry extends PushTarget {
 
   push(entity: ClaimedEntity): Promise<PushReceipt> {
     this.submitted.push(entity.entityKey);
-    return Promise.resolve({ pushedParts: [], awaiting: { reference: `LT-${entity.entityKey}` } });
+    return Promise.resolve({
+      pushedParts: entity.parts.map((p) => p.partKey),
+      awaiting: { reference: `LT-${entity.entityKey}` },
+    });
   }
 
   override poll(entities: AwaitingEntity[]): Promise<Map<string, PollAnswer>> {
@@ -265,5 +268,91 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     expect(rows.map((r) => [r.polls, r.wait_s > 100 && r.wait_s <= 120, r.since !== null])).toEqual(
       Array.from({ length: 7 }, () => [1, true, true]),
     );
+  });
+
+  it('callbacks (inbound facts): applied once, in the portal order; a late or repeated one changes nothing; an unknown reference is not remembered', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    const fact = (id: string, at: string, answer: PollAnswer) => ({
+      id,
+      reference: 'LT-KS-5',
+      at: new Date(at),
+      answer,
+    });
+    const routed = fact('cb-1', '2025-07-02T08:00:00Z', {
+      kind: 'waiting',
+      stage: { code: 'LuanChuyen', label: 'Đã luân chuyển' },
+    });
+    // Before the push is recorded, no entity awaits under the reference: not applied, not kept.
+    expect(await poller.applyFact(routed)).toBe('unknown');
+    await ingest.ingest(ds.manager, [birth('KS-5', 1)]);
+    await dispatcher.runOnce();
+
+    expect(await poller.applyFact(routed)).toBe('applied');
+    expect(await poller.applyFact(routed)).toBe('duplicate');
+    const tax = fact('cb-3', '2025-07-03T08:00:00Z', {
+      kind: 'waiting',
+      taxNotice: { reference: 'TB-0001', kind: 'LPTB' },
+    });
+    const finished = fact('cb-4', '2025-07-04T08:00:00Z', {
+      kind: 'done',
+      result: { TrangThaiKetThuc: '1' },
+      stage: { code: 'KetThuc' },
+    });
+    const supplementLate = fact('cb-2', '2025-07-02T09:00:00Z', {
+      kind: 'supplement',
+      requestedAt: '2025-07-02T09:00:00Z',
+      deadline: null,
+    });
+    expect(await poller.applyFact(tax)).toBe('applied');
+    // The supplement request happened before the tax notice: it arrives late and changes nothing.
+    expect(await poller.applyFact(supplementLate)).toBe('stale');
+    expect(await ledger()).toEqual({ 'KS-5': 'AWAITING_RESULT' });
+    expect(await poller.applyFact(finished)).toBe('applied');
+    // Once SYNCED, nothing awaits under the reference any more.
+    expect(await poller.applyFact(fact('cb-5', '2025-07-05T08:00:00Z', { kind: 'waiting' }))).toBe(
+      'unknown',
+    );
+    expect(await ledger()).toEqual({ 'KS-5': 'SYNCED' });
+    const states = (await statuses('KS-5')).map((s) => [
+      s.state,
+      (s.portalStage as { code?: string } | undefined)?.code ?? null,
+      (s.taxNotice as { reference?: string } | undefined)?.reference ?? null,
+    ]);
+    expect(states).toEqual([
+      ['ACCEPTED', null, null],
+      ['AWAITING_RESULT', null, null],
+      ['AWAITING_RESULT', 'LuanChuyen', null],
+      ['AWAITING_RESULT', null, 'TB-0001'],
+      ['SYNCED', 'KetThuc', null],
+    ]);
+  });
+
+  it('a part that arrives while the portal works is pushed, and the wait goes on where it was', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    await ingest.ingest(ds.manager, [birth('KS-6', 1)]);
+    await dispatcher.runOnce();
+    await poller.runOnce();
+    const [before] = await ctx.sql.query<{ since: Date; polls: number }>(
+      'select awaiting_since since, polls from sync_entity',
+    );
+    await ingest.ingest(ds.manager, [
+      {
+        ...birth('KS-6', 2),
+        kind: 'part',
+        partKey: 'amendment-1',
+        payload: { truong: 'nksHoTen' },
+      },
+    ]);
+    expect(await ledger()).toEqual({ 'KS-6': 'PENDING' });
+    await dispatcher.runOnce();
+    expect(await ledger()).toEqual({ 'KS-6': 'AWAITING_RESULT' });
+    const [after] = await ctx.sql.query<{ since: Date; polls: number; pushed: number }>(
+      `select awaiting_since since, polls, (select count(*)::int from sync_entity_part where pushed_at is not null) pushed
+       from sync_entity`,
+    );
+    expect(after).toEqual({ since: before?.since, polls: before?.polls, pushed: 1 });
+    expect(registry.submitted).toEqual(['KS-6', 'KS-6']);
   });
 });

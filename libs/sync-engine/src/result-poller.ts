@@ -32,6 +32,8 @@ export interface PollStats {
   supplements: number;
   refused: number;
   failedPolls: number;
+  /** Inbound facts (callbacks) applied. */
+  facts: number;
 }
 
 interface Row {
@@ -46,8 +48,23 @@ interface Row {
   state: string;
   portal_stage: PortalStage | null;
   supplement: unknown;
-  lease_token: string;
+  /** null when a callback (not a poll) records the answer. */
+  lease_token: string | null;
 }
+
+/** A fact a portal pushed about one of its entities (a callback), to apply to the ledger. */
+export interface InboundFact {
+  /** Unique per fact at the portal: a repeated callback carries the same id and applies once. */
+  id: string;
+  /** The reference the portal knows the entity by (what the push's receipt awaited on). */
+  reference: string;
+  /** When the portal says it happened: facts apply in this order, a late one changes nothing. */
+  at: Date;
+  answer: PollAnswer;
+}
+
+/** applied; duplicate (seen before); stale (older than what the ledger holds); unknown (no entity awaits it). */
+export type FactOutcome = 'applied' | 'duplicate' | 'stale' | 'unknown';
 
 const MESSAGE_MAX = 500;
 
@@ -65,7 +82,14 @@ const MESSAGE_MAX = 500;
  * A new desired state from the commune (ingest) takes the entity out of the wait: it is pushed again.
  */
 export class ResultPoller {
-  readonly stats: PollStats = { polls: 0, answered: 0, supplements: 0, refused: 0, failedPolls: 0 };
+  readonly stats: PollStats = {
+    polls: 0,
+    answered: 0,
+    supplements: 0,
+    refused: 0,
+    failedPolls: 0,
+    facts: 0,
+  };
   private readonly loop: RoundLoop;
 
   constructor(private readonly options: ResultPollerOptions) {
@@ -144,103 +168,152 @@ export class ResultPoller {
 
   /** Records one answer if the lease is still ours and the entity still awaits; false otherwise. */
   private async record(row: Row, answer: PollAnswer, asked: boolean): Promise<boolean> {
+    return this.options.dataSource.transaction((tx) => this.recordIn(tx, row, answer, asked));
+  }
+
+  /**
+   * A fact the portal pushed (a callback) about the entity it knows by `reference`: applied like a
+   * poll's answer, once (deduplicated by the fact's id, in the same transaction) and in the
+   * portal's order (`at`). 'unknown' when no entity awaits under that reference now (not yet
+   * recorded as accepted, or being pushed again): nothing is remembered, so the portal's retry or
+   * the next poll brings it.
+   */
+  async applyFact(fact: InboundFact): Promise<FactOutcome> {
+    const target = this.options.pushTarget.target;
     return this.options.dataSource.transaction(async (tx) => {
-      const key = [row.entity_type, row.entity_key, row.lease_token];
-      const polls = row.polls + (asked ? 1 : 0);
-      const nextPollAt = new Date(Date.now() + this.nextWaitMs(polls));
-      const stage = answer.stage ? JSON.stringify(answer.stage) : null;
-      const release = `lease_owner = null, lease_until = null, lease_token = null, updated_at = now()`;
-      const still = `entity_type = $1 and entity_key = $2 and lease_token = $3
-        and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
-      switch (answer.kind) {
-        case 'waiting': {
-          const updated: unknown = await tx.query(
-            `update sync_entity set polls = $4, next_poll_at = $5,
-               portal_stage = coalesce($6::jsonb, portal_stage), ${release}
-             where ${still} returning 1`,
-            [...key, polls, nextPollAt, stage],
-          );
-          if (returnedRows(updated).length === 0) return false;
-          const changed =
-            answer.stage && fingerprint(answer.stage) !== fingerprint(row.portal_stage); // jsonb reorders keys
-          if (changed && row.state === 'AWAITING_RESULT')
-            await this.writeStatus(tx, row, 'AWAITING_RESULT', {
-              awaiting: this.awaiting(row, polls, nextPollAt),
-              portalStage: this.stage(answer.stage as PortalStage),
-            });
-          return true;
-        }
-        case 'supplement': {
-          const supplement = {
-            requestedAt: answer.requestedAt,
-            deadline: answer.deadline,
-            ...(answer.note
-              ? { note: redactEchoes(answer.note, row.desired).slice(0, MESSAGE_MAX) }
-              : {}),
-          };
-          const updated: unknown = await tx.query(
-            `update sync_entity set state = 'SUPPLEMENT_REQUESTED', supplement = $4, polls = $5,
-               next_poll_at = $6, portal_stage = coalesce($7::jsonb, portal_stage), ${release}
-             where ${still} returning 1`,
-            [...key, JSON.stringify(supplement), polls, nextPollAt, stage],
-          );
-          if (returnedRows(updated).length === 0) return false;
-          if (
-            row.state !== 'SUPPLEMENT_REQUESTED' ||
-            fingerprint(row.supplement) !== fingerprint(supplement) // jsonb reorders keys
-          ) {
-            await this.writeStatus(tx, row, 'SUPPLEMENT_REQUESTED', {
-              supplement,
-              ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
-            });
-            this.stats.supplements += 1;
-          }
-          return true;
-        }
-        case 'done': {
-          const updated: unknown = await tx.query(
-            `update sync_entity set state = 'SYNCED', result = $4, polls = $5, next_poll_at = null,
-               supplement = null, portal_stage = coalesce($6::jsonb, portal_stage), ${release}
-             where ${still} returning 1`,
-            [...key, JSON.stringify(answer.result ?? null), polls, stage],
-          );
-          if (returnedRows(updated).length === 0) return false;
-          await this.writeStatus(tx, row, 'SYNCED', {
-            receipt: {
-              reference: row.result_reference.slice(0, 200),
-              receivedAt: new Date().toISOString(),
-              result: {
-                // Resolvable only by the commune that owns the entity (the gateway, later).
-                resultRef: `${this.options.pushTarget.domain}:${row.entity_key}:${row.source_sequence}`,
-                ...(answer.published ?? {}),
-              },
-            },
+      const rows = await tx.query<Row[]>(
+        `select entity_type, entity_key, commune_code, source_sequence, result_reference, polls,
+           awaiting_since, desired, state, portal_stage, supplement, null as lease_token
+         from sync_entity where target = $1 and result_reference = $2
+           and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
+         for update`,
+        [target, fact.reference],
+      );
+      const row = rows[0];
+      if (!row) return 'unknown';
+      const fresh: unknown = await tx.query(
+        `insert into processed_event (source, event_id, fingerprint) values ($1, $2, $3)
+         on conflict do nothing returning 1`,
+        [`portal:${target}`, fact.id, fingerprint(fact.answer)],
+      );
+      if (returnedRows(fresh).length === 0) return 'duplicate';
+      const applied = await this.recordIn(tx, row, { ...fact.answer, at: fact.at }, false, true);
+      if (applied) this.stats.facts += 1;
+      return applied ? 'applied' : 'stale';
+    });
+  }
+
+  private async recordIn(
+    tx: SqlExecutor,
+    row: Row,
+    answer: PollAnswer,
+    asked: boolean,
+    isFact = false,
+  ): Promise<boolean> {
+    const key = [row.entity_type, row.entity_key, row.lease_token];
+    const polls = row.polls + (asked ? 1 : 0);
+    const nextPollAt = new Date(Date.now() + this.nextWaitMs(polls));
+    const stage = answer.stage ? JSON.stringify(answer.stage) : null;
+    const at = answer.at ?? null;
+    // A fact leaves any lease a poll holds; a poll's answer releases its lease. Either way the
+    // next (fallback) poll comes after the usual wait.
+    const release = isFact
+      ? 'updated_at = now()'
+      : 'lease_owner = null, lease_until = null, lease_token = null, updated_at = now()';
+    const ordered = `last_fact_at = case when $4::timestamptz is null then last_fact_at
+        else greatest(last_fact_at, $4::timestamptz) end`;
+    const still = `entity_type = $1 and entity_key = $2 and ${isFact ? '$3::text is null' : 'lease_token = $3'}
+        and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
+        and ($4::timestamptz is null or last_fact_at is null or last_fact_at <= $4::timestamptz)`;
+    const base = [...key, at];
+    switch (answer.kind) {
+      case 'waiting': {
+        const updated: unknown = await tx.query(
+          `update sync_entity set polls = $5, next_poll_at = $6,
+             portal_stage = coalesce($7::jsonb, portal_stage), ${ordered}, ${release}
+           where ${still} returning 1`,
+          [...base, polls, nextPollAt, stage],
+        );
+        if (returnedRows(updated).length === 0) return false;
+        const changed = answer.stage && fingerprint(answer.stage) !== fingerprint(row.portal_stage); // jsonb reorders keys
+        if ((changed || answer.taxNotice) && row.state === 'AWAITING_RESULT')
+          await this.writeStatus(tx, row, 'AWAITING_RESULT', {
+            awaiting: this.awaiting(row, polls, nextPollAt),
+            ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+            ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
+          });
+        return true;
+      }
+      case 'supplement': {
+        const supplement = {
+          requestedAt: answer.requestedAt,
+          deadline: answer.deadline,
+          ...(answer.note
+            ? { note: redactEchoes(answer.note, row.desired).slice(0, MESSAGE_MAX) }
+            : {}),
+        };
+        const updated: unknown = await tx.query(
+          `update sync_entity set state = 'SUPPLEMENT_REQUESTED', supplement = $5, polls = $6,
+             next_poll_at = $7, portal_stage = coalesce($8::jsonb, portal_stage), ${ordered}, ${release}
+           where ${still} returning 1`,
+          [...base, JSON.stringify(supplement), polls, nextPollAt, stage],
+        );
+        if (returnedRows(updated).length === 0) return false;
+        if (
+          row.state !== 'SUPPLEMENT_REQUESTED' ||
+          fingerprint(row.supplement) !== fingerprint(supplement) // jsonb reorders keys
+        ) {
+          await this.writeStatus(tx, row, 'SUPPLEMENT_REQUESTED', {
+            supplement,
             ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
           });
-          this.stats.answered += 1;
-          return true;
+          this.stats.supplements += 1;
         }
-        case 'refused': {
-          const error = answer.error;
-          const lastError = {
-            code: error.code,
-            class: error.outcome,
-            message: error.message,
-            ...(error.portalCode ? { portalCode: error.portalCode } : {}),
-          };
-          const updated: unknown = await tx.query(
-            `update sync_entity set state = 'REJECTED', last_error = $4, polls = $5, next_poll_at = null,
-               portal_stage = coalesce($6::jsonb, portal_stage), ${release}
-             where ${still} returning 1`,
-            [...key, JSON.stringify(lastError), polls, stage],
-          );
-          if (returnedRows(updated).length === 0) return false;
-          await this.writeStatus(tx, row, 'REJECTED', { error: statusError(error, row.desired) });
-          this.stats.refused += 1;
-          return true;
-        }
+        return true;
       }
-    });
+      case 'done': {
+        const updated: unknown = await tx.query(
+          `update sync_entity set state = 'SYNCED', result = $5, polls = $6, next_poll_at = null,
+             supplement = null, portal_stage = coalesce($7::jsonb, portal_stage), ${ordered}, ${release}
+           where ${still} returning 1`,
+          [...base, JSON.stringify(answer.result ?? null), polls, stage],
+        );
+        if (returnedRows(updated).length === 0) return false;
+        await this.writeStatus(tx, row, 'SYNCED', {
+          receipt: {
+            reference: row.result_reference.slice(0, 200),
+            receivedAt: new Date().toISOString(),
+            result: {
+              // Resolvable only by the commune that owns the entity (the gateway, later).
+              resultRef: `${this.options.pushTarget.domain}:${row.entity_key}:${row.source_sequence}`,
+              ...(answer.published ?? {}),
+            },
+          },
+          ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+        });
+        this.stats.answered += 1;
+        return true;
+      }
+      case 'refused': {
+        const error = answer.error;
+        const lastError = {
+          code: error.code,
+          class: error.outcome,
+          message: error.message,
+          ...(error.portalCode ? { portalCode: error.portalCode } : {}),
+        };
+        const updated: unknown = await tx.query(
+          `update sync_entity set state = 'REJECTED', last_error = $5, polls = $6, next_poll_at = null,
+             portal_stage = coalesce($7::jsonb, portal_stage), ${ordered}, ${release}
+           where ${still} returning 1`,
+          [...base, JSON.stringify(lastError), polls, stage],
+        );
+        if (returnedRows(updated).length === 0) return false;
+        await this.writeStatus(tx, row, 'REJECTED', { error: statusError(error, row.desired) });
+        this.stats.refused += 1;
+        return true;
+      }
+    }
   }
 
   private awaiting(row: Row, polls: number, nextPollAt: Date): NonNullable<SyncStatus['awaiting']> {

@@ -209,10 +209,33 @@ export class SyncLedgerTwoPhase1763800000700 implements MigrationInterface {
   }
 }
 
+/**
+ * Inbound facts (a portal that calls back, like the land registry): found by the reference the
+ * portal knows the entity by, and ordered by the portal's own time (`last_fact_at`) so that a late
+ * or repeated callback never moves an entity back.
+ */
+export class SyncLedgerFacts1763800000800 implements MigrationInterface {
+  name = 'SyncLedgerFacts1763800000800';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('alter table sync_entity add column last_fact_at timestamptz');
+    await q.query(
+      `create index sync_entity_reference on sync_entity (target, result_reference)
+         where result_reference is not null`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index sync_entity_reference');
+    await q.query('alter table sync_entity drop column last_fact_at');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
   SyncLedgerDispatch1763800000400,
   SyncLedgerHardening1763800000500,
   SyncLedgerTwoPhase1763800000700,
+  SyncLedgerFacts1763800000800,
 ];
