@@ -1,6 +1,7 @@
 import { personalIdIssues } from '@lienthong/contracts';
 import type { BirthRegistered } from '@lienthong/contracts';
 import { CivilStatusClient, DvcqgClient, LandClient } from '@lienthong/portal-clients';
+import type { CivilResult } from '@lienthong/portal-clients';
 import { PortalCallError } from '@lienthong/resilience';
 import {
   Rng,
@@ -8,6 +9,7 @@ import {
   dossierLifecycle,
   expectEventually,
   landRegistrationReceived,
+  registrationAmended,
   useTestContext,
 } from '@lienthong/testing';
 import type { ServiceProcess } from '@lienthong/testing';
@@ -163,60 +165,96 @@ describe('portal clients against portal-sim over real HTTP', () => {
   });
 
   describe('civil-status registry', () => {
+    const unit = '000.00.40.H56';
     const submitBirth = async (birth: BirthRegistered) => {
       personal.add(birth.meSoDDCN).add(birth.nycSoDDCN).add(birth.meHoTen);
-      await civil.submit({ module: 'KS', registration: birth }, `c-${birth.maDinhDanhHoSo}`);
+      return civil.submit(
+        { module: 'LTKS', registration: birth },
+        unit,
+        `c-${birth.maDinhDanhHoSo}`,
+      );
     };
     const resultOf = async (birth: BirthRegistered) =>
-      (await civil.results([birth.maDinhDanhHoSo], birth.maTinh, 'KS', 'c-poll')).get(
+      (await civil.results([birth.maDinhDanhHoSo], birth.maTinh, 'LTKS', 'c-poll')).get(
         birth.maDinhDanhHoSo,
       );
 
-    it('answers a birth later with a personal ID consistent with province, sex and birth year', async () => {
+    it('takes the record as a JSON string, answers its stages, then a result with a personal ID consistent with province, sex and birth year', async () => {
       const birth = birthRegistered(rng);
-      await submitBirth(birth);
-      expect(await resultOf(birth)).toEqual({ status: 'processing' });
+      expect(await submitBirth(birth)).toBe('received');
+      expect(await resultOf(birth)).toMatchObject({ status: 'waiting' });
       const done = await expectEventually(async () => {
         const r = await resultOf(birth);
         expect(r?.status).toBe('done');
-        return r as { status: 'done'; soDinhDanh: string };
+        return r as Extract<CivilResult, { status: 'done' }>;
       });
-      personal.add(done.soDinhDanh);
-      expect(done.soDinhDanh.slice(0, 3)).toBe(`0${birth.maTinh}`);
+      const id = done.result.soDinhDanh as string;
+      personal.add(id);
+      expect(id.slice(0, 3)).toBe(`0${birth.maTinh}`);
       expect(
-        personalIdIssues(done.soDinhDanh, '/id', 'soDinhDanh', {
+        personalIdIssues(id, '/id', 'soDinhDanh', {
           birthDate: birth.nksNgaySinh,
           sex: birth.nksGioiTinh,
         }),
       ).toEqual([]);
+      expect(done.result.ngayDangKy).toMatch(/^\d{2}\/\d{2}\/\d{4}$/);
 
-      await submitBirth(birth);
+      // The same record again: "đã được tiếp nhận", one effect.
+      expect(await submitBirth(birth)).toBe('already-received');
       expect(await resultOf(birth)).toEqual(done);
+      // A changed record after the result: refused (amendments go through CaiChinhDKHT).
+      await expect(submitBirth({ ...birth, nksQueQuan: 'Xã khác' })).rejects.toMatchObject({
+        code: 'PORTAL_REJECTED',
+        portalCode: '10',
+      });
+      const amendment = registrationAmended(rng, {
+        maDinhDanhHoSo: birth.maDinhDanhHoSo,
+        maTinh: birth.maTinh,
+        maXa: birth.maXa,
+      });
+      personal.add(amendment.noiDungThayDoi[0]?.giaTriMoi ?? '');
+      for (const attempt of ['c-amend', 'c-amend-again'])
+        await civil.amend(amendment, 'LTKS', unit, 'CC-1', attempt);
       expect(await effects('civil-status', birth.maDinhDanhHoSo)).toEqual([
+        expect.objectContaining({ operation: 'amend', writes: 2, changes: 1 }),
         expect.objectContaining({ operation: 'submit', writes: 2, changes: 1 }),
       ]);
     });
 
-    it('refuses a second birth on the same hospital birth certificate', async () => {
+    it('refuses a second birth on the same hospital birth certificate, with the reason', async () => {
       const first = birthRegistered(rng);
       const second = { ...birthRegistered(rng), maGCS: first.maGCS };
       await submitBirth(first);
       await submitBirth(second);
       await expectEventually(async () =>
-        expect(await resultOf(second)).toEqual({
+        expect(await resultOf(second)).toMatchObject({
           status: 'refused',
           reason: 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh',
         }),
       );
     });
+
+    it('refuses a submission without the required record fields, naming the field', async () => {
+      const birth = birthRegistered(rng);
+      await expect(
+        civil.submit(
+          { module: 'LTKS', registration: { ...birth, nksHoTen: '' } },
+          unit,
+          'c-missing',
+        ),
+      ).rejects.toMatchObject({
+        code: 'PORTAL_REJECTED',
+        portalMessage: 'Thiếu trường bắt buộc: nksHoTen',
+      });
+    });
   });
 
   describe('land registry', () => {
-    it('receives a dossier once and follows it to its tax notice', async () => {
+    it('receives a dossier once (parcel numbers as strings) and follows it to its tax notice', async () => {
       const dossier = landRegistrationReceived(rng);
       personal.add(dossier.ThongTinNguoiNopDon.SoChungMinh).add(dossier.ThongTinNguoiNopDon.HoTen);
-      expect(await land.receive(dossier, 'c-land')).toBe('received');
-      expect(await land.receive(dossier, 'c-land-again')).toBe('already-received');
+      expect(await land.receive(dossier, 'code-1', 'c-land')).toBe('received');
+      expect(await land.receive(dossier, 'code-1', 'c-land-again')).toBe('already-received');
       expect(await land.taxNotice(dossier.MaHoSoMotCua, 'c-tax-early')).toBeUndefined();
       const notice = await expectEventually(async () => {
         const n = await land.taxNotice(dossier.MaHoSoMotCua, 'c-tax');
@@ -230,14 +268,25 @@ describe('portal clients against portal-sim over real HTTP', () => {
       await expectEventually(async () =>
         expect((await land.lookup(dossier.MaHoSoMotCua, 'c-status'))?.TrangThai).toBe('FINISHED'),
       );
-      const history = (await land.lookup(dossier.MaHoSoMotCua, 'c-status'))?.LichSu.map(
-        (h) => h.TrangThai,
+      const held = await land.lookup(dossier.MaHoSoMotCua, 'c-status');
+      expect(held?.LichSu.map((h) => h.TrangThai)).toEqual([
+        'ROUTED',
+        'FINANCIAL_OBLIGATION',
+        'FINISHED',
+      ]);
+      expect((held?.HoSo.ThongTinThuaDat as Array<{ SoHieuBanDo: unknown }>)[0]?.SoHieuBanDo).toBe(
+        String(dossier.ThongTinThuaDat[0]?.SoHieuBanDo),
       );
-      expect(history).toEqual(['ROUTED', 'FINANCIAL_OBLIGATION', 'FINISHED']);
+      expect(held?.HoSo.SecurityCode).toBeUndefined();
       expect(await effects('land', dossier.MaHoSoMotCua)).toEqual([
         expect.objectContaining({ operation: 'receive', writes: 2, changes: 1 }),
       ]);
       expect(await land.lookup('H00.00-000000-0000', 'c-missing')).toBeUndefined();
+      await expect(
+        land.receive({ ...dossier, NgayHenTra: dossier.NgayTiepNhan }, 'code-1', 'c-late'),
+      ).rejects.toMatchObject({
+        code: 'PORTAL_REJECTED',
+      });
     });
   });
 
@@ -254,8 +303,8 @@ describe('portal clients against portal-sim over real HTTP', () => {
       .add(parcel.ThongTinNguoiNopDon.HoTen)
       .add(parcel.ThongTinNguoiNopDon.SoChungMinh);
     await dvcqg.upsertDossier(life.final, 'c-records-dvcqg');
-    await civil.submit({ module: 'KS', registration: birth }, 'c-records-civil');
-    await land.receive(parcel, 'c-records-land');
+    await civil.submit({ module: 'LTKS', registration: birth }, '000.00.40.H56', 'c-records-civil');
+    await land.receive(parcel, 'code-2', 'c-records-land');
     await Promise.all([dv.recorder.flush(), cs.recorder.flush(), ld.recorder.flush()]);
     const mine = await ctx.sql.query<{ target: string }>(
       `select target from portal_exchange where correlation_id like 'c-records-%'`,

@@ -9,11 +9,37 @@ export {
   toWireHeader,
   toWireStep,
 } from './dvcqg/dvcqg.wire';
-export { CivilStatusClient } from './civil-status/civil-status.client';
+export {
+  CivilStatusClient,
+  RESULTS_PER_CALL,
+  toCivilResult,
+} from './civil-status/civil-status.client';
 export type { CivilResult, CivilStatusClientOptions } from './civil-status/civil-status.client';
-export type { CivilModule, CivilRegistration } from './civil-status/civil-status.wire';
+export {
+  ALREADY_RECEIVED,
+  PERSONAL_ID_DOCUMENT_TYPE,
+  fromVnStamp,
+  toAmendment,
+  toRecord,
+  toSubmission,
+  toVnStamp,
+} from './civil-status/civil-status.wire';
+export type {
+  CivilAnswer,
+  CivilModule,
+  CivilRegistration,
+  CivilResultWire,
+} from './civil-status/civil-status.wire';
 export { LandClient } from './land/land.client';
 export type { LandClientOptions } from './land/land.client';
-export type { LandDossierWire, LandStatus, TaxNoticeWire } from './land/land.wire';
+export { ALREADY_EXISTS, LAND_CALLBACKS, toTiepNhan } from './land/land.wire';
+export type {
+  LandCallbackAnswer,
+  LandCallbackKind,
+  LandCallbackWire,
+  LandDossierWire,
+  LandStatus,
+  TaxNoticeWire,
+} from './land/land.wire';
 export { keepAliveAgent } from './http/json-http';
 export { TokenCache } from './http/token-cache';

@@ -86,6 +86,11 @@ export type PollAnswer = (
       stage?: PortalStage;
       /** A notice the portal issued on the way (a land dossier's tax notice): published as is. */
       taxNotice?: SyncStatus['taxNotice'];
+      /**
+       * Ask the portal now instead of at the next scheduled poll: a callback that says "finished"
+       * without the whole result (the poll reads it).
+       */
+      pollNow?: boolean;
     }
   | {
       kind: 'supplement';
@@ -101,6 +106,8 @@ export type PollAnswer = (
       result: unknown;
       /** What may be published (no personal data): the register entry. */
       published?: Omit<NonNullable<NonNullable<SyncStatus['receipt']>['result']>, 'resultRef'>;
+      /** A notice issued on the way, published with the result (it may have been missed before). */
+      taxNotice?: SyncStatus['taxNotice'];
       stage?: PortalStage;
     }
   | { kind: 'refused'; error: PortalCallError; stage?: PortalStage }

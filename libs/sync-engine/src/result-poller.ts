@@ -229,14 +229,16 @@ export class ResultPoller {
     switch (answer.kind) {
       case 'waiting': {
         const updated: unknown = await tx.query(
-          `update sync_entity set polls = $5, next_poll_at = $6,
+          `update sync_entity set polls = $5,
+             next_poll_at = case when $8 then now() else $6 end,
              portal_stage = coalesce($7::jsonb, portal_stage), ${ordered}, ${release}
            where ${still} returning 1`,
-          [...base, polls, nextPollAt, stage],
+          [...base, polls, nextPollAt, stage, answer.pollNow === true],
         );
         if (returnedRows(updated).length === 0) return false;
         const changed = answer.stage && fingerprint(answer.stage) !== fingerprint(row.portal_stage); // jsonb reorders keys
-        if ((changed || answer.taxNotice) && row.state === 'AWAITING_RESULT')
+        // A poll sees a notice again at every ask: only a callback (a fact, once) or a new stage publishes it.
+        if ((changed || (isFact && answer.taxNotice)) && row.state === 'AWAITING_RESULT')
           await this.writeStatus(tx, row, 'AWAITING_RESULT', {
             awaiting: this.awaiting(row, polls, nextPollAt),
             ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
@@ -290,6 +292,7 @@ export class ResultPoller {
             },
           },
           ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+          ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
         });
         this.stats.answered += 1;
         return true;

@@ -10,3 +10,5 @@ export type { SyncServiceConfig, SyncServiceDefaults } from './sync-service.conf
 export type { SyncDomain } from './sync-domain';
 export { SyncMetrics } from './sync.metrics';
 export { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
+export { SyncWorkers } from './sync-workers.service';
+export { SyncSignals } from './sync-signals';

@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import type { ConsumedEvent } from '@lienthong/messaging';
 import type { PortalGateway } from '@lienthong/resilience';
 import type { LedgerItem, PushTarget } from '@lienthong/sync-engine';
@@ -23,4 +24,9 @@ export interface SyncDomain<C extends SyncServiceConfig = SyncServiceConfig> {
     /** The port the dispatcher pushes through, built on the target's gateway. */
     pushTarget(gateway: PortalGateway, config: C): PushTarget;
   };
+  /**
+   * HTTP endpoints the domain adds (a portal's callbacks). They may inject the kit's providers:
+   * SyncWorkers (applyFact), SYNC_CONFIG, ROOT_LOGGER.
+   */
+  controllers?: Array<Type<unknown>>;
 }

@@ -99,6 +99,7 @@ export class SyncServiceModule {
         domainEventsController(domain.contractTopic),
         HealthController,
         MetricsController,
+        ...(domain.controllers ?? []),
       ],
       providers: [
         { provide: SYNC_CONFIG, useValue: config },

@@ -16,6 +16,7 @@ import {
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
 } from '@lienthong/sync-engine';
+import type { FactOutcome, InboundFact } from '@lienthong/sync-engine';
 import { KafkaProbe } from './kafka-probe';
 import type { SyncDomain } from './sync-domain';
 import type { SyncServiceConfig } from './sync-service.config';
@@ -48,7 +49,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     pushTarget: PushTarget,
     producer: EventProducer,
     metrics: SyncMetrics,
-    signals: SyncSignals,
+    private readonly signals: SyncSignals,
     private readonly recorder: PostgresExchangeRecorder,
     validator: ContractValidator,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
@@ -117,6 +118,13 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /** Breaker and hold changes: logged (what an operator greps for) and reported within a second. */
+  /** A fact the portal pushed (a callback): applied to the ledger, its status published soon after. */
+  async applyFact(fact: InboundFact): Promise<FactOutcome> {
+    const outcome = await this.poller.applyFact(fact);
+    if (outcome === 'applied') this.signals.relay.notify();
+    return outcome;
+  }
+
   private readonly onHold = (change: TargetHoldChange) => {
     if (change.hold)
       this.logger.error(

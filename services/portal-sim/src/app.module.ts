@@ -5,6 +5,7 @@ import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
 import type { PortalSimConfig } from './config/portal-sim.config';
 import { PortalSimSettings } from './config/portal-sim.settings';
 import { PortalState1763800000000 } from './infrastructure/migrations/1763800000000-portal-state';
+import { Registries1763800000900 } from './infrastructure/migrations/1763800000900-registries';
 import { HealthModule } from './modules/health/health.module';
 import { PortalsModule } from './modules/portals.module';
 
@@ -15,7 +16,7 @@ export class AppModule {
     const persistence = {
       url: config.DATABASE_URL,
       schema: config.PORTAL_SIM_SCHEMA,
-      migrations: [PortalState1763800000000],
+      migrations: [PortalState1763800000000, Registries1763800000900],
       applicationName: 'portal-sim',
     };
     return {

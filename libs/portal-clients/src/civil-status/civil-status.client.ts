@@ -1,14 +1,16 @@
 import type { Dispatcher } from 'undici';
+import type { RegistrationAmended } from '@lienthong/contracts';
 import { PortalCallError } from '@lienthong/resilience';
-import type { PortalGateway } from '@lienthong/resilience';
+import type { AttemptContext, PortalGateway } from '@lienthong/resilience';
 import { BearerSession } from '../http/bearer-session';
 import { exchangeJson, keepAliveAgent } from '../http/json-http';
-import { toSubmission } from './civil-status.wire';
+import { ALREADY_RECEIVED, fromVnStamp, toAmendment, toSubmission } from './civil-status.wire';
 import type {
   CivilAnswer,
   CivilModule,
   CivilRegistration,
   CivilResultWire,
+  LayKetQuaAnswer,
 } from './civil-status.wire';
 
 export interface CivilStatusClientOptions {
@@ -17,20 +19,54 @@ export interface CivilStatusClientOptions {
   clientSecret: string;
 }
 
+/** A registration's stage at the registry, read from LayKetQua. */
 export type CivilResult =
-  | { status: 'processing' }
+  | { status: 'waiting'; stage: string; label: string; at?: string }
+  | { status: 'supplement'; deadline: string | null; note: string; at?: string }
   | {
       status: 'done';
-      soDinhDanh?: string;
-      soDangKy?: string;
-      quyenSo?: string;
-      trangSo?: string;
-      ngayDangKy?: string;
+      stage: string;
+      result: NonNullable<CivilResultWire['ketQuaXuLy']>;
+      at?: string;
     }
-  | { status: 'refused'; reason: string }
-  | { status: 'unknown' };
+  | { status: 'refused'; reason: string; at?: string };
 
-/** Typed client of the civil-status registry: submit, then poll for the asynchronous result. */
+/** How many registrations one LayKetQua call may ask about. */
+export const RESULTS_PER_CALL = 20;
+
+const LABELS: Record<string, string> = {
+  '1': 'Chờ tiếp nhận',
+  '2': 'Yêu cầu bổ sung',
+  '3': 'Đang xử lý',
+  '4': 'Có kết quả',
+  '5': 'Đã trả kết quả',
+  '6': 'Từ chối',
+};
+
+/** One LayKetQua entry as a stage; an unknown code is still a wait (the registry has not decided). */
+export function toCivilResult(r: CivilResultWire): CivilResult {
+  const code = String(r.trangThai);
+  const at = fromVnStamp(r.thoiGianThucHien);
+  const when = at ? { at } : {};
+  switch (code) {
+    case '2':
+      return {
+        status: 'supplement',
+        deadline: fromVnStamp(r.hanBoSungHoSo) ?? null,
+        note: r.noiDungXuLy ?? r.ghiChu ?? '',
+        ...when,
+      };
+    case '4':
+    case '5':
+      return { status: 'done', stage: code, result: r.ketQuaXuLy ?? {}, ...when };
+    case '6':
+      return { status: 'refused', reason: r.noiDungXuLy ?? r.ghiChu ?? '', ...when };
+    default:
+      return { status: 'waiting', stage: code, label: LABELS[code] ?? code, ...when };
+  }
+}
+
+/** Typed client of the civil-status registry: submit, amend, then poll for the asynchronous result. */
 export class CivilStatusClient {
   private readonly session: BearerSession;
 
@@ -56,30 +92,34 @@ export class CivilStatusClient {
     });
   }
 
-  /** Submits a registration; a second submission of the same one is harmless (the registry keeps the first). */
-  async submit(registration: CivilRegistration, correlationId: string): Promise<void> {
-    await this.session.call('NhanDKHT', correlationId, async (ctx, bearer) => {
-      const { body } = await exchangeJson<CivilAnswer>(
-        this.agent,
-        ctx,
-        'POST',
-        `${this.options.baseUrl}/hotich/NhanDKHT`,
-        {
-          body: JSON.stringify(toSubmission(registration)),
-          headers: { authorization: bearer },
-        },
-      );
-      ctx.note({ portalCode: body.maLoi });
-      if (body.maLoi !== '0') {
-        throw new PortalCallError(
-          'PORTAL_REJECTED',
-          'the civil-status registry rejected the registration',
-          { portalCode: body.maLoi, portalMessage: body.moTa ?? '' },
-        );
-      }
-    });
+  /**
+   * Submits a registration (or its corrected version while the registry has not decided). A
+   * repeat of one the registry holds ("đã được tiếp nhận") is success: it keeps the first.
+   */
+  async submit(
+    registration: CivilRegistration,
+    maDonVi: string,
+    correlationId: string,
+  ): Promise<'received' | 'already-received'> {
+    return this.post('NhanDKHT', toSubmission(registration, maDonVi), correlationId);
   }
 
+  /** Sends an amendment of a registration the registry holds, once per `maYeuCau`. */
+  async amend(
+    amendment: RegistrationAmended,
+    module: CivilModule,
+    maDonVi: string,
+    maYeuCau: string,
+    correlationId: string,
+  ): Promise<'received' | 'already-received'> {
+    return this.post(
+      'CaiChinhDKHT',
+      toAmendment(amendment, module, maDonVi, maYeuCau),
+      correlationId,
+    );
+  }
+
+  /** The stage of each registration asked about (at most RESULTS_PER_CALL), by maHoSoMCDT. */
   async results(
     ids: string[],
     maTinh: string,
@@ -87,7 +127,7 @@ export class CivilStatusClient {
     correlationId: string,
   ): Promise<Map<string, CivilResult>> {
     const answer = await this.session.call('LayKetQua', correlationId, async (ctx, bearer) => {
-      const { body } = await exchangeJson<CivilAnswer>(
+      const { body } = await exchangeJson<LayKetQuaAnswer>(
         this.agent,
         ctx,
         'POST',
@@ -97,22 +137,52 @@ export class CivilStatusClient {
           headers: { authorization: bearer },
         },
       );
-      ctx.note({ portalCode: body.maLoi });
-      if (body.maLoi !== '0')
+      ctx.note({ portalCode: String(body.status) });
+      if (String(body.status) !== '1')
         throw new PortalCallError(
           'PORTAL_REJECTED',
-          'the civil-status registry rejected the lookup',
-          { portalCode: body.maLoi, portalMessage: body.moTa ?? '' },
+          'the civil-status registry refused LayKetQua',
+          {
+            portalCode: String(body.status),
+            portalMessage: body.errorDescription ?? '',
+          },
         );
       return body;
     });
-    return new Map((answer.ketQua ?? []).map((r) => [r.maDinhDanhHoSo, toResult(r)]));
+    return new Map((answer.value ?? []).map((r) => [r.maHoSoMCDT, toCivilResult(r)]));
+  }
+
+  private async post(
+    operation: 'NhanDKHT' | 'CaiChinhDKHT',
+    body: Record<string, unknown>,
+    correlationId: string,
+  ): Promise<'received' | 'already-received'> {
+    return this.session.call(operation, correlationId, async (ctx, bearer) => {
+      const { body: answer } = await exchangeJson<CivilAnswer>(
+        this.agent,
+        ctx,
+        'POST',
+        `${this.options.baseUrl}/hotich/${operation}`,
+        { body: JSON.stringify(body), headers: { authorization: bearer } },
+      );
+      return classify(ctx, operation, answer);
+    });
   }
 }
 
-function toResult(r: CivilResultWire): CivilResult {
-  if (r.trangThai === 1) return { status: 'processing' };
-  if (r.trangThai === 4) return { status: 'done', ...r.ketQuaXuLy };
-  if (r.trangThai === 6) return { status: 'refused', reason: r.loi ?? '' };
-  return { status: 'unknown' };
+function classify(
+  ctx: AttemptContext,
+  operation: string,
+  answer: CivilAnswer,
+): 'received' | 'already-received' {
+  const text = `${answer.statusDescription ?? ''} ${answer.errorDescription ?? ''}`;
+  const code =
+    answer.errorCode === undefined || answer.errorCode === null ? '' : String(answer.errorCode);
+  ctx.note({ portalCode: code || String(answer.status) });
+  if (ALREADY_RECEIVED.test(text)) return 'already-received';
+  if (String(answer.status) === '1') return 'received';
+  throw new PortalCallError('PORTAL_REJECTED', `the civil-status registry refused ${operation}`, {
+    portalCode: code || String(answer.status),
+    portalMessage: answer.errorDescription ?? answer.statusDescription ?? '',
+  });
 }

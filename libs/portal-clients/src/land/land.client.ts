@@ -4,7 +4,7 @@ import { PortalCallError } from '@lienthong/resilience';
 import type { PortalGateway } from '@lienthong/resilience';
 import { BearerSession } from '../http/bearer-session';
 import { exchangeJson, keepAliveAgent } from '../http/json-http';
-import { ALREADY_EXISTS } from './land.wire';
+import { ALREADY_EXISTS, toTiepNhan } from './land.wire';
 import type { LandAnswer, LandDossierWire, TaxNoticeWire } from './land.wire';
 
 export interface LandClientOptions {
@@ -42,26 +42,36 @@ export class LandClient {
     });
   }
 
-  /** Sends a received dossier. "Đã tồn tại" (already received) counts as done: the send is idempotent. */
+  /**
+   * Sends a received dossier (again: its correction or supplement) with the SecurityCode the
+   * registry calls back with. "Đã tồn tại" (already received) counts as done: the send is idempotent.
+   */
   async receive(
     dossier: LandRegistrationReceived,
+    securityCode: string,
     correlationId: string,
   ): Promise<'received' | 'already-received'> {
     return this.session.call('TiepNhanHoSo', correlationId, async (ctx, bearer) => {
-      const { body } = await exchangeJson<LandAnswer<number>>(
+      const { status, body } = await exchangeJson<LandAnswer<number>>(
         this.agent,
         ctx,
         'POST',
         `${this.options.baseUrl}/land/api/HoSo/TiepNhan`,
         {
-          body: JSON.stringify(dossier),
+          body: JSON.stringify(toTiepNhan(dossier, securityCode)),
           headers: { authorization: bearer },
+          // The registry answers a refused dossier with 400 and a reason.
+          acceptStatuses: [400],
         },
       );
-      if (body.data === 1) return 'received';
-      if (ALREADY_EXISTS.test(body.message ?? '')) return 'already-received';
+      const message = body.status?.message ?? body.message ?? '';
+      ctx.note({ portalCode: body.status?.code ?? String(body.data) });
+      if (Number(body.data) === 1) return 'received';
+      if (ALREADY_EXISTS.test(message)) return 'already-received';
       throw new PortalCallError('PORTAL_REJECTED', 'the land registry rejected the dossier', {
-        portalMessage: body.message ?? '',
+        portalCode: body.status?.code ?? String(body.data),
+        portalMessage: message,
+        ...(status !== 200 ? { httpStatus: status } : {}),
       });
     });
   }

@@ -15,8 +15,19 @@ export interface PortalSimConfig {
   PORTAL_SIM_LAND_USERS: string;
   /** How long the civil-status registry takes before a result is available (asynchronous). */
   PORTAL_SIM_CIVIL_RESULT_DELAY_MS: number;
+  /** Share of registrations the registry asks a supplement for (once), and that never get an answer. */
+  PORTAL_SIM_CIVIL_SUPPLEMENT_RATIO: number;
+  PORTAL_SIM_CIVIL_NO_RESULT_RATIO: number;
   /** How long each land-dossier stage lasts before the next one. */
   PORTAL_SIM_LAND_STEP_MS: number;
+  /** Share of land dossiers the registry asks a supplement for (once). */
+  PORTAL_SIM_LAND_SUPPLEMENT_RATIO: number;
+  /** Where the land registry calls back (land-sync's endpoint); empty: no callbacks. */
+  PORTAL_SIM_LAND_CALLBACK_URL: string;
+  /** Callback faults: a share lost (never sent), a share sent twice, and a random delay that reorders them. */
+  PORTAL_SIM_LAND_CALLBACK_LOSS_RATIO: number;
+  PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO: number;
+  PORTAL_SIM_LAND_CALLBACK_JITTER_MS: number;
   /** Start-up fault profiles as JSON: {"dvcqg": {...}, "civil-status": {...}, "land": {...}} (portal-sim README). */
   PORTAL_SIM_FAULTS: string;
 }
@@ -39,7 +50,19 @@ const schema: JSONSchemaType<PortalSimConfig> = {
     PORTAL_SIM_CIVIL_CLIENTS: { ...credentials, default: 'lienthong:lienthong-hotich' },
     PORTAL_SIM_LAND_USERS: { ...credentials, default: 'lienthong:lienthong-land' },
     PORTAL_SIM_CIVIL_RESULT_DELAY_MS: { type: 'integer', minimum: 0, default: 1000 },
+    PORTAL_SIM_CIVIL_SUPPLEMENT_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0.02 },
+    PORTAL_SIM_CIVIL_NO_RESULT_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0 },
     PORTAL_SIM_LAND_STEP_MS: { type: 'integer', minimum: 0, default: 2000 },
+    PORTAL_SIM_LAND_SUPPLEMENT_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0.02 },
+    PORTAL_SIM_LAND_CALLBACK_URL: { type: 'string', pattern: '^(https?://.*)?$', default: '' },
+    PORTAL_SIM_LAND_CALLBACK_LOSS_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0 },
+    PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 0,
+    },
+    PORTAL_SIM_LAND_CALLBACK_JITTER_MS: { type: 'integer', minimum: 0, default: 0 },
     PORTAL_SIM_FAULTS: { type: 'string', default: '{}' },
   },
   required: [
@@ -52,7 +75,14 @@ const schema: JSONSchemaType<PortalSimConfig> = {
     'PORTAL_SIM_CIVIL_CLIENTS',
     'PORTAL_SIM_LAND_USERS',
     'PORTAL_SIM_CIVIL_RESULT_DELAY_MS',
+    'PORTAL_SIM_CIVIL_SUPPLEMENT_RATIO',
+    'PORTAL_SIM_CIVIL_NO_RESULT_RATIO',
     'PORTAL_SIM_LAND_STEP_MS',
+    'PORTAL_SIM_LAND_SUPPLEMENT_RATIO',
+    'PORTAL_SIM_LAND_CALLBACK_URL',
+    'PORTAL_SIM_LAND_CALLBACK_LOSS_RATIO',
+    'PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO',
+    'PORTAL_SIM_LAND_CALLBACK_JITTER_MS',
     'PORTAL_SIM_FAULTS',
   ],
   additionalProperties: false,

@@ -19,7 +19,16 @@ export class PortalSimSettings {
   readonly landUsers: Map<string, string>;
   readonly sessionTtlSeconds: number;
   readonly civilResultDelayMs: number;
+  readonly civilSupplementRatio: number;
+  readonly civilNoResultRatio: number;
   readonly landStepMs: number;
+  readonly landSupplementRatio: number;
+  readonly landCallbacks: {
+    url: string;
+    lossRatio: number;
+    duplicateRatio: number;
+    jitterMs: number;
+  };
   readonly faults: Partial<Record<PortalApi, FaultProfile>>;
 
   constructor(config: PortalSimConfig) {
@@ -28,7 +37,16 @@ export class PortalSimSettings {
     this.landUsers = credentialMap(config.PORTAL_SIM_LAND_USERS);
     this.sessionTtlSeconds = config.PORTAL_SIM_SESSION_TTL_SECONDS;
     this.civilResultDelayMs = config.PORTAL_SIM_CIVIL_RESULT_DELAY_MS;
+    this.civilSupplementRatio = config.PORTAL_SIM_CIVIL_SUPPLEMENT_RATIO;
+    this.civilNoResultRatio = config.PORTAL_SIM_CIVIL_NO_RESULT_RATIO;
     this.landStepMs = config.PORTAL_SIM_LAND_STEP_MS;
+    this.landSupplementRatio = config.PORTAL_SIM_LAND_SUPPLEMENT_RATIO;
+    this.landCallbacks = {
+      url: config.PORTAL_SIM_LAND_CALLBACK_URL,
+      lossRatio: config.PORTAL_SIM_LAND_CALLBACK_LOSS_RATIO,
+      duplicateRatio: config.PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO,
+      jitterMs: config.PORTAL_SIM_LAND_CALLBACK_JITTER_MS,
+    };
     try {
       this.faults = JSON.parse(config.PORTAL_SIM_FAULTS) as Partial<
         Record<PortalApi, FaultProfile>

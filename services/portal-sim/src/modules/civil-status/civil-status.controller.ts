@@ -2,7 +2,7 @@ import { Body, Controller, Headers, HttpCode, HttpException, Post } from '@nestj
 import { TokenStore } from '../auth/token.store';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 import { CivilStatusService } from './civil-status.service';
-import type { CivilAnswer } from './civil-status.service';
+import type { CivilAnswer, CivilResults } from './civil-status.service';
 
 /** The civil-status registry (hộ tịch): OAuth-style token, then NhanDKHT and LayKetQua. */
 @Controller('hotich')
@@ -43,19 +43,37 @@ export class CivilStatusController {
     return this.civil.submit(body ?? {});
   }
 
+  /** Modelled: no public integration shows the amendment exchange (docs/domain.md). */
+  @Post('CaiChinhDKHT')
+  @HttpCode(200)
+  async amend(
+    @Headers('authorization') auth: string | undefined,
+    @Body() body: Record<string, unknown>,
+  ): Promise<CivilAnswer> {
+    await this.authorize(auth);
+    return this.civil.amend(body ?? {});
+  }
+
   @Post('LayKetQua')
   @HttpCode(200)
   async results(
     @Headers('authorization') auth: string | undefined,
     @Body() body: Record<string, unknown>,
-  ): Promise<CivilAnswer> {
+  ): Promise<CivilResults> {
     await this.authorize(auth);
     return this.civil.results(body ?? {});
   }
 
   private async authorize(auth: string | undefined): Promise<void> {
     if (!(await this.tokens.bearerPrincipal('civil-status', auth))) {
-      throw new HttpException({ maLoi: '401', moTa: 'Token không hợp lệ hoặc đã hết hạn' }, 401);
+      throw new HttpException(
+        {
+          status: '0',
+          errorCode: '401',
+          errorDescription: 'Token không hợp lệ hoặc đã hết hạn',
+        },
+        401,
+      );
     }
   }
 }

@@ -1,18 +1,28 @@
+import { createHash } from 'node:crypto';
 import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 
-export type CivilModule = 'KS' | 'KT' | 'KH';
+export type CivilModule = 'LTKS' | 'LTKT' | 'LTKH';
 
+/** NhanDKHT's answer (status "1" success). */
 export interface CivilAnswer {
-  maLoi: string;
-  moTa: string;
-  maDinhDanhHoSo?: string;
-  ketQua?: unknown[];
+  status: string;
+  statusDescription: string;
+  errorCode: string | null;
+  errorDescription: string | null;
+}
+
+/** LayKetQua's answer. */
+export interface CivilResults {
+  status: number;
+  value?: Array<Record<string, unknown>>;
+  errorDescription?: string;
 }
 
 interface Row {
@@ -20,10 +30,47 @@ interface Row {
   module: CivilModule;
   ma_tinh: string;
   payload: Record<string, unknown>;
+  intake_at: Date;
   ready_at: Date;
-  outcome: 'accepted' | 'refused';
+  /** What the registry will decide: accepted (a result), refused, supplement (asks once), never (no answer). */
+  outcome: 'accepted' | 'refused' | 'supplement' | 'never';
+  supplement_deadline: Date | null;
   result: Record<string, unknown> | null;
   refusal: string | null;
+}
+
+const MODULES: readonly string[] = ['LTKS', 'LTKT', 'LTKH'];
+const REQUIRED: Record<CivilModule, string[]> = {
+  LTKS: ['nksHoTen', 'nksGioiTinh', 'nksNgaySinh', 'meHoTen', 'meSoGiayToTuyThan'],
+  LTKT: ['nktHoTen', 'nktNgaySinh', 'nktNgayChet', 'gbtSo'],
+  LTKH: ['chongHoTen', 'chongSoGiayToTuyThan', 'voHoTen', 'voSoGiayToTuyThan'],
+};
+const DATE_FIELDS = /Ngay(Sinh|Chet)$/;
+const VN_STAMP = /^\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}:\d{2}$/;
+const VN_OFFSET_MS = 7 * 3_600_000;
+
+const ok = (statusDescription: string): CivilAnswer => ({
+  status: '1',
+  statusDescription,
+  errorCode: null,
+  errorDescription: null,
+});
+const error = (errorCode: string, errorDescription: string): CivilAnswer => ({
+  status: '0',
+  statusDescription: 'Thất bại',
+  errorCode,
+  errorDescription,
+});
+
+/** A stable number in [0, 1) per registration: which ones ask for a supplement or never answer. */
+function share(id: string, salt: string): number {
+  return createHash('sha256').update(`${salt}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+function vnStamp(at: Date): string {
+  const d = new Date(at.getTime() + VN_OFFSET_MS);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${p(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
 async function nextValue(tx: { query: DataSource['query'] }, sequence: string): Promise<string> {
@@ -31,15 +78,13 @@ async function nextValue(tx: { query: DataSource['query'] }, sequence: string): 
   return rows[0]?.n ?? '0';
 }
 
-const REQUIRED: Record<CivilModule, string[]> = {
-  KS: ['nksHoTen', 'nksGioiTinh', 'nksNgaySinh', 'meHoTen', 'meSoDDCN'],
-  KT: ['nktHoTen', 'nktNgaySinh', 'nktNgayChet', 'gbtSo'],
-  KH: ['chongHoTen', 'chongSoDDCN', 'voHoTen', 'voSoDDCN', 'ngayDangKy'],
-};
-
 /**
- * The Ministry of Justice civil-status system: NhanDKHT takes a registration, LayKetQua reports
- * it processing and later its result. A birth's result carries the child's new personal ID.
+ * The Ministry of Justice civil-status registry (docs/domain.md, "Civil status"): NhanDKHT takes a
+ * registration (the record as a JSON string in `data`); LayKetQua answers its stage: "1" waiting
+ * for intake, "3" processing, then "4" with the result (a birth's carries the child's new personal
+ * ID), "6" refused, or "2" a supplement request with a deadline, answered by submitting the record
+ * again. Each registration's processing time varies (results come out of order); a configured
+ * share never gets an answer. CaiChinhDKHT amends a registration it holds (modelled).
  */
 @Injectable()
 export class CivilStatusService {
@@ -51,91 +96,215 @@ export class CivilStatusService {
   ) {}
 
   async submit(body: Record<string, unknown>): Promise<CivilAnswer> {
-    const answer = await this.accept(body);
-    const drift =
-      answer.maLoi === '0' && answer.maDinhDanhHoSo
-        ? this.faults.shouldDrift('civil-status')
-        : undefined;
-    if (drift && answer.maDinhDanhHoSo) await this.drift(answer.maDinhDanhHoSo, drift);
+    const checked = this.check(body);
+    if ('errorCode' in checked) return checked;
+    const answer = await this.db.transaction((tx) => this.accept(tx, checked));
+    const drift = answer.status === '1' ? this.faults.shouldDrift('civil-status') : undefined;
+    if (drift) await this.drift(checked.id, drift);
     return answer;
   }
 
-  private async accept(body: Record<string, unknown>): Promise<CivilAnswer> {
-    const module = body.module as CivilModule;
-    const id = body.maDinhDanhHoSo;
-    const hoSo = body.hoSo as Record<string, unknown> | undefined;
-    if (!['KS', 'KT', 'KH'].includes(module))
-      return { maLoi: '2', moTa: 'Mã nghiệp vụ (module) không hợp lệ' };
-    if (typeof id !== 'string' || id.length === 0)
-      return { maLoi: '2', moTa: 'Thiếu mã định danh hồ sơ' };
-    if (typeof body.maTinh !== 'string' || !/^[0-9]{2}$/.test(body.maTinh))
-      return { maLoi: '2', moTa: 'Mã tỉnh không hợp lệ' };
-    if (!hoSo || typeof hoSo !== 'object') return { maLoi: '2', moTa: 'Thiếu dữ liệu hồ sơ' };
-    const missing = REQUIRED[module].find((f) => hoSo[f] === undefined || hoSo[f] === '');
-    if (missing) return { maLoi: '2', moTa: `Thiếu trường bắt buộc: ${missing}` };
-    return this.db.transaction(async (tx) => {
-      const existing: unknown[] = await tx.query(
-        'select 1 from civil_registration where ma_dinh_danh_ho_so = $1 for update',
-        [id],
-      );
-      if (existing.length > 0) {
-        // A duplicate submission changes nothing: the first one's result stands.
-        await this.effects.record(tx, 'civil-status', id, 'submit', false);
-        return { maLoi: '0', moTa: 'Hồ sơ đã được tiếp nhận trước đó', maDinhDanhHoSo: id };
+  private check(
+    body: Record<string, unknown>,
+  ):
+    | CivilAnswer
+    | { id: string; module: CivilModule; maDonVi: string; record: Record<string, unknown> } {
+    const { module, maDonVi, maHoSoMCDT: id, ngayTiepNhan, data } = body;
+    if (typeof module !== 'string' || !MODULES.includes(module))
+      return error('2', 'Mã nghiệp vụ (module) không hợp lệ: LTKS, LTKT hoặc LTKH');
+    if (typeof maDonVi !== 'string' || maDonVi.length === 0) return error('2', 'Thiếu maDonVi');
+    if (typeof id !== 'string' || id.length === 0 || id.length > 100)
+      return error('2', 'Thiếu hoặc sai maHoSoMCDT');
+    if (typeof ngayTiepNhan !== 'string' || !VN_STAMP.test(ngayTiepNhan))
+      return error('2', 'ngayTiepNhan phải có dạng dd/MM/yyyy HH:mm:ss');
+    if (typeof data !== 'string') return error('2', 'data phải là chuỗi JSON của hồ sơ');
+    let record: unknown;
+    try {
+      record = JSON.parse(data);
+    } catch {
+      return error('2', 'data không phải JSON hợp lệ');
+    }
+    if (!record || typeof record !== 'object' || Array.isArray(record))
+      return error('2', 'data phải là một đối tượng');
+    const fields = record as Record<string, unknown>;
+    const missing = REQUIRED[module as CivilModule].find(
+      (f) => fields[f] === undefined || fields[f] === '',
+    );
+    if (missing) return error('2', `Thiếu trường bắt buộc: ${missing}`);
+    const badDate = Object.entries(fields).find(
+      ([k, v]) => DATE_FIELDS.test(k) && (typeof v !== 'string' || !/^\d{2}\.\d{2}\.\d{4}/.test(v)),
+    );
+    if (badDate) return error('2', `${badDate[0]} phải có dạng dd.MM.yyyy`);
+    return { id, module: module as CivilModule, maDonVi, record: fields };
+  }
+
+  private async accept(
+    tx: EntityManager,
+    s: { id: string; module: CivilModule; maDonVi: string; record: Record<string, unknown> },
+  ): Promise<CivilAnswer> {
+    const rows: Array<Row & { same: boolean }> = await tx.query(
+      // jsonb equality: key order does not matter.
+      'select *, payload = $2::jsonb as same from civil_registration where ma_dinh_danh_ho_so = $1 for update',
+      [s.id, s.record],
+    );
+    const row = rows[0];
+    const now = Date.now();
+    if (row) {
+      const same = row.same;
+      const stage = this.stageOf(row, now);
+      if (same) {
+        await this.effects.record(tx, 'civil-status', s.id, 'submit', false);
+        return ok('Hồ sơ đã được tiếp nhận trước đó');
       }
-      let refusal: string | null = null;
-      if (module === 'KS' && typeof hoSo.maGCS === 'string') {
-        const used: unknown[] = await tx.query(
-          `select 1 from civil_registration where module = 'KS' and payload->>'maGCS' = $1`,
-          [hoSo.maGCS],
-        );
-        if (used.length > 0) refusal = 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh';
-      }
+      if (stage === '4' || stage === '6')
+        return error('10', 'Hồ sơ đã có kết quả xử lý; thay đổi phải làm thủ tục cải chính');
+      // A corrected record before the decision; after a supplement request it is the supplement.
+      const supplemented = stage === '2';
       await tx.query(
-        `insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, payload, ready_at, outcome, refusal)
-         values ($1, $2, $3, $4, now() + make_interval(secs => $5::double precision / 1000), $6, $7)`,
-        [
-          id,
-          module,
-          body.maTinh,
-          hoSo,
-          this.settings.civilResultDelayMs,
-          refusal ? 'refused' : 'accepted',
-          refusal,
-        ],
+        `update civil_registration set payload = $2, updated_at = now(),
+           outcome = case when $3 then 'accepted' else outcome end, supplement_deadline = null,
+           ready_at = case when $3 then now() + make_interval(secs => $4::double precision / 1000) else ready_at end
+         where ma_dinh_danh_ho_so = $1`,
+        [s.id, s.record, supplemented, this.settings.civilResultDelayMs],
       );
-      await this.effects.record(tx, 'civil-status', id, 'submit', true);
-      return { maLoi: '0', moTa: 'Tiếp nhận thành công', maDinhDanhHoSo: id };
-    });
+      await this.effects.record(tx, 'civil-status', s.id, 'submit', true);
+      return ok(supplemented ? 'Tiếp nhận hồ sơ bổ sung thành công' : 'Cập nhật hồ sơ thành công');
+    }
+    let refusal: string | null = null;
+    if (s.module === 'LTKS' && typeof s.record.maGCS === 'string') {
+      const used: unknown[] = await tx.query(
+        `select 1 from civil_registration where module = 'LTKS' and payload->>'maGCS' = $1`,
+        [s.record.maGCS],
+      );
+      if (used.length > 0) refusal = 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh';
+    }
+    const delay = this.settings.civilResultDelayMs;
+    // Processing takes from half to twice the configured delay: results come back out of order.
+    const ready = now + delay * (0.5 + 1.5 * share(s.id, 'delay'));
+    const outcome: Row['outcome'] = refusal
+      ? 'refused'
+      : share(s.id, 'never') < this.settings.civilNoResultRatio
+        ? 'never'
+        : share(s.id, 'supplement') < this.settings.civilSupplementRatio
+          ? 'supplement'
+          : 'accepted';
+    await tx.query(
+      `insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
+         intake_at, ready_at, outcome, refusal)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        s.id,
+        s.module,
+        typeof s.record.maTinh === 'string' ? s.record.maTinh : '',
+        s.maDonVi,
+        s.record,
+        new Date(now + (ready - now) / 3),
+        new Date(ready),
+        outcome,
+        refusal,
+      ],
+    );
+    await this.effects.record(tx, 'civil-status', s.id, 'submit', true);
+    return ok('Tiếp nhận thành công');
   }
 
-  async results(body: Record<string, unknown>): Promise<CivilAnswer> {
-    const ids = body.maDinhDanhHoSo;
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100)
-      return { maLoi: '2', moTa: 'Danh sách mã định danh hồ sơ phải có từ 1 đến 100 phần tử' };
-    const ketQua: unknown[] = [];
-    for (const id of ids as unknown[]) ketQua.push(await this.resultOf(String(id)));
-    return { maLoi: '0', moTa: 'Thành công', ketQua };
-  }
-
-  private async resultOf(id: string): Promise<Record<string, unknown>> {
+  /** An amendment (modelled): applied once per maYeuCau to a registration the registry holds. */
+  async amend(body: Record<string, unknown>): Promise<CivilAnswer> {
+    const { maHoSoMCDT: id, maYeuCau, data } = body;
+    if (typeof id !== 'string' || typeof maYeuCau !== 'string' || maYeuCau.length === 0)
+      return error('2', 'Thiếu maHoSoMCDT hoặc maYeuCau');
+    let change: { noiDungThayDoi?: Array<{ truong?: unknown; giaTriMoi?: unknown }> };
+    try {
+      change = JSON.parse(String(data)) as typeof change;
+    } catch {
+      return error('2', 'data không phải JSON hợp lệ');
+    }
+    const changes = change.noiDungThayDoi;
+    if (!Array.isArray(changes) || changes.length === 0) return error('2', 'Thiếu noiDungThayDoi');
     return this.db.transaction(async (tx) => {
       const rows: Row[] = await tx.query(
         'select * from civil_registration where ma_dinh_danh_ho_so = $1 for update',
         [id],
       );
       const row = rows[0];
-      if (!row) return { maDinhDanhHoSo: id, trangThai: null, loi: 'Không tìm thấy hồ sơ' };
-      if (row.ready_at.getTime() > Date.now()) return { maDinhDanhHoSo: id, trangThai: 1 };
-      if (row.outcome === 'refused') return { maDinhDanhHoSo: id, trangThai: 6, loi: row.refusal };
-      if (!row.result) {
-        row.result = await this.assignResult(tx, row);
-        await tx.query('update civil_registration set result = $2 where ma_dinh_danh_ho_so = $1', [
-          id,
-          row.result,
-        ]);
+      if (!row) return error('4', 'Không tìm thấy hồ sơ cần cải chính');
+      const fresh: unknown = await tx.query(
+        `insert into civil_amendment (ma_yeu_cau, ma_ho_so, data) values ($1, $2, $3)
+         on conflict do nothing returning 1`,
+        [maYeuCau, id, change],
+      );
+      if (returnedRows(fresh).length === 0) {
+        await this.effects.record(tx, 'civil-status', id, 'amend', false);
+        return ok('Yêu cầu cải chính đã được tiếp nhận trước đó');
       }
-      return { maDinhDanhHoSo: id, trangThai: 4, ketQuaXuLy: row.result };
+      const payload = { ...row.payload };
+      for (const c of changes) if (typeof c.truong === 'string') payload[c.truong] = c.giaTriMoi;
+      await tx.query(
+        'update civil_registration set payload = $2, updated_at = now() where ma_dinh_danh_ho_so = $1',
+        [id, payload],
+      );
+      await this.effects.record(tx, 'civil-status', id, 'amend', true);
+      return ok('Tiếp nhận yêu cầu cải chính thành công');
+    });
+  }
+
+  async results(body: Record<string, unknown>): Promise<CivilResults> {
+    const ids = body.maDinhDanhHoSo;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100)
+      return {
+        status: 0,
+        errorDescription: 'Danh sách mã định danh hồ sơ phải có từ 1 đến 100 phần tử',
+      };
+    const value: Array<Record<string, unknown>> = [];
+    for (const id of ids as unknown[]) {
+      const entry = await this.resultOf(String(id));
+      if (entry) value.push(entry);
+    }
+    return { status: 1, value };
+  }
+
+  private stageOf(row: Row, now: number): string {
+    if (now < new Date(row.intake_at).getTime()) return '1';
+    if (now < new Date(row.ready_at).getTime() || row.outcome === 'never') return '3';
+    if (row.outcome === 'supplement') return '2';
+    return row.outcome === 'refused' ? '6' : '4';
+  }
+
+  /** The registration's stage now; undefined when the registry does not know it. */
+  private async resultOf(id: string): Promise<Record<string, unknown> | undefined> {
+    return this.db.transaction(async (tx) => {
+      const rows: Row[] = await tx.query(
+        'select * from civil_registration where ma_dinh_danh_ho_so = $1 for update',
+        [id],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const stage = this.stageOf(row, Date.now());
+      const since = stage === '1' ? new Date() : stage === '3' ? row.intake_at : row.ready_at;
+      const entry: Record<string, unknown> = {
+        maHoSoMCDT: id,
+        maHoSoLT: '',
+        trangThai: stage,
+        thoiGianThucHien: vnStamp(new Date(since)),
+        ghiChu: '',
+      };
+      if (stage === '2') {
+        const deadline = new Date(new Date(row.ready_at).getTime() + 3 * 86_400_000);
+        entry.hanBoSungHoSo = vnStamp(deadline);
+        entry.noiDungXuLy = 'Đề nghị bổ sung bản sao giấy tờ tùy thân của người yêu cầu';
+      }
+      if (stage === '6') entry.noiDungXuLy = row.refusal;
+      if (stage === '4') {
+        if (!row.result) {
+          row.result = await this.assignResult(tx, row);
+          await tx.query(
+            'update civil_registration set result = $2 where ma_dinh_danh_ho_so = $1',
+            [id, row.result],
+          );
+        }
+        entry.ketQuaXuLy = row.result;
+      }
+      return entry;
     });
   }
 
@@ -149,17 +318,18 @@ export class CivilStatusService {
       soDangKy: `${n}/${year}`,
       quyenSo: `01/${year}`,
       trangSo: String(Number(n) % 200 || 200),
-      ngayDangKy: new Date().toISOString(),
+      ngayDangKy: vnStamp(new Date()).slice(0, 10),
+      maGiayToKetQua: `${row.module}-${n}`,
     };
-    if (row.module === 'KS') result.soDinhDanh = await this.newPersonalId(tx, row);
+    if (row.module === 'LTKS') result.soDinhDanh = await this.newPersonalId(tx, row);
     return result;
   }
 
   /** 0 + province of registration, century/sex digit, year of birth, 6 digits: consistent by construction. */
   private async newPersonalId(tx: { query: DataSource['query'] }, row: Row): Promise<string> {
     const born = typeof row.payload.nksNgaySinh === 'string' ? row.payload.nksNgaySinh : '';
-    const year = Number(born.slice(0, 4)) || new Date().getFullYear();
-    const female = Number(row.payload.nksGioiTinh) === 2;
+    const year = Number(born.slice(6, 10)) || new Date().getFullYear();
+    const female = String(row.payload.nksGioiTinh) === '2';
     const centuryDigit = Math.floor((year - 1900) / 100) * 2 + (female ? 1 : 0);
     const n = await nextValue(tx, 'civil_personal_id_seq');
     return `0${row.ma_tinh}${centuryDigit}${String(year % 100).padStart(2, '0')}${String(Number(n) % 1_000_000).padStart(6, '0')}`;
@@ -173,7 +343,7 @@ export class CivilStatusService {
             [id],
           )
         : await this.db.query(
-            `update civil_registration set payload = jsonb_set(payload, '{nksQueQuan}', '"(đã sửa)"') where ma_dinh_danh_ho_so = $1 returning 1`,
+            `update civil_registration set payload = payload || '{"ghiChuSuaDoi": "(đã sửa)"}'::jsonb where ma_dinh_danh_ho_so = $1 returning 1`,
             [id],
           );
     return returnedRows(rows).length > 0;

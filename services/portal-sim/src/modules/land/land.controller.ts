@@ -12,7 +12,7 @@ import {
 import type { Response } from 'express';
 import { TokenStore } from '../auth/token.store';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
-import { LandService } from './land.service';
+import { LandService, landAnswer } from './land.service';
 import type { LandAnswer } from './land.service';
 
 /** The land registry (ILIS/VBDLIS): OAuth2 password grant, then Bearer calls. */
@@ -60,11 +60,18 @@ export class LandController {
   ): Promise<LandAnswer> {
     await this.authorize(auth);
     const row = await this.land.lookup(ma);
-    if (!row) throw new HttpException({ data: null, message: 'Không tìm thấy hồ sơ' }, 404);
-    return {
-      data: { MaHoSoMotCua: ma, TrangThai: row.status, LichSu: row.history, HoSo: row.payload },
-      message: 'Thành công',
-    };
+    if (!row) throw new HttpException(landAnswer(null, false, 'Không tìm thấy hồ sơ'), 404);
+    return landAnswer(
+      {
+        MaHoSoMotCua: ma,
+        TrangThai: row.status,
+        LichSu: row.history,
+        HoSo: row.payload,
+        ThongBaoThue: row.tax_notice,
+      },
+      true,
+      'Thành công',
+    );
   }
 
   @Get('api/HoSo/:ma/ThongBaoThue')
@@ -74,14 +81,14 @@ export class LandController {
   ): Promise<LandAnswer> {
     await this.authorize(auth);
     const row = await this.land.lookup(ma);
-    if (!row) throw new HttpException({ data: null, message: 'Không tìm thấy hồ sơ' }, 404);
+    if (!row) throw new HttpException(landAnswer(null, false, 'Không tìm thấy hồ sơ'), 404);
     return row.tax_notice
-      ? { data: row.tax_notice, message: 'Thành công' }
-      : { data: null, message: 'Chưa có thông báo thuế' };
+      ? landAnswer(row.tax_notice, true, 'Thành công')
+      : landAnswer(null, true, 'Chưa có thông báo thuế');
   }
 
   private async authorize(auth: string | undefined): Promise<void> {
     if (!(await this.tokens.bearerPrincipal('land', auth)))
-      throw new HttpException({ data: null, message: 'Unauthorized' }, 401);
+      throw new HttpException(landAnswer(null, false, 'Unauthorized'), 401);
   }
 }

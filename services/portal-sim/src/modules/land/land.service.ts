@@ -1,16 +1,35 @@
+import { createHash } from 'node:crypto';
 import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { request } from 'undici';
 import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 
-export type LandStatus = 'ROUTED' | 'FINANCIAL_OBLIGATION' | 'FINISHED';
+export type LandStatus =
+  'ROUTED' | 'SUPPLEMENT_REQUESTED' | 'SUPPLEMENTED' | 'FINANCIAL_OBLIGATION' | 'FINISHED';
 
+/** The registry's reply: `data` 1 is success; `status` says more (VBDLIS form). */
 export interface LandAnswer {
   data: unknown;
-  message: string;
+  status: { success: boolean; code: string; type: string; time: string; message: string };
+}
+
+export function landAnswer(data: unknown, success: boolean, message: string): LandAnswer {
+  return {
+    data,
+    status: {
+      success,
+      code: success ? '200' : '400',
+      type: success ? 'success' : 'error',
+      time: new Date().toISOString(),
+      message,
+    },
+  };
 }
 
 interface Row {
@@ -20,17 +39,37 @@ interface Row {
   history: Array<{ TrangThai: LandStatus; ThoiDiem: string }>;
   tax_notice: Record<string, unknown> | null;
   next_transition_at: Date | null;
+  security_code: string | null;
+  supplement_requested: boolean;
 }
 
 /** Procedures that transfer rights owe tax: the dossier waits at FINANCIAL_OBLIGATION for the notice. */
 const TAXED_PROCEDURES = new Set(['DKBD', 'CN', 'TC']);
 
+function share(id: string, salt: string): number {
+  return createHash('sha256').update(`${salt}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** What the registry stores of a dossier: the content, not the SecurityCode it calls back with. */
+function content(body: Record<string, unknown>): Record<string, unknown> {
+  const { SecurityCode: _code, ...rest } = body;
+  return rest;
+}
+
 /**
- * The land registry (ILIS/VBDLIS): receive a dossier, then it moves ROUTED → (FINANCIAL_OBLIGATION
- * with a tax notice the caller must fetch) → FINISHED as time passes (PORTAL_SIM_LAND_STEP_MS).
+ * The land registry (ILIS/VBDLIS, docs/domain.md "Land"): TiepNhan receives a dossier; it then
+ * moves ROUTED → (SUPPLEMENT_REQUESTED, paused until the one-stop sends it again → SUPPLEMENTED)
+ * → (FINANCIAL_OBLIGATION with a tax notice, for procedures that owe tax) → FINISHED, one stage
+ * every PORTAL_SIM_LAND_STEP_MS. Each stage is pushed back to the one-stop system as a callback
+ * keyed by SoBienNhan and the SecurityCode it was sent with (LuanChuyen, ChoBoSung, DaBoSung,
+ * DongBoKetQuaThue, KetThuc); callbacks can be lost, repeated and delayed out of order
+ * (PORTAL_SIM_LAND_CALLBACK_*). A callback the receiver refuses is retried with backoff.
  */
 @Injectable()
-export class LandService {
+export class LandService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly effects: EffectsStore,
@@ -38,46 +77,85 @@ export class LandService {
     private readonly settings: PortalSimSettings,
   ) {}
 
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .catch((err: unknown) => {
+          process.stderr.write(`land registry tick: ${String(err)}\n`);
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, 100);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
   async receive(body: Record<string, unknown>): Promise<{ status: number; answer: LandAnswer }> {
+    const bad = (message: string) => ({ status: 400, answer: landAnswer(0, false, message) });
     const ma = body.MaHoSoMotCua;
-    if (typeof ma !== 'string' || ma.length === 0)
-      return { status: 400, answer: { data: 0, message: 'Thiếu MaHoSoMotCua' } };
+    if (typeof ma !== 'string' || ma.length === 0) return bad('Thiếu MaHoSoMotCua');
+    if (typeof body.SoBienNhan !== 'string' || body.SoBienNhan.length === 0)
+      return bad('Thiếu SoBienNhan');
     const parcels = body.ThongTinThuaDat;
     if (!Array.isArray(parcels) || parcels.length === 0)
-      return { status: 400, answer: { data: 0, message: 'Hồ sơ phải có ít nhất một thửa đất' } };
+      return bad('Hồ sơ phải có ít nhất một thửa đất');
     for (const p of parcels as Array<Record<string, unknown>>) {
-      if (!Number.isInteger(p.SoHieuBanDo) || !Number.isInteger(p.SoThuTuThua)) {
-        return {
-          status: 400,
-          answer: { data: 0, message: 'Số hiệu bản đồ và số thứ tự thửa phải là số nguyên' },
-        };
-      }
+      if (typeof p.SoHieuBanDo !== 'string' || typeof p.SoThuTuThua !== 'string')
+        return bad('SoHieuBanDo và SoThuTuThua phải là chuỗi');
     }
     const person = body.ThongTinNguoiNopDon as Record<string, unknown> | undefined;
-    if (!person || typeof person.HoTen !== 'string')
-      return { status: 400, answer: { data: 0, message: 'Thiếu thông tin người nộp đơn' } };
+    if (!person || typeof person.HoTen !== 'string') return bad('Thiếu thông tin người nộp đơn');
     const answer = await this.db.transaction(async (tx) => {
-      const existing: unknown[] = await tx.query(
-        'select 1 from land_dossier where ma_ho_so_mot_cua = $1 for update',
-        [ma],
+      const stored = content(body);
+      const rows: Array<Row & { same: boolean }> = await tx.query(
+        // jsonb equality: key order does not matter.
+        'select *, payload = $2::jsonb as same from land_dossier where ma_ho_so_mot_cua = $1 for update',
+        [ma, stored],
       );
-      if (existing.length > 0) {
-        await this.effects.record(tx, 'land', ma, 'receive', false);
-        return { data: 0, message: 'Hồ sơ đã tồn tại' };
+      const row = rows[0];
+      const code = typeof body.SecurityCode === 'string' ? body.SecurityCode : null;
+      if (row) {
+        if (row.same) {
+          await this.effects.record(tx, 'land', ma, 'receive', false);
+          return landAnswer(0, false, 'Hồ sơ đã tồn tại');
+        }
+        if (row.status === 'FINISHED')
+          return landAnswer(0, false, 'Hồ sơ đã kết thúc, không thể cập nhật');
+        // The one-stop sends the dossier again: a supplement when one was asked for, else a correction.
+        const supplemented = row.status === 'SUPPLEMENT_REQUESTED';
+        await tx.query(
+          `update land_dossier set payload = $2, security_code = coalesce($3, security_code) where ma_ho_so_mot_cua = $1`,
+          [ma, stored, code],
+        );
+        if (supplemented) {
+          row.security_code = code ?? row.security_code;
+          await this.moveTo(tx, row, 'SUPPLEMENTED', new Date());
+        }
+        await this.effects.record(tx, 'land', ma, 'receive', true);
+        return landAnswer(1, true, supplemented ? 'Đã nhận hồ sơ bổ sung' : 'Đã cập nhật hồ sơ');
       }
-      const now = new Date().toISOString();
+      const fresh: Row = {
+        ma_ho_so_mot_cua: ma,
+        payload: stored,
+        status: 'ROUTED',
+        history: [],
+        tax_notice: null,
+        next_transition_at: null,
+        security_code: code,
+        supplement_requested: false,
+      };
       await tx.query(
-        `insert into land_dossier (ma_ho_so_mot_cua, payload, status, history, next_transition_at)
-         values ($1, $2, 'ROUTED', $3, now() + make_interval(secs => $4::double precision / 1000))`,
-        [
-          ma,
-          body,
-          JSON.stringify([{ TrangThai: 'ROUTED', ThoiDiem: now }]),
-          this.settings.landStepMs,
-        ],
+        `insert into land_dossier (ma_ho_so_mot_cua, payload, status, history, security_code)
+         values ($1, $2, 'ROUTED', '[]', $3)`,
+        [ma, stored, code],
       );
+      await this.moveTo(tx, fresh, 'ROUTED', new Date());
       await this.effects.record(tx, 'land', ma, 'receive', true);
-      return { data: 1, message: 'Thành công' };
+      return landAnswer(1, true, 'Thành công');
     });
     const drift = answer.data === 1 ? this.faults.shouldDrift('land') : undefined;
     if (drift) await this.drift(ma, drift);
@@ -92,29 +170,160 @@ export class LandService {
         [ma],
       );
       const row = rows[0];
-      if (!row) return undefined;
-      let changed = false;
-      while (row.next_transition_at && row.next_transition_at.getTime() <= Date.now()) {
-        const at = row.next_transition_at;
-        const flow = row.payload.ThongTinQuyTrinh as Record<string, unknown> | undefined;
-        const procedure = typeof flow?.MaQuyTrinh === 'string' ? flow.MaQuyTrinh : '';
-        if (row.status === 'ROUTED' && TAXED_PROCEDURES.has(procedure)) {
-          row.status = 'FINANCIAL_OBLIGATION';
-          row.tax_notice = this.taxNotice(row);
-        } else row.status = 'FINISHED';
-        row.history.push({ TrangThai: row.status, ThoiDiem: at.toISOString() });
-        row.next_transition_at =
-          row.status === 'FINISHED' ? null : new Date(at.getTime() + this.settings.landStepMs);
-        changed = true;
-      }
-      if (changed) {
-        await tx.query(
-          'update land_dossier set status = $2, history = $3, tax_notice = $4, next_transition_at = $5 where ma_ho_so_mot_cua = $1',
-          [ma, row.status, JSON.stringify(row.history), row.tax_notice, row.next_transition_at],
-        );
-      }
+      if (row) await this.advance(tx, row);
       return row;
     });
+  }
+
+  /** One round of the registry's clock: advance due dossiers, deliver due callbacks. */
+  async tick(): Promise<void> {
+    const due: Array<{ ma_ho_so_mot_cua: string }> = await this.db.query(
+      `select ma_ho_so_mot_cua from land_dossier where next_transition_at <= now()
+       order by next_transition_at limit 200`,
+    );
+    for (const { ma_ho_so_mot_cua } of due) await this.lookup(ma_ho_so_mot_cua);
+    if (this.settings.landCallbacks.url) await this.deliver();
+  }
+
+  private async advance(tx: EntityManager, row: Row): Promise<void> {
+    while (row.next_transition_at && new Date(row.next_transition_at).getTime() <= Date.now()) {
+      const at = new Date(row.next_transition_at);
+      const flow = row.payload.ThongTinQuyTrinh as Record<string, unknown> | undefined;
+      const procedure = typeof flow?.MaQuyTrinh === 'string' ? flow.MaQuyTrinh : '';
+      const asks =
+        !row.supplement_requested &&
+        share(row.ma_ho_so_mot_cua, 'supplement') < this.settings.landSupplementRatio;
+      if (row.status === 'ROUTED' && asks) await this.moveTo(tx, row, 'SUPPLEMENT_REQUESTED', at);
+      else if (
+        (row.status === 'ROUTED' || row.status === 'SUPPLEMENTED') &&
+        TAXED_PROCEDURES.has(procedure) &&
+        !row.tax_notice
+      )
+        await this.moveTo(tx, row, 'FINANCIAL_OBLIGATION', at);
+      else await this.moveTo(tx, row, 'FINISHED', at);
+    }
+  }
+
+  /** Records a stage, schedules the next one and queues its callback. */
+  private async moveTo(tx: EntityManager, row: Row, status: LandStatus, at: Date): Promise<void> {
+    row.status = status;
+    row.history.push({ TrangThai: status, ThoiDiem: at.toISOString() });
+    if (status === 'SUPPLEMENT_REQUESTED') row.supplement_requested = true;
+    if (status === 'FINANCIAL_OBLIGATION') row.tax_notice = this.taxNotice(row);
+    row.next_transition_at =
+      status === 'FINISHED' || status === 'SUPPLEMENT_REQUESTED'
+        ? null
+        : new Date(at.getTime() + this.settings.landStepMs);
+    await tx.query(
+      `update land_dossier set status = $2, history = $3, tax_notice = $4, next_transition_at = $5,
+         supplement_requested = $6, supplemented_at = case when $2 = 'SUPPLEMENTED' then now() else supplemented_at end
+       where ma_ho_so_mot_cua = $1`,
+      [
+        row.ma_ho_so_mot_cua,
+        status,
+        JSON.stringify(row.history),
+        row.tax_notice,
+        row.next_transition_at,
+        row.supplement_requested,
+      ],
+    );
+    await this.queueCallback(tx, row, status, at);
+  }
+
+  private async queueCallback(
+    tx: EntityManager,
+    row: Row,
+    status: LandStatus,
+    at: Date,
+  ): Promise<void> {
+    const cb = this.settings.landCallbacks;
+    if (!cb.url || !row.security_code) return;
+    const key = {
+      SoBienNhan: row.payload.SoBienNhan,
+      SecurityCode: row.security_code,
+      ThoiGian: at.toISOString(),
+    };
+    const [kind, body] = ((): [string, Record<string, unknown>] => {
+      switch (status) {
+        case 'ROUTED':
+          return [
+            'LuanChuyen',
+            {
+              ...key,
+              MaTrangThai: '2',
+              HanXuLy: new Date(at.getTime() + 10 * 86_400_000).toISOString(),
+            },
+          ];
+        case 'SUPPLEMENT_REQUESTED':
+          return [
+            'ChoBoSung',
+            { ...key, LaTamDung: true, NoiDung: 'Bổ sung bản vẽ trích đo thửa đất' },
+          ];
+        case 'SUPPLEMENTED':
+          return ['DaBoSung', key];
+        case 'FINANCIAL_OBLIGATION':
+          return ['DongBoKetQuaThue', { ...key, ...(row.tax_notice ?? {}) }];
+        case 'FINISHED':
+          return [
+            'KetThuc',
+            {
+              ...key,
+              TrangThaiKetThuc: '1',
+              DanhSachGiayToKetQua: [
+                {
+                  TenGiayTo: 'Giấy chứng nhận quyền sử dụng đất',
+                  SoHieu: `GCN-${row.ma_ho_so_mot_cua.replace(/[^0-9]/g, '').slice(-8)}`,
+                },
+              ],
+            },
+          ];
+      }
+    })();
+    const id = `${row.ma_ho_so_mot_cua}:${kind}:${at.getTime()}`;
+    const copies = share(id, 'duplicate') < cb.duplicateRatio ? 2 : 1;
+    const dropped = share(id, 'loss') < cb.lossRatio;
+    for (let i = 0; i < copies; i += 1) {
+      await tx.query(
+        `insert into land_callback (ma_ho_so_mot_cua, kind, body, due_at, dropped)
+         values ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000), $5)`,
+        [row.ma_ho_so_mot_cua, kind, body, Math.random() * cb.jitterMs, dropped],
+      );
+    }
+  }
+
+  /** Sends due callbacks; a refused or failed one is retried with backoff, up to 10 times. */
+  private async deliver(): Promise<void> {
+    const due: Array<{ id: string; kind: string; body: unknown; attempts: number }> =
+      await this.db.query(
+        `select id, kind, body, attempts from land_callback
+         where delivered_at is null and not dropped and due_at <= now() order by due_at limit 50`,
+      );
+    await Promise.all(
+      due.map(async (cb) => {
+        let delivered = false;
+        try {
+          const res = await request(`${this.settings.landCallbacks.url}/${cb.kind}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(cb.body),
+            headersTimeout: 5000,
+            bodyTimeout: 5000,
+          });
+          const answer = (await res.body.json().catch(() => ({}))) as { Result?: unknown };
+          delivered = res.statusCode === 200 && answer.Result === true;
+        } catch {
+          delivered = false;
+        }
+        await this.db.query(
+          `update land_callback set attempts = attempts + 1,
+             delivered_at = case when $2 then now() else null end,
+             dropped = not $2 and attempts + 1 >= 10,
+             due_at = case when $2 then due_at else now() + make_interval(secs => least(30, 0.5 * 2 ^ attempts)) end
+           where id = $1`,
+          [cb.id, delivered],
+        );
+      }),
+    );
   }
 
   private taxNotice(row: Row): Record<string, unknown> {
@@ -136,7 +345,7 @@ export class LandService {
             ma,
           ])
         : await this.db.query(
-            `update land_dossier set payload = jsonb_set(payload, '{SoBienNhan}', '"(đã sửa)"') where ma_ho_so_mot_cua = $1 returning 1`,
+            `update land_dossier set payload = jsonb_set(payload, '{NgayHenTra}', '"(đã sửa)"') where ma_ho_so_mot_cua = $1 returning 1`,
             [ma],
           );
     return returnedRows(rows).length > 0;

@@ -1,0 +1,167 @@
+import { dvcqgUnitCode } from '@lienthong/admin-units';
+import type { RegistrationAmended } from '@lienthong/contracts';
+import { RESULTS_PER_CALL, fromVnStamp } from '@lienthong/portal-clients';
+import type {
+  CivilModule,
+  CivilRegistration,
+  CivilResult,
+  CivilStatusClient,
+} from '@lienthong/portal-clients';
+import { PortalCallError } from '@lienthong/resilience';
+import type { PortalGateway } from '@lienthong/resilience';
+import { LeaseLostError, PushFailure, PushTarget } from '@lienthong/sync-engine';
+import type {
+  AwaitingEntity,
+  ClaimedEntity,
+  PollAnswer,
+  PushReceipt,
+} from '@lienthong/sync-engine';
+
+const MODULES = { birth: 'LTKS', death: 'LTKT', marriage: 'LTKH' } as const;
+
+type Registration = CivilRegistration['registration'];
+
+function moduleOf(entityType: string): CivilModule {
+  const module = MODULES[entityType as keyof typeof MODULES] as CivilModule | undefined;
+  if (!module) throw new Error(`no civil-status module for ${entityType}`);
+  return module;
+}
+
+/** The registry's unit code of the commune that registered it. */
+function unitOf(r: { maXa: string; maTinh: string }): string {
+  return dvcqgUnitCode({ code: r.maXa, provinceCode: r.maTinh });
+}
+
+/** A registry date (dd/MM/yyyy[ HH:mm:ss]) as an RFC 3339 date-time. */
+function dateTime(value: string | undefined): string | undefined {
+  const parsed = fromVnStamp(value);
+  if (!parsed) return undefined;
+  return parsed.length === 10 ? `${parsed}T00:00:00+07:00` : parsed;
+}
+
+/**
+ * Registrations → the civil-status registry, a two-phase target: the registration is submitted
+ * (NhanDKHT; again only when its record changed: a correction, or the supplement the registry asked
+ * for), then its amendments one by one (each once, by its part key), and the entity awaits the
+ * registry's answer under its own id, polled with LayKetQua a batch at a time. Both writes are
+ * idempotent at the registry (a repeat "đã được tiếp nhận"), so an uncertain earlier attempt needs
+ * no lookup before writing again.
+ */
+export class CivilStatusPushTarget extends PushTarget {
+  readonly target = 'civil-status-registry' as const;
+  readonly domain = 'civil-status' as const;
+  override readonly pollBatch = RESULTS_PER_CALL;
+
+  constructor(
+    private readonly client: CivilStatusClient,
+    private readonly gateway: PortalGateway,
+  ) {
+    super();
+  }
+
+  blocked(): boolean {
+    return this.gateway.blocked();
+  }
+
+  async push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt> {
+    const module = moduleOf(entity.entityType);
+    const registration = entity.desired as Registration;
+    const pushed: string[] = [];
+    try {
+      if (entity.syncedFingerprint !== entity.desiredFingerprint) {
+        await entity.lease.confirm();
+        await this.client.submit(
+          { module, registration } as CivilRegistration,
+          unitOf(registration),
+          correlationId,
+        );
+      }
+      for (const part of entity.parts) {
+        await entity.lease.confirm();
+        await this.client.amend(
+          part.payload as RegistrationAmended,
+          module,
+          unitOf(registration),
+          part.partKey,
+          correlationId,
+        );
+        pushed.push(part.partKey);
+      }
+    } catch (err) {
+      if (pushed.length > 0 && (err instanceof PortalCallError || err instanceof LeaseLostError))
+        throw new PushFailure(err, pushed);
+      throw err;
+    }
+    return { pushedParts: pushed, awaiting: { reference: entity.entityKey } };
+  }
+
+  /** One LayKetQua per module and province among the entities asked about. */
+  override async poll(
+    entities: AwaitingEntity[],
+    correlationId: string,
+  ): Promise<Map<string, PollAnswer>> {
+    const groups = new Map<string, { module: CivilModule; maTinh: string; keys: string[] }>();
+    for (const e of entities) {
+      const module = moduleOf(e.entityType);
+      const maTinh = (e.desired as Registration).maTinh;
+      const group = groups.get(`${module}:${maTinh}`) ?? { module, maTinh, keys: [] };
+      group.keys.push(e.reference);
+      groups.set(`${module}:${maTinh}`, group);
+    }
+    const answers = new Map<string, PollAnswer>();
+    for (const group of groups.values()) {
+      const results = await this.client.results(
+        group.keys,
+        group.maTinh,
+        group.module,
+        correlationId,
+      );
+      for (const e of entities) {
+        const result = results.get(e.reference);
+        if (result) answers.set(e.entityKey, toPollAnswer(result));
+      }
+    }
+    return answers;
+  }
+}
+
+/** The registry's stage as the engine understands it; the personal ID stays in `result` only. */
+export function toPollAnswer(r: CivilResult): PollAnswer {
+  switch (r.status) {
+    case 'waiting':
+      return { kind: 'waiting', stage: { code: r.stage, label: r.label } };
+    case 'supplement':
+      return {
+        kind: 'supplement',
+        requestedAt: r.at ?? new Date().toISOString(),
+        deadline: r.deadline,
+        note: r.note,
+        stage: { code: '2', label: 'Yêu cầu bổ sung' },
+      };
+    case 'done': {
+      const { soDangKy, quyenSo, trangSo, ngayDangKy } = r.result;
+      const registeredAt = dateTime(ngayDangKy);
+      return {
+        kind: 'done',
+        result: r.result,
+        published: {
+          ...(soDangKy ? { soDangKy } : {}),
+          ...(quyenSo ? { quyenSo } : {}),
+          ...(trangSo ? { trangSo } : {}),
+          ...(registeredAt ? { ngayDangKy: registeredAt } : {}),
+        },
+        stage: { code: r.stage, label: r.stage === '5' ? 'Đã trả kết quả' : 'Có kết quả' },
+      };
+    }
+    case 'refused':
+      return {
+        kind: 'refused',
+        error: new PortalCallError(
+          'PORTAL_REJECTED',
+          'the civil-status registry refused the registration',
+          { portalCode: '6', portalMessage: r.reason },
+        ),
+        stage: { code: '6', label: 'Từ chối' },
+      };
+  }
+}
