@@ -134,6 +134,7 @@ describe('resilience against a misbehaving portal-sim', () => {
       const e2 = (await land
         .receive(
           { ...landRegistrationReceived(rng), ThongTinThuaDat: [] as never },
+          'code',
           `bad-land-${i}`,
         )
         .catch((e: unknown) => e)) as PortalCallError;
