@@ -25,30 +25,60 @@ step('local stack (Kafka + PostgreSQL)');
 execFileSync(node, [join(repoRoot, 'deploy/local/stack.ts'), 'up'], { stdio: 'inherit' });
 const state = JSON.parse(readFileSync(paths.stackState, 'utf8')) as StackState;
 
+const port = (name: string, fallback: number): string => process.env[name] ?? String(fallback);
+const portal = `http://127.0.0.1:${port('PORTAL_SIM_PORT', 8090)}`;
+const landSync = `http://127.0.0.1:${port('LAND_SYNC_PORT', 8094)}`;
+
 const services: ServiceSpec[] = [
   {
+    // The national systems, simulated; the land registry calls land-sync back at each stage.
     name: 'portal-sim',
     entry: 'services/portal-sim/dist/main.js',
-    env: { PORT: process.env.PORTAL_SIM_PORT ?? '8090', DATABASE_URL: state.databaseUrl },
-    url: `http://127.0.0.1:${process.env.PORTAL_SIM_PORT ?? '8090'}/health`,
+    env: {
+      PORT: port('PORTAL_SIM_PORT', 8090),
+      DATABASE_URL: state.databaseUrl,
+      PORTAL_SIM_LAND_CALLBACK_URL: `${landSync}/land/callbacks`,
+    },
+    url: `${portal}/health`,
   },
   {
     name: 'dossier-sync',
     entry: 'services/dossier-sync/dist/main.js',
     env: {
-      PORT: process.env.DOSSIER_SYNC_PORT ?? '8091',
+      PORT: port('DOSSIER_SYNC_PORT', 8091),
       DATABASE_URL: state.databaseUrl,
-      DVCQG_BASE_URL: `http://127.0.0.1:${process.env.PORTAL_SIM_PORT ?? '8090'}`,
+      DVCQG_BASE_URL: portal,
     },
-    url: `http://127.0.0.1:${process.env.DOSSIER_SYNC_PORT ?? '8091'}/metrics`,
+    url: `http://127.0.0.1:${port('DOSSIER_SYNC_PORT', 8091)}/metrics`,
   },
   {
-    // Simulated commune systems: dossier lifecycles on a compressed clock (DOSSIERS_PER_MINUTE,
-    // TIME_SCALE, MISTAKE_RATIO; GET/PUT /traffic changes the rate while it runs).
+    name: 'civil-status-sync',
+    entry: 'services/civil-status-sync/dist/main.js',
+    env: {
+      PORT: port('CIVIL_STATUS_SYNC_PORT', 8093),
+      DATABASE_URL: state.databaseUrl,
+      CIVIL_BASE_URL: portal,
+    },
+    url: `http://127.0.0.1:${port('CIVIL_STATUS_SYNC_PORT', 8093)}/metrics`,
+  },
+  {
+    name: 'land-sync',
+    entry: 'services/land-sync/dist/main.js',
+    env: {
+      PORT: port('LAND_SYNC_PORT', 8094),
+      DATABASE_URL: state.databaseUrl,
+      LAND_BASE_URL: portal,
+    },
+    url: `${landSync}/metrics`,
+  },
+  {
+    // Simulated commune systems: dossiers, civil-status registrations and land dossiers on a
+    // compressed clock (DOSSIERS_PER_MINUTE, CIVIL_STATUS_PER_MINUTE, LAND_PER_MINUTE, TIME_SCALE,
+    // MISTAKE_RATIO; GET/PUT /traffic changes the rates while it runs).
     name: 'commune-sim',
     entry: 'services/commune-sim/dist/main.js',
-    env: { PORT: process.env.COMMUNE_SIM_PORT ?? '8092' },
-    url: `http://127.0.0.1:${process.env.COMMUNE_SIM_PORT ?? '8092'}/traffic`,
+    env: { PORT: port('COMMUNE_SIM_PORT', 8092) },
+    url: `http://127.0.0.1:${port('COMMUNE_SIM_PORT', 8092)}/traffic`,
   },
 ];
 
@@ -100,11 +130,11 @@ const children: ChildProcess[] = services.map((svc) => {
     process.stdout.write(`${prefix}exited (${signal ?? code})\n`);
     if (!stopping) shutdown(1);
   });
-  if (svc.url) process.stdout.write(`  ${svc.name.padEnd(12)} ${svc.url}\n`);
+  if (svc.url) process.stdout.write(`  ${svc.name.padEnd(18)} ${svc.url}\n`);
   return child;
 });
 process.stdout.write(
-  `  kafka        ${state.kafkaBrokers}\n  postgres     ${state.databaseUrl}\n\nLogs at warn and above (LOG_LEVEL=info npm start for all). Ctrl-C stops the services;\nnpm run stack:down stops Kafka and PostgreSQL.\n`,
+  `  ${'kafka'.padEnd(18)} ${state.kafkaBrokers}\n  ${'postgres'.padEnd(18)} ${state.databaseUrl}\n\nLogs at warn and above (LOG_LEVEL=info npm start for all). Ctrl-C stops the services;\nnpm run stack:down stops Kafka and PostgreSQL.\n`,
 );
 
 let stopping = false;

@@ -74,6 +74,9 @@ describe('simulated communes → dossier-sync → DVCQG, all real processes', ()
         KAFKA_BROKERS: ctx.stack.kafkaBrokers.join(','),
         DOSSIER_TOPIC: world.topic,
         DOSSIERS_PER_MINUTE: '1200',
+        // Dossiers only here (the registries have their own suites).
+        CIVIL_STATUS_PER_MINUTE: '0',
+        LAND_PER_MINUTE: '0',
         // A simulated day every 4 real seconds: lifecycles of several days play in seconds.
         TIME_SCALE: '21600',
         MISTAKE_RATIO: '0.1',

@@ -19,4 +19,6 @@ export {
 export { lifecycleRecords, toRecord } from './records';
 export type { CommuneEvent } from './records';
 export { CommuneTraffic } from './traffic';
-export type { TrafficOptions, TrafficStats } from './traffic';
+export type { DueRecord, TrafficDomain, TrafficOptions, TrafficStats } from './traffic';
+export { civilStatusLife, landLife } from './registries';
+export type { RegistryEvent, RegistryLife } from './registries';

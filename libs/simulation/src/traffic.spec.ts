@@ -8,7 +8,8 @@ const MINUTE = 60_000;
 /** Runs the traffic with a fake clock, one call per simulated real second, and collects what it hands out. */
 function play(traffic: CommuneTraffic, realMs: number, stepMs = 1_000): EncodedRecord[] {
   const out: EncodedRecord[] = [];
-  for (let t = START; t <= START + realMs; t += stepMs) out.push(...traffic.due(t));
+  for (let t = START; t <= START + realMs; t += stepMs)
+    out.push(...traffic.due(t).map((d) => d.record));
   return out;
 }
 
@@ -35,7 +36,7 @@ describe('CommuneTraffic', () => {
     const drain: EncodedRecord[] = [];
     while (traffic.stats.inFlight > 0 && t < START + 30 * MINUTE) {
       t += 1_000;
-      drain.push(...traffic.due(t));
+      drain.push(...traffic.due(t).map((d) => d.record));
     }
     expect(traffic.stats).toMatchObject({ started: startedIn10Min, completed: startedIn10Min });
     expect(traffic.msUntilNext(t)).toBe(Infinity);
@@ -109,7 +110,7 @@ describe('CommuneTraffic', () => {
       { firstReal: number; firstSim: number; lastReal: number; lastSim: number }
     >();
     for (let t = START; t <= START + 60 * MINUTE; t += 250) {
-      for (const r of traffic.due(t)) {
+      for (const { record: r } of traffic.due(t)) {
         const sim = Date.parse(r.headers.ce_time as string);
         const s = seen.get(r.key) ?? { firstReal: t, firstSim: sim, lastReal: t, lastSim: sim };
         s.lastReal = t;
@@ -133,5 +134,62 @@ describe('CommuneTraffic', () => {
     );
     expect(() => new CommuneTraffic({ ...base, timeScale: 0 })).toThrow('timeScale');
     expect(() => new CommuneTraffic({ ...base, mistakeRatio: 2 })).toThrow('mistakeRatio');
+  });
+
+  it('plays civil-status registrations and land dossiers on their own topics: valid except the mistakes, which fail on date-order and are corrected', () => {
+    const traffic = new CommuneTraffic({
+      dossiersPerMinute: 0,
+      civilStatusPerMinute: 60,
+      landPerMinute: 30,
+      timeScale: 3600,
+      mistakeRatio: 0.1,
+      startAt: START,
+      seed: 11,
+    });
+    const out: Array<{ domain: string; record: EncodedRecord }> = [];
+    for (let t = START; t <= START + 40 * MINUTE; t += 1_000) {
+      if (t === START + 10 * MINUTE) traffic.setRates({ 'civil-status': 0, land: 0 }, t);
+      out.push(...traffic.due(t));
+    }
+    expect(traffic.stats.inFlight).toBe(0);
+    const topics = {
+      'civil-status': TOPICS.communeCivilStatusEvents,
+      land: TOPICS.communeLandEvents,
+    };
+    const rules = new Map<string, number>();
+    const lastValid = new Map<string, boolean>();
+    for (const { domain, record } of out) {
+      expect(domain).not.toBe('dossier');
+      const read = readEvent(record, topics[domain as keyof typeof topics], validator);
+      if (!read.ok) {
+        const rule = read.failure.issues[0]?.rule ?? read.failure.code;
+        rules.set(rule, (rules.get(rule) ?? 0) + 1);
+      }
+      lastValid.set(`${domain}:${record.key}`, read.ok);
+    }
+    const domains = new Set(out.map((o) => o.domain));
+    expect(domains).toEqual(new Set(['civil-status', 'land']));
+    // Every mistake is a date-order failure, and every entity ends valid.
+    expect([...rules.keys()]).toEqual(['date-order']);
+    expect(rules.get('date-order')).toBe(traffic.stats.mistakes);
+    expect(traffic.stats.mistakes).toBeGreaterThan(0);
+    expect([...lastValid.values()].every(Boolean)).toBe(true);
+  });
+
+  it('numbers dossiers from a base of its seed, so two runs on the same day do not reuse MaHoSo', () => {
+    const codes = (seed: number) => {
+      const traffic = new CommuneTraffic({
+        dossiersPerMinute: 60,
+        timeScale: 3600,
+        mistakeRatio: 0,
+        startAt: START,
+        seed,
+        communes: undefined,
+      });
+      return new Set(play(traffic, 2 * MINUTE).map((r) => r.key));
+    };
+    const a = codes(1);
+    const b = codes(2);
+    expect([...a].filter((k) => b.has(k))).toEqual([]);
   });
 });

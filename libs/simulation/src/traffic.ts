@@ -4,7 +4,9 @@ import { FIXTURE_COMMUNES, unitOf } from './communes';
 import { dossierLifecycle } from './dossier';
 import type { DossierEvent, DossierLifecycle } from './dossier';
 import { Rng } from './random';
-import { lifecycleRecords } from './records';
+import { lifecycleRecords, toRecord } from './records';
+import { civilStatusLife, landLife } from './registries';
+import type { RegistryLife } from './registries';
 import { DAY, vnTime } from './time';
 
 export interface TrafficOptions {
@@ -17,6 +19,9 @@ export interface TrafficOptions {
   timeScale: number;
   /** Share of dossiers whose commune system sends one mistaken header revision (then corrects it). */
   mistakeRatio: number;
+  /** New civil-status registrations and land dossiers per minute (0 when left out); same mistake ratio. */
+  civilStatusPerMinute?: number;
+  landPerMinute?: number;
   communes?: readonly Commune[];
   seed?: number;
   /** Real time the traffic starts at (ms); the simulated clock starts at the same instant. */
@@ -33,12 +38,24 @@ export interface TrafficStats {
   mistakes: number;
 }
 
-interface Pending {
-  dueAt: number;
+/** Where a record goes: the domain's commune topic. */
+export type TrafficDomain = 'dossier' | 'civil-status' | 'land';
+
+export interface DueRecord {
+  domain: TrafficDomain;
   record: EncodedRecord;
-  /** Which dossier, so completion is counted when its last record leaves. */
-  life: DossierLifecycle;
+}
+
+interface Pending extends DueRecord {
+  dueAt: number;
+  /** Whether this is its entity's last record (completion is counted when it leaves). */
   last: boolean;
+}
+
+/** An independent Poisson arrival stream of one domain's new entities. */
+interface Arrivals {
+  perMinute: number;
+  next: number;
 }
 
 function checkRate(dossiersPerMinute: number): void {
@@ -59,8 +76,9 @@ export class CommuneTraffic {
   private readonly communes: readonly Commune[];
   private readonly queue: Pending[] = [];
   private readonly numbers = new Map<string, number>();
-  private nextArrival: number;
-  private dossiersPerMinute: number;
+  private readonly arrivals: Record<TrafficDomain, Arrivals>;
+  /** Where this run's numbering starts: runs with other seeds do not reuse MaHoSo numbers of a day. */
+  private readonly numberBase: number;
   private readonly counts: Omit<TrafficStats, 'inFlight'> = {
     started: 0,
     completed: 0,
@@ -73,26 +91,52 @@ export class CommuneTraffic {
     if (!(options.timeScale >= 1)) throw new RangeError('timeScale must be ≥ 1');
     if (!(options.mistakeRatio >= 0 && options.mistakeRatio <= 1))
       throw new RangeError('mistakeRatio must be within [0, 1]');
-    this.dossiersPerMinute = options.dossiersPerMinute;
-    this.rng = new Rng(options.seed ?? 20250701);
+    checkRate(options.civilStatusPerMinute ?? 0);
+    checkRate(options.landPerMinute ?? 0);
+    const seed = options.seed ?? 20250701;
+    this.rng = new Rng(seed);
+    this.numberBase = (seed % 90) * 1000;
     this.communes = options.communes ?? FIXTURE_COMMUNES;
     if (this.communes.length === 0) throw new RangeError('communes must not be empty');
-    this.nextArrival = options.startAt + this.gap();
+    const stream = (perMinute: number): Arrivals => ({
+      perMinute,
+      next: options.startAt + this.gap(perMinute),
+    });
+    this.arrivals = {
+      dossier: stream(options.dossiersPerMinute),
+      'civil-status': stream(options.civilStatusPerMinute ?? 0),
+      land: stream(options.landPerMinute ?? 0),
+    };
   }
 
   get stats(): TrafficStats {
     return { ...this.counts, inFlight: this.counts.started - this.counts.completed };
   }
 
+  /** New dossiers per minute. */
   get rate(): number {
-    return this.dossiersPerMinute;
+    return this.arrivals.dossier.perMinute;
   }
 
-  /** Changes the arrival rate from `now` on (0 stops arrivals; dossiers under way play to the end). */
+  get rates(): Record<TrafficDomain, number> {
+    return {
+      dossier: this.arrivals.dossier.perMinute,
+      'civil-status': this.arrivals['civil-status'].perMinute,
+      land: this.arrivals.land.perMinute,
+    };
+  }
+
+  /** Changes the dossier arrival rate from `now` on (0 stops arrivals; dossiers under way play to the end). */
   setRate(dossiersPerMinute: number, now: number): void {
-    checkRate(dossiersPerMinute);
-    this.dossiersPerMinute = dossiersPerMinute;
-    this.nextArrival = now + this.gap();
+    this.setRates({ dossier: dossiersPerMinute }, now);
+  }
+
+  /** Changes the arrival rates given from `now` on; 0 everywhere stops all arrivals. */
+  setRates(rates: Partial<Record<TrafficDomain, number>>, now: number): void {
+    for (const [domain, perMinute] of Object.entries(rates) as Array<[TrafficDomain, number]>) {
+      checkRate(perMinute);
+      this.arrivals[domain] = { perMinute, next: now + this.gap(perMinute) };
+    }
   }
 
   /** The simulated instant matching a real one. */
@@ -100,30 +144,69 @@ export class CommuneTraffic {
     return this.options.startAt + (realMs - this.options.startAt) * this.options.timeScale;
   }
 
-  /** Every record due at or before `now` (real ms), in due order; starts the dossiers that arrived. */
-  due(now: number): EncodedRecord[] {
-    while (this.nextArrival <= now) {
-      this.start(this.nextArrival);
-      this.nextArrival += this.gap();
+  /** Every record due at or before `now` (real ms), in due order; starts the entities that arrived. */
+  due(now: number): DueRecord[] {
+    for (const domain of ['dossier', 'civil-status', 'land'] as const) {
+      const a = this.arrivals[domain];
+      while (a.next <= now) {
+        if (domain === 'dossier') this.start(a.next);
+        else this.startRegistry(domain, a.next);
+        a.next += this.gap(a.perMinute);
+      }
     }
     let n = 0;
     while (n < this.queue.length && (this.queue[n] as Pending).dueAt <= now) n += 1;
     const out = this.queue.splice(0, n);
     this.counts.emitted += out.length;
     this.counts.completed += out.filter((p) => p.last).length;
-    return out.map((p) => p.record);
+    return out.map((p) => ({ domain: p.domain, record: p.record }));
   }
 
   /** Real ms until the next record or arrival (for the caller's timer); Infinity when idle forever. */
   msUntilNext(now: number): number {
-    const next = Math.min(this.queue[0]?.dueAt ?? Infinity, this.nextArrival);
+    const next = Math.min(
+      this.queue[0]?.dueAt ?? Infinity,
+      ...Object.values(this.arrivals).map((a) => a.next),
+    );
     return Math.max(0, next - now);
   }
 
-  private gap(): number {
-    const perMs = this.dossiersPerMinute / 60_000;
+  private gap(perMinute: number): number {
+    const perMs = perMinute / 60_000;
     if (perMs === 0) return Infinity;
     return -Math.log(1 - this.rng.next()) / perMs;
+  }
+
+  /** A civil-status registration or a land dossier: its events on the compressed clock. */
+  private startRegistry(domain: 'civil-status' | 'land', realAt: number): void {
+    const options = {
+      communes: this.communes,
+      at: this.simulatedTime(realAt),
+      mistake: this.rng.chance(this.options.mistakeRatio),
+    };
+    const life: RegistryLife =
+      domain === 'civil-status' ? civilStatusLife(this.rng, options) : landLife(this.rng, options);
+    if (life.events.some((e) => e.mistake)) this.counts.mistakes += 1;
+    life.events.forEach((e, i) => {
+      const record = toRecord(
+        {
+          name: '',
+          type: e.type,
+          topic: '',
+          data: e.data,
+          communeCode: life.communeCode,
+          sequence: e.sequence,
+        },
+        { time: vnTime(options.at + e.afterMs) },
+      );
+      this.enqueue({
+        domain,
+        dueAt: realAt + e.afterMs / this.options.timeScale,
+        record,
+        last: i === life.events.length - 1,
+      });
+    });
+    this.counts.started += 1;
   }
 
   private start(realAt: number): void {
@@ -131,7 +214,7 @@ export class CommuneTraffic {
     const simDay = vnTime(this.simulatedTime(realAt)).slice(0, 10);
     const { unit } = unitOf(commune);
     const key = `${unit}|${simDay}`;
-    const number = (this.numbers.get(key) ?? 0) + 1;
+    const number = (this.numbers.get(key) ?? this.numberBase) + 1;
     this.numbers.set(key, number);
     this.forgetOldDays(simDay);
 
@@ -146,9 +229,9 @@ export class CommuneTraffic {
     records.forEach((record, i) => {
       const sim = Date.parse((life.events[i] as { time: string }).time);
       this.enqueue({
+        domain: 'dossier',
         dueAt: realAt + (sim - firstSim) / this.options.timeScale,
         record,
-        life,
         last: i === records.length - 1,
       });
     });

@@ -33,17 +33,26 @@ export class AppModule {
     const communes = FIXTURE_COMMUNES.filter((c) => wanted.size === 0 || wanted.has(c.code));
     const kafka = createKafka({ clientId: 'commune-sim', brokers: config.KAFKA_BROKERS, logger });
     const producer = new EventProducer(kafka);
+    // A fresh seed per run unless one is given: the same seed replays the same entities.
+    const seed = config.SEED || Date.now() % 2_000_000_000;
+    logger.info({ seed }, 'commune traffic seed (SEED=<n> replays this run)');
     const runner = new CommuneTrafficRunner(
       new CommuneTraffic({
         dossiersPerMinute: config.DOSSIERS_PER_MINUTE,
+        civilStatusPerMinute: config.CIVIL_STATUS_PER_MINUTE,
+        landPerMinute: config.LAND_PER_MINUTE,
         timeScale: config.TIME_SCALE,
         mistakeRatio: config.MISTAKE_RATIO,
         communes,
-        seed: config.SEED,
+        seed,
         startAt: Date.now(),
       }),
       producer,
-      config.DOSSIER_TOPIC,
+      {
+        dossier: config.DOSSIER_TOPIC,
+        'civil-status': config.CIVIL_STATUS_TOPIC,
+        land: config.LAND_TOPIC,
+      },
       logger,
     );
     return {

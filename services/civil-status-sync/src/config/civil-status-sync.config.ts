@@ -6,7 +6,7 @@ export const SERVICE_NAME = 'civil-status-sync';
 
 /** Every variable civil-status-sync reads, declared once: the kit's, the registry's gateway, its account. */
 export const CIVIL_STATUS_SYNC_VARS = {
-  ...syncServiceVars({ service: SERVICE_NAME, port: 8092, topic: TOPICS.communeCivilStatusEvents }),
+  ...syncServiceVars({ service: SERVICE_NAME, port: 8093, topic: TOPICS.communeCivilStatusEvents }),
   ...portalVars('CIVIL'),
   CIVIL_BASE_URL: {
     type: 'string',

@@ -9,17 +9,21 @@ export interface CommuneSimConfig {
   LOG_LEVEL: 'debug' | 'info' | 'warn' | 'error';
   /** Comma-separated host:port list. */
   KAFKA_BROKERS: string;
-  /** Where dossier events go (a renamed copy in tests). */
+  /** Where each domain's events go (renamed copies in tests). */
   DOSSIER_TOPIC: string;
-  /** New dossiers per minute over all communes; changeable at run time (PUT /traffic). */
+  CIVIL_STATUS_TOPIC: string;
+  LAND_TOPIC: string;
+  /** New dossiers, civil-status registrations and land dossiers per minute over all communes; changeable at run time (PUT /traffic). */
   DOSSIERS_PER_MINUTE: number;
+  CIVIL_STATUS_PER_MINUTE: number;
+  LAND_PER_MINUTE: number;
   /** Simulated seconds per real second: 3600 plays an hour of the communes' day each second. */
   TIME_SCALE: number;
   /** Share of dossiers with one mistaken header revision (due date before receipt; the DLQ gets it). */
   MISTAKE_RATIO: number;
   /** Comma-separated 5-digit commune codes to simulate; empty = every commune of the sample directory. */
   COMMUNES: string;
-  /** Seed of the traffic generator: the same seed plays the same dossiers. */
+  /** Seed of the traffic generator: the same seed plays the same dossiers; 0 draws one from the clock (logged). */
   SEED: number;
 }
 
@@ -35,11 +39,15 @@ const schema: JSONSchemaType<CommuneSimConfig> = {
       default: '127.0.0.1:9092',
     },
     DOSSIER_TOPIC: { type: 'string', minLength: 1, default: TOPICS.communeDossierEvents },
+    CIVIL_STATUS_TOPIC: { type: 'string', minLength: 1, default: TOPICS.communeCivilStatusEvents },
+    LAND_TOPIC: { type: 'string', minLength: 1, default: TOPICS.communeLandEvents },
     DOSSIERS_PER_MINUTE: { type: 'number', minimum: 0, maximum: 60_000, default: 30 },
+    CIVIL_STATUS_PER_MINUTE: { type: 'number', minimum: 0, maximum: 60_000, default: 10 },
+    LAND_PER_MINUTE: { type: 'number', minimum: 0, maximum: 60_000, default: 5 },
     TIME_SCALE: { type: 'number', minimum: 1, maximum: 1_000_000, default: 3600 },
     MISTAKE_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0.02 },
     COMMUNES: { type: 'string', pattern: '^([0-9]{5}(,[0-9]{5})*)?$', default: '' },
-    SEED: { type: 'integer', minimum: 0, default: 20250701 },
+    SEED: { type: 'integer', minimum: 0, default: 0 },
   },
   required: [
     'PORT',
@@ -47,7 +55,11 @@ const schema: JSONSchemaType<CommuneSimConfig> = {
     'LOG_LEVEL',
     'KAFKA_BROKERS',
     'DOSSIER_TOPIC',
+    'CIVIL_STATUS_TOPIC',
+    'LAND_TOPIC',
     'DOSSIERS_PER_MINUTE',
+    'CIVIL_STATUS_PER_MINUTE',
+    'LAND_PER_MINUTE',
     'TIME_SCALE',
     'MISTAKE_RATIO',
     'COMMUNES',

@@ -1,5 +1,5 @@
 import type { EncodedRecord } from '@lienthong/contracts';
-import type { CommuneTraffic, TrafficStats } from '@lienthong/simulation';
+import type { CommuneTraffic, DueRecord, TrafficDomain, TrafficStats } from '@lienthong/simulation';
 import type { Logger } from 'pino';
 
 /** Where records go: the process's idempotent producer in the service, a recorder in unit tests. */
@@ -23,7 +23,7 @@ export interface PublishStats {
  * nothing. `stop()` stops arrivals and flushes what is already due.
  */
 export class CommuneTrafficRunner {
-  private readonly backlog: EncodedRecord[] = [];
+  private readonly backlog: DueRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> = Promise.resolve();
   private running = false;
@@ -32,18 +32,27 @@ export class CommuneTrafficRunner {
   constructor(
     private readonly traffic: CommuneTraffic,
     private readonly sink: RecordSink,
-    private readonly topic: string,
+    /** The topic of each domain's records. */
+    private readonly topics: Record<TrafficDomain, string>,
     private readonly logger: Pick<Logger, 'warn' | 'info'>,
     /** Longest wait between ticks, so a rate change or a retry is picked up promptly. */
     private readonly maxWaitMs = 1_000,
   ) {}
 
-  get stats(): TrafficStats & PublishStats & { dossiersPerMinute: number } {
+  get stats(): TrafficStats &
+    PublishStats & {
+      dossiersPerMinute: number;
+      civilStatusPerMinute: number;
+      landPerMinute: number;
+    } {
+    const rates = this.traffic.rates;
     return {
       ...this.traffic.stats,
       ...this.counts,
       unpublished: this.backlog.length,
-      dossiersPerMinute: this.traffic.rate,
+      dossiersPerMinute: rates.dossier,
+      civilStatusPerMinute: rates['civil-status'],
+      landPerMinute: rates.land,
     };
   }
 
@@ -53,9 +62,10 @@ export class CommuneTrafficRunner {
     this.schedule(0);
   }
 
-  setRate(dossiersPerMinute: number): void {
-    this.traffic.setRate(dossiersPerMinute, Date.now());
-    this.logger.info({ dossiersPerMinute }, 'commune traffic rate changed');
+  /** New arrival rates per minute, by domain (those left out keep theirs). */
+  setRates(rates: Partial<Record<TrafficDomain, number>>): void {
+    this.traffic.setRates(rates, Date.now());
+    this.logger.info({ rates }, 'commune traffic rate changed');
     if (this.running) this.schedule(0);
   }
 
@@ -73,27 +83,41 @@ export class CommuneTrafficRunner {
     this.backlog.push(...this.traffic.due(now));
     if (this.backlog.length === 0) return;
     const batch = this.backlog.slice(0, 500);
+    // One send per topic, in backlog order within each (an entity's records keep their order).
+    const sent = new Set<DueRecord>();
     try {
-      await this.sink.send(this.topic, batch);
-      this.backlog.splice(0, batch.length);
-      this.counts.published += batch.length;
+      for (const domain of ['dossier', 'civil-status', 'land'] as const) {
+        const group = batch.filter((d) => d.domain === domain);
+        if (group.length === 0) continue;
+        await this.sink.send(
+          this.topics[domain],
+          group.map((d) => d.record),
+        );
+        for (const d of group) sent.add(d);
+      }
       if (this.counts.lastError) this.logger.info('publishing again');
       this.counts.lastError = null;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (this.counts.lastError === null)
         this.logger.warn(
-          { err: message, unpublished: this.backlog.length },
+          { err: message, unpublished: this.backlog.length - sent.size },
           'cannot publish commune events; keeping them and retrying',
         );
       this.counts.lastError = message;
+    } finally {
+      if (sent.size > 0) {
+        const kept = this.backlog.filter((d) => !sent.has(d));
+        this.backlog.splice(0, this.backlog.length, ...kept);
+        this.counts.published += sent.size;
+      }
     }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
-    this.traffic.setRate(0, Date.now());
+    this.traffic.setRates({ dossier: 0, 'civil-status': 0, land: 0 }, Date.now());
     // Whatever is already due goes out (a few tries: the backlog leaves 500 records per send);
     // dossiers further along their lifecycle stay unplayed.
     for (let tries = 0; tries < 5; tries += 1) {

@@ -5,13 +5,16 @@ import type { ValidationIssue } from '@lienthong/contracts';
 import { CommuneTrafficRunner } from './commune-traffic.runner';
 
 interface RateChange {
-  dossiersPerMinute: number;
+  dossiersPerMinute?: number;
+  civilStatusPerMinute?: number;
+  landPerMinute?: number;
 }
 
+const rate = { type: 'number', minimum: 0, maximum: 60_000, nullable: true } as const;
 const validateRate = new Ajv({ allErrors: true }).compile<RateChange>({
   type: 'object',
-  properties: { dossiersPerMinute: { type: 'number', minimum: 0, maximum: 60_000 } },
-  required: ['dossiersPerMinute'],
+  properties: { dossiersPerMinute: rate, civilStatusPerMinute: rate, landPerMinute: rate },
+  minProperties: 1,
   additionalProperties: false,
 } satisfies JSONSchemaType<RateChange>);
 
@@ -25,7 +28,10 @@ export class TrafficController {
     return this.runner.stats;
   }
 
-  /** `PUT /traffic {"dossiersPerMinute": 120}`; 0 stops new dossiers (those under way play on). */
+  /**
+   * `PUT /traffic {"dossiersPerMinute": 120, "civilStatusPerMinute": 20, "landPerMinute": 10}` (any
+   * of them); 0 stops new entities of that domain (those under way play on).
+   */
   @Put()
   @HttpCode(200)
   setRate(@Body() body: unknown) {
@@ -48,7 +54,13 @@ export class TrafficController {
         issues,
       });
     }
-    this.runner.setRate(body.dossiersPerMinute);
+    this.runner.setRates({
+      ...(body.dossiersPerMinute !== undefined ? { dossier: body.dossiersPerMinute } : {}),
+      ...(body.civilStatusPerMinute !== undefined
+        ? { 'civil-status': body.civilStatusPerMinute }
+        : {}),
+      ...(body.landPerMinute !== undefined ? { land: body.landPerMinute } : {}),
+    });
     return this.runner.stats;
   }
 }

@@ -4,7 +4,7 @@ import { loadSyncServiceConfig, portalVars, syncServiceVars } from '@lienthong/s
 
 export const SERVICE_NAME = 'land-sync';
 
-const kit = syncServiceVars({ service: SERVICE_NAME, port: 8093, topic: TOPICS.communeLandEvents });
+const kit = syncServiceVars({ service: SERVICE_NAME, port: 8094, topic: TOPICS.communeLandEvents });
 
 /** Every variable land-sync reads, declared once: the kit's, the registry's gateway, its account. */
 export const LAND_SYNC_VARS = {
