@@ -309,9 +309,9 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     expect(await poller.applyFact(supplementLate)).toBe('stale');
     expect(await ledger()).toEqual({ 'KS-5': 'AWAITING_RESULT' });
     expect(await poller.applyFact(finished)).toBe('applied');
-    // Once SYNCED, nothing awaits under the reference any more.
+    // Once SYNCED, a late callback has nothing left to change.
     expect(await poller.applyFact(fact('cb-5', '2025-07-05T08:00:00Z', { kind: 'waiting' }))).toBe(
-      'unknown',
+      'settled',
     );
     expect(await ledger()).toEqual({ 'KS-5': 'SYNCED' });
     const states = (await statuses('KS-5')).map((s) => [

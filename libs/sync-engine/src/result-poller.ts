@@ -63,8 +63,12 @@ export interface InboundFact {
   answer: PollAnswer;
 }
 
-/** applied; duplicate (seen before); stale (older than what the ledger holds); unknown (no entity awaits it). */
-export type FactOutcome = 'applied' | 'duplicate' | 'stale' | 'unknown';
+/**
+ * applied; duplicate (seen before); stale (older than what the ledger holds); settled (the entity's
+ * answer is in already: nothing left to change); unknown (no entity under that reference, or it is
+ * being pushed again: ask again later).
+ */
+export type FactOutcome = 'applied' | 'duplicate' | 'stale' | 'settled' | 'unknown';
 
 const MESSAGE_MAX = 500;
 
@@ -176,7 +180,7 @@ export class ResultPoller {
    * poll's answer, once (deduplicated by the fact's id, in the same transaction) and in the
    * portal's order (`at`). 'unknown' when no entity awaits under that reference now (not yet
    * recorded as accepted, or being pushed again): nothing is remembered, so the portal's retry or
-   * the next poll brings it.
+   * the next poll brings it. 'settled' when the entity's answer is already in.
    */
   async applyFact(fact: InboundFact): Promise<FactOutcome> {
     const target = this.options.pushTarget.target;
@@ -185,12 +189,14 @@ export class ResultPoller {
         `select entity_type, entity_key, commune_code, source_sequence, result_reference, polls,
            awaiting_since, desired, state, portal_stage, supplement, null as lease_token
          from sync_entity where target = $1 and result_reference = $2
-           and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
+         order by state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED') desc limit 1
          for update`,
         [target, fact.reference],
       );
       const row = rows[0];
-      if (!row) return 'unknown';
+      if (!row || row.state === 'PENDING' || row.state === 'RETRYING') return 'unknown';
+      // Its answer is in (or it was refused): a late callback has nothing left to change.
+      if (row.state !== 'AWAITING_RESULT' && row.state !== 'SUPPLEMENT_REQUESTED') return 'settled';
       const fresh: unknown = await tx.query(
         `insert into processed_event (source, event_id, fingerprint) values ($1, $2, $3)
          on conflict do nothing returning 1`,

@@ -11,5 +11,7 @@ export { BrokerControl, PostgresControl } from './broker-control';
 export { PersonalDataWatch } from './personal-data-watch';
 export { ServiceProcess, freePort } from './service-process';
 export { portalAdmin, startPortalSim } from './portal-sim-process';
+export { SyncWorld } from './sync-world';
+export type { Effect, SyncServiceUnderTest, SyncStatusSeen } from './sync-world';
 export type { ServiceOptions } from './service-process';
 export * from './fixtures';

@@ -62,6 +62,17 @@ const error = (errorCode: string, errorDescription: string): CivilAnswer => ({
   errorDescription,
 });
 
+/** JSON with object keys sorted: equal records compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
+        )
+      : v,
+  );
+}
+
 /** A stable number in [0, 1) per registration: which ones ask for a supplement or never answer. */
 function share(id: string, salt: string): number {
   return createHash('sha256').update(`${salt}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
@@ -142,17 +153,25 @@ export class CivilStatusService {
     tx: EntityManager,
     s: { id: string; module: CivilModule; maDonVi: string; record: Record<string, unknown> },
   ): Promise<CivilAnswer> {
-    const rows: Array<Row & { same: boolean }> = await tx.query(
-      // jsonb equality: key order does not matter.
-      'select *, payload = $2::jsonb as same from civil_registration where ma_dinh_danh_ho_so = $1 for update',
-      [s.id, s.record],
+    const rows: Row[] = await tx.query(
+      'select * from civil_registration where ma_dinh_danh_ho_so = $1 for update',
+      [s.id],
     );
     const row = rows[0];
     const now = Date.now();
     if (row) {
-      const same = row.same;
+      // Amendments already recorded stay applied to whatever is submitted again.
+      const amendments: Array<{
+        data: { noiDungThayDoi?: Array<{ truong?: unknown; giaTriMoi?: unknown }> };
+      }> = await tx.query(
+        'select data from civil_amendment where ma_ho_so = $1 order by received_at',
+        [s.id],
+      );
+      for (const a of amendments)
+        for (const c of a.data.noiDungThayDoi ?? [])
+          if (typeof c.truong === 'string') s.record[c.truong] = c.giaTriMoi;
       const stage = this.stageOf(row, now);
-      if (same) {
+      if (canonical(row.payload) === canonical(s.record)) {
         await this.effects.record(tx, 'civil-status', s.id, 'submit', false);
         return ok('Hồ sơ đã được tiếp nhận trước đó');
       }
