@@ -129,7 +129,10 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
     await broker.start();
 
     await world.waitForLedger({ SYNCED: lives.length }, 240_000);
-    await expectPortalHoldsExactly(world, lives, { stepOrder: true });
+    // A kill can lose the outcome of at most the step chunks in flight (one per push slot: DISPATCH_CONCURRENCY 16): those
+    // are sent again and flagged; DVCQG holds no other repeat.
+    const { flagged } = await expectPortalHoldsExactly(world, lives, { stepOrder: true });
+    expect(flagged).toBeLessThanOrEqual(2 * 16 * 10);
   });
 
   it('a business rejection: REJECTED with the portal message, and no retry storm', async () => {

@@ -1,7 +1,9 @@
 export { DvcqgClient } from './dvcqg/dvcqg.client';
-export type { DvcqgClientOptions, DvcqgDossier } from './dvcqg/dvcqg.client';
+export type { DvcqgClientOptions, DvcqgDossier, DvcqgProcedure } from './dvcqg/dvcqg.client';
 export {
   STEPS_PER_CALL,
+  dvcqgAlreadyExists,
+  dvcqgList,
   fromStamp,
   fromWireHeader,
   fromWireStep,

@@ -1,6 +1,7 @@
 export {
   PortalCallError,
   asPortalCallError,
+  surelyNotApplied,
   classifyHttpStatus,
   parseRetryAfter,
 } from './portal-call.error';

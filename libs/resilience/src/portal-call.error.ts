@@ -183,3 +183,17 @@ export function parseRetryAfter(
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/**
+ * True when the portal surely did not apply the call that failed: it was never called (deferred,
+ * hold), it refused the request as a whole (a rejection, 429, 503 "come back later"), or the
+ * connection was refused before anything was sent. A timeout, a reset, a 500 or an answer we
+ * cannot read may come after the portal applied it: not sure.
+ */
+export function surelyNotApplied(error: PortalCallError): boolean {
+  if (error.outcome === 'deferred' || error.outcome === 'hold') return true;
+  if (error.code === 'PORTAL_REJECTED' || error.code === 'PORTAL_RATE_LIMITED') return true;
+  if (error.code === 'PORTAL_UNAVAILABLE' && error.httpStatus === 503) return true;
+  const cause = error.cause as { code?: string } | undefined;
+  return error.code === 'PORTAL_CONNECTION_FAILED' && cause?.code === 'ECONNREFUSED';
+}

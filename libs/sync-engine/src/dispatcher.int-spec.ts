@@ -9,7 +9,8 @@ import { Dispatcher } from './dispatcher';
 import type { DispatcherOptions } from './dispatcher';
 import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem } from './ledger-ingest';
-import { PushFailure, PushTarget } from './push-target.port';
+import { LedgerFiguresReader } from './ledger-figures';
+import { LeaseLostError, PushFailure, PushTarget } from './push-target.port';
 import type { ClaimedEntity, PushReceipt } from './push-target.port';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
@@ -522,5 +523,73 @@ describe('dispatcher on real PostgreSQL', () => {
     const before = await placed();
     for (const item of hotItems.slice(1)) await ingest.ingest(ds.manager, [item]);
     expect(await placed()).toBe(before);
+  });
+
+  it('write-ahead parts: a chunk whose outcome is lost is sent again and counted as possibly duplicated; one the portal surely refused is not', async () => {
+    const life = dossierLifecycle(new Rng(77), { endAt: 4 });
+    await ingest.ingest(ds.manager, itemsOf(life));
+    const keys = life.steps.map((s) => s.MaBuocXuLy);
+    const target = new ScriptedTarget();
+    const d = dispatcher(target);
+    const sendsOf = async () =>
+      (
+        await ctx.sql.query<{ part_key: string; sends: number; pushed: boolean }>(
+          'select part_key, sends, pushed_at is not null as pushed from sync_entity_part order by source_sequence',
+        )
+      ).map((r) => [r.sends, r.pushed]);
+    const figures = new LedgerFiguresReader(ds, 0);
+
+    // 1. The portal refuses the call as a whole (503): nothing was taken, nothing counted.
+    target.behaviour = async (e) => {
+      await e.lease.confirm(e.parts.map((p) => p.partKey));
+      throw new PortalCallError('PORTAL_UNAVAILABLE', 'DVCQG answered 503', { httpStatus: 503 });
+    };
+    await d.runOnce();
+    expect(await sendsOf()).toEqual(keys.map(() => [0, false]));
+
+    // 2. A timeout: the portal may have taken it.
+    await ctx.sql.query(`update sync_entity set next_attempt_at = now()`);
+    target.behaviour = async (e) => {
+      await e.lease.confirm(e.parts.map((p) => p.partKey));
+      throw new PortalCallError('PORTAL_TIMEOUT', 'DVCQG did not answer in time');
+    };
+    await d.runOnce();
+    expect(await sendsOf()).toEqual(keys.map(() => [1, false]));
+
+    // 3. Sent again and taken: each part marked pushed as soon as its chunk is, and counted.
+    await ctx.sql.query(`update sync_entity set next_attempt_at = now()`);
+    target.behaviour = async (e) => {
+      expect(e.parts.map((p) => p.sends)).toEqual(keys.map(() => 1));
+      const chunk = e.parts.map((p) => p.partKey);
+      await e.lease.confirm(chunk);
+      await e.lease.pushed(chunk);
+      return { pushedParts: chunk };
+    };
+    await d.runOnce();
+    expect(await sendsOf()).toEqual(keys.map(() => [2, true]));
+    expect(await states()).toEqual({ SYNCED: 1 });
+    expect((await figures.read()).partsPossiblyDuplicated).toBe(keys.length);
+  });
+
+  it('a lease taken over: the old holder can neither mark parts as sending nor as pushed', async () => {
+    const life = dossierLifecycle(new Rng(78), { endAt: 4 });
+    await ingest.ingest(ds.manager, itemsOf(life));
+    const target = new ScriptedTarget();
+    let outcome: unknown;
+    target.behaviour = async (e) => {
+      await ctx.sql.query(`update sync_entity set lease_token = gen_random_uuid()`);
+      const keys = e.parts.map((p) => p.partKey);
+      outcome = await Promise.allSettled([e.lease.confirm(keys), e.lease.pushed(keys)]);
+      return { pushedParts: [] };
+    };
+    await dispatcher(target).runOnce();
+    expect(outcome).toEqual([
+      expect.objectContaining({ status: 'rejected', reason: expect.any(LeaseLostError) }),
+      expect.objectContaining({ status: 'rejected', reason: expect.any(LeaseLostError) }),
+    ]);
+    const parts = await ctx.sql.query<{ sends: number; pushed: boolean }>(
+      'select sends, pushed_at is not null as pushed from sync_entity_part',
+    );
+    expect(parts.every((p) => p.sends === 0 && !p.pushed)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
-import { asPortalCallError, retryDelayMs } from '@lienthong/resilience';
+import { asPortalCallError, retryDelayMs, surelyNotApplied } from '@lienthong/resilience';
 import type { PortalCallError } from '@lienthong/resilience';
 import type { RetryPolicy } from '@lienthong/resilience';
 import type { SqlExecutor } from './ledger-ingest';
@@ -53,7 +53,7 @@ interface Row {
   parts_version: number;
   lease_token: string;
   /** Unpushed parts in push order (sequence, then key). */
-  parts: Array<{ partKey: string; sequence: number; payload: unknown }>;
+  parts: Array<{ partKey: string; sequence: number; payload: unknown; sends: number }>;
 }
 
 /** A claimed entity with its ledger bookkeeping (not for adapters). */
@@ -78,7 +78,8 @@ class TokenLease implements Lease {
   private validUntil: number;
 
   constructor(
-    private readonly renew: () => Promise<boolean>,
+    private readonly renew: (sending: string[]) => Promise<boolean>,
+    private readonly markPushed: (partKeys: string[]) => Promise<boolean>,
     private readonly entityKey: string,
     private readonly leaseMs: number,
     claimedAt: number,
@@ -91,10 +92,10 @@ class TokenLease implements Lease {
   }
 
   /** Renews in the database: ours (and extended), lost (another token holds it), or unknown (no answer). */
-  private async renewNow(): Promise<'ours' | 'lost' | 'unknown'> {
+  private async renewNow(sending: string[] = []): Promise<'ours' | 'lost' | 'unknown'> {
     const startedAt = Date.now();
     try {
-      if (!(await this.renew())) return 'lost';
+      if (!(await this.renew(sending))) return 'lost';
       this.validUntil = startedAt + this.leaseMs;
       return 'ours';
     } catch {
@@ -111,8 +112,14 @@ class TokenLease implements Lease {
   }
 
   /** Before a portal write nothing short of a confirmed renewal will do. */
-  async confirm(): Promise<void> {
-    if (!this.lost.signal.aborted && (await this.renewNow()) === 'ours') return;
+  async confirm(sending: string[] = []): Promise<void> {
+    if (!this.lost.signal.aborted && (await this.renewNow(sending)) === 'ours') return;
+    this.lost.abort(new LeaseLostError(this.entityKey));
+    throw new LeaseLostError(this.entityKey);
+  }
+
+  async pushed(partKeys: string[]): Promise<void> {
+    if (partKeys.length === 0 || (await this.markPushed(partKeys))) return;
     this.lost.abort(new LeaseLostError(this.entityKey));
     throw new LeaseLostError(this.entityKey);
   }
@@ -244,7 +251,7 @@ export class Dispatcher {
            e.synced_fingerprint, e.attempts, due.uncertain, e.parts_version, e.lease_token
        )
        select c.*, coalesce((
-         select json_agg(json_build_object('partKey', p.part_key, 'sequence', p.source_sequence, 'payload', p.payload)
+         select json_agg(json_build_object('partKey', p.part_key, 'sequence', p.source_sequence, 'payload', p.payload, 'sends', p.sends)
                          order by p.source_sequence, p.part_key)
          from sync_entity_part p
          where p.entity_type = c.entity_type and p.entity_key = c.entity_key and p.pushed_at is null
@@ -267,7 +274,8 @@ export class Dispatcher {
         token: r.lease_token,
         parts: r.parts.map((p) => ({ ...p, sequence: Number(p.sequence) })),
         lease: new TokenLease(
-          () => this.renewLease(key.entityType, key.entityKey, r.lease_token),
+          (sending) => this.renewLease(key.entityType, key.entityKey, r.lease_token, sending),
+          (partKeys) => this.markPushed(key.entityType, key.entityKey, r.lease_token, partKeys),
           r.entity_key,
           leaseMs,
           claimedAt,
@@ -306,14 +314,53 @@ export class Dispatcher {
     this.options.onRecorded?.();
   }
 
-  /** True when the lease is still this claim's (and now extended). */
-  private async renewLease(entityType: string, entityKey: string, token: string): Promise<boolean> {
-    const rows: unknown = await this.options.dataSource.query(
-      `update sync_entity set lease_until = now() + make_interval(secs => $4::double precision / 1000)
-       where entity_type = $1 and entity_key = $2 and lease_token = $3 returning 1`,
-      [entityType, entityKey, token, this.options.leaseMs],
+  /**
+   * True when the lease is still this claim's (and now extended). The parts about to be sent are
+   * marked in the same statement, only while the lease is ours (write-ahead, see Lease.confirm).
+   */
+  private async renewLease(
+    entityType: string,
+    entityKey: string,
+    token: string,
+    sending: string[],
+  ): Promise<boolean> {
+    const rows = await this.options.dataSource.query<Array<{ ours: boolean }>>(
+      `with lease as (
+         update sync_entity set lease_until = now() + make_interval(secs => $4::double precision / 1000)
+         where entity_type = $1 and entity_key = $2 and lease_token = $3 returning 1
+       ), sending as (
+         update sync_entity_part set sent_at = now(), sends = sends + 1
+         where entity_type = $1 and entity_key = $2 and part_key = any($5::text[])
+           and pushed_at is null and exists (select 1 from lease)
+         returning 1
+       )
+       select exists (select 1 from lease) as ours, (select count(*) from sending) as marked`,
+      [entityType, entityKey, token, this.options.leaseMs, sending],
     );
-    return returnedRows(rows).length > 0;
+    return rows[0]?.ours === true;
+  }
+
+  /** Marks parts the portal took, while the lease is this claim's; false when it is not. */
+  private async markPushed(
+    entityType: string,
+    entityKey: string,
+    token: string,
+    partKeys: string[],
+  ): Promise<boolean> {
+    const rows = await this.options.dataSource.query<Array<{ ours: boolean }>>(
+      `with lease as (
+         select 1 from sync_entity where entity_type = $1 and entity_key = $2 and lease_token = $3
+         for update
+       ), marked as (
+         update sync_entity_part set pushed_at = now()
+         where entity_type = $1 and entity_key = $2 and part_key = any($4::text[])
+           and pushed_at is null and exists (select 1 from lease)
+         returning 1
+       )
+       select exists (select 1 from lease) as ours, (select count(*) from marked) as marked`,
+      [entityType, entityKey, token, partKeys],
+    );
+    return rows[0]?.ours === true;
   }
 
   /**
@@ -444,6 +491,14 @@ export class Dispatcher {
     return this.options.dataSource.transaction(async (tx) => {
       if (!(await this.holdsLease(tx, entity))) return false;
       await this.markParts(tx, entity, pushedParts);
+      if (surelyNotApplied(error)) {
+        // The portal did not take what was being sent: sending it again is no duplicate.
+        await tx.query(
+          `update sync_entity_part set sends = greatest(sends - 1, 0), sent_at = null
+           where entity_type = $1 and entity_key = $2 and pushed_at is null and sent_at is not null`,
+          [entity.entityType, entity.entityKey],
+        );
+      }
       const key = [entity.entityType, entity.entityKey, entity.token];
       const lastError = {
         code: error.code,

@@ -14,6 +14,7 @@ export {
   SyncLedgerHardening1763800000500,
   SyncLedgerTwoPhase1763800000700,
   SyncLedgerFacts1763800000800,
+  SyncLedgerPartSends1763800000900,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';

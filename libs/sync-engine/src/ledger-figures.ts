@@ -17,6 +17,11 @@ export interface LedgerFigures {
   outboxUnpublished: number;
   /** Outbox rows set aside because they could not be published. */
   outboxFailed: number;
+  /**
+   * Parts the portal took after being sent more than once with an unknown outcome: the portal may
+   * hold them twice (it cannot be asked: DVCQG returns no steps on lookup).
+   */
+  partsPossiblyDuplicated: number;
 }
 
 /**
@@ -47,7 +52,9 @@ export class LedgerFiguresReader {
          union all
          select 'unpublished', count(*)::text from outbox where published_at is null and failed_reason is null
          union all
-         select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null`,
+         select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null
+         union all
+         select 'resent', count(*)::text from sync_entity_part where sends > 1 and pushed_at is not null`,
       )
       .then((rows) => {
         const raw = (k: string) => rows.find((r) => r.kind === k)?.n ?? null;
@@ -68,6 +75,7 @@ export class LedgerFiguresReader {
           oldestAwaitingSeconds: age('awaiting'),
           outboxUnpublished: get('unpublished'),
           outboxFailed: get('failed'),
+          partsPossiblyDuplicated: get('resent'),
         };
       })
       .catch((err: unknown) => {

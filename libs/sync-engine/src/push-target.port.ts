@@ -13,9 +13,16 @@ export interface Lease {
   /**
    * Renews the lease in the database and throws LeaseLostError if it is no longer ours. Adapters
    * call it before each write to the portal (each chunk of steps), so a worker that lost its lease
-   * stops between chunks instead of pushing what the new holder pushes too.
+   * stops between chunks instead of pushing what the new holder pushes too. With `sending`, it
+   * records in the same statement that these parts are about to be written (write-ahead): if the
+   * outcome is then lost, the next attempt knows they may be at the portal already.
    */
-  confirm(): Promise<void>;
+  confirm(sending?: string[]): Promise<void>;
+  /**
+   * Records at once that the portal took these parts (not only when the whole push ends), so a
+   * crash after this chunk does not send it again. Throws LeaseLostError if the lease is gone.
+   */
+  pushed(partKeys: string[]): Promise<void>;
 }
 
 /** The lease of a claimed row is no longer this worker's: stop, record nothing. */
@@ -43,8 +50,11 @@ export interface ClaimedEntity {
    * adapter must then look at what the portal holds before writing, so nothing lands twice.
    */
   uncertain: boolean;
-  /** In source order. */
-  parts: Array<{ partKey: string; sequence: number; payload: unknown }>;
+  /**
+   * In source order. `sends`: how often the part went to the portal with an outcome unknown (a
+   * timeout, a crash): above 0, the portal may hold it already.
+   */
+  parts: Array<{ partKey: string; sequence: number; payload: unknown; sends: number }>;
   lease: Lease;
 }
 

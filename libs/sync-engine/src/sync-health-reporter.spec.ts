@@ -28,6 +28,7 @@ describe('SyncHealthReporter', () => {
         oldestPendingSeconds: 12.5,
         outboxUnpublished: 0,
         outboxFailed: 0,
+        partsPossiblyDuplicated: 0,
       }),
   } as unknown as LedgerFiguresReader;
   const sent: Array<{ topic: string; key: string; headers: Record<string, string> }> = [];

@@ -231,6 +231,30 @@ export class SyncLedgerFacts1763800000800 implements MigrationInterface {
   }
 }
 
+/**
+ * Parts written ahead: `sent_at` is set (and `sends` counted) just before a part goes to the portal,
+ * `pushed_at` right after the portal took it. A part sent but not known pushed (a timeout, a crash)
+ * is sent again, and `sends > 1` on a pushed part says the portal may hold it twice: a portal whose
+ * lookup does not return parts (DVCQG returns no steps) cannot be asked.
+ */
+export class SyncLedgerPartSends1763800000900 implements MigrationInterface {
+  name = 'SyncLedgerPartSends1763800000900';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      'alter table sync_entity_part add column sent_at timestamptz, add column sends integer not null default 0',
+    );
+    await q.query(
+      'create index sync_entity_part_resent on sync_entity_part (entity_type, entity_key) where sends > 1',
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index sync_entity_part_resent');
+    await q.query('alter table sync_entity_part drop column sent_at, drop column sends');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -238,4 +262,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerHardening1763800000500,
   SyncLedgerTwoPhase1763800000700,
   SyncLedgerFacts1763800000800,
+  SyncLedgerPartSends1763800000900,
 ];

@@ -88,6 +88,11 @@ export class SyncMetrics {
         (f) => f.oldestAwaitingSeconds ?? 0,
       ],
       [
+        'lienthong_sync_parts_possibly_duplicated',
+        'Parts (dossier steps) the portal took after an earlier send with an unknown outcome (timeout, crash): they may be there twice; the portal cannot be asked.',
+        (f) => f.partsPossiblyDuplicated,
+      ],
+      [
         'lienthong_outbox_unpublished',
         'sync.status events written but not yet published to Kafka.',
         (f) => f.outboxUnpublished,

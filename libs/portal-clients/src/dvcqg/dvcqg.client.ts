@@ -6,14 +6,14 @@ import { exchangeJson, keepAliveAgent } from '../http/json-http';
 import { withRenewal } from '../http/renew-once';
 import { TokenCache } from '../http/token-cache';
 import {
-  DVCQG_ALREADY_EXISTS,
   DVCQG_NOT_FOUND,
   DVCQG_OK,
   DVCQG_REJECTIONS,
   DVCQG_SESSION_INVALID,
   STEPS_PER_CALL,
+  dvcqgAlreadyExists,
+  dvcqgList,
   fromWireHeader,
-  fromWireStep,
   toWireHeader,
   toWireStep,
 } from './dvcqg.wire';
@@ -27,9 +27,15 @@ export interface DvcqgClientOptions {
   unitCode: string;
 }
 
+/** What TraCuuHoSo tells about a dossier: its header as held (no processing steps: DVCQG does not return them). */
 export interface DvcqgDossier {
   header: Record<string, unknown>;
-  steps: Array<Record<string, unknown>>;
+}
+
+/** A procedure as LayThuTuc describes it. */
+export interface DvcqgProcedure {
+  TenTTHC: string;
+  LinhVuc: Array<{ MaLinhVuc: string; TenLinhVuc: string }>;
 }
 
 /**
@@ -112,7 +118,11 @@ export class DvcqgClient {
       throw new PortalCallError('PORTAL_SESSION_EXPIRED', 'DVCQG session ended', {
         portalCode: code,
       });
-    if (DVCQG_OK(body.error_code) || code === DVCQG_ALREADY_EXISTS || code === DVCQG_NOT_FOUND)
+    if (
+      DVCQG_OK(body.error_code) ||
+      dvcqgAlreadyExists(code, body.message) ||
+      code === DVCQG_NOT_FOUND
+    )
       return body;
     if (DVCQG_REJECTIONS.has(code)) {
       throw new PortalCallError('PORTAL_REJECTED', `DVCQG rejected ${service}`, {
@@ -128,14 +138,18 @@ export class DvcqgClient {
     );
   }
 
-  /** What DVCQG holds for a dossier, dates back in RFC 3339; undefined when it holds nothing. */
+  /**
+   * What DVCQG holds for a dossier (its header, dates back in RFC 3339, codes as numbers);
+   * undefined when it holds nothing (an empty list, or 04 from older versions).
+   */
   async lookup(maHoSo: string, correlationId: string): Promise<DvcqgDossier | undefined> {
     const answer = await this.service('TraCuuHoSo', { mahoso: maHoSo }, correlationId);
     if (String(answer.error_code) === DVCQG_NOT_FOUND) return undefined;
-    const { QuaTrinhXuLy, ...header } = (answer.data ?? {}) as Record<string, unknown> & {
-      QuaTrinhXuLy?: Array<Record<string, unknown>>;
-    };
-    return { header: fromWireHeader(header), steps: (QuaTrinhXuLy ?? []).map(fromWireStep) };
+    const item = dvcqgList(answer).find((d) => d.MaHoSo === maHoSo);
+    if (!item) return undefined;
+    // MaTrangThai is the lookup's name of the status code; the header carries TrangThaiHoSo.
+    const { MaTrangThai: _status, QuaTrinhXuLy: _steps, ...header } = item;
+    return { header: fromWireHeader(header) };
   }
 
   /**
@@ -160,7 +174,7 @@ export class DvcqgClient {
     correlationId: string,
   ): Promise<'inserted' | 'updated'> {
     const first = await this.syncHeader(header, exists, correlationId);
-    if (!exists && String(first.error_code) === DVCQG_ALREADY_EXISTS) {
+    if (!exists && dvcqgAlreadyExists(first.error_code, first.message)) {
       await this.expectOk(await this.syncHeader(header, true, correlationId), 'DongBoHoSoMC');
       return 'updated';
     }
@@ -196,14 +210,21 @@ export class DvcqgClient {
     }
   }
 
-  async procedure(
-    maTTHC: string,
-    correlationId: string,
-  ): Promise<{ MaTTHC: string; TenTTHC: string } | undefined> {
+  /** A procedure of the national catalogue (LayThuTuc); undefined when the catalogue lacks it. */
+  async procedure(maTTHC: string, correlationId: string): Promise<DvcqgProcedure | undefined> {
     const answer = await this.service('LayThuTuc', { maTTHC }, correlationId);
-    return String(answer.error_code) === DVCQG_NOT_FOUND
-      ? undefined
-      : (answer.data as { MaTTHC: string; TenTTHC: string });
+    const item = dvcqgList(answer)[0];
+    if (!item || typeof item.TENTTHC !== 'string') return undefined;
+    const fields = Array.isArray(item.LINHVUCTHUCHIEN)
+      ? (item.LINHVUCTHUCHIEN as Array<Record<string, unknown>>)
+      : [];
+    return {
+      TenTTHC: item.TENTTHC,
+      LinhVuc: fields.map((f) => ({
+        MaLinhVuc: String(f.MALINHVUC ?? ''),
+        TenLinhVuc: String(f.TENLINHVUC ?? ''),
+      })),
+    };
   }
 
   private expectOk(answer: DvcqgResponse, service: string): Promise<void> {

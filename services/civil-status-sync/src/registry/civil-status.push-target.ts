@@ -77,6 +77,7 @@ export class CivilStatusPushTarget extends PushTarget {
         );
       }
       for (const part of entity.parts) {
+        // No write-ahead mark: the registry keeps one amendment per maYeuCau, a repeat is harmless.
         await entity.lease.confirm();
         await this.client.amend(
           part.payload as RegistrationAmended,
@@ -86,6 +87,7 @@ export class CivilStatusPushTarget extends PushTarget {
           correlationId,
         );
         pushed.push(part.partKey);
+        await entity.lease.pushed([part.partKey]);
       }
     } catch (err) {
       if (pushed.length > 0 && (err instanceof PortalCallError || err instanceof LeaseLostError))

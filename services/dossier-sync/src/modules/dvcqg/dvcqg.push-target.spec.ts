@@ -1,5 +1,5 @@
 import type { DossierProgressStep, DossierUpserted } from '@lienthong/contracts';
-import { fromWireHeader, fromWireStep, toWireHeader, toWireStep } from '@lienthong/portal-clients';
+import { fromWireHeader, toWireHeader } from '@lienthong/portal-clients';
 import type { DvcqgClient, DvcqgDossier } from '@lienthong/portal-clients';
 import { PortalCallError } from '@lienthong/resilience';
 import type { PortalGateway } from '@lienthong/resilience';
@@ -36,6 +36,20 @@ class PortalScript {
 
 const gateway = { blocked: () => false } as unknown as PortalGateway;
 
+/** A lease that is always ours, and remembers the write-ahead marks: sending, then pushed. */
+class RecordingLease {
+  readonly signal = new AbortController().signal;
+  readonly marks: string[] = [];
+  confirm(sending: string[] = []): Promise<void> {
+    if (sending.length > 0) this.marks.push(`sending ${sending.join(',')}`);
+    return Promise.resolve();
+  }
+  pushed(keys: string[]): Promise<void> {
+    this.marks.push(`pushed ${keys.join(',')}`);
+    return Promise.resolve();
+  }
+}
+
 function claim(
   life: ReturnType<typeof dossierLifecycle>,
   overrides: Partial<ClaimedEntity> = {},
@@ -49,8 +63,13 @@ function claim(
     desiredFingerprint: fingerprint(life.final),
     attempts: 0,
     uncertain: false,
-    parts: life.steps.map((s, i) => ({ partKey: s.MaBuocXuLy, sequence: i + 2, payload: s })),
-    lease: { signal: new AbortController().signal, confirm: () => Promise.resolve() },
+    parts: life.steps.map((s, i) => ({
+      partKey: s.MaBuocXuLy,
+      sequence: i + 2,
+      payload: s,
+      sends: 0,
+    })),
+    lease: new RecordingLease(),
     ...overrides,
   };
 }
@@ -91,14 +110,14 @@ describe('DvcqgPushTarget', () => {
     expect(portal.calls).toEqual([`steps ${life.steps.map((s) => s.MaBuocXuLy).join(',')}`]);
   });
 
-  it('uncertain (an earlier push may have landed): what DVCQG holds is not sent again, and is recorded as pushed', async () => {
+  it('uncertain (an earlier push may have landed): a header DVCQG already holds is not sent again; the steps the ledger has not seen pushed are sent, each chunk marked before and after', async () => {
     const life = longLife(3);
     const portal = new PortalScript();
-    portal.holds = {
-      header: fromWireHeader(toWireHeader(life.final)),
-      steps: life.steps.slice(0, 4).map((s) => fromWireStep(toWireStep(s))),
-    };
-    const entity = claim(life, { uncertain: true, syncedFingerprint: 'older' });
+    portal.holds = { header: fromWireHeader(toWireHeader(life.final)) };
+    const lease = new RecordingLease();
+    // The first four steps were recorded as pushed before: the ledger does not offer them again.
+    const entity = claim(life, { uncertain: true, syncedFingerprint: 'older', lease });
+    entity.parts = entity.parts.slice(4).map((p, i) => ({ ...p, sends: i < 3 ? 1 : 0 }));
     const receipt = await new DvcqgPushTarget(portal.client, gateway).push(entity, 'c3');
     const keys = life.steps.map((s) => s.MaBuocXuLy);
     expect(portal.calls[0]).toBe(`lookup ${life.code}`);
@@ -107,16 +126,29 @@ describe('DvcqgPushTarget', () => {
       `steps ${keys.slice(4, 14).join(',')}`,
       `steps ${keys.slice(14).join(',')}`,
     ]);
-    expect(receipt.pushedParts).toEqual(keys);
+    expect(lease.marks).toEqual([
+      `sending ${keys.slice(4, 14).join(',')}`,
+      `pushed ${keys.slice(4, 14).join(',')}`,
+      `sending ${keys.slice(14).join(',')}`,
+      `pushed ${keys.slice(14).join(',')}`,
+    ]);
+    expect(receipt.pushedParts).toEqual(keys.slice(4));
   });
 
-  it('a portal failure part-way: the steps already sent are reported with the failure', async () => {
+  it('a portal failure part-way: the steps already sent are reported with the failure; the failed chunk was marked as being sent, never as pushed', async () => {
     const life = longLife(4);
     const portal = new PortalScript();
     portal.failOnStepCall = 2;
+    const lease = new RecordingLease();
     const error = await new DvcqgPushTarget(portal.client, gateway)
-      .push(claim(life), 'c4')
+      .push(claim(life, { lease }), 'c4')
       .catch((e: unknown) => e);
+    const keys = life.steps.map((s) => s.MaBuocXuLy);
+    expect(lease.marks).toEqual([
+      `sending ${keys.slice(0, 10).join(',')}`,
+      `pushed ${keys.slice(0, 10).join(',')}`,
+      `sending ${keys.slice(10, 20).join(',')}`,
+    ]);
     expect(error).toBeInstanceOf(PushFailure);
     const failure = error as PushFailure;
     expect(failure.cause).toMatchObject({ code: 'PORTAL_UNAVAILABLE' });
@@ -134,6 +166,7 @@ describe('DvcqgPushTarget', () => {
         // Header, first chunk: ours; second chunk: taken over.
         return confirms <= 2 ? Promise.resolve() : Promise.reject(new LeaseLostError(life.code));
       },
+      pushed: () => Promise.resolve(),
     };
     const error = await new DvcqgPushTarget(portal.client, gateway)
       .push(claim(life, { lease }), 'c5')

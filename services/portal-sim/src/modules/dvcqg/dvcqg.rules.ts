@@ -37,7 +37,10 @@ export function parseStamp(value: unknown): number | undefined {
 /** Statuses a dossier can never leave (3 rejected at intake, 8 stopped, 10 result returned). */
 const TERMINAL = new Set([3, 8, 10]);
 
-export type DossierHeader = Record<string, unknown> & { MaHoSo: string; TrangThaiHoSo: number };
+export type DossierHeader = Record<string, unknown> & {
+  MaHoSo: string;
+  TrangThaiHoSo: number | string;
+};
 
 /** Why the portal refuses a header, in its own words; undefined when it accepts it. */
 export function headerProblem(
@@ -66,7 +69,8 @@ export function headerProblem(
   if (received !== undefined && due !== undefined && due < received)
     return 'Ngày hẹn trả không được trước ngày tiếp nhận';
   if (previous) {
-    const from = previous.TrangThaiHoSo;
+    // Codes travel as strings ("10"); compare them as numbers.
+    const from = Number(previous.TrangThaiHoSo);
     if (TERMINAL.has(from) && status !== from)
       return `Không thể chuyển trạng thái từ ${from} sang ${status}`;
     if (status === 1 && from !== 1) return `Không thể chuyển trạng thái từ ${from} về 1`;

@@ -1,22 +1,18 @@
 import { Injectable } from '@nestjs/common';
+import { PROCEDURE_CATALOGUE } from '@lienthong/admin-units';
 import { EffectsStore } from '../effects/effects.store';
 import { TokenStore } from '../auth/token.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 import { DvcqgStore } from './dvcqg.store';
-import {
-  DVCQG_CODES,
-  DVCQG_MESSAGES,
-  KNOWN_PROCEDURES,
-  headerProblem,
-  stepProblem,
-} from './dvcqg.rules';
+import { DVCQG_CODES, DVCQG_MESSAGES, headerProblem, stepProblem } from './dvcqg.rules';
 import type { DossierHeader } from './dvcqg.rules';
 
 export interface DvcqgAnswer {
   error_code: string;
   message: string;
   data?: unknown;
+  result?: unknown[];
   session?: string;
   expires_in?: number;
 }
@@ -29,6 +25,22 @@ const stable = (v: unknown): string =>
         )
       : value,
   );
+
+/**
+ * "Already exists", in one of the forms public integrations meet: 03, 3, -3, or a code of its own
+ * with only the words "đã tồn tại" (picked per dossier, so every form is exercised).
+ */
+function alreadyExists(maHoSo: string): { error_code: string; message: string } {
+  const forms = [
+    { error_code: DVCQG_CODES.alreadyExists, message: DVCQG_MESSAGES.alreadyExists },
+    { error_code: '3', message: DVCQG_MESSAGES.alreadyExists },
+    { error_code: '-3', message: 'Mã hồ sơ trùng' },
+    { error_code: '-1', message: `Hồ sơ ${maHoSo} đã tồn tại trên hệ thống` },
+  ];
+  let h = 0;
+  for (const ch of maHoSo) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return forms[h % forms.length] as { error_code: string; message: string };
+}
 
 /** The DVCQG dossier-sync API: one JSON POST per operation, every call carrying a session. */
 @Injectable()
@@ -118,8 +130,7 @@ export class DvcqgService {
         typeof item.MaHoSo === 'string'
           ? await this.store.headerForUpdate(tx, item.MaHoSo)
           : undefined;
-      if (!isUpdating && previous)
-        return { error_code: DVCQG_CODES.alreadyExists, message: DVCQG_MESSAGES.alreadyExists };
+      if (!isUpdating && previous) return alreadyExists(previous.MaHoSo);
       if (isUpdating && !previous)
         return { error_code: DVCQG_CODES.notFound, message: DVCQG_MESSAGES.notFound };
       const problem = headerProblem(item, previous);
@@ -164,25 +175,31 @@ export class DvcqgService {
     });
   }
 
+  /** A list, empty when the portal holds nothing; the header as held, never its processing steps. */
   private async lookup(maHoSo: unknown): Promise<DvcqgAnswer> {
     const found = typeof maHoSo === 'string' ? await this.store.lookup(maHoSo) : undefined;
-    if (!found) return { error_code: DVCQG_CODES.notFound, message: DVCQG_MESSAGES.notFound };
     return {
       error_code: DVCQG_CODES.ok,
       message: DVCQG_MESSAGES.ok,
-      data: { ...found.header, QuaTrinhXuLy: found.steps },
+      result: found ? [{ ...found.header, MaTrangThai: String(found.header.TrangThaiHoSo) }] : [],
     };
   }
 
+  /** The catalogue shape: [{TENTTHC, LINHVUCTHUCHIEN: [{MALINHVUC, TENLINHVUC}]}], empty when unknown. */
   private procedure(maTTHC: unknown): DvcqgAnswer {
     const code = typeof maTTHC === 'string' ? maTTHC : '';
-    const name = KNOWN_PROCEDURES[code.slice(0, 8)];
-    return name
-      ? {
-          error_code: DVCQG_CODES.ok,
-          message: DVCQG_MESSAGES.ok,
-          data: { MaTTHC: code, TenTTHC: name },
-        }
-      : { error_code: DVCQG_CODES.notFound, message: 'Không tìm thấy thủ tục hành chính' };
+    const p = PROCEDURE_CATALOGUE[code.slice(0, 8)];
+    return {
+      error_code: DVCQG_CODES.ok,
+      message: DVCQG_MESSAGES.ok,
+      result: p
+        ? [
+            {
+              TENTTHC: p.name,
+              LINHVUCTHUCHIEN: [{ MALINHVUC: p.fieldCode, TENLINHVUC: p.fieldName }],
+            },
+          ]
+        : [],
+    };
   }
 }
