@@ -30,7 +30,10 @@ describe('contracts/openapi', () => {
 
   it.each([
     ['dvcqg.openapi.yaml', ['/dvcqg/auth', '/dvcqg/api']],
-    ['civil-status.openapi.yaml', ['/hotich/token', '/hotich/NhanDKHT', '/hotich/LayKetQua']],
+    [
+      'civil-status.openapi.yaml',
+      ['/hotich/token', '/hotich/NhanDKHT', '/hotich/CaiChinhDKHT', '/hotich/LayKetQua'],
+    ],
     [
       'land.openapi.yaml',
       [
