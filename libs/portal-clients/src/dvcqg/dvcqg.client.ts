@@ -221,8 +221,8 @@ export class DvcqgClient {
     return {
       TenTTHC: item.TENTTHC,
       LinhVuc: fields.map((f) => ({
-        MaLinhVuc: String(f.MALINHVUC ?? ''),
-        TenLinhVuc: String(f.TENLINHVUC ?? ''),
+        MaLinhVuc: typeof f.MALINHVUC === 'string' ? f.MALINHVUC : '',
+        TenLinhVuc: typeof f.TENLINHVUC === 'string' ? f.TENLINHVUC : '',
       })),
     };
   }
