@@ -1,4 +1,12 @@
-import { fromStamp, fromWireHeader, toStamp, toWireHeader, toWireStep } from './dvcqg.wire';
+import {
+  dvcqgAlreadyExists,
+  dvcqgList,
+  fromStamp,
+  fromWireHeader,
+  toStamp,
+  toWireHeader,
+  toWireStep,
+} from './dvcqg.wire';
 
 describe('DVCQG wire format', () => {
   it('writes dates as yyyyMMddHHmmss in Vietnam time, whatever the offset given', () => {
@@ -26,7 +34,45 @@ describe('DVCQG wire format', () => {
     expect(fromWireHeader(wire)).toEqual(header);
   });
 
-  it('sends steps without our stable step id', () => {
+  it('sends coded values as strings and reads them back as numbers', () => {
+    const header = {
+      MaHoSo: 'H56.14-250702-0001',
+      TrangThaiHoSo: 10,
+      KenhThucHien: 2,
+      HinhThuc: 0,
+      HoSoCoThanhPhanSoHoa: 1,
+      DuocThanhToanTrucTuyen: 0,
+    };
+    const wire = toWireHeader(header as never);
+    expect(wire).toEqual({
+      MaHoSo: 'H56.14-250702-0001',
+      TrangThaiHoSo: '10',
+      KenhThucHien: '2',
+      HinhThuc: '0',
+      HoSoCoThanhPhanSoHoa: '1',
+      DuocThanhToanTrucTuyen: '0',
+    });
+    expect(fromWireHeader(wire)).toEqual(header);
+  });
+
+  it('recognises "already exists" as 03, 3, -3 or only by its words; reads list answers from result or data', () => {
+    expect(['03', '3', '-3', 3, -3].map((c) => dvcqgAlreadyExists(c))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(dvcqgAlreadyExists('-1', 'Hồ sơ H đã tồn tại trên hệ thống')).toBe(true);
+    expect(dvcqgAlreadyExists('00', 'Thành công')).toBe(false);
+    expect(dvcqgAlreadyExists('02', 'Sai dữ liệu')).toBe(false);
+    expect(dvcqgList({ error_code: '00', result: [{ MaHoSo: 'a' }] })).toEqual([{ MaHoSo: 'a' }]);
+    expect(dvcqgList({ error_code: '00', data: [{ MaHoSo: 'b' }] })).toEqual([{ MaHoSo: 'b' }]);
+    expect(dvcqgList({ error_code: '00', data: { MaHoSo: 'c' } })).toEqual([]);
+    expect(dvcqgList({ error_code: '00' })).toEqual([]);
+  });
+
+  it('sends steps without our stable step id, codes as strings', () => {
     const wire = toWireStep({
       MaHoSo: 'H',
       MaBuocXuLy: 'H-B1',
@@ -42,7 +88,7 @@ describe('DVCQG wire format', () => {
       ThoiDiemXuLy: '20250702090000',
       PhongBanXuLy: 'P',
       NoiDungXuLy: 'N',
-      TrangThai: 2,
+      TrangThai: '2',
     });
   });
 });
