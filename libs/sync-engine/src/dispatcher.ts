@@ -8,7 +8,7 @@ import type { SqlExecutor } from './ledger-ingest';
 import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
-import { syncStatus, writeSyncStatus } from './sync-status';
+import { syncStatus, writeRepairedIfDrifted, writeSyncStatus } from './sync-status';
 import { Wakeup } from './wakeup';
 
 export interface DispatcherOptions {
@@ -458,6 +458,11 @@ export class Dispatcher {
             receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
           }),
         );
+        await writeRepairedIfDrifted(tx, this.options.pushTarget, {
+          ...entity,
+          sequence: Number(row.reflected_sequence),
+          attempt: entity.attempts + 1,
+        });
         this.stats.synced += 1;
       } else if (row?.state === 'AWAITING_RESULT' && row.awaiting_since) {
         await writeSyncStatus(

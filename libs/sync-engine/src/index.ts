@@ -15,6 +15,7 @@ export {
   SyncLedgerTwoPhase1763800000700,
   SyncLedgerFacts1763800000800,
   SyncLedgerPartSends1763800000900,
+  SyncLedgerReconcile1763800001000,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
@@ -22,6 +23,9 @@ export { LeaseLostError, PushFailure, PushTarget } from './push-target.port';
 export type {
   AwaitingEntity,
   ClaimedEntity,
+  DriftField,
+  InspectedEntity,
+  Inspection,
   Lease,
   PollAnswer,
   PortalStage,
@@ -40,3 +44,5 @@ export type {
   SyncHealthReporterOptions,
   TargetHealthSource,
 } from './sync-health-reporter';
+export { Reconciler, driftFields } from './reconciler';
+export type { CheckResult, EntityRef, Verdict } from './reconciler';

@@ -129,6 +129,29 @@ export type PollAnswer = (
   at?: Date;
 };
 
+/** A field in which the portal's copy differs from the ledger's (its name only, never a value). */
+export interface DriftField {
+  field: string;
+  kind: 'changed' | 'missing-at-portal' | 'unexpected-at-portal';
+}
+
+/** An entity the reconciler asks the portal about: what the ledger says the portal holds. */
+export interface InspectedEntity {
+  entityType: SyncStatus['entity']['type'];
+  entityKey: string;
+  communeCode: string;
+  /** The state the ledger says the portal holds (the last one it confirmed). */
+  desired: unknown;
+  /** The portal's reference of a two-phase entity. */
+  reference?: string;
+}
+
+/**
+ * What the portal holds of an entity, compared with the ledger after the same mapping the push
+ * uses: `missing` (the portal lacks it) or `held` with the fields that differ (none: a match).
+ */
+export type Inspection = { kind: 'missing' } | { kind: 'held'; drift: DriftField[] };
+
 /**
  * A push that failed part-way: the parts the portal already took are recorded, so the next attempt
  * sends only the rest (a step pushed twice would be a second effect at the portal).
@@ -157,6 +180,13 @@ export abstract class PushTarget {
   poll?(entities: AwaitingEntity[], correlationId: string): Promise<Map<string, PollAnswer>>;
   /** How many awaiting entities one poll call may carry (the portal's limit). */
   readonly pollBatch?: number;
+  /**
+   * Reconciliation: what the portal holds of each entity, keyed by entity key (a key left out
+   * could not be asked: checked again later). Reads only, through the target's gateway.
+   */
+  inspect?(entities: InspectedEntity[], correlationId: string): Promise<Map<string, Inspection>>;
+  /** How many entities one `inspect` call may carry. */
+  readonly inspectBatch?: number;
 
   abstract readonly target: SyncStatus['target'];
   abstract readonly domain: SyncStatus['entity']['domain'];

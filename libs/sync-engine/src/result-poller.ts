@@ -5,7 +5,7 @@ import { fingerprint } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';
-import { syncStatus, writeSyncStatus } from './sync-status';
+import { syncStatus, writeRepairedIfDrifted, writeSyncStatus } from './sync-status';
 import { RoundLoop, Wakeup } from './wakeup';
 
 export interface ResultPollerOptions {
@@ -299,6 +299,13 @@ export class ResultPoller {
           },
           ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
           ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
+        });
+        await writeRepairedIfDrifted(tx, this.options.pushTarget, {
+          entityType: row.entity_type,
+          entityKey: row.entity_key,
+          communeCode: row.commune_code,
+          sequence: Number(row.source_sequence),
+          attempt: 1,
         });
         this.stats.answered += 1;
         return true;

@@ -255,6 +255,25 @@ export class SyncLedgerPartSends1763800000900 implements MigrationInterface {
   }
 }
 
+/**
+ * Reconciliation: `drift_detected` holds what a check found (verdict, fields, run) until the
+ * repair push lands (then REPAIRED is published); `reconciled_at` is when the entity was last
+ * compared with its portal.
+ */
+export class SyncLedgerReconcile1763800001000 implements MigrationInterface {
+  name = 'SyncLedgerReconcile1763800001000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      'alter table sync_entity add column drift_detected jsonb, add column reconciled_at timestamptz',
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('alter table sync_entity drop column drift_detected, drop column reconciled_at');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -263,4 +282,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerTwoPhase1763800000700,
   SyncLedgerFacts1763800000800,
   SyncLedgerPartSends1763800000900,
+  SyncLedgerReconcile1763800001000,
 ];

@@ -43,3 +43,28 @@ export async function writeSyncStatus(tx: SqlExecutor, status: SyncStatus): Prom
     JSON.stringify(status),
   ]);
 }
+
+/**
+ * After an entity is SYNCED again: if reconciliation had found it drifted (and made it due), the
+ * repair has landed. Publishes REPAIRED with what had differed, and clears the mark.
+ */
+export async function writeRepairedIfDrifted(
+  tx: SqlExecutor,
+  target: Pick<PushTarget, 'domain' | 'target'>,
+  subject: StatusSubject,
+): Promise<void> {
+  const rows = await tx.query<Array<{ drift: { drift?: SyncStatus['drift'] } | null }>>(
+    `select drift_detected as drift from sync_entity where entity_type = $1 and entity_key = $2`,
+    [subject.entityType, subject.entityKey],
+  );
+  const found = rows[0]?.drift;
+  if (!found) return;
+  await tx.query(
+    `update sync_entity set drift_detected = null where entity_type = $1 and entity_key = $2`,
+    [subject.entityType, subject.entityKey],
+  );
+  await writeSyncStatus(
+    tx,
+    syncStatus(target, subject, 'REPAIRED', found.drift ? { drift: found.drift } : {}),
+  );
+}

@@ -3,8 +3,19 @@ import { STEPS_PER_CALL, fromWireHeader, toWireHeader } from '@lienthong/portal-
 import type { DvcqgClient, DvcqgDossier } from '@lienthong/portal-clients';
 import { asPortalCallError } from '@lienthong/resilience';
 import type { PortalGateway } from '@lienthong/resilience';
-import { LeaseLostError, PushFailure, PushTarget, fingerprint } from '@lienthong/sync-engine';
-import type { ClaimedEntity, PushReceipt } from '@lienthong/sync-engine';
+import {
+  LeaseLostError,
+  PushFailure,
+  PushTarget,
+  driftFields,
+  fingerprint,
+} from '@lienthong/sync-engine';
+import type {
+  ClaimedEntity,
+  InspectedEntity,
+  Inspection,
+  PushReceipt,
+} from '@lienthong/sync-engine';
 
 /** A header as DVCQG would hand it back, so ours and the portal's compare equal. */
 const asPortalHolds = (h: DossierUpserted) => fingerprint(fromWireHeader(toWireHeader(h)));
@@ -32,8 +43,40 @@ export class DvcqgPushTarget extends PushTarget {
     super();
   }
 
+  override readonly inspectBatch = 10;
+
   blocked(): boolean {
     return this.gateway.blocked();
+  }
+
+  /**
+   * Reconciliation: DVCQG's copy of each header, compared field by field with ours in the form the
+   * portal gives back (dates, codes). Steps cannot be compared: DVCQG does not return them.
+   */
+  override async inspect(
+    entities: InspectedEntity[],
+    correlationId: string,
+  ): Promise<Map<string, Inspection>> {
+    const out = new Map<string, Inspection>();
+    // A lookup that fails leaves its entity out: it is checked again later, never guessed.
+    await Promise.allSettled(
+      entities.map(async (e) => {
+        const held = await this.client.lookup(e.entityKey, correlationId);
+        out.set(
+          e.entityKey,
+          held
+            ? {
+                kind: 'held',
+                drift: driftFields(
+                  fromWireHeader(toWireHeader(e.desired as DossierUpserted)),
+                  held.header,
+                ),
+              }
+            : { kind: 'missing' },
+        );
+      }),
+    );
+    return out;
   }
 
   async push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt> {

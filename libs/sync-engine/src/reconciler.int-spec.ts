@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { openDataSource } from '@lienthong/persistence';
+import { useTestContext } from '@lienthong/testing';
+import { Dispatcher } from './dispatcher';
+import { LedgerIngest } from './ledger-ingest';
+import type { LedgerItem } from './ledger-ingest';
+import { PushTarget } from './push-target.port';
+import type { ClaimedEntity, InspectedEntity, Inspection, PushReceipt } from './push-target.port';
+import { Reconciler, driftFields } from './reconciler';
+import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
+
+/** A portal in memory: what pushes wrote, which the test can alter or delete behind our back. */
+class MemoryPortal extends PushTarget {
+  readonly target = 'dvcqg' as const;
+  readonly domain = 'dossier' as const;
+  override readonly inspectBatch = 3;
+  readonly held = new Map<string, Record<string, unknown>>();
+  readonly steps = new Map<string, string[]>();
+  readonly asked: string[][] = [];
+  duringInspect: (() => Promise<void>) | undefined;
+
+  push(entity: ClaimedEntity): Promise<PushReceipt> {
+    this.held.set(entity.entityKey, { ...(entity.desired as Record<string, unknown>) });
+    const steps = this.steps.get(entity.entityKey) ?? [];
+    steps.push(...entity.parts.map((p) => p.partKey));
+    this.steps.set(entity.entityKey, steps);
+    return Promise.resolve({ pushedParts: entity.parts.map((p) => p.partKey) });
+  }
+
+  override async inspect(entities: InspectedEntity[]): Promise<Map<string, Inspection>> {
+    this.asked.push(entities.map((e) => e.entityKey));
+    await this.duringInspect?.();
+    return new Map(
+      entities.map((e) => {
+        const held = this.held.get(e.entityKey);
+        return [
+          e.entityKey,
+          held
+            ? { kind: 'held', drift: driftFields(e.desired as Record<string, unknown>, held) }
+            : { kind: 'missing' },
+        ];
+      }),
+    );
+  }
+
+  blocked(): boolean {
+    return false;
+  }
+}
+
+describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
+  const ctx = useTestContext('reconciler');
+  const ingest = new LedgerIngest('dossier-sync');
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    ds = await openDataSource({
+      url: ctx.stack.databaseUrl,
+      schema: ctx.schema,
+      migrations: SYNC_LEDGER_MIGRATIONS,
+      applicationName: 'reconciler-int-spec',
+    });
+    ctx.onCleanup(() => ds.destroy());
+  });
+
+  beforeEach(async () => {
+    await ctx.sql.query('truncate sync_entity, sync_entity_part, processed_event, outbox');
+  });
+
+  const item = (key: string, sequence: number, extra: object = {}): LedgerItem => ({
+    eventId: randomUUID(),
+    source: '/communes/26740/mot-cua',
+    domain: 'dossier',
+    entityType: 'dossier',
+    entityKey: key,
+    communeCode: '26740',
+    target: 'dvcqg',
+    sequence,
+    kind: 'snapshot',
+    payload: { MaHoSo: key, TrangThaiHoSo: 2, NgayHenTra: '2025-07-10', ...extra },
+  });
+  const step = (key: string, sequence: number): LedgerItem => ({
+    ...item(key, sequence),
+    kind: 'part',
+    partKey: `${key}-B${sequence}`,
+    payload: { MaHoSo: key, NoiDungXuLy: `bước ${sequence}` },
+  });
+  const world = (portal: MemoryPortal) => ({
+    dispatcher: new Dispatcher({
+      dataSource: ds,
+      pushTarget: portal,
+      owner: 'w1',
+      retry: {
+        initialIntervalMs: 50,
+        backoffCoefficient: 2,
+        maximumIntervalMs: 200,
+        maximumAttempts: 0,
+      },
+      leaseMs: 30_000,
+      concurrency: 8,
+      idleMs: 20,
+    }),
+    reconciler: new Reconciler(ds, portal),
+  });
+  const refs = (...keys: string[]) =>
+    keys.map((entityKey) => ({ entityType: 'dossier' as const, entityKey }));
+  const states = async () =>
+    Object.fromEntries(
+      (
+        await ctx.sql.query<{ entity_key: string; state: string }>(
+          'select entity_key, state from sync_entity order by entity_key',
+        )
+      ).map((r) => [r.entity_key, r.state]),
+    );
+  const published = async (state: string) =>
+    ctx.sql.query<{ key: string; drift: unknown }>(
+      `select payload->'entity'->>'key' as key, payload->'drift' as drift from outbox
+       where payload->>'state' = $1 order by id`,
+      [state],
+    );
+
+  it('classifies MATCH, MISSING and DRIFT (field names only); a dry run reports and changes nothing', async () => {
+    const portal = new MemoryPortal();
+    const { dispatcher, reconciler } = world(portal);
+    await ingest.ingest(
+      ds.manager,
+      ['D1', 'D2', 'D3', 'D4'].map((k) => item(k, 1)),
+    );
+    await dispatcher.runOnce();
+    portal.held.delete('D2');
+    portal.held.set('D3', { ...portal.held.get('D3'), NgayHenTra: '2099-12-31', Them: 'x' });
+
+    const results = await reconciler.check(refs('D1', 'D2', 'D3', 'D4'), {
+      dryRun: true,
+      runId: 'r1',
+    });
+    expect(Object.fromEntries(results)).toEqual({
+      D1: { verdict: 'MATCH' },
+      D2: { verdict: 'MISSING' },
+      D3: {
+        verdict: 'DRIFT',
+        drift: [
+          { field: 'NgayHenTra', kind: 'changed' },
+          { field: 'Them', kind: 'unexpected-at-portal' },
+        ],
+      },
+      D4: { verdict: 'MATCH' },
+    });
+    // Asked in batches of inspectBatch.
+    expect(portal.asked.map((b) => b.length)).toEqual([3, 1]);
+    expect((await published('DRIFT_DETECTED')).map((s) => s.key)).toEqual(['D2', 'D3']);
+    // No value of the drifted field leaves the ledger.
+    expect(JSON.stringify(await published('DRIFT_DETECTED'))).not.toContain('2099');
+    expect(await states()).toEqual({ D1: 'SYNCED', D2: 'SYNCED', D3: 'SYNCED', D4: 'SYNCED' });
+  });
+
+  it('repairs through the dispatcher: the latest state and every part pushed again, REPAIRED published, then a MATCH', async () => {
+    const portal = new MemoryPortal();
+    const { dispatcher, reconciler } = world(portal);
+    await ingest.ingest(ds.manager, [item('D1', 1), step('D1', 2), step('D1', 3), item('D2', 1)]);
+    await dispatcher.runOnce();
+    portal.held.delete('D1');
+    portal.steps.delete('D1');
+    portal.held.set('D2', { ...portal.held.get('D2'), TrangThaiHoSo: 9 });
+
+    await reconciler.check(refs('D1', 'D2'), { dryRun: false, runId: 'r2' });
+    expect(await states()).toEqual({ D1: 'PENDING', D2: 'PENDING' });
+    await dispatcher.runOnce();
+    expect(await states()).toEqual({ D1: 'SYNCED', D2: 'SYNCED' });
+    expect(portal.held.get('D2')).toMatchObject({ TrangThaiHoSo: 2 });
+    // The portal lost D1's steps too: they are sent again.
+    expect(portal.steps.get('D1')).toEqual(['D1-B2', 'D1-B3']);
+    const repaired = await published('REPAIRED');
+    expect(repaired.sort((a, b) => (a.key < b.key ? -1 : 1))).toEqual([
+      { key: 'D1', drift: [{ field: '(entity)', kind: 'missing-at-portal' }] },
+      { key: 'D2', drift: [{ field: 'TrangThaiHoSo', kind: 'changed' }] },
+    ]);
+    const again = await reconciler.check(refs('D1', 'D2'), { dryRun: false, runId: 'r2' });
+    expect([...again.values()].map((r) => r.verdict)).toEqual(['MATCH', 'MATCH']);
+  });
+
+  it('an entity not settled, or changing while the portal is asked, is IN_FLUX, never drift', async () => {
+    const portal = new MemoryPortal();
+    const { dispatcher, reconciler } = world(portal);
+    await ingest.ingest(ds.manager, [item('D1', 1), item('D2', 1)]);
+    await dispatcher.runOnce();
+    await ingest.ingest(ds.manager, [item('D3', 1)]); // never pushed: PENDING
+    // D1 changes while the portal is being asked: the portal's (old) copy differs, but that is
+    // the change in flight, not drift.
+    portal.duringInspect = async () => {
+      portal.duringInspect = undefined;
+      await ingest.ingest(ds.manager, [item('D1', 2, { TrangThaiHoSo: 4 })]);
+    };
+    const results = await reconciler.check(refs('D1', 'D2', 'D3'), {
+      dryRun: false,
+      runId: 'r3',
+    });
+    expect(Object.fromEntries([...results].map(([k, r]) => [k, r.verdict]))).toEqual({
+      D1: 'IN_FLUX',
+      D2: 'MATCH',
+      D3: 'IN_FLUX',
+    });
+    expect(portal.asked).toEqual([['D1', 'D2']]);
+    expect(await published('DRIFT_DETECTED')).toEqual([]);
+  });
+});
