@@ -46,3 +46,5 @@ export type {
 } from './sync-health-reporter';
 export { Reconciler, driftFields } from './reconciler';
 export type { CheckResult, EntityRef, Verdict } from './reconciler';
+export { ReconcileRuns, driftRateUpperBound } from './reconcile-runs';
+export type { ReconcileRunsOptions, ReconcileScope, RunProgress, RunSpec } from './reconcile-runs';

@@ -7,6 +7,7 @@ import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem } from './ledger-ingest';
 import { PushTarget } from './push-target.port';
 import type { ClaimedEntity, InspectedEntity, Inspection, PushReceipt } from './push-target.port';
+import { ReconcileRuns, driftRateUpperBound } from './reconcile-runs';
 import { Reconciler, driftFields } from './reconciler';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
@@ -203,5 +204,113 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
     });
     expect(portal.asked).toEqual([['D1', 'D2']]);
     expect(await published('DRIFT_DETECTED')).toEqual([]);
+  });
+
+  describe('runs', () => {
+    const runs = (portal: MemoryPortal, owner = 'r1', pageSize = 3) =>
+      new ReconcileRuns({
+        dataSource: ds,
+        reconciler: new Reconciler(ds, portal),
+        pushTarget: portal,
+        owner,
+        leaseMs: 30_000,
+        pageSize,
+        verifyTimeoutMs: 60_000,
+      });
+    const keys10 = Array.from({ length: 10 }, (_, i) => `K${String(i).padStart(2, '0')}`);
+    const setUp = async () => {
+      const portal = new MemoryPortal();
+      const { dispatcher } = world(portal);
+      await ingest.ingest(
+        ds.manager,
+        keys10.map((k, i) => ({ ...item(k, 1), communeCode: i < 5 ? '26740' : '26743' })),
+      );
+      await dispatcher.runOnce();
+      await dispatcher.runOnce();
+      portal.held.delete('K03');
+      portal.held.set('K07', { ...portal.held.get('K07'), NgayHenTra: '2099-12-31' });
+      portal.asked.length = 0;
+      return { portal, dispatcher };
+    };
+    const drive = async (r: ReconcileRuns, id: string, between?: () => Promise<unknown>) => {
+      for (let i = 0; i < 50; i += 1) {
+        await r.step();
+        await between?.();
+        if ((await r.progress(id))?.status === 'finished') return;
+      }
+      throw new Error('the run did not finish');
+    };
+
+    it('walks its scope a page at a time, repairs through the dispatcher, verifies, and finishes with its counts', async () => {
+      const { portal, dispatcher } = await setUp();
+      const r = runs(portal);
+      const id = await r.start({ scope: {}, dryRun: false, ratePerSecond: 100 });
+      await drive(r, id, () => dispatcher.runOnce());
+      expect(await r.progress(id)).toMatchObject({
+        status: 'finished',
+        total: 10,
+        checked: 10,
+        matched: 8,
+        missing: 1,
+        drifted: 1,
+        inFlux: 0,
+        repaired: 2,
+        verified: 2,
+        etaSeconds: 0,
+      });
+      expect(portal.held.get('K07')).toMatchObject({ NgayHenTra: '2025-07-10' });
+      expect(portal.held.has('K03')).toBe(true);
+      // Pages of three in key order, then the two findings verified.
+      expect(portal.asked.slice(0, 4).flat()).toEqual(keys10);
+      expect(portal.asked.slice(4).flat().sort()).toEqual(['K03', 'K07']);
+    });
+
+    it('a run whose worker died resumes from its checkpoint and checks nothing twice; a repeated command starts no second run', async () => {
+      const { portal } = await setUp();
+      const a = runs(portal, 'a');
+      const id = await a.start({ commandId: 'cmd-1', scope: {}, dryRun: true, ratePerSecond: 100 });
+      expect(
+        await a.start({ commandId: 'cmd-1', scope: {}, dryRun: true, ratePerSecond: 100 }),
+      ).toBe(id);
+      await a.step();
+      await a.step();
+      // Worker a is killed in the middle of its third step: the lease it holds expires.
+      await ctx.sql.query(
+        `update reconcile_run set lease_owner = 'a', lease_until = now() - interval '1 second'`,
+      );
+      const b = runs(portal, 'b');
+      await drive(b, id);
+      const asked = portal.asked.flat();
+      expect(asked).toEqual(keys10);
+      expect(await b.progress(id)).toMatchObject({
+        status: 'finished',
+        checked: 10,
+        missing: 1,
+        drifted: 1,
+        repaired: 0,
+      });
+      // A dry run changed nothing in the ledger.
+      expect(
+        await ctx.sql.query(`select count(*)::int n from sync_entity where state <> 'SYNCED'`),
+      ).toEqual([{ n: 0 }]);
+    });
+
+    it('keeps to its scope; a sample run checks its sample only, and the drift rate gets its bound', async () => {
+      const { portal } = await setUp();
+      const r = runs(portal);
+      const scoped = await r.start({
+        scope: { communeCodes: ['26743'] },
+        dryRun: true,
+        ratePerSecond: 100,
+      });
+      await drive(r, scoped);
+      expect(portal.asked.flat()).toEqual(keys10.slice(5));
+      portal.asked.length = 0;
+      const sample = await r.start({ scope: {}, dryRun: true, ratePerSecond: 100, sampleSize: 4 });
+      await drive(r, sample);
+      expect(portal.asked.flat()).toHaveLength(4);
+      expect(await r.progress(sample)).toMatchObject({ total: 4, checked: 4 });
+      expect(driftRateUpperBound(0, 3000)).toBeCloseTo(0.000998, 5);
+    });
   });
 });

@@ -49,9 +49,18 @@ export class Reconciler {
     private readonly pushTarget: PushTarget,
   ) {}
 
+  /**
+   * Checks these entities. `inTransaction` runs in the transaction that records the verdicts (a
+   * run's checkpoint and counts move with them, or not at all).
+   */
   async check(
     refs: EntityRef[],
-    options: { dryRun: boolean; runId: string; correlationId?: string },
+    options: {
+      dryRun: boolean;
+      runId: string;
+      correlationId?: string;
+      inTransaction?: (tx: SqlExecutor, results: Map<string, CheckResult>) => Promise<void>;
+    },
   ): Promise<Map<string, CheckResult>> {
     const target = this.pushTarget;
     const out = new Map<string, CheckResult>();
@@ -59,7 +68,13 @@ export class Reconciler {
     const before = await this.read(this.dataSource.manager, refs, false);
     const settled = before.filter((r) => r.settled);
     for (const r of before) if (!r.settled) out.set(r.entity_key, { verdict: 'IN_FLUX' });
-    if (settled.length === 0) return out;
+    if (settled.length === 0) {
+      if (options.inTransaction)
+        await this.dataSource.transaction(
+          (tx) => options.inTransaction?.(tx, out) ?? Promise.resolve(),
+        );
+      return out;
+    }
     const inspected: InspectedEntity[] = settled.map((r) => ({
       entityType: r.entity_type,
       entityKey: r.entity_key,
@@ -97,6 +112,7 @@ export class Reconciler {
         if (result.verdict === 'MATCH') continue;
         await this.report(tx, r, result, options);
       }
+      await options.inTransaction?.(tx, out);
     });
     return out;
   }

@@ -40,7 +40,14 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
     const ds = await open();
     try {
       const full = await tables();
-      expect(full).toEqual(['outbox', 'processed_event', 'sync_entity', 'sync_entity_part']);
+      expect(full).toEqual([
+        'outbox',
+        'processed_event',
+        'reconcile_finding',
+        'reconcile_run',
+        'sync_entity',
+        'sync_entity_part',
+      ]);
       // Down, one at a time, each leaving a schema the earlier migrations describe.
       for (let i = SYNC_LEDGER_MIGRATIONS.length; i > 0; i -= 1) await ds.undoLastMigration();
       expect(await tables()).toEqual([]);

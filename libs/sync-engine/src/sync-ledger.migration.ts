@@ -267,9 +267,50 @@ export class SyncLedgerReconcile1763800001000 implements MigrationInterface {
     await q.query(
       'alter table sync_entity add column drift_detected jsonb, add column reconciled_at timestamptz',
     );
+    // A run: its scope, its checkpoint (the last key checked) and its counts; one runner at a time
+    // by lease, so a killed runner's successor resumes from the checkpoint.
+    await q.query(`
+      create table reconcile_run (
+        id uuid primary key,
+        command_id text unique,
+        scope jsonb not null,
+        dry_run boolean not null,
+        rate_per_second double precision not null,
+        sample_size integer,
+        status text not null default 'running' check (status in ('running', 'verifying', 'finished', 'cancelled')),
+        total integer not null,
+        cursor text,
+        verifying_since timestamptz,
+        checked integer not null default 0,
+        matched integer not null default 0,
+        missing integer not null default 0,
+        drifted integer not null default 0,
+        in_flux integer not null default 0,
+        repaired integer not null default 0,
+        verified integer not null default 0,
+        lease_owner text,
+        lease_until timestamptz,
+        started_at timestamptz not null default now(),
+        updated_at timestamptz not null default now(),
+        finished_at timestamptz
+      )`);
+    // What a run found, to verify after the repair and to summarise.
+    await q.query(`
+      create table reconcile_finding (
+        run_id uuid not null references reconcile_run (id) on delete cascade,
+        entity_type text not null,
+        entity_key text not null,
+        verdict text not null,
+        drift jsonb not null,
+        verified_verdict text,
+        verified_at timestamptz,
+        primary key (run_id, entity_type, entity_key)
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('drop table reconcile_finding');
+    await q.query('drop table reconcile_run');
     await q.query('alter table sync_entity drop column drift_detected, drop column reconciled_at');
   }
 }

@@ -53,16 +53,20 @@ export async function writeRepairedIfDrifted(
   target: Pick<PushTarget, 'domain' | 'target'>,
   subject: StatusSubject,
 ): Promise<void> {
-  const rows = await tx.query<Array<{ drift: { drift?: SyncStatus['drift'] } | null }>>(
-    `select drift_detected as drift from sync_entity where entity_type = $1 and entity_key = $2`,
-    [subject.entityType, subject.entityKey],
-  );
+  const rows = await tx.query<
+    Array<{ drift: { drift?: SyncStatus['drift']; runId?: string } | null }>
+  >(`select drift_detected as drift from sync_entity where entity_type = $1 and entity_key = $2`, [
+    subject.entityType,
+    subject.entityKey,
+  ]);
   const found = rows[0]?.drift;
   if (!found) return;
   await tx.query(
     `update sync_entity set drift_detected = null where entity_type = $1 and entity_key = $2`,
     [subject.entityType, subject.entityKey],
   );
+  if (found.runId && /^[0-9a-f-]{36}$/.test(found.runId))
+    await tx.query(`update reconcile_run set repaired = repaired + 1 where id = $1`, [found.runId]);
   await writeSyncStatus(
     tx,
     syncStatus(target, subject, 'REPAIRED', found.drift ? { drift: found.drift } : {}),

@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { returnedRows } from '@lienthong/persistence';
+import type { SqlExecutor } from './ledger-ingest';
+import type { PushTarget } from './push-target.port';
+import type { CheckResult, EntityRef, Reconciler } from './reconciler';
+
+/** Which entities a run checks: every criterion given must match. */
+export interface ReconcileScope {
+  communeCodes?: string[];
+  entityTypes?: string[];
+  keys?: string[];
+  /** Entities last changed in [from, to) (RFC 3339). */
+  from?: string;
+  to?: string;
+}
+
+export interface RunSpec {
+  /** The ops command that asked for it: a repeated command starts no second run. */
+  commandId?: string;
+  scope: ReconcileScope;
+  dryRun: boolean;
+  /** Entities checked per second at most: the run's own share of the portal's quota. */
+  ratePerSecond: number;
+  /** Check a random sample of this size instead of every entity in scope. */
+  sampleSize?: number;
+}
+
+export interface RunProgress {
+  id: string;
+  status: 'running' | 'verifying' | 'finished' | 'cancelled';
+  dryRun: boolean;
+  total: number;
+  checked: number;
+  matched: number;
+  missing: number;
+  drifted: number;
+  inFlux: number;
+  repaired: number;
+  verified: number;
+  /** Entities checked per second since the start. */
+  rate: number;
+  /** Seconds until every entity in scope is checked at the observed rate; null when unknown. */
+  etaSeconds: number | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+interface RunRow {
+  id: string;
+  scope: ReconcileScope;
+  dry_run: boolean;
+  rate_per_second: number;
+  sample_size: number | null;
+  status: RunProgress['status'];
+  total: number;
+  cursor: string | null;
+  verifying_since: Date | null;
+}
+
+export interface ReconcileRunsOptions {
+  dataSource: DataSource;
+  reconciler: Reconciler;
+  pushTarget: PushTarget;
+  /** This worker's name in run leases. */
+  owner: string;
+  leaseMs: number;
+  /** Entities per step. */
+  pageSize: number;
+  /** Verification gives up on entities still not settled after this long (reported, not hidden). */
+  verifyTimeoutMs: number;
+}
+
+/** The order a run walks its scope in: every entity by key, or a sample in a random order of its own. */
+function sortKey(sample: boolean): string {
+  return sample
+    ? `md5($1::text || e.entity_type || chr(1) || e.entity_key)`
+    : `e.entity_type || chr(1) || e.entity_key`;
+}
+
+/** Parameters $2.. of the scope filter, after the run id ($1). */
+function scopeFilter(scope: ReconcileScope): { sql: string; params: unknown[] } {
+  return {
+    sql: `e.target = $2
+      and ($3::text[] is null or e.commune_code = any($3))
+      and ($4::text[] is null or e.entity_type = any($4))
+      and ($5::text[] is null or e.entity_key = any($5))
+      and ($6::timestamptz is null or e.updated_at >= $6)
+      and ($7::timestamptz is null or e.updated_at < $7)`,
+    params: [
+      scope.communeCodes ?? null,
+      scope.entityTypes ?? null,
+      scope.keys ?? null,
+      scope.from ?? null,
+      scope.to ?? null,
+    ],
+  };
+}
+
+/**
+ * Reconciliation runs (docs/architecture.md, "Reconciliation"): a run walks its scope in a fixed
+ * order a page at a time, checks each page (Reconciler.check) and moves its checkpoint and counts
+ * in the transaction that records the verdicts, so a run killed mid-way resumes where it was and
+ * never checks a finished page again. One worker holds a run at a time (lease). After the walk the
+ * run verifies: every entity found missing or drifted is checked again once its repair landed,
+ * and every entity that was in flux once it settled. A sample run walks a random sample of the
+ * scope and estimates the drift rate with its confidence bound.
+ */
+export class ReconcileRuns {
+  constructor(private readonly options: ReconcileRunsOptions) {}
+
+  /** Starts a run (or returns the one its command already started). */
+  async start(spec: RunSpec): Promise<string> {
+    const { dataSource, pushTarget } = this.options;
+    if (spec.commandId) {
+      const existing = await dataSource.query<Array<{ id: string }>>(
+        'select id from reconcile_run where command_id = $1',
+        [spec.commandId],
+      );
+      if (existing[0]) return existing[0].id;
+    }
+    const id = randomUUID();
+    const filter = scopeFilter(spec.scope);
+    const [count] = await dataSource.query<Array<{ n: number }>>(
+      `select count(*)::int n from sync_entity e where $1::text is not null and ${filter.sql}`,
+      [id, pushTarget.target, ...filter.params],
+    );
+    const total = Math.min(count?.n ?? 0, spec.sampleSize ?? Number.MAX_SAFE_INTEGER);
+    const inserted: unknown = await dataSource.query(
+      `insert into reconcile_run (id, command_id, scope, dry_run, rate_per_second, sample_size, total)
+       values ($1, $2, $3, $4, $5, $6, $7) on conflict (command_id) do nothing returning id`,
+      [
+        id,
+        spec.commandId ?? null,
+        JSON.stringify(spec.scope),
+        spec.dryRun,
+        spec.ratePerSecond,
+        spec.sampleSize ?? null,
+        total,
+      ],
+    );
+    if (returnedRows(inserted).length > 0 || !spec.commandId) return id;
+    return this.start(spec); // a concurrent start of the same command won
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.options.dataSource.query(
+      `update reconcile_run set status = 'cancelled', finished_at = now(), updated_at = now()
+       where id = $1 and status in ('running', 'verifying')`,
+      [id],
+    );
+  }
+
+  /**
+   * One step of one run: a page checked (or verified). Returns the run and how many entities it
+   * asked about (0: nothing to do now), so the caller can keep to the run's rate.
+   */
+  async step(): Promise<{ runId: string; asked: number; ratePerSecond: number } | undefined> {
+    if (this.options.pushTarget.blocked()) return undefined;
+    const run = await this.claim();
+    if (!run) return undefined;
+    try {
+      const asked = run.status === 'running' ? await this.walk(run) : await this.verify(run);
+      return { runId: run.id, asked, ratePerSecond: run.rate_per_second };
+    } finally {
+      await this.options.dataSource.query(
+        `update reconcile_run set lease_owner = null, lease_until = null where id = $1 and lease_owner = $2`,
+        [run.id, this.options.owner],
+      );
+    }
+  }
+
+  private async claim(): Promise<RunRow | undefined> {
+    const rows: unknown = await this.options.dataSource.query(
+      `update reconcile_run set lease_owner = $1,
+         lease_until = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
+       where id = (
+         select id from reconcile_run
+         where status in ('running', 'verifying') and (lease_until is null or lease_until < now())
+         order by started_at limit 1 for update skip locked)
+       returning id, scope, dry_run, rate_per_second, sample_size, status, total, cursor, verifying_since`,
+      [this.options.owner, this.options.leaseMs],
+    );
+    return returnedRows<RunRow>(rows)[0];
+  }
+
+  /** The next page after the checkpoint; the checkpoint and counts move with the verdicts. */
+  private async walk(run: RunRow): Promise<number> {
+    const { dataSource, pushTarget, pageSize } = this.options;
+    const sample = run.sample_size !== null;
+    const filter = scopeFilter(run.scope);
+    const order = sortKey(sample);
+    const [progress] = await dataSource.query<Array<{ checked: number }>>(
+      'select checked from reconcile_run where id = $1',
+      [run.id],
+    );
+    // A sample stops at its size; a full run walks to the end of its scope.
+    const limit = sample ? Math.min(pageSize, run.total - (progress?.checked ?? 0)) : pageSize;
+    const page =
+      limit <= 0
+        ? []
+        : await dataSource.query<Array<EntityRef & { sort: string }>>(
+            `select e.entity_type as "entityType", e.entity_key as "entityKey", ${order} as sort
+             from sync_entity e
+             where $1::text is not null and ${filter.sql} and ($8::text is null or ${order} > $8)
+             order by ${order} limit $9`,
+            [run.id, pushTarget.target, ...filter.params, run.cursor, limit],
+          );
+    if (page.length === 0) {
+      await dataSource.query(
+        `update reconcile_run set status = 'verifying', verifying_since = now(), updated_at = now()
+         where id = $1 and status = 'running'`,
+        [run.id],
+      );
+      return 0;
+    }
+    const cursor = (page[page.length - 1] as { sort: string }).sort;
+    await this.options.reconciler.check(page, {
+      dryRun: run.dry_run,
+      runId: run.id,
+      inTransaction: async (tx, results) => {
+        await this.recordFindings(tx, run.id, page, results);
+        const count = (v: string) => [...results.values()].filter((r) => r.verdict === v).length;
+        await tx.query(
+          `update reconcile_run set cursor = $2, checked = checked + $3, matched = matched + $4,
+             missing = missing + $5, drifted = drifted + $6, in_flux = in_flux + $7, updated_at = now()
+           where id = $1`,
+          [
+            run.id,
+            cursor,
+            results.size,
+            count('MATCH'),
+            count('MISSING'),
+            count('DRIFT'),
+            count('IN_FLUX'),
+          ],
+        );
+      },
+    });
+    return page.length;
+  }
+
+  private async recordFindings(
+    tx: SqlExecutor,
+    runId: string,
+    page: EntityRef[],
+    results: Map<string, CheckResult>,
+  ): Promise<void> {
+    const found = page.filter((r) => {
+      const v = results.get(r.entityKey)?.verdict;
+      return v !== undefined && v !== 'MATCH';
+    });
+    if (found.length === 0) return;
+    await tx.query(
+      `insert into reconcile_finding (run_id, entity_type, entity_key, verdict, drift)
+       select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::jsonb[])
+       on conflict (run_id, entity_type, entity_key) do update set verdict = excluded.verdict,
+         drift = excluded.drift, verified_at = null, verified_verdict = null`,
+      [
+        runId,
+        found.map((r) => r.entityType),
+        found.map((r) => r.entityKey),
+        found.map((r) => results.get(r.entityKey)?.verdict),
+        found.map((r) => JSON.stringify(results.get(r.entityKey)?.drift ?? [])),
+      ],
+    );
+  }
+
+  /**
+   * Verification: each finding is checked again once its entity is settled (the repair landed, or
+   * the change in flight ended). A dry run verifies only what was in flux (it repaired nothing).
+   * The run finishes when every finding is verified, or at `verifyTimeoutMs` (the rest reported).
+   */
+  private async verify(run: RunRow): Promise<number> {
+    const { dataSource, pageSize, verifyTimeoutMs } = this.options;
+    const due = await dataSource.query<EntityRef[]>(
+      `select f.entity_type as "entityType", f.entity_key as "entityKey"
+       from reconcile_finding f join sync_entity e
+         on e.entity_type = f.entity_type and e.entity_key = f.entity_key
+       where f.run_id = $1 and f.verified_at is null and ($2 = false or f.verdict = 'IN_FLUX')
+         and e.state = 'SYNCED' and e.lease_token is null
+       order by f.entity_type, f.entity_key limit $3`,
+      [run.id, run.dry_run, pageSize],
+    );
+    if (due.length > 0) {
+      await this.options.reconciler.check(due, {
+        dryRun: run.dry_run,
+        runId: run.id,
+        inTransaction: async (tx, results) => {
+          const settledKeys = due.filter((r) => {
+            const v = results.get(r.entityKey)?.verdict;
+            return v === 'MATCH';
+          });
+          // Anything still different is a finding again (reported and repaired by check).
+          await this.recordFindings(tx, run.id, due, results);
+          if (settledKeys.length > 0) {
+            await tx.query(
+              `update reconcile_finding set verified_at = now(), verified_verdict = 'MATCH'
+               where run_id = $1 and (entity_type, entity_key) in (select * from unnest($2::text[], $3::text[]))`,
+              [run.id, settledKeys.map((r) => r.entityType), settledKeys.map((r) => r.entityKey)],
+            );
+            await tx.query(
+              `update reconcile_run set verified = verified + $2, updated_at = now() where id = $1`,
+              [run.id, settledKeys.length],
+            );
+          }
+        },
+      });
+      return due.length;
+    }
+    const [left] = await dataSource.query<Array<{ n: number }>>(
+      `select count(*)::int n from reconcile_finding
+       where run_id = $1 and verified_at is null and ($2 = false or verdict = 'IN_FLUX')`,
+      [run.id, run.dry_run],
+    );
+    const timedOut =
+      run.verifying_since !== null &&
+      Date.now() - new Date(run.verifying_since).getTime() > verifyTimeoutMs;
+    if ((left?.n ?? 0) === 0 || timedOut)
+      await dataSource.query(
+        `update reconcile_run set status = 'finished', finished_at = now(), updated_at = now()
+         where id = $1 and status = 'verifying'`,
+        [run.id],
+      );
+    return 0;
+  }
+
+  async progress(id: string): Promise<RunProgress | undefined> {
+    const rows = await this.options.dataSource.query<
+      Array<{
+        id: string;
+        status: RunProgress['status'];
+        dry_run: boolean;
+        total: number;
+        checked: number;
+        matched: number;
+        missing: number;
+        drifted: number;
+        in_flux: number;
+        repaired: number;
+        verified: number;
+        started_at: Date;
+        finished_at: Date | null;
+        elapsed: number;
+      }>
+    >(
+      `select *, extract(epoch from coalesce(finished_at, now()) - started_at)::float8 as elapsed
+       from reconcile_run where id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    const rate = r.elapsed > 0 ? r.checked / r.elapsed : 0;
+    return {
+      id: r.id,
+      status: r.status,
+      dryRun: r.dry_run,
+      total: r.total,
+      checked: r.checked,
+      matched: r.matched,
+      missing: r.missing,
+      drifted: r.drifted,
+      inFlux: r.in_flux,
+      repaired: r.repaired,
+      verified: r.verified,
+      rate,
+      etaSeconds: rate > 0 ? Math.max(0, (r.total - r.checked) / rate) : null,
+      startedAt: new Date(r.started_at).toISOString(),
+      finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+    };
+  }
+}
+
+/**
+ * The drift rate's upper confidence bound from a sample: `found` differences in `checked` checks
+ * (one-sided Clopper–Pearson; 0 in n gives the "rule of three", about 3/n at 95 %).
+ */
+export function driftRateUpperBound(found: number, checked: number, confidence = 0.95): number {
+  if (checked <= 0) return 1;
+  if (found >= checked) return 1;
+  // Bisection on the binomial CDF: the largest p with P(X ≤ found | p) ≥ 1 - confidence.
+  const alpha = 1 - confidence;
+  let lo = found / checked;
+  let hi = 1;
+  for (let i = 0; i < 60; i += 1) {
+    const mid = (lo + hi) / 2;
+    if (binomialCdf(found, checked, mid) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+function binomialCdf(k: number, n: number, p: number): number {
+  // Sum of terms computed in log space (n up to millions).
+  let logTerm = n * Math.log1p(-p); // i = 0
+  let sum = Math.exp(logTerm);
+  for (let i = 1; i <= k; i += 1) {
+    logTerm += Math.log((n - i + 1) / i) + Math.log(p) - Math.log1p(-p);
+    sum += Math.exp(logTerm);
+  }
+  return Math.min(1, sum);
+}
