@@ -46,5 +46,11 @@ export type {
 } from './sync-health-reporter';
 export { Reconciler, driftFields } from './reconciler';
 export type { CheckResult, EntityRef, Verdict } from './reconciler';
-export { ReconcileRuns, driftRateUpperBound } from './reconcile-runs';
-export type { ReconcileRunsOptions, ReconcileScope, RunProgress, RunSpec } from './reconcile-runs';
+export { ReconcileRuns, ReconcileWorker, driftRateUpperBound } from './reconcile-runs';
+export type {
+  ReconcileRunsOptions,
+  ReconcileScope,
+  ReconcileWorkerOptions,
+  RunProgress,
+  RunSpec,
+} from './reconcile-runs';

@@ -4,6 +4,7 @@ import { returnedRows } from '@lienthong/persistence';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
 import type { CheckResult, EntityRef, Reconciler } from './reconciler';
+import { Wakeup } from './wakeup';
 
 /** Which entities a run checks: every criterion given must match. */
 export interface ReconcileScope {
@@ -399,4 +400,75 @@ function binomialCdf(k: number, n: number, p: number): number {
     sum += Math.exp(logTerm);
   }
   return Math.min(1, sum);
+}
+
+export interface ReconcileWorkerOptions {
+  /** Wait when no run has work. */
+  idleMs: number;
+  /** A progress report at most this often per run (and one when it finishes). */
+  progressEveryMs: number;
+  onProgress: (progress: RunProgress, finished: boolean) => void;
+  onError: (err: unknown) => void;
+}
+
+/**
+ * Drives reconciliation runs in the background: a step at a time, keeping each run to its rate
+ * (a page of n entities at r per second is followed by a wait of n / r seconds), reporting
+ * progress now and then and once at the end. A blocked target (breaker open, held, Retry-After
+ * running) gets no lookups: `step` does nothing until it is free.
+ */
+export class ReconcileWorker {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly wakeup = new Wakeup();
+  private readonly reportedAt = new Map<string, number>();
+  private readonly finished = new Set<string>();
+
+  constructor(
+    private readonly runs: ReconcileRuns,
+    private readonly options: ReconcileWorkerOptions,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const waitMs = await this.round().catch((err: unknown) => {
+          this.options.onError(err);
+          return this.options.idleMs;
+        });
+        if (this.running && waitMs > 0) await this.wakeup.wait(waitMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeup.notify();
+    await this.loop;
+  }
+
+  /** One step; returns how long to wait before the next. */
+  async round(): Promise<number> {
+    const step = await this.runs.step();
+    if (!step) return this.options.idleMs;
+    const now = Date.now();
+    const last = this.reportedAt.get(step.runId) ?? 0;
+    if (step.asked === 0 || now - last >= this.options.progressEveryMs) {
+      const progress = await this.runs.progress(step.runId);
+      if (progress) {
+        const done = progress.status === 'finished' || progress.status === 'cancelled';
+        if (!done || !this.finished.has(progress.id)) {
+          if (step.asked > 0 || done) {
+            this.options.onProgress(progress, done);
+            this.reportedAt.set(step.runId, now);
+          }
+          if (done) this.finished.add(progress.id);
+        }
+      }
+    }
+    if (step.asked === 0) return 0;
+    return (step.asked / Math.max(step.ratePerSecond, 0.001)) * 1000;
+  }
 }

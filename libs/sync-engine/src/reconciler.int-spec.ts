@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { openDataSource } from '@lienthong/persistence';
-import { useTestContext } from '@lienthong/testing';
+import { expectEventually, useTestContext } from '@lienthong/testing';
 import { Dispatcher } from './dispatcher';
 import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem } from './ledger-ingest';
 import { PushTarget } from './push-target.port';
 import type { ClaimedEntity, InspectedEntity, Inspection, PushReceipt } from './push-target.port';
-import { ReconcileRuns, driftRateUpperBound } from './reconcile-runs';
+import { ReconcileRuns, ReconcileWorker, driftRateUpperBound } from './reconcile-runs';
 import { Reconciler, driftFields } from './reconciler';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
@@ -311,6 +311,36 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
       expect(portal.asked.flat()).toHaveLength(4);
       expect(await r.progress(sample)).toMatchObject({ total: 4, checked: 4 });
       expect(driftRateUpperBound(0, 3000)).toBeCloseTo(0.000998, 5);
+    });
+
+    it('the worker keeps a run to its rate, and reports its progress and its end', async () => {
+      const { portal } = await setUp();
+      const r = runs(portal, 'w', 2);
+      await r.start({ scope: {}, dryRun: true, ratePerSecond: 20 });
+      const reports: Array<{ checked: number; finished: boolean }> = [];
+      const worker = new ReconcileWorker(r, {
+        idleMs: 20,
+        progressEveryMs: 0,
+        onProgress: (p, finished) => reports.push({ checked: p.checked, finished }),
+        onError: (err) => {
+          throw err;
+        },
+      });
+      const startedAt = Date.now();
+      worker.start();
+      await expectEventually(() => expect(reports.at(-1)?.finished).toBe(true), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
+      const elapsed = Date.now() - startedAt;
+      await worker.stop();
+      // Ten lookups at 20 per second: at least 450 ms (the last page's wait comes after it).
+      expect(elapsed).toBeGreaterThanOrEqual(400);
+      expect(reports.filter((p) => p.finished)).toEqual([{ checked: 10, finished: true }]);
+      expect(
+        reports.map((p) => p.checked).filter((c, i, all) => i > 0 && c < (all[i - 1] ?? 0)),
+      ).toEqual([]);
+      expect(portal.asked.flat()).toEqual(keys10);
     });
   });
 });

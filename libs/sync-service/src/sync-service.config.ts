@@ -132,6 +132,21 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       15_000,
       'sync.health.v2 period (and about a second after a change)',
     ),
+    RECONCILE_RATE_PER_SECOND: {
+      type: 'number',
+      minimum: 0.01,
+      maximum: 10_000,
+      default: 5,
+      description:
+        "reconciliation lookups per second when a run does not say: its own share of the portal's quota, never the pushes'",
+    },
+    RECONCILE_PAGE_SIZE: int(1, 50, 'entities a reconciliation run checks per step'),
+    RECONCILE_IDLE_MS: int(100, 5000, 'wait of the reconciliation worker when no run has work'),
+    RECONCILE_VERIFY_TIMEOUT_MS: int(
+      1000,
+      600_000,
+      'a run stops waiting for repairs to land after this (what is left is reported)',
+    ),
   } as const satisfies Record<string, EnvVar>;
 }
 

@@ -12,6 +12,9 @@ import {
   LedgerIngest,
   OutboxRelay,
   PushTarget,
+  ReconcileRuns,
+  ReconcileWorker,
+  Reconciler,
   ResultPoller,
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
@@ -39,6 +42,9 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   readonly health: SyncHealthReporter;
   /** Two-phase targets only (a push target with `poll`): asks for the answers of accepted submissions. */
   readonly poller: ResultPoller;
+  /** Targets that can be inspected: reconciliation runs, and the worker that drives them. */
+  readonly reconcileRuns: ReconcileRuns | undefined;
+  private readonly reconcileWorker: ReconcileWorker | undefined;
   private retention: NodeJS.Timeout | undefined;
 
   constructor(
@@ -101,6 +107,29 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       onRecorded: () => signals.relay.notify(),
       onError: (err) => logger.error({ err }, 'result poll failed; asking again later'),
     });
+    if (pushTarget.inspect) {
+      this.reconcileRuns = new ReconcileRuns({
+        dataSource,
+        reconciler: new Reconciler(dataSource, pushTarget),
+        pushTarget,
+        owner: config.INSTANCE_ID,
+        leaseMs: config.DISPATCH_LEASE_MS,
+        pageSize: config.RECONCILE_PAGE_SIZE,
+        verifyTimeoutMs: config.RECONCILE_VERIFY_TIMEOUT_MS,
+      });
+      this.reconcileWorker = new ReconcileWorker(this.reconcileRuns, {
+        idleMs: config.RECONCILE_IDLE_MS,
+        progressEveryMs: 10_000,
+        onProgress: (progress, finished) =>
+          logger.info(
+            { reconcile: progress },
+            finished
+              ? `reconciliation ${progress.id} ${progress.status}: ${progress.checked} of ${progress.total} checked, ${progress.missing} missing and ${progress.drifted} drifted at the portal, ${progress.repaired} repaired, ${progress.verified} verified, ${progress.inFlux} in flux${progress.dryRun ? ' (dry run: nothing repaired)' : ''}`
+              : `reconciliation ${progress.id}: ${progress.checked}/${progress.total} checked, ${progress.missing + progress.drifted} differences, ${progress.rate.toFixed(1)}/s, ETA ${progress.etaSeconds === null ? '?' : Math.round(progress.etaSeconds)} s`,
+          ),
+        onError: (err) => logger.error({ err }, 'reconciliation step failed; trying again'),
+      });
+    }
     this.health = new SyncHealthReporter({
       producer,
       validator,
@@ -151,6 +180,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.health.start();
     this.dispatcher.start();
     this.poller.start();
+    this.reconcileWorker?.start();
     this.relay.start();
     void this.purge();
     this.retention = setInterval(() => void this.purge(), HOUR);
@@ -164,6 +194,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     await this.health.stop();
     await this.dispatcher.stop();
     await this.poller.stop();
+    await this.reconcileWorker?.stop();
     await this.relay.stop();
     // Publish what the last pushes wrote, so a clean stop leaves no status behind.
     while ((await this.relay.runOnce().catch(() => 0)) > 0);
