@@ -141,6 +141,12 @@ export function syncServiceVars(d: SyncServiceDefaults) {
         "reconciliation lookups per second when a run does not say: its own share of the portal's quota, never the pushes'",
     },
     RECONCILE_PAGE_SIZE: int(1, 50, 'entities a reconciliation run checks per step'),
+    OPS_COMMANDS_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.opsCommands,
+      description: "the operators' commands (reconcile, …); tests use a copy",
+    },
     RECONCILE_IDLE_MS: int(100, 5000, 'wait of the reconciliation worker when no run has work'),
     RECONCILE_VERIFY_TIMEOUT_MS: int(
       1000,

@@ -32,6 +32,7 @@ import { domainEventsController } from './domain-events.controller';
 import { HealthController } from './health.controller';
 import { KafkaProbe } from './kafka-probe';
 import { MetricsController } from './metrics.controller';
+import { OpsCommands } from './ops-commands.service';
 import type { SyncDomain } from './sync-domain';
 import { portalSettings } from './sync-service.config';
 import type { SyncServiceConfig } from './sync-service.config';
@@ -234,6 +235,7 @@ export class SyncServiceModule {
         },
         KafkaProbe,
         SyncWorkers,
+        OpsCommands,
       ],
     };
   }

@@ -1089,6 +1089,14 @@ export interface Reconcile {
    * Report drift only; repair nothing.
    */
   dryRun: boolean;
+  /**
+   * Lookups per second for this run at most (its share of the portal's quota); the service's RECONCILE_RATE_PER_SECOND when left out.
+   */
+  ratePerSecond?: number;
+  /**
+   * Check a random sample of this many entities of the scope and estimate the drift rate, instead of every entity.
+   */
+  sampleSize?: number;
 }
 export interface ReplayDeadLetters {
   commandId: string;

@@ -1575,6 +1575,20 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
             description: 'Report drift only; repair nothing.',
             type: 'boolean',
           },
+          ratePerSecond: {
+            description:
+              "Lookups per second for this run at most (its share of the portal's quota); the service's RECONCILE_RATE_PER_SECOND when left out.",
+            type: 'number',
+            exclusiveMinimum: 0,
+            maximum: 10000,
+          },
+          sampleSize: {
+            description:
+              'Check a random sample of this many entities of the scope and estimate the drift rate, instead of every entity.',
+            type: 'integer',
+            minimum: 1,
+            maximum: 1000000,
+          },
         },
         required: ['commandId', 'command', 'operator', 'reason', 'requestedAt', 'scope', 'dryRun'],
         additionalProperties: false,
