@@ -1,17 +1,11 @@
 import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
 import type { BirthRegistered } from '@lienthong/contracts';
 import { fingerprint } from '@lienthong/sync-engine';
-import {
-  BrokerControl,
-  Rng,
-  SyncWorld,
-  expectEventually,
-  portalAdmin,
-  useTestContext,
-} from '@lienthong/testing';
+import { Rng, SyncWorld, expectEventually, useTestContext } from '@lienthong/testing';
 import {
   CIVIL_STATUS_SYNC,
   answerSupplements,
+  outageCrashesAndBrokerRestart,
   civilEntities,
   expectedCivilRecord,
   inversions,
@@ -73,34 +67,10 @@ describe('civil-status-sync end to end: Kafka → ledger → civil-status regist
       return (s.SYNCED ?? 0) + (s.AWAITING_RESULT ?? 0) + (s.REJECTED ?? 0);
     };
     // A 30-second outage of the registry under load: nothing is lost, the breaker holds pushes.
-    await expectEventually(async () => expect(await progressed()).toBeGreaterThan(200), {
-      timeoutMs: 120_000,
-      intervalMs: 100,
-    });
-    await portalAdmin(world.sim, 'PUT', '/faults/civil-status', { down: true });
-    const downAt = Date.now();
-    await expectEventually(
-      () => expect(world.syncStatusesV2().some((s) => s.state === 'RETRYING')).toBe(true),
-      { timeoutMs: 30_000 },
-    );
-    await new Promise((done) => setTimeout(done, Math.max(0, 30_000 - (Date.now() - downAt))));
-    await portalAdmin(world.sim, 'PUT', '/faults/civil-status', {});
-
-    // SIGKILL each instance once, then the broker.
-    for (const [instance, threshold] of [
+    await outageCrashesAndBrokerRestart(ctx, world, 'civil-status', progressed, [
       [a, 900],
       [b, 1300],
-    ] as const) {
-      await expectEventually(async () => expect(await progressed()).toBeGreaterThan(threshold), {
-        timeoutMs: 180_000,
-        intervalMs: 50,
-      });
-      expect(await instance.kill()).toBeNull();
-      await instance.start();
-    }
-    const broker = new BrokerControl(ctx.stack.kind);
-    await broker.kill();
-    await broker.start();
+    ]);
 
     // The end: what the registry decided, from its own tables.
     const registry = async () =>

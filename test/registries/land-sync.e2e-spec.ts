@@ -2,18 +2,17 @@ import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
 import type { LandRegistrationReceived } from '@lienthong/contracts';
 import { fingerprint } from '@lienthong/sync-engine';
 import {
-  BrokerControl,
   Rng,
   SyncWorld,
   expectEventually,
   freePort,
-  portalAdmin,
   toRecord,
   useTestContext,
 } from '@lienthong/testing';
 import {
   LAND_SYNC,
   answerSupplements,
+  outageCrashesAndBrokerRestart,
   expectedLandRecord,
   landEntities,
   laterBy,
@@ -67,33 +66,10 @@ describe('land-sync end to end: Kafka → ledger → land registry (portal-sim) 
       const s = await world.ledgerStates();
       return (s.SYNCED ?? 0) + (s.AWAITING_RESULT ?? 0) + (s.SUPPLEMENT_REQUESTED ?? 0);
     };
-    await expectEventually(async () => expect(await progressed()).toBeGreaterThan(200), {
-      timeoutMs: 120_000,
-      intervalMs: 100,
-    });
-    await portalAdmin(world.sim, 'PUT', '/faults/land', { down: true });
-    const downAt = Date.now();
-    await expectEventually(
-      () => expect(world.syncStatusesV2().some((s) => s.state === 'RETRYING')).toBe(true),
-      { timeoutMs: 30_000 },
-    );
-    await new Promise((done) => setTimeout(done, Math.max(0, 30_000 - (Date.now() - downAt))));
-    await portalAdmin(world.sim, 'PUT', '/faults/land', {});
-
-    for (const [instance, threshold] of [
+    await outageCrashesAndBrokerRestart(ctx, world, 'land', progressed, [
       [a, 900],
       [b, 1400],
-    ] as const) {
-      await expectEventually(async () => expect(await progressed()).toBeGreaterThan(threshold), {
-        timeoutMs: 180_000,
-        intervalMs: 50,
-      });
-      expect(await instance.kill()).toBeNull();
-      await instance.start();
-    }
-    const broker = new BrokerControl(ctx.stack.kind);
-    await broker.kill();
-    await broker.start();
+    ]);
 
     await world.waitForLedger({ SYNCED: entities.length }, 300_000);
 

@@ -12,8 +12,11 @@ import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
 import { toRecord as toRegistryRecord, toTiepNhan } from '@lienthong/portal-clients';
 import { fingerprint } from '@lienthong/sync-engine';
 import {
+  BrokerControl,
   birthRegistered,
   deathRegistered,
+  expectEventually,
+  portalAdmin,
   invalidCorpus,
   marriageRegistered,
   registrationAmended,
@@ -21,7 +24,13 @@ import {
   toRecord,
   vnTime,
 } from '@lienthong/testing';
-import type { SyncServiceUnderTest, SyncWorld, TestContext, Rng } from '@lienthong/testing';
+import type {
+  Rng,
+  ServiceProcess,
+  SyncServiceUnderTest,
+  SyncWorld,
+  TestContext,
+} from '@lienthong/testing';
 
 export const CALLBACK_SECRET = 'e2e-land-callback-secret-0001';
 
@@ -173,7 +182,7 @@ export function twiceShuffled(rng: Rng, records: EncodedRecord[], topic: string)
  * The commune's side of a supplement request: whenever a SUPPLEMENT_REQUESTED status names one of
  * its entities, it sends the entity again, corrected (a new sequence). Stops with the test.
  */
-export function answerSupplements<T extends { ngayDangKy?: string; NgayHenTra?: string }>(
+export function answerSupplements<T extends object>(
   ctx: TestContext,
   world: SyncWorld,
   entities: Map<string, Entity<T>>,
@@ -233,4 +242,44 @@ export function inversions(order: string[], reference: string[]): number {
   for (let i = 0; i < ranks.length; i += 1)
     for (let j = i + 1; j < ranks.length; j += 1) if ((ranks[i] ?? 0) > (ranks[j] ?? 0)) n += 1;
   return n;
+}
+
+/**
+ * The faults every registry suite goes through, under load: once `progressed()` passes 200, the
+ * portal API is down for 30 s (pushes are seen RETRYING meanwhile); then each instance is killed
+ * (SIGKILL) once `progressed()` passes its threshold, and restarted; then the broker is killed and
+ * started again.
+ */
+export async function outageCrashesAndBrokerRestart(
+  ctx: TestContext,
+  world: SyncWorld,
+  api: 'civil-status' | 'land',
+  progressed: () => Promise<number>,
+  kills: Array<[ServiceProcess, number]>,
+): Promise<void> {
+  await expectEventually(async () => expect(await progressed()).toBeGreaterThan(200), {
+    timeoutMs: 120_000,
+    intervalMs: 100,
+  });
+  await portalAdmin(world.sim, 'PUT', `/faults/${api}`, { down: true });
+  const downAt = Date.now();
+  await expectEventually(
+    () => expect(world.syncStatusesV2().some((s) => s.state === 'RETRYING')).toBe(true),
+    { timeoutMs: 30_000 },
+  );
+  // The outage lasts 30 s whatever the test sees meanwhile: its length is the fault itself.
+  await new Promise((done) => setTimeout(done, Math.max(0, 30_000 - (Date.now() - downAt))));
+  await portalAdmin(world.sim, 'PUT', `/faults/${api}`, {});
+
+  for (const [instance, threshold] of kills) {
+    await expectEventually(async () => expect(await progressed()).toBeGreaterThan(threshold), {
+      timeoutMs: 180_000,
+      intervalMs: 50,
+    });
+    expect(await instance.kill()).toBeNull();
+    await instance.start();
+  }
+  const broker = new BrokerControl(ctx.stack.kind);
+  await broker.kill();
+  await broker.start();
 }

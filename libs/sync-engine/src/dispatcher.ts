@@ -9,6 +9,7 @@ import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
 import { syncStatus, writeRepairedIfDrifted, writeSyncStatus } from './sync-status';
+import type { DriftMark } from './sync-status';
 import { Wakeup } from './wakeup';
 
 export interface DispatcherOptions {
@@ -334,7 +335,8 @@ export class Dispatcher {
            and pushed_at is null and exists (select 1 from lease)
          returning 1
        )
-       select exists (select 1 from lease) as ours, (select count(*) from sending) as marked`,
+       -- A data-modifying CTE runs whether or not it is read.
+       select exists (select 1 from lease) as ours`,
       [entityType, entityKey, token, this.options.leaseMs, sending],
     );
     return rows[0]?.ours === true;
@@ -357,7 +359,7 @@ export class Dispatcher {
            and pushed_at is null and exists (select 1 from lease)
          returning 1
        )
-       select exists (select 1 from lease) as ours, (select count(*) from marked) as marked`,
+       select exists (select 1 from lease) as ours`,
       [entityType, entityKey, token, partKeys],
     );
     return rows[0]?.ours === true;
@@ -422,7 +424,7 @@ export class Dispatcher {
              then now() + make_interval(secs => $10::double precision / 1000) else null end,
            next_attempt_at = now(), updated_at = now()
          where entity_type = $1 and entity_key = $2 and lease_token = $5
-         returning state, awaiting_since, next_poll_at, greatest(source_sequence, (
+         returning state, awaiting_since, next_poll_at, drift_detected, greatest(source_sequence, (
            select max(p.source_sequence) from sync_entity_part p
            where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is not null)) as reflected_sequence`,
         [
@@ -443,6 +445,7 @@ export class Dispatcher {
         reflected_sequence: string;
         awaiting_since: Date | null;
         next_poll_at: Date | null;
+        drift_detected: DriftMark | null;
       }>(updated)[0];
       const reference = receipt.awaiting?.reference ?? receipt.reference;
       const acknowledged = {
@@ -458,7 +461,7 @@ export class Dispatcher {
             receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
           }),
         );
-        await writeRepairedIfDrifted(tx, this.options.pushTarget, {
+        await writeRepairedIfDrifted(tx, this.options.pushTarget, row.drift_detected, {
           ...entity,
           sequence: Number(row.reflected_sequence),
           attempt: entity.attempts + 1,

@@ -55,6 +55,7 @@ interface RunRow {
   sample_size: number | null;
   status: RunProgress['status'];
   total: number;
+  checked: number;
   cursor: string | null;
   verifying_since: Date | null;
 }
@@ -110,16 +111,9 @@ function scopeFilter(scope: ReconcileScope): { sql: string; params: unknown[] } 
 export class ReconcileRuns {
   constructor(private readonly options: ReconcileRunsOptions) {}
 
-  /** Starts a run (or returns the one its command already started). */
+  /** Starts a run (or returns the one its command already started: the command id is unique). */
   async start(spec: RunSpec): Promise<string> {
     const { dataSource, pushTarget } = this.options;
-    if (spec.commandId) {
-      const existing = await dataSource.query<Array<{ id: string }>>(
-        'select id from reconcile_run where command_id = $1',
-        [spec.commandId],
-      );
-      if (existing[0]) return existing[0].id;
-    }
     const id = randomUUID();
     const filter = scopeFilter(spec.scope);
     const [count] = await dataSource.query<Array<{ n: number }>>(
@@ -140,8 +134,12 @@ export class ReconcileRuns {
         total,
       ],
     );
-    if (returnedRows(inserted).length > 0 || !spec.commandId) return id;
-    return this.start(spec); // a concurrent start of the same command won
+    if (returnedRows(inserted).length > 0) return id;
+    const [existing] = await dataSource.query<Array<{ id: string }>>(
+      'select id from reconcile_run where command_id = $1',
+      [spec.commandId],
+    );
+    return (existing as { id: string }).id;
   }
 
   async cancel(id: string): Promise<void> {
@@ -179,7 +177,8 @@ export class ReconcileRuns {
          select id from reconcile_run
          where status in ('running', 'verifying') and (lease_until is null or lease_until < now())
          order by started_at limit 1 for update skip locked)
-       returning id, scope, dry_run, rate_per_second, sample_size, status, total, cursor, verifying_since`,
+       returning id, scope, dry_run, rate_per_second, sample_size, status, total, checked, cursor,
+         verifying_since`,
       [this.options.owner, this.options.leaseMs],
     );
     return returnedRows<RunRow>(rows)[0];
@@ -191,12 +190,8 @@ export class ReconcileRuns {
     const sample = run.sample_size !== null;
     const filter = scopeFilter(run.scope);
     const order = sortKey(sample);
-    const [progress] = await dataSource.query<Array<{ checked: number }>>(
-      'select checked from reconcile_run where id = $1',
-      [run.id],
-    );
     // A sample stops at its size; a full run walks to the end of its scope.
-    const limit = sample ? Math.min(pageSize, run.total - (progress?.checked ?? 0)) : pageSize;
+    const limit = sample ? Math.min(pageSize, run.total - run.checked) : pageSize;
     const page =
       limit <= 0
         ? []

@@ -6,6 +6,7 @@ import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';
 import { syncStatus, writeRepairedIfDrifted, writeSyncStatus } from './sync-status';
+import type { DriftMark } from './sync-status';
 import { RoundLoop, Wakeup } from './wakeup';
 
 export interface ResultPollerOptions {
@@ -283,10 +284,11 @@ export class ResultPoller {
         const updated: unknown = await tx.query(
           `update sync_entity set state = 'SYNCED', result = $5, polls = $6, next_poll_at = null,
              supplement = null, portal_stage = coalesce($7::jsonb, portal_stage), ${ordered}, ${release}
-           where ${still} returning 1`,
+           where ${still} returning drift_detected`,
           [...base, JSON.stringify(answer.result ?? null), polls, stage],
         );
-        if (returnedRows(updated).length === 0) return false;
+        const done = returnedRows<{ drift_detected: DriftMark | null }>(updated)[0];
+        if (!done) return false;
         await this.writeStatus(tx, row, 'SYNCED', {
           receipt: {
             reference: row.result_reference.slice(0, 200),
@@ -300,7 +302,7 @@ export class ResultPoller {
           ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
           ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
         });
-        await writeRepairedIfDrifted(tx, this.options.pushTarget, {
+        await writeRepairedIfDrifted(tx, this.options.pushTarget, done.drift_detected, {
           entityType: row.entity_type,
           entityKey: row.entity_key,
           communeCode: row.commune_code,

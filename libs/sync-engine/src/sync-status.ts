@@ -44,31 +44,32 @@ export async function writeSyncStatus(tx: SqlExecutor, status: SyncStatus): Prom
   ]);
 }
 
+/** What reconciliation left on an entity it made due again (`sync_entity.drift_detected`). */
+export interface DriftMark {
+  drift?: SyncStatus['drift'];
+  runId?: string;
+}
+
 /**
  * After an entity is SYNCED again: if reconciliation had found it drifted (and made it due), the
- * repair has landed. Publishes REPAIRED with what had differed, and clears the mark.
+ * repair has landed. Publishes REPAIRED with what had differed, and clears the mark. `mark` is the
+ * row's `drift_detected`, read by the statement that made it SYNCED (no extra read per sync).
  */
 export async function writeRepairedIfDrifted(
   tx: SqlExecutor,
   target: Pick<PushTarget, 'domain' | 'target'>,
+  mark: DriftMark | null,
   subject: StatusSubject,
 ): Promise<void> {
-  const rows = await tx.query<
-    Array<{ drift: { drift?: SyncStatus['drift']; runId?: string } | null }>
-  >(`select drift_detected as drift from sync_entity where entity_type = $1 and entity_key = $2`, [
-    subject.entityType,
-    subject.entityKey,
-  ]);
-  const found = rows[0]?.drift;
-  if (!found) return;
+  if (!mark) return;
   await tx.query(
     `update sync_entity set drift_detected = null where entity_type = $1 and entity_key = $2`,
     [subject.entityType, subject.entityKey],
   );
-  if (found.runId && /^[0-9a-f-]{36}$/.test(found.runId))
-    await tx.query(`update reconcile_run set repaired = repaired + 1 where id = $1`, [found.runId]);
+  if (mark.runId && /^[0-9a-f-]{36}$/.test(mark.runId))
+    await tx.query(`update reconcile_run set repaired = repaired + 1 where id = $1`, [mark.runId]);
   await writeSyncStatus(
     tx,
-    syncStatus(target, subject, 'REPAIRED', found.drift ? { drift: found.drift } : {}),
+    syncStatus(target, subject, 'REPAIRED', mark.drift ? { drift: mark.drift } : {}),
   );
 }

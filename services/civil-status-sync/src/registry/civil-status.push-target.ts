@@ -102,23 +102,26 @@ export class CivilStatusPushTarget extends PushTarget {
     entities: AwaitingEntity[],
     correlationId: string,
   ): Promise<Map<string, PollAnswer>> {
-    const groups = new Map<string, { module: CivilModule; maTinh: string; keys: string[] }>();
+    const groups = new Map<
+      string,
+      { module: CivilModule; maTinh: string; members: AwaitingEntity[] }
+    >();
     for (const e of entities) {
       const module = moduleOf(e.entityType);
       const maTinh = (e.desired as Registration).maTinh;
-      const group = groups.get(`${module}:${maTinh}`) ?? { module, maTinh, keys: [] };
-      group.keys.push(e.reference);
+      const group = groups.get(`${module}:${maTinh}`) ?? { module, maTinh, members: [] };
+      group.members.push(e);
       groups.set(`${module}:${maTinh}`, group);
     }
     const answers = new Map<string, PollAnswer>();
-    for (const group of groups.values()) {
+    for (const { module, maTinh, members } of groups.values()) {
       const results = await this.client.results(
-        group.keys,
-        group.maTinh,
-        group.module,
+        members.map((e) => e.reference),
+        maTinh,
+        module,
         correlationId,
       );
-      for (const e of entities) {
+      for (const e of members) {
         const result = results.get(e.reference);
         if (result) answers.set(e.entityKey, toPollAnswer(result));
       }

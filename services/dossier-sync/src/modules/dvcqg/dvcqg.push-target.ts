@@ -17,8 +17,8 @@ import type {
   PushReceipt,
 } from '@lienthong/sync-engine';
 
-/** A header as DVCQG would hand it back, so ours and the portal's compare equal. */
-const asPortalHolds = (h: DossierUpserted) => fingerprint(fromWireHeader(toWireHeader(h)));
+/** A header as DVCQG would hand it back (dates, codes), so ours and the portal's compare equal. */
+const asPortalHolds = (h: DossierUpserted) => fromWireHeader(toWireHeader(h));
 
 /**
  * Dossier → DVCQG: pushes the latest header (insert or update) and then the steps not yet pushed,
@@ -67,10 +67,7 @@ export class DvcqgPushTarget extends PushTarget {
           held
             ? {
                 kind: 'held',
-                drift: driftFields(
-                  fromWireHeader(toWireHeader(e.desired as DossierUpserted)),
-                  held.header,
-                ),
+                drift: driftFields(asPortalHolds(e.desired as DossierUpserted), held.header),
               }
             : { kind: 'missing' },
         );
@@ -91,7 +88,7 @@ export class DvcqgPushTarget extends PushTarget {
       }
       const headerHeld =
         portal !== undefined
-          ? fingerprint(portal.header) === asPortalHolds(header)
+          ? fingerprint(portal.header) === fingerprint(asPortalHolds(header))
           : entity.syncedFingerprint === entity.desiredFingerprint;
       if (!headerHeld) {
         await entity.lease.confirm();

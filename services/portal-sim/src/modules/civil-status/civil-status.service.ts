@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
+import { canonical, share } from '../common/records';
 import { EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
@@ -61,22 +61,6 @@ const error = (errorCode: string, errorDescription: string): CivilAnswer => ({
   errorCode,
   errorDescription,
 });
-
-/** JSON with object keys sorted: equal records compare equal whatever their key order. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
-        )
-      : v,
-  );
-}
-
-/** A stable number in [0, 1) per registration: which ones ask for a supplement or never answer. */
-function share(id: string, salt: string): number {
-  return createHash('sha256').update(`${salt}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
-}
 
 function vnStamp(at: Date): string {
   const d = new Date(at.getTime() + VN_OFFSET_MS);

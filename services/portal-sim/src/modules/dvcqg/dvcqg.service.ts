@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PROCEDURE_CATALOGUE } from '@lienthong/admin-units';
+import { canonical } from '../common/records';
 import { EffectsStore } from '../effects/effects.store';
 import { TokenStore } from '../auth/token.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
@@ -16,15 +17,6 @@ export interface DvcqgAnswer {
   session?: string;
   expires_in?: number;
 }
-
-const stable = (v: unknown): string =>
-  JSON.stringify(v, (_k, value: unknown) =>
-    value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(
-          Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : value,
-  );
 
 /**
  * "Already exists", in one of the forms public integrations meet: 03, 3, -3, or a code of its own
@@ -136,7 +128,7 @@ export class DvcqgService {
       const problem = headerProblem(item, previous);
       if (problem) return { error_code: DVCQG_CODES.invalidData, message: problem };
       const header = item as DossierHeader;
-      const changed = !previous || stable(previous) !== stable(header);
+      const changed = !previous || canonical(previous) !== canonical(header);
       if (!previous) await this.store.insert(tx, unit, header);
       else if (changed) await this.store.update(tx, header);
       await this.effects.record(tx, 'dvcqg', header.MaHoSo, 'header', changed);

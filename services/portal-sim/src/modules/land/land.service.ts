@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
@@ -6,6 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { request } from 'undici';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
+import { share } from '../common/records';
 import { EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
@@ -45,10 +45,6 @@ interface Row {
 
 /** Procedures that transfer rights owe tax: the dossier waits at FINANCIAL_OBLIGATION for the notice. */
 const TAXED_PROCEDURES = new Set(['DKBD', 'CN', 'TC']);
-
-function share(id: string, salt: string): number {
-  return createHash('sha256').update(`${salt}:${id}`).digest().readUInt32BE(0) / 2 ** 32;
-}
 
 /** What the registry stores of a dossier: the content, not the SecurityCode it calls back with. */
 function content(body: Record<string, unknown>): Record<string, unknown> {
