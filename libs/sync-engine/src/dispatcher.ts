@@ -437,7 +437,7 @@ export class Dispatcher {
           awaiting ? 'AWAITING_RESULT' : 'SYNCED',
           awaiting,
           receipt.awaiting?.reference ?? null,
-          this.options.firstPollMs ?? 1000,
+          receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000,
         ],
       );
       const row = returnedRows<{

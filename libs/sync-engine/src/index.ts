@@ -46,10 +46,18 @@ export type {
 } from './sync-health-reporter';
 export { Reconciler, driftFields } from './reconciler';
 export type { CheckResult, EntityRef, Verdict } from './reconciler';
-export { ReconcileRuns, ReconcileWorker, driftRateUpperBound } from './reconcile-runs';
+export {
+  ReconcileRuns,
+  ReconcileSchedule,
+  ReconcileWorker,
+  driftRateUpperBound,
+} from './reconcile-runs';
+export { ReconcileProgressPublisher, reconcileProgressMessage } from './reconcile-progress';
 export type {
+  OpenEntities,
   ReconcileRunsOptions,
   ReconcileScope,
+  ReconcileTiers,
   ReconcileWorkerOptions,
   RunProgress,
   RunSpec,

@@ -67,7 +67,14 @@ export interface PushReceipt {
    * Two-phase targets: the portal accepted the submission and answers later. The entity waits
    * (AWAITING_RESULT) and is polled with this reference until the answer comes.
    */
-  awaiting?: { reference: string };
+  awaiting?: {
+    reference: string;
+    /**
+     * The first poll after this long instead of the target's usual wait: the portal may have
+     * answered already and will not say so again (a submission sent again after a repair).
+     */
+    pollAfterMs?: number;
+  };
 }
 
 /** An entity whose portal accepted it and has not answered yet. */
@@ -144,6 +151,8 @@ export interface InspectedEntity {
   desired: unknown;
   /** The portal's reference of a two-phase entity. */
   reference?: string;
+  /** The answer the portal gave a two-phase entity, as the ledger kept it. */
+  result?: unknown;
 }
 
 /**

@@ -14,6 +14,19 @@ export interface ReconcileScope {
   /** Entities last changed in [from, to) (RFC 3339). */
   from?: string;
   to?: string;
+  /** Only entities whose domain state is not terminal (a dossier still in process). */
+  open?: boolean;
+  /** Only one slice of the entities: those whose key hashes to `index` of `of`. */
+  slice?: { index: number; of: number };
+}
+
+/**
+ * Which ledger entities are still open, as their domain says it: the desired state's `field` is
+ * not one of the `terminal` values (a dossier's TrangThaiHoSo not 3, 8, 10, 11).
+ */
+export interface OpenEntities {
+  field: string;
+  terminal: string[];
 }
 
 export interface RunSpec {
@@ -25,12 +38,18 @@ export interface RunSpec {
   ratePerSecond: number;
   /** Check a random sample of this size instead of every entity in scope. */
   sampleSize?: number;
+  /** The scheduled tier that started it; none when an operator did. */
+  tier?: string;
 }
 
 export interface RunProgress {
   id: string;
+  /** The scheduled tier that started it, or null (an operator's command). */
+  tier: string | null;
   status: 'running' | 'verifying' | 'finished' | 'cancelled';
   dryRun: boolean;
+  /** A sample run (its drift rate can be bounded). */
+  sample: boolean;
   total: number;
   checked: number;
   matched: number;
@@ -71,6 +90,10 @@ export interface ReconcileRunsOptions {
   pageSize: number;
   /** Verification gives up on entities still not settled after this long (reported, not hidden). */
   verifyTimeoutMs: number;
+  /** A verifying run with nothing to verify yet looks again after this long. */
+  idleMs: number;
+  /** What `scope.open` means in this domain; without it every entity counts as open. */
+  open?: OpenEntities;
 }
 
 /** The order a run walks its scope in: every entity by key, or a sample in a random order of its own. */
@@ -80,21 +103,32 @@ function sortKey(sample: boolean): string {
     : `e.entity_type || chr(1) || e.entity_key`;
 }
 
-/** Parameters $2.. of the scope filter, after the run id ($1). */
-function scopeFilter(scope: ReconcileScope): { sql: string; params: unknown[] } {
+/** Parameters $3..$11 of the scope filter, after the run id ($1) and the target ($2). */
+function scopeFilter(
+  scope: ReconcileScope,
+  open: OpenEntities | undefined,
+): { sql: string; params: unknown[] } {
+  const slice = scope.slice && scope.slice.of > 1 ? scope.slice : undefined;
   return {
     sql: `e.target = $2
       and ($3::text[] is null or e.commune_code = any($3))
       and ($4::text[] is null or e.entity_type = any($4))
       and ($5::text[] is null or e.entity_key = any($5))
       and ($6::timestamptz is null or e.updated_at >= $6)
-      and ($7::timestamptz is null or e.updated_at < $7)`,
+      and ($7::timestamptz is null or e.updated_at < $7)
+      and ($8::text is null or not coalesce(e.desired->>$8 = any($9::text[]), false))
+      and ($10::int is null or
+        mod(hashtext(e.entity_type || chr(1) || e.entity_key)::bigint + 2147483648, $11::int) = $10)`,
     params: [
       scope.communeCodes ?? null,
       scope.entityTypes ?? null,
       scope.keys ?? null,
       scope.from ?? null,
       scope.to ?? null,
+      scope.open && open ? open.field : null,
+      scope.open && open ? open.terminal : null,
+      slice ? slice.index % slice.of : null,
+      slice ? slice.of : null,
     ],
   };
 }
@@ -113,17 +147,31 @@ export class ReconcileRuns {
 
   /** Starts a run (or returns the one its command already started: the command id is unique). */
   async start(spec: RunSpec): Promise<string> {
+    return (await this.startRun(spec)).id;
+  }
+
+  /** As `start`, and whether this call created the run. */
+  async startRun(spec: RunSpec): Promise<{ id: string; created: boolean }> {
     const { dataSource, pushTarget } = this.options;
+    if (spec.commandId !== undefined) {
+      // Asked again (a repeated command, a schedule looking every second): no count of the scope.
+      const [known] = await dataSource.query<Array<{ id: string }>>(
+        'select id from reconcile_run where command_id = $1',
+        [spec.commandId],
+      );
+      if (known) return { id: known.id, created: false };
+    }
     const id = randomUUID();
-    const filter = scopeFilter(spec.scope);
+    const filter = scopeFilter(spec.scope, this.options.open);
     const [count] = await dataSource.query<Array<{ n: number }>>(
       `select count(*)::int n from sync_entity e where $1::text is not null and ${filter.sql}`,
       [id, pushTarget.target, ...filter.params],
     );
     const total = Math.min(count?.n ?? 0, spec.sampleSize ?? Number.MAX_SAFE_INTEGER);
     const inserted: unknown = await dataSource.query(
-      `insert into reconcile_run (id, command_id, scope, dry_run, rate_per_second, sample_size, total)
-       values ($1, $2, $3, $4, $5, $6, $7) on conflict (command_id) do nothing returning id`,
+      `insert into reconcile_run (id, command_id, scope, dry_run, rate_per_second, sample_size,
+         total, tier)
+       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (command_id) do nothing returning id`,
       [
         id,
         spec.commandId ?? null,
@@ -132,14 +180,15 @@ export class ReconcileRuns {
         spec.ratePerSecond,
         spec.sampleSize ?? null,
         total,
+        spec.tier ?? null,
       ],
     );
-    if (returnedRows(inserted).length > 0) return id;
+    if (returnedRows(inserted).length > 0) return { id, created: true };
     const [existing] = await dataSource.query<Array<{ id: string }>>(
       'select id from reconcile_run where command_id = $1',
       [spec.commandId],
     );
-    return (existing as { id: string }).id;
+    return { id: (existing as { id: string }).id, created: false };
   }
 
   async cancel(id: string): Promise<void> {
@@ -151,22 +200,42 @@ export class ReconcileRuns {
   }
 
   /**
-   * One step of one run: a page checked (or verified). Returns the run and how many entities it
-   * asked about (0: nothing to do now), so the caller can keep to the run's rate.
+   * One step of the run whose turn it is: a page checked (or verified). Returns the run and how
+   * many entities it asked the portal about (0: nothing to do now). The run's next step is due
+   * when its own rate allows (n entities at r per second: n / r seconds later), or after `idleMs`
+   * when it waits for repairs to land, so runs take turns and none holds up another.
    */
-  async step(): Promise<{ runId: string; asked: number; ratePerSecond: number } | undefined> {
+  async step(): Promise<{ runId: string; asked: number } | undefined> {
     if (this.options.pushTarget.blocked()) return undefined;
     const run = await this.claim();
     if (!run) return undefined;
+    let asked = 0;
+    let waitMs = 0;
     try {
-      const asked = run.status === 'running' ? await this.walk(run) : await this.verify(run);
-      return { runId: run.id, asked, ratePerSecond: run.rate_per_second };
+      if (run.status === 'running') asked = await this.walk(run);
+      else {
+        asked = await this.verify(run);
+        if (asked === 0) waitMs = this.options.idleMs;
+      }
+      if (asked > 0) waitMs = (asked / Math.max(run.rate_per_second, 0.001)) * 1000;
+      return { runId: run.id, asked };
     } finally {
       await this.options.dataSource.query(
-        `update reconcile_run set lease_owner = null, lease_until = null where id = $1 and lease_owner = $2`,
-        [run.id, this.options.owner],
+        `update reconcile_run set lease_owner = null, lease_until = null,
+           next_step_at = now() + make_interval(secs => $3::double precision / 1000)
+         where id = $1 and lease_owner = $2`,
+        [run.id, this.options.owner, waitMs],
       );
     }
+  }
+
+  /** How long until some active run's next step is due (undefined: no active run). */
+  async msUntilNextStep(): Promise<number | undefined> {
+    const [row] = await this.options.dataSource.query<Array<{ ms: number | null }>>(
+      `select (extract(epoch from min(next_step_at) - now()) * 1000)::float8 as ms
+       from reconcile_run where status in ('running', 'verifying')`,
+    );
+    return row?.ms === null || row?.ms === undefined ? undefined : Math.max(0, row.ms);
   }
 
   private async claim(): Promise<RunRow | undefined> {
@@ -175,8 +244,9 @@ export class ReconcileRuns {
          lease_until = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
        where id = (
          select id from reconcile_run
-         where status in ('running', 'verifying') and (lease_until is null or lease_until < now())
-         order by started_at limit 1 for update skip locked)
+         where status in ('running', 'verifying') and next_step_at <= now()
+           and (lease_until is null or lease_until < now())
+         order by next_step_at, started_at limit 1 for update skip locked)
        returning id, scope, dry_run, rate_per_second, sample_size, status, total, checked, cursor,
          verifying_since`,
       [this.options.owner, this.options.leaseMs],
@@ -188,7 +258,7 @@ export class ReconcileRuns {
   private async walk(run: RunRow): Promise<number> {
     const { dataSource, pushTarget, pageSize } = this.options;
     const sample = run.sample_size !== null;
-    const filter = scopeFilter(run.scope);
+    const filter = scopeFilter(run.scope, this.options.open);
     const order = sortKey(sample);
     // A sample stops at its size; a full run walks to the end of its scope.
     const limit = sample ? Math.min(pageSize, run.total - run.checked) : pageSize;
@@ -198,8 +268,8 @@ export class ReconcileRuns {
         : await dataSource.query<Array<EntityRef & { sort: string }>>(
             `select e.entity_type as "entityType", e.entity_key as "entityKey", ${order} as sort
              from sync_entity e
-             where $1::text is not null and ${filter.sql} and ($8::text is null or ${order} > $8)
-             order by ${order} limit $9`,
+             where $1::text is not null and ${filter.sql} and ($12::text is null or ${order} > $12)
+             order by ${order} limit $13`,
             [run.id, pushTarget.target, ...filter.params, run.cursor, limit],
           );
     if (page.length === 0) {
@@ -325,8 +395,10 @@ export class ReconcileRuns {
     const rows = await this.options.dataSource.query<
       Array<{
         id: string;
+        tier: string | null;
         status: RunProgress['status'];
         dry_run: boolean;
+        sample_size: number | null;
         total: number;
         checked: number;
         matched: number;
@@ -349,8 +421,10 @@ export class ReconcileRuns {
     const rate = r.elapsed > 0 ? r.checked / r.elapsed : 0;
     return {
       id: r.id,
+      tier: r.tier,
       status: r.status,
       dryRun: r.dry_run,
+      sample: r.sample_size !== null,
       total: r.total,
       checked: r.checked,
       matched: r.matched,
@@ -400,6 +474,13 @@ function binomialCdf(k: number, n: number, p: number): number {
 export interface ReconcileWorkerOptions {
   /** Wait when no run has work. */
   idleMs: number;
+  /** Blocked (breaker open, held, Retry-After running): no run takes a step. */
+  pushTarget: Pick<PushTarget, 'blocked'>;
+  /**
+   * Lookups per second for all runs together: the reconciliation's share of the portal's quota
+   * (each run also keeps to its own rate). Pushes have the rest.
+   */
+  budgetPerSecond: number;
   /** A progress report at most this often per run (and one when it finishes). */
   progressEveryMs: number;
   onProgress: (progress: RunProgress, finished: boolean) => void;
@@ -407,10 +488,11 @@ export interface ReconcileWorkerOptions {
 }
 
 /**
- * Drives reconciliation runs in the background: a step at a time, keeping each run to its rate
- * (a page of n entities at r per second is followed by a wait of n / r seconds), reporting
- * progress now and then and once at the end. A blocked target (breaker open, held, Retry-After
- * running) gets no lookups: `step` does nothing until it is free.
+ * Drives reconciliation runs in the background, a step at a time: after a step that asked the
+ * portal about n entities it waits n / budget seconds, so all runs together keep to the budget
+ * (each run's own rate is kept by `ReconcileRuns.step`); it reports progress now and then and
+ * once at the end. A blocked target (breaker open, held, Retry-After running) gets no lookups:
+ * `step` does nothing until it is free.
  */
 export class ReconcileWorker {
   private running = false;
@@ -422,6 +504,7 @@ export class ReconcileWorker {
   constructor(
     private readonly runs: ReconcileRuns,
     private readonly options: ReconcileWorkerOptions,
+    private readonly schedule?: ReconcileSchedule,
   ) {}
 
   start(): void {
@@ -444,10 +527,22 @@ export class ReconcileWorker {
     await this.loop;
   }
 
-  /** One step; returns how long to wait before the next. */
+  /** A run was started: look at once instead of at the end of the idle wait. */
+  notify(): void {
+    this.wakeup.notify();
+  }
+
+  /** One step (and the scheduled runs that are due); returns how long to wait before the next. */
   async round(): Promise<number> {
+    await this.schedule?.startDue();
     const step = await this.runs.step();
-    if (!step) return this.options.idleMs;
+    if (!step) {
+      // Wake for the next run's turn, or after the idle wait (a run may be started meanwhile).
+      const next = this.options.pushTarget.blocked()
+        ? undefined
+        : await this.runs.msUntilNextStep();
+      return Math.max(50, Math.min(this.options.idleMs, next ?? this.options.idleMs));
+    }
     const now = Date.now();
     const last = this.reportedAt.get(step.runId) ?? 0;
     if (step.asked === 0 || now - last >= this.options.progressEveryMs) {
@@ -463,7 +558,87 @@ export class ReconcileWorker {
         }
       }
     }
-    if (step.asked === 0) return 0;
-    return (step.asked / Math.max(step.ratePerSecond, 0.001)) * 1000;
+    return (step.asked / Math.max(this.options.budgetPerSecond, 0.001)) * 1000;
   }
+}
+
+/** A scheduled tier: how often it starts a run. */
+export interface ReconcileTiers {
+  /** Entities changed since the previous period began (recent and uncertain pushes); 0: off. */
+  recentEveryMs: number;
+  /** Entities whose domain state is still open; 0 (or no `OpenEntities`): off. */
+  openEveryMs: number;
+  /** Everything is swept once per period, one slice of `sweepSlices` at a time; 0: off. */
+  sweepPeriodMs: number;
+  sweepSlices: number;
+  /** Scheduled runs only report (no repair). */
+  dryRun: boolean;
+  /** Each scheduled run's rate. */
+  ratePerSecond: number;
+}
+
+/**
+ * Starts the scheduled runs (docs/architecture.md, "Reconciliation"): a tier's run for a period
+ * is started once, whichever instance gets there first and however often it restarts, because
+ * its command id names the tier and the period (`schedule:<tier>:<period number>`).
+ * - recent: entities changed since the previous period began: what was just pushed, and the
+ *   pushes whose outcome was uncertain, are checked soon after;
+ * - open: entities their domain says are not finished (OpenEntities), daily by default;
+ * - sweep: the slice `period number mod slices` of all entities (a hash of the key), so every
+ *   entity is checked once per `sweepPeriodMs`.
+ */
+export class ReconcileSchedule {
+  private checkedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly runs: ReconcileRuns,
+    private readonly tiers: ReconcileTiers,
+    private readonly options: {
+      /** The domain can say which entities are open. */
+      hasOpen: boolean;
+      /** How often to look whether a period began (at most). */
+      everyMs?: number;
+      now?: () => number;
+      onStarted?: (tier: string, runId: string) => void;
+    },
+  ) {}
+
+  /** The runs due now that have not been started yet; their ids. */
+  async startDue(): Promise<string[]> {
+    const now = (this.options.now ?? Date.now)();
+    if (now - this.checkedAt < (this.options.everyMs ?? 1000)) return [];
+    this.checkedAt = now;
+    const { tiers } = this;
+    const started: string[] = [];
+    const start = async (tier: string, everyMs: number, scope: (n: number) => ReconcileScope) => {
+      if (everyMs <= 0) return;
+      const n = Math.floor(now / everyMs);
+      const key = `schedule:${tier}:${n}`;
+      if (this.asked.has(key)) return;
+      const run = await this.runs.startRun({
+        commandId: key,
+        tier,
+        scope: scope(n),
+        dryRun: tiers.dryRun,
+        ratePerSecond: tiers.ratePerSecond,
+      });
+      this.asked.add(key);
+      if (run.created) {
+        started.push(run.id);
+        this.options.onStarted?.(tier, run.id);
+      }
+    };
+    await start('recent', tiers.recentEveryMs, (n) => ({
+      from: new Date((n - 1) * tiers.recentEveryMs).toISOString(),
+    }));
+    if (this.options.hasOpen) await start('open', tiers.openEveryMs, () => ({ open: true }));
+    const slices = Math.max(1, tiers.sweepSlices);
+    await start('sweep', tiers.sweepPeriodMs > 0 ? tiers.sweepPeriodMs / slices : 0, (n) => ({
+      slice: { index: n % slices, of: slices },
+    }));
+    return started;
+  }
+
+  /** The periods this instance has seen started (by it or another), not asked about again. */
+  private readonly asked = new Set<string>();
 }

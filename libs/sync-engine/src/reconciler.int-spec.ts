@@ -7,7 +7,12 @@ import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem } from './ledger-ingest';
 import { PushTarget } from './push-target.port';
 import type { ClaimedEntity, InspectedEntity, Inspection, PushReceipt } from './push-target.port';
-import { ReconcileRuns, ReconcileWorker, driftRateUpperBound } from './reconcile-runs';
+import {
+  ReconcileRuns,
+  ReconcileSchedule,
+  ReconcileWorker,
+  driftRateUpperBound,
+} from './reconcile-runs';
 import { Reconciler, driftFields } from './reconciler';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
@@ -66,7 +71,9 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
   });
 
   beforeEach(async () => {
-    await ctx.sql.query('truncate sync_entity, sync_entity_part, processed_event, outbox');
+    await ctx.sql.query(
+      'truncate sync_entity, sync_entity_part, processed_event, outbox, reconcile_run cascade',
+    );
   });
 
   const item = (key: string, sequence: number, extra: object = {}): LedgerItem => ({
@@ -216,6 +223,8 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
         leaseMs: 30_000,
         pageSize,
         verifyTimeoutMs: 60_000,
+        idleMs: 10,
+        open: { field: 'TrangThaiHoSo', terminal: ['3', '8', '10'] },
       });
     const keys10 = Array.from({ length: 10 }, (_, i) => `K${String(i).padStart(2, '0')}`);
     const setUp = async () => {
@@ -232,13 +241,18 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
       portal.asked.length = 0;
       return { portal, dispatcher };
     };
+    /** Steps until the run finishes, waiting for each next step's turn (its rate). */
     const drive = async (r: ReconcileRuns, id: string, between?: () => Promise<unknown>) => {
-      for (let i = 0; i < 50; i += 1) {
-        await r.step();
+      for (let i = 0; i < 200; i += 1) {
+        if (!(await r.step())) await turn(r);
         await between?.();
         if ((await r.progress(id))?.status === 'finished') return;
       }
       throw new Error('the run did not finish');
+    };
+    const turn = async (r: ReconcileRuns) => {
+      const ms = (await r.msUntilNextStep()) ?? 10;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, ms)));
     };
 
     it('walks its scope a page at a time, repairs through the dispatcher, verifies, and finishes with its counts', async () => {
@@ -320,6 +334,8 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
       const reports: Array<{ checked: number; finished: boolean }> = [];
       const worker = new ReconcileWorker(r, {
         idleMs: 20,
+        budgetPerSecond: 1000,
+        pushTarget: portal,
         progressEveryMs: 0,
         onProgress: (p, finished) => reports.push({ checked: p.checked, finished }),
         onError: (err) => {
@@ -341,6 +357,117 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
         reports.map((p) => p.checked).filter((c, i, all) => i > 0 && c < (all[i - 1] ?? 0)),
       ).toEqual([]);
       expect(portal.asked.flat()).toEqual(keys10);
+    });
+
+    it('all runs together keep to the budget, each run to its own rate; a run waiting for its repairs does not hold up the next', async () => {
+      const { portal } = await setUp();
+      const r = runs(portal, 'w', 2);
+      // A repair run whose repairs cannot land (no dispatcher runs): it waits in verification.
+      const waiting = await r.start({
+        scope: { keys: ['K03'] },
+        dryRun: false,
+        ratePerSecond: 500,
+      });
+      const other = { communeCodes: ['26743'] }; // K05–K09
+      const a = await r.start({ scope: other, dryRun: true, ratePerSecond: 500 });
+      const b = await r.start({ scope: other, dryRun: true, ratePerSecond: 500 });
+      const done = new Set<string>();
+      const worker = new ReconcileWorker(r, {
+        idleMs: 20,
+        budgetPerSecond: 10,
+        pushTarget: portal,
+        progressEveryMs: 60_000,
+        onProgress: (p, finished) => {
+          if (finished) done.add(p.id);
+        },
+        onError: (err) => {
+          throw err;
+        },
+      });
+      const startedAt = Date.now();
+      worker.start();
+      await expectEventually(() => expect([...done].sort()).toEqual([a, b].sort()), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
+      const elapsed = Date.now() - startedAt;
+      await worker.stop();
+      // 11 lookups (1 + 5 + 5) at 10 per second for all runs: at least 0.9 s before the last page
+      // (of at most two), where each run alone at 500 per second would take 20 ms.
+      expect(portal.asked.flat()).toHaveLength(11);
+      expect(elapsed).toBeGreaterThanOrEqual(850);
+      expect((await r.progress(waiting))?.status).toBe('verifying');
+    });
+
+    it('scheduled tiers: each period starts its run once across instances and restarts; recent, open, and a rotating sweep slice that covers everything once', async () => {
+      const { portal } = await setUp();
+      // Two dossiers are final (result returned, stopped): the open tier leaves them out. Five
+      // have not changed for an hour: the recent tier leaves them out.
+      await ctx.sql.query(
+        `update sync_entity set desired = desired || '{"TrangThaiHoSo": 10}' where entity_key = 'K01'`,
+      );
+      await ctx.sql.query(
+        `update sync_entity set desired = desired || '{"TrangThaiHoSo": 8}' where entity_key = 'K02'`,
+      );
+      await ctx.sql.query(
+        `update sync_entity set updated_at = now() - interval '1 hour' where entity_key >= 'K05'`,
+      );
+      const r = runs(portal, 's', 50);
+      const tiers = {
+        recentEveryMs: 60_000,
+        openEveryMs: 86_400_000,
+        sweepPeriodMs: 3 * 3_600_000,
+        sweepSlices: 3,
+        dryRun: true,
+        ratePerSecond: 1000,
+      };
+      let now = Date.now();
+      const schedule = (only?: 'sweep') =>
+        new ReconcileSchedule(r, only ? { ...tiers, recentEveryMs: 0 } : tiers, {
+          hasOpen: !only,
+          everyMs: 0,
+          now: () => now,
+        });
+      const first = schedule();
+      expect(await first.startDue()).toHaveLength(3);
+      // The same period again, from this instance and from another (or after a restart): nothing.
+      expect(await first.startDue()).toEqual([]);
+      expect(await schedule().startDue()).toEqual([]);
+      const run = async (tier: string, period: number) =>
+        (
+          await ctx.sql.query<{ id: string; scope: unknown; total: number }>(
+            'select id, scope, total from reconcile_run where command_id = $1',
+            [`schedule:${tier}:${period}`],
+          )
+        )[0];
+      const recent = await run('recent', Math.floor(now / 60_000));
+      expect(recent?.scope).toEqual({
+        from: new Date((Math.floor(now / 60_000) - 1) * 60_000).toISOString(),
+      });
+      expect(recent?.total).toBe(5);
+      expect((await run('open', Math.floor(now / 86_400_000)))?.total).toBe(8);
+
+      // The sweep: one slice an hour; three hours cover every dossier exactly once.
+      const sweeps: string[] = [];
+      for (let hour = 0; hour < 3; hour += 1) {
+        if (hour > 0) {
+          now += 3_600_000;
+          expect(await schedule('sweep').startDue()).toHaveLength(1);
+        }
+        sweeps.push((await run('sweep', Math.floor(now / 3_600_000)))?.id ?? 'none');
+      }
+      // Every run walks exactly what it counted: recent 5, open 8, the sweep's slices 10 in all.
+      const all = await ctx.sql.query<{ id: string }>('select id from reconcile_run');
+      for (const { id } of all) await drive(r, id);
+      const finished = await ctx.sql.query<{ tier: string; total: number; checked: number }>(
+        'select tier, total, checked from reconcile_run',
+      );
+      expect(finished.filter((f) => f.checked !== f.total)).toEqual([]);
+      expect(finished.filter((f) => f.tier === 'sweep').reduce((n, f) => n + f.total, 0)).toBe(10);
+      expect(portal.asked.flat()).toHaveLength(5 + 8 + 10);
+      const swept = portal.asked.flat().filter((k, i, all) => all.indexOf(k) === i);
+      expect(swept.sort()).toEqual(keys10);
+      expect(sweeps).not.toContain('none');
     });
   });
 });

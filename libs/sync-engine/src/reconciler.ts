@@ -27,6 +27,7 @@ interface Row {
   desired: unknown;
   source_sequence: string;
   result_reference: string | null;
+  result: unknown;
   version: string;
   settled: boolean;
 }
@@ -81,6 +82,7 @@ export class Reconciler {
       communeCode: r.commune_code,
       desired: r.desired,
       ...(r.result_reference ? { reference: r.result_reference } : {}),
+      ...(r.result !== null && r.result !== undefined ? { result: r.result } : {}),
     }));
     const answers = new Map<string, Inspection>();
     const batch = target.inspectBatch ?? 20;
@@ -174,7 +176,7 @@ export class Reconciler {
     const keys = refs.map((r) => ('entityKey' in r ? r.entityKey : r.entity_key));
     return db.query<Row[]>(
       `select e.entity_type, e.entity_key, e.commune_code, e.state, e.desired, e.source_sequence,
-         e.result_reference,
+         e.result_reference, e.result,
          concat_ws(':', e.updated_at, e.desired_fingerprint, e.parts_version, e.state) as version,
          (e.state = 'SYNCED' and e.lease_token is null and not exists (
             select 1 from sync_entity_part p where p.entity_type = e.entity_type

@@ -316,6 +316,31 @@ export class SyncLedgerReconcile1763800001000 implements MigrationInterface {
 }
 
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
+/**
+ * Reconciliation on a schedule: `tier` names the scheduled tier a run belongs to (null: started on
+ * command), `next_step_at` is when the run may take its next step (its own rate, and a run that
+ * waits for repairs to land does not hold up the others).
+ */
+export class SyncLedgerReconcileSchedule1763800001100 implements MigrationInterface {
+  name = 'SyncLedgerReconcileSchedule1763800001100';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `alter table reconcile_run add column tier text,
+         add column next_step_at timestamptz not null default now()`,
+    );
+    await q.query(
+      `create index reconcile_run_active on reconcile_run (next_step_at)
+         where status in ('running', 'verifying')`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index reconcile_run_active');
+    await q.query('alter table reconcile_run drop column tier, drop column next_step_at');
+  }
+}
+
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
   SyncLedgerDispatch1763800000400,
@@ -324,4 +349,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerFacts1763800000800,
   SyncLedgerPartSends1763800000900,
   SyncLedgerReconcile1763800001000,
+  SyncLedgerReconcileSchedule1763800001100,
 ];

@@ -50,13 +50,16 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
           if (command.command !== 'reconcile') continue;
           if (command.scope.domain && command.scope.domain !== this.pushTarget.domain) continue;
           const { domain: _domain, ...scope } = command.scope;
+          // A command may ask for less than the budget, never for more.
+          const budget = this.workers.reconcileBudget;
           const runId = await runs.start({
             commandId: command.commandId,
             scope,
             dryRun: command.dryRun,
-            ratePerSecond: command.ratePerSecond ?? this.config.RECONCILE_RATE_PER_SECOND,
+            ratePerSecond: Math.min(command.ratePerSecond ?? budget, budget),
             ...(command.sampleSize ? { sampleSize: command.sampleSize } : {}),
           });
+          this.workers.reconcileStarted();
           this.logger.info(
             { commandId: command.commandId, runId, dryRun: command.dryRun },
             'reconciliation requested',

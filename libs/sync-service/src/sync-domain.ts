@@ -1,7 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { ConsumedEvent } from '@lienthong/messaging';
 import type { PortalGateway } from '@lienthong/resilience';
-import type { LedgerItem, PushTarget } from '@lienthong/sync-engine';
+import type { LedgerItem, OpenEntities, PushTarget } from '@lienthong/sync-engine';
 import type { SyncServiceConfig } from './sync-service.config';
 
 /**
@@ -24,6 +24,12 @@ export interface SyncDomain<C extends SyncServiceConfig = SyncServiceConfig> {
     /** The port the dispatcher pushes through, built on the target's gateway. */
     pushTarget(gateway: PortalGateway, config: C): PushTarget;
   };
+  /**
+   * Which synced entities are still open in their domain (the reconciliation's "open" tier): the
+   * desired state's field and its final values. Without it, a synced entity is final (a two-phase
+   * portal's answer is its end) and the tier does not run.
+   */
+  open?: OpenEntities;
   /**
    * HTTP endpoints the domain adds (a portal's callbacks). They may inject the kit's providers:
    * SyncWorkers (applyFact), SYNC_CONFIG, ROOT_LOGGER.

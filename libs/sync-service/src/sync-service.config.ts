@@ -88,6 +88,12 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.syncHealthV2,
       description: 'where sync.health.v2 goes',
     },
+    SYNC_RECONCILE_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.syncReconcile,
+      description: "where reconciliation runs' progress and summaries go",
+    },
     KAFKA_PARTITIONS_CONCURRENTLY: {
       type: 'integer',
       minimum: 1,
@@ -140,7 +146,37 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       description:
         "reconciliation lookups per second when a run does not say: its own share of the portal's quota, never the pushes'",
     },
+    RECONCILE_QUOTA_SHARE: {
+      type: 'number',
+      minimum: 0.01,
+      maximum: 1,
+      default: 0.2,
+      description:
+        "share of the portal's quota (<PORTAL>_RATE_LIMIT_PER_SECOND) all reconciliation runs together may use; the rest is the pushes'",
+    },
     RECONCILE_PAGE_SIZE: int(1, 50, 'entities a reconciliation run checks per step'),
+    RECONCILE_RECENT_EVERY_MS: int(
+      0,
+      900_000,
+      'scheduled tier "recent": every this long, check what changed since the previous period began (0: off)',
+    ),
+    RECONCILE_OPEN_EVERY_MS: int(
+      0,
+      86_400_000,
+      'scheduled tier "open": every this long, check the entities whose domain state is not final (0: off)',
+    ),
+    RECONCILE_SWEEP_PERIOD_MS: int(
+      0,
+      2_592_000_000,
+      'scheduled tier "sweep": every entity is checked once per this period, a slice at a time (0: off)',
+    ),
+    RECONCILE_SWEEP_SLICES: int(1, 30, 'slices of the sweep (one run per period / slices)'),
+    RECONCILE_SCHEDULE_MODE: {
+      type: 'string',
+      enum: ['repair', 'dry-run'],
+      default: 'repair',
+      description: 'scheduled runs repair what they find, or only report it',
+    },
     OPS_COMMANDS_TOPIC: {
       type: 'string',
       minLength: 1,

@@ -12,22 +12,36 @@ import {
   LedgerIngest,
   OutboxRelay,
   PushTarget,
+  ReconcileProgressPublisher,
   ReconcileRuns,
+  ReconcileSchedule,
   ReconcileWorker,
   Reconciler,
   ResultPoller,
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
+  driftRateUpperBound,
 } from '@lienthong/sync-engine';
 import type { FactOutcome, InboundFact } from '@lienthong/sync-engine';
 import { KafkaProbe } from './kafka-probe';
 import type { SyncDomain } from './sync-domain';
+import { portalSettings } from './sync-service.config';
 import type { SyncServiceConfig } from './sync-service.config';
 import { SyncSignals } from './sync-signals';
 import { SyncMetrics } from './sync.metrics';
 import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 
 const HOUR = 3_600_000;
+
+/**
+ * The reconciliation's rate: RECONCILE_RATE_PER_SECOND, and at most RECONCILE_QUOTA_SHARE of the
+ * portal's quota when one is configured (<PREFIX>_RATE_LIMIT_PER_SECOND), so pushes keep the rest.
+ */
+export function reconcileBudget(config: SyncServiceConfig, prefix: string): number {
+  const quota = portalSettings(config, prefix).RATE_LIMIT_PER_SECOND;
+  const rate = config.RECONCILE_RATE_PER_SECOND;
+  return quota > 0 ? Math.min(rate, quota * config.RECONCILE_QUOTA_SHARE) : rate;
+}
 
 /**
  * The background work of the service: the dispatcher pushing due ledger rows to the target, the outbox
@@ -45,6 +59,8 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   /** Targets that can be inspected: reconciliation runs, and the worker that drives them. */
   readonly reconcileRuns: ReconcileRuns | undefined;
   private readonly reconcileWorker: ReconcileWorker | undefined;
+  /** Lookups per second all reconciliation runs together may make (and a run's rate at most). */
+  readonly reconcileBudget: number = 0;
   private retention: NodeJS.Timeout | undefined;
 
   constructor(
@@ -116,19 +132,55 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
         leaseMs: config.DISPATCH_LEASE_MS,
         pageSize: config.RECONCILE_PAGE_SIZE,
         verifyTimeoutMs: config.RECONCILE_VERIFY_TIMEOUT_MS,
-      });
-      this.reconcileWorker = new ReconcileWorker(this.reconcileRuns, {
         idleMs: config.RECONCILE_IDLE_MS,
-        progressEveryMs: 10_000,
-        onProgress: (progress, finished) =>
-          logger.info(
-            { reconcile: progress },
-            finished
-              ? `reconciliation ${progress.id} ${progress.status}: ${progress.checked} of ${progress.total} checked, ${progress.missing} missing and ${progress.drifted} drifted at the portal, ${progress.repaired} repaired, ${progress.verified} verified, ${progress.inFlux} in flux${progress.dryRun ? ' (dry run: nothing repaired)' : ''}`
-              : `reconciliation ${progress.id}: ${progress.checked}/${progress.total} checked, ${progress.missing + progress.drifted} differences, ${progress.rate.toFixed(1)}/s, ETA ${progress.etaSeconds === null ? '?' : Math.round(progress.etaSeconds)} s`,
-          ),
-        onError: (err) => logger.error({ err }, 'reconciliation step failed; trying again'),
+        ...(domain.open ? { open: domain.open } : {}),
       });
+      this.reconcileBudget = reconcileBudget(config, domain.target.prefix);
+      const progressPublisher = new ReconcileProgressPublisher({
+        producer,
+        validator,
+        service: domain.service,
+        target: pushTarget.target,
+        topic: config.SYNC_RECONCILE_TOPIC,
+      });
+      const schedule = new ReconcileSchedule(
+        this.reconcileRuns,
+        {
+          recentEveryMs: config.RECONCILE_RECENT_EVERY_MS,
+          openEveryMs: config.RECONCILE_OPEN_EVERY_MS,
+          sweepPeriodMs: config.RECONCILE_SWEEP_PERIOD_MS,
+          sweepSlices: config.RECONCILE_SWEEP_SLICES,
+          dryRun: config.RECONCILE_SCHEDULE_MODE === 'dry-run',
+          ratePerSecond: this.reconcileBudget,
+        },
+        {
+          hasOpen: domain.open !== undefined,
+          onStarted: (tier, runId) =>
+            logger.info({ tier, runId }, `scheduled reconciliation (${tier}) started`),
+        },
+      );
+      this.reconcileWorker = new ReconcileWorker(
+        this.reconcileRuns,
+        {
+          idleMs: config.RECONCILE_IDLE_MS,
+          budgetPerSecond: this.reconcileBudget,
+          pushTarget,
+          progressEveryMs: 10_000,
+          onProgress: (progress, finished) => {
+            progressPublisher.publish(progress).catch((err: unknown) => {
+              logger.warn({ err }, 'reconciliation progress not sent; the next report replaces it');
+            });
+            logger.info(
+              { reconcile: progress },
+              finished
+                ? `reconciliation ${progress.id} ${progress.status}: ${progress.checked} of ${progress.total} checked, ${progress.missing} missing and ${progress.drifted} drifted at the portal, ${progress.repaired} repaired, ${progress.verified} verified, ${progress.inFlux} in flux${progress.dryRun ? ' (dry run: nothing repaired)' : ''}${progress.sample ? `; a sample: drift rate under ${(100 * driftRateUpperBound(progress.missing + progress.drifted, progress.checked - progress.inFlux)).toPrecision(2)} % at 95 % confidence` : ''}`
+                : `reconciliation ${progress.id}: ${progress.checked}/${progress.total} checked, ${progress.missing + progress.drifted} differences, ${progress.rate.toFixed(1)}/s, ETA ${progress.etaSeconds === null ? '?' : Math.round(progress.etaSeconds)} s`,
+            );
+          },
+          onError: (err) => logger.error({ err }, 'reconciliation step failed; trying again'),
+        },
+        schedule,
+      );
     }
     this.health = new SyncHealthReporter({
       producer,
@@ -146,7 +198,11 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     });
   }
 
-  /** Breaker and hold changes: logged (what an operator greps for) and reported within a second. */
+  /** A run was started (a command): the worker takes its first step now. */
+  reconcileStarted(): void {
+    this.reconcileWorker?.notify();
+  }
+
   /** A fact the portal pushed (a callback): applied to the ledger, its status published soon after. */
   async applyFact(fact: InboundFact): Promise<FactOutcome> {
     const outcome = await this.poller.applyFact(fact);
@@ -154,6 +210,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     return outcome;
   }
 
+  /** Breaker and hold changes: logged (what an operator greps for) and reported within a second. */
   private readonly onHold = (change: TargetHoldChange) => {
     if (change.hold)
       this.logger.error(

@@ -11,6 +11,8 @@ export const dossierDomain: SyncDomain<DossierSyncConfig> = {
   service: SERVICE_NAME,
   contractTopic: TOPICS.communeDossierEvents,
   ledgerItem: dossierLedgerItem,
+  // A dossier is final once rejected at intake (3), stopped (8) or its result returned (10).
+  open: { field: 'TrangThaiHoSo', terminal: ['3', '8', '10'] },
   target: {
     name: 'dvcqg',
     prefix: 'DVCQG',

@@ -15,6 +15,7 @@ export const TOPICS = {
   syncStatusV2: 'sync.status.v2',
   syncHealth: 'sync.health.v1',
   syncHealthV2: 'sync.health.v2',
+  syncReconcile: 'sync.reconcile.v1',
   opsCommands: 'ops.commands.v1',
   opsCommandsDeadLetters: 'ops.commands.v1.dlq.v1',
 } as const;
@@ -29,6 +30,7 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'sync.status.v2', partitions: 12, retentionDays: 14 },
   { name: 'sync.health.v1', partitions: 3, retentionDays: 2 },
   { name: 'sync.health.v2', partitions: 3, retentionDays: 2 },
+  { name: 'sync.reconcile.v1', partitions: 3, retentionDays: 30 },
   { name: 'ops.commands.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.dossier.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.civil-status.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
@@ -51,6 +53,7 @@ export const EVENT_TYPES = {
   SyncStatusV2: 'vn.lienthong.sync.status.v2',
   SyncHealth: 'vn.lienthong.sync.health.v1',
   SyncHealthV2: 'vn.lienthong.sync.health.v2',
+  ReconcileProgress: 'vn.lienthong.sync.reconcile-progress.v1',
   OpsCommand: 'vn.lienthong.ops.command.v1',
 } as const;
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
@@ -183,6 +186,14 @@ export const EVENT_CATALOG: readonly EventCatalogEntry[] = [
     schemaId: 'sync/sync-health.v2.schema.json',
   },
   {
+    name: 'ReconcileProgress',
+    title: 'Reconciliation run progress',
+    ceType: 'vn.lienthong.sync.reconcile-progress.v1',
+    topic: 'sync.reconcile.v1',
+    entityType: 'reconcile-run',
+    schemaId: 'sync/reconcile-progress.v1.schema.json',
+  },
+  {
     name: 'OpsCommand',
     title: 'Operator command',
     ceType: 'vn.lienthong.ops.command.v1',
@@ -208,5 +219,6 @@ export interface PayloadByEventType {
   'vn.lienthong.sync.status.v2': ContractPayloads['SyncStatusV2'];
   'vn.lienthong.sync.health.v1': ContractPayloads['SyncHealth'];
   'vn.lienthong.sync.health.v2': ContractPayloads['SyncHealthV2'];
+  'vn.lienthong.sync.reconcile-progress.v1': ContractPayloads['ReconcileProgress'];
   'vn.lienthong.ops.command.v1': ContractPayloads['OpsCommand'];
 }

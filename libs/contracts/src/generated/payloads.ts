@@ -78,6 +78,7 @@ export interface ContractPayloads {
   SyncStatusV2: SyncStatusV2;
   SyncHealth: SyncHealth;
   SyncHealthV2: SyncHealthV2;
+  ReconcileProgress: ReconcileProgressV1;
   OpsCommand: OpsCommand;
 }
 /**
@@ -1018,6 +1019,64 @@ export interface SyncHealthV2 {
    * The last portal call of this instance that failed (any reason but a business rejection).
    */
   lastFailureAt: string | null;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  reportedAt: string;
+}
+/**
+ * A reconciliation run's progress, published every few seconds while it runs and once when it ends (key: the run id; the last message of a key is the run's summary). Counts only: which entities differ is in DRIFT_DETECTED statuses (field names, never values).
+ */
+export interface ReconcileProgressV1 {
+  service: string;
+  target: SyncTarget;
+  id: string;
+  /**
+   * The scheduled tier that started it (recent, open, sweep), or null: an operator's command.
+   */
+  tier: string | null;
+  status: 'running' | 'verifying' | 'finished' | 'cancelled';
+  dryRun: boolean;
+  /**
+   * Entities in scope (or the sample size).
+   */
+  total: number;
+  checked: number;
+  matched: number;
+  /**
+   * The portal lacks them.
+   */
+  missing: number;
+  /**
+   * The portal holds them with fields that differ.
+   */
+  drifted: number;
+  /**
+   * Changing while checked: checked again, never counted as drift.
+   */
+  inFlux: number;
+  repaired: number;
+  /**
+   * Findings checked again after their repair (or their change) landed, and found matching.
+   */
+  verified: number;
+  /**
+   * Entities checked per second since the run started.
+   */
+  rate: number;
+  /**
+   * Seconds until every entity in scope is checked at that rate; null when unknown.
+   */
+  etaSeconds: number | null;
+  /**
+   * A sample run: the drift rate's upper bound at 95% confidence (differences found in the checks made); null for a full run.
+   */
+  driftRateUpperBound: number | null;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  startedAt: string;
+  finishedAt: string | null;
   /**
    * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
    */

@@ -1711,6 +1711,135 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
   },
   {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'sync/reconcile-progress.v1.schema.json',
+    title: 'ReconcileProgressV1',
+    description:
+      "A reconciliation run's progress, published every few seconds while it runs and once when it ends (key: the run id; the last message of a key is the run's summary). Counts only: which entities differ is in DRIFT_DETECTED statuses (field names, never values).",
+    type: 'object',
+    properties: {
+      service: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9-]{1,62}$',
+      },
+      target: {
+        $ref: '../common/defs.v1.schema.json#/$defs/target',
+      },
+      id: {
+        type: 'string',
+        format: 'uuid',
+      },
+      tier: {
+        description:
+          "The scheduled tier that started it (recent, open, sweep), or null: an operator's command.",
+        type: ['string', 'null'],
+        maxLength: 50,
+      },
+      status: {
+        type: 'string',
+        enum: ['running', 'verifying', 'finished', 'cancelled'],
+      },
+      dryRun: {
+        type: 'boolean',
+      },
+      total: {
+        description: 'Entities in scope (or the sample size).',
+        type: 'integer',
+        minimum: 0,
+      },
+      checked: {
+        type: 'integer',
+        minimum: 0,
+      },
+      matched: {
+        type: 'integer',
+        minimum: 0,
+      },
+      missing: {
+        description: 'The portal lacks them.',
+        type: 'integer',
+        minimum: 0,
+      },
+      drifted: {
+        description: 'The portal holds them with fields that differ.',
+        type: 'integer',
+        minimum: 0,
+      },
+      inFlux: {
+        description: 'Changing while checked: checked again, never counted as drift.',
+        type: 'integer',
+        minimum: 0,
+      },
+      repaired: {
+        type: 'integer',
+        minimum: 0,
+      },
+      verified: {
+        description:
+          'Findings checked again after their repair (or their change) landed, and found matching.',
+        type: 'integer',
+        minimum: 0,
+      },
+      rate: {
+        description: 'Entities checked per second since the run started.',
+        type: 'number',
+        minimum: 0,
+      },
+      etaSeconds: {
+        description:
+          'Seconds until every entity in scope is checked at that rate; null when unknown.',
+        type: ['number', 'null'],
+        minimum: 0,
+      },
+      driftRateUpperBound: {
+        description:
+          "A sample run: the drift rate's upper bound at 95% confidence (differences found in the checks made); null for a full run.",
+        type: ['number', 'null'],
+        minimum: 0,
+        maximum: 1,
+      },
+      startedAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+      finishedAt: {
+        oneOf: [
+          {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          {
+            type: 'null',
+          },
+        ],
+      },
+      reportedAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+    },
+    required: [
+      'service',
+      'target',
+      'id',
+      'tier',
+      'status',
+      'dryRun',
+      'total',
+      'checked',
+      'matched',
+      'missing',
+      'drifted',
+      'inFlux',
+      'repaired',
+      'verified',
+      'rate',
+      'etaSeconds',
+      'driftRateUpperBound',
+      'startedAt',
+      'finishedAt',
+      'reportedAt',
+    ],
+    additionalProperties: false,
+  },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'sync/sync-health.v1.schema.json',
     title: 'SyncHealth',
     description:

@@ -9,10 +9,12 @@ import type {
 } from '@lienthong/portal-clients';
 import { PortalCallError } from '@lienthong/resilience';
 import type { PortalGateway } from '@lienthong/resilience';
-import { LeaseLostError, PushFailure, PushTarget } from '@lienthong/sync-engine';
+import { LeaseLostError, PushFailure, PushTarget, driftFields } from '@lienthong/sync-engine';
 import type {
   AwaitingEntity,
   ClaimedEntity,
+  InspectedEntity,
+  Inspection,
   PollAnswer,
   PushReceipt,
 } from '@lienthong/sync-engine';
@@ -102,10 +104,57 @@ export class CivilStatusPushTarget extends PushTarget {
     entities: AwaitingEntity[],
     correlationId: string,
   ): Promise<Map<string, PollAnswer>> {
-    const groups = new Map<
-      string,
-      { module: CivilModule; maTinh: string; members: AwaitingEntity[] }
-    >();
+    const answers = new Map<string, PollAnswer>();
+    for (const [e, result] of await this.results(entities, correlationId))
+      if (result) answers.set(e.entityKey, toPollAnswer(result));
+    return answers;
+  }
+
+  override readonly inspectBatch = RESULTS_PER_CALL;
+
+  /**
+   * Reconciliation: LayKetQua is the registry's only lookup. It shows whether the registry holds
+   * the registration, its stage and its register entry (the result), not the record itself, so a
+   * synced registration is compared on those: it must still be decided ("4"/"5") with the entry the
+   * ledger kept. The register entry is the registry's own: a repair re-reads it (the push sends
+   * nothing when the record is unchanged) and publishes the corrected result.
+   */
+  override async inspect(
+    entities: InspectedEntity[],
+    correlationId: string,
+  ): Promise<Map<string, Inspection>> {
+    const asked = entities.map((e) => ({ ...e, reference: e.reference ?? e.entityKey }));
+    const held = await this.results(asked, correlationId, { tolerant: true });
+    const out = new Map<string, Inspection>();
+    for (const e of asked) {
+      if (!held.has(e)) continue; // its LayKetQua failed: checked again later, never guessed
+      const found = held.get(e);
+      if (!found) {
+        out.set(e.entityKey, { kind: 'missing' });
+        continue;
+      }
+      out.set(e.entityKey, {
+        kind: 'held',
+        drift:
+          found.status === 'done'
+            ? driftFields((e.result ?? {}) as Record<string, unknown>, found.result)
+            : [{ field: 'trangThai', kind: 'changed' }],
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The registry's answer for each entity, one LayKetQua per module and province: undefined for an
+   * entity it does not know. `tolerant`: a group whose call failed is left out instead of failing
+   * the whole batch.
+   */
+  private async results<E extends { entityType: string; reference: string; desired: unknown }>(
+    entities: E[],
+    correlationId: string,
+    options: { tolerant?: boolean } = {},
+  ): Promise<Map<E, CivilResult | undefined>> {
+    const groups = new Map<string, { module: CivilModule; maTinh: string; members: E[] }>();
     for (const e of entities) {
       const module = moduleOf(e.entityType);
       const maTinh = (e.desired as Registration).maTinh;
@@ -113,20 +162,23 @@ export class CivilStatusPushTarget extends PushTarget {
       group.members.push(e);
       groups.set(`${module}:${maTinh}`, group);
     }
-    const answers = new Map<string, PollAnswer>();
+    const out = new Map<E, CivilResult | undefined>();
     for (const { module, maTinh, members } of groups.values()) {
-      const results = await this.client.results(
-        members.map((e) => e.reference),
-        maTinh,
-        module,
-        correlationId,
-      );
-      for (const e of members) {
-        const result = results.get(e.reference);
-        if (result) answers.set(e.entityKey, toPollAnswer(result));
+      let results: Map<string, CivilResult>;
+      try {
+        results = await this.client.results(
+          members.map((e) => e.reference),
+          maTinh,
+          module,
+          correlationId,
+        );
+      } catch (err) {
+        if (options.tolerant) continue;
+        throw err;
       }
+      for (const e of members) out.set(e, results.get(e.reference));
     }
-    return answers;
+    return out;
   }
 }
 

@@ -1,10 +1,13 @@
 import type { LandRegistrationReceived, SyncStatusV2 } from '@lienthong/contracts';
+import { toTiepNhan } from '@lienthong/portal-clients';
 import type { LandClient, LandDossierWire } from '@lienthong/portal-clients';
 import type { PortalGateway } from '@lienthong/resilience';
-import { PushTarget } from '@lienthong/sync-engine';
+import { PushTarget, driftFields } from '@lienthong/sync-engine';
 import type {
   AwaitingEntity,
   ClaimedEntity,
+  InspectedEntity,
+  Inspection,
   PollAnswer,
   PushReceipt,
 } from '@lienthong/sync-engine';
@@ -12,10 +15,14 @@ import { securityCode } from './security-code';
 
 type SyncTaxNotice = SyncStatusV2['taxNotice'];
 
+/** The first lookup after a dossier was sent again with its outcome unknown. */
+const RECHECK_AFTER_MS = 2_000;
+
 /**
- * Land registrations → the land registry, a two-phase target: TiepNhan (again only when the
- * dossier changed: a correction or the supplement asked for; a repeat is "đã tồn tại", so an
- * uncertain attempt needs no lookup), then the entity awaits the registry's callbacks under its
+ * Land registrations → the land registry, a two-phase target: TiepNhan (again when the dossier
+ * changed: a correction or the supplement asked for, and when the registry may not hold what the
+ * ledger says, after a lost answer or a reconciliation; a repeat is "đã tồn tại", so an uncertain
+ * attempt needs no lookup first), then the entity awaits the registry's callbacks under its
  * receipt number (SoBienNhan). The commune's own progress records (parts) stay in the ledger.
  * `poll` is the fallback when callbacks stop: one lookup per dossier, rarely.
  */
@@ -38,7 +45,7 @@ export class LandPushTarget extends PushTarget {
 
   async push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt> {
     const dossier = entity.desired as LandRegistrationReceived;
-    if (entity.syncedFingerprint !== entity.desiredFingerprint) {
+    if (entity.uncertain || entity.syncedFingerprint !== entity.desiredFingerprint) {
       await entity.lease.confirm();
       await this.client.receive(
         dossier,
@@ -48,8 +55,45 @@ export class LandPushTarget extends PushTarget {
     }
     return {
       pushedParts: entity.parts.map((p) => p.partKey),
-      awaiting: { reference: dossier.SoBienNhan },
+      // Sent again after a lost answer or a repair: the registry may be done already and will
+      // not call back again, so ask it soon instead of waiting for the lookup fallback.
+      awaiting: {
+        reference: dossier.SoBienNhan,
+        ...(entity.uncertain ? { pollAfterMs: RECHECK_AFTER_MS } : {}),
+      },
     };
+  }
+
+  override readonly inspectBatch = 10;
+
+  /**
+   * Reconciliation: the registry's copy of each dossier (lookup) compared with what TiepNhan sent,
+   * without the SecurityCode (the registry does not show it); and a synced dossier must still be
+   * FINISHED at the registry.
+   */
+  override async inspect(
+    entities: InspectedEntity[],
+    correlationId: string,
+  ): Promise<Map<string, Inspection>> {
+    const out = new Map<string, Inspection>();
+    // A lookup that fails leaves its entity out: it is checked again later, never guessed.
+    await Promise.allSettled(
+      entities.map(async (e) => {
+        const held = await this.client.lookup(e.entityKey, correlationId);
+        if (!held) {
+          out.set(e.entityKey, { kind: 'missing' });
+          return;
+        }
+        const { SecurityCode: _code, ...sent } = toTiepNhan(
+          e.desired as LandRegistrationReceived,
+          '',
+        );
+        const drift = driftFields(sent, held.HoSo);
+        if (held.TrangThai !== 'FINISHED') drift.push({ field: 'TrangThai', kind: 'changed' });
+        out.set(e.entityKey, { kind: 'held', drift });
+      }),
+    );
+    return out;
   }
 
   override async poll(

@@ -345,8 +345,15 @@ export class CivilStatusService {
             'delete from civil_registration where ma_dinh_danh_ho_so = $1 returning 1',
             [id],
           )
-        : await this.db.query(
-            `update civil_registration set payload = payload || '{"ghiChuSuaDoi": "(đã sửa)"}'::jsonb where ma_dinh_danh_ho_so = $1 returning 1`,
+        : // A decided registration: its register entry edited at the registry (what LayKetQua
+          // shows); before the decision, the record (which no lookup shows).
+          await this.db.query(
+            `update civil_registration set
+               result = case when result is null then null
+                 else result || '{"trangSo": "(đã sửa)"}'::jsonb end,
+               payload = case when result is null
+                 then payload || '{"ghiChuSuaDoi": "(đã sửa)"}'::jsonb else payload end
+             where ma_dinh_danh_ho_so = $1 returning 1`,
             [id],
           );
     return returnedRows(rows).length > 0;

@@ -107,9 +107,10 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     if (!person || typeof person.HoTen !== 'string') return bad('Thiếu thông tin người nộp đơn');
     const answer = await this.db.transaction(async (tx) => {
       const stored = content(body);
-      const rows: Array<Row & { same: boolean }> = await tx.query(
+      const rows: Array<Row & { same: boolean; resent: boolean }> = await tx.query(
         // jsonb equality: key order does not matter.
-        'select *, payload = $2::jsonb as same from land_dossier where ma_ho_so_mot_cua = $1 for update',
+        `select *, payload = $2::jsonb as same, received = $2::jsonb as resent
+         from land_dossier where ma_ho_so_mot_cua = $1 for update`,
         [ma, stored],
       );
       const row = rows[0];
@@ -119,12 +120,23 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
           await this.effects.record(tx, 'land', ma, 'receive', false);
           return landAnswer(0, false, 'Hồ sơ đã tồn tại');
         }
-        if (row.status === 'FINISHED')
-          return landAnswer(0, false, 'Hồ sơ đã kết thúc, không thể cập nhật');
+        if (row.status === 'FINISHED') {
+          // Modelled: a finished dossier sent again exactly as the one-stop sent it before
+          // restores the registry's copy (after an edit at the registry); it changes no stage and
+          // calls nothing back. Other content is a correction, too late after the end.
+          if (!row.resent) return landAnswer(0, false, 'Hồ sơ đã kết thúc, không thể cập nhật');
+          await tx.query(`update land_dossier set payload = $2 where ma_ho_so_mot_cua = $1`, [
+            ma,
+            stored,
+          ]);
+          await this.effects.record(tx, 'land', ma, 'receive', true);
+          return landAnswer(1, true, 'Đã đồng bộ lại hồ sơ');
+        }
         // The one-stop sends the dossier again: a supplement when one was asked for, else a correction.
         const supplemented = row.status === 'SUPPLEMENT_REQUESTED';
         await tx.query(
-          `update land_dossier set payload = $2, security_code = coalesce($3, security_code) where ma_ho_so_mot_cua = $1`,
+          `update land_dossier set payload = $2, received = $2,
+             security_code = coalesce($3, security_code) where ma_ho_so_mot_cua = $1`,
           [ma, stored, code],
         );
         if (supplemented) {
@@ -145,8 +157,8 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
         supplement_requested: false,
       };
       await tx.query(
-        `insert into land_dossier (ma_ho_so_mot_cua, payload, status, history, security_code)
-         values ($1, $2, 'ROUTED', '[]', $3)`,
+        `insert into land_dossier (ma_ho_so_mot_cua, payload, received, status, history, security_code)
+         values ($1, $2, $2, 'ROUTED', '[]', $3)`,
         [ma, stored, code],
       );
       await this.moveTo(tx, fresh, 'ROUTED', new Date());
