@@ -15,9 +15,26 @@ export function topicList(): TopicSpec[] {
   return doc.topics;
 }
 
+/**
+ * As `ensureTopicsOnce`, again while the broker answers with a retriable error: just after a
+ * restart over existing data it may not lead its partitions yet ("does not host this
+ * topic-partition").
+ */
 export async function ensureTopics(
   brokers = kafkaBrokers,
 ): Promise<{ created: string[]; grown: string[] }> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await ensureTopicsOnce(brokers);
+    } catch (err) {
+      const retriable = (err as { retriable?: boolean }).retriable === true;
+      if (!retriable || attempt >= 20) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
+async function ensureTopicsOnce(brokers: string): Promise<{ created: string[]; grown: string[] }> {
   const kafka = new Kafka({
     clientId: 'lienthong-stack',
     brokers: [brokers],

@@ -110,7 +110,8 @@ function scopeFilter(
 ): { sql: string; params: unknown[] } {
   const slice = scope.slice && scope.slice.of > 1 ? scope.slice : undefined;
   return {
-    sql: `e.target = $2
+    // A rejected entity is not at its portal by the ledger's own account: nothing to compare.
+    sql: `e.target = $2 and e.state <> 'REJECTED'
       and ($3::text[] is null or e.commune_code = any($3))
       and ($4::text[] is null or e.entity_type = any($4))
       and ($5::text[] is null or e.entity_key = any($5))
@@ -374,9 +375,12 @@ export class ReconcileRuns {
       });
       return due.length;
     }
+    // A finding whose entity was rejected meanwhile (its change refused) has nothing to verify.
     const [left] = await dataSource.query<Array<{ n: number }>>(
-      `select count(*)::int n from reconcile_finding
-       where run_id = $1 and verified_at is null and ($2 = false or verdict = 'IN_FLUX')`,
+      `select count(*)::int n from reconcile_finding f join sync_entity e
+         on e.entity_type = f.entity_type and e.entity_key = f.entity_key
+       where f.run_id = $1 and f.verified_at is null and ($2 = false or f.verdict = 'IN_FLUX')
+         and e.state <> 'REJECTED'`,
       [run.id, run.dry_run],
     );
     const timedOut =

@@ -12,6 +12,8 @@ export { PersonalDataWatch } from './personal-data-watch';
 export { ServiceProcess, freePort } from './service-process';
 export { portalAdmin, startPortalSim } from './portal-sim-process';
 export { SyncWorld } from './sync-world';
+export { ReconcileDriver } from './reconcile-driver';
+export type { ReconcileRunRow } from './reconcile-driver';
 export type { Effect, SyncServiceUnderTest, SyncStatusSeen } from './sync-world';
 export type { ServiceOptions } from './service-process';
 export * from './fixtures';

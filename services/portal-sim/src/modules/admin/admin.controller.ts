@@ -69,6 +69,12 @@ export class AdminController {
     return this.effects.totals(api ? apiOf(api) : undefined);
   }
 
+  /** Requests per API by what the fault profile decided (pass, rate-limited, unavailable, …). */
+  @Get('requests')
+  requests(): Record<string, Record<string, number>> {
+    return this.faults.requests();
+  }
+
   @Get('faults')
   allFaults(): Record<string, FaultProfile> {
     return Object.fromEntries(PORTAL_APIS.map((api) => [api, this.faults.get(api)]));

@@ -176,7 +176,9 @@ export class CivilStatusService {
     let refusal: string | null = null;
     if (s.module === 'LTKS' && typeof s.record.maGCS === 'string') {
       const used: unknown[] = await tx.query(
-        `select 1 from civil_registration where module = 'LTKS' and payload->>'maGCS' = $1`,
+        // A refused registration did not use up the certificate.
+        `select 1 from civil_registration
+         where module = 'LTKS' and payload->>'maGCS' = $1 and outcome <> 'refused'`,
         [s.record.maGCS],
       );
       if (used.length > 0) refusal = 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh';
@@ -341,8 +343,10 @@ export class CivilStatusService {
   async drift(id: string, mode: 'alter' | 'delete'): Promise<boolean> {
     const rows: unknown[] =
       mode === 'delete'
-        ? await this.db.query(
-            'delete from civil_registration where ma_dinh_danh_ho_so = $1 returning 1',
+        ? // A lost registration loses its amendments with it.
+          await this.db.query(
+            `with gone as (delete from civil_amendment where ma_ho_so = $1)
+             delete from civil_registration where ma_dinh_danh_ho_so = $1 returning 1`,
             [id],
           )
         : // A decided registration: its register entry edited at the registry (what LayKetQua

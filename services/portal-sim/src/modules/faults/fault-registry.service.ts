@@ -11,6 +11,8 @@ export const PORTAL_APIS: readonly PortalApi[] = ['dvcqg', 'civil-status', 'land
 export class FaultRegistry {
   private readonly profiles = new Map<PortalApi, FaultProfile>();
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Requests decided per API and decision kind since start (pass, rate-limited, …). */
+  private readonly decided = new Map<PortalApi, Record<string, number>>();
 
   constructor(initial: Partial<Record<PortalApi, FaultProfile>> = {}) {
     for (const api of PORTAL_APIS) this.profiles.set(api, initial[api] ?? {});
@@ -41,7 +43,16 @@ export class FaultRegistry {
         this.buckets.set(key, bucket);
       }
     }
-    return decide(profile, now, Math.random, bucket);
+    const decision = decide(profile, now, Math.random, bucket);
+    const counts = this.decided.get(api) ?? {};
+    counts[decision.kind] = (counts[decision.kind] ?? 0) + 1;
+    this.decided.set(api, counts);
+    return decision;
+  }
+
+  /** How many requests each API got, by what the fault profile decided for them. */
+  requests(): Record<string, Record<string, number>> {
+    return Object.fromEntries(PORTAL_APIS.map((api) => [api, { ...this.decided.get(api) }]));
   }
 
   /** Whether to drift a record just written (the drift fault). */
