@@ -35,6 +35,12 @@ describe('reconciliation of dossiers with DVCQG, real processes', () => {
     const service = await world.instance('dossier-sync-reconcile', {
       OPS_COMMANDS_TOPIC: ops,
       RECONCILE_IDLE_MS: '200',
+      // The budget (all runs together) above the commands' 500/s; the scheduled tiers off: this
+      // test drives its runs by command, and a scheduled repair run would find the drift first.
+      RECONCILE_RATE_PER_SECOND: '1000',
+      RECONCILE_RECENT_EVERY_MS: '0',
+      RECONCILE_OPEN_EVERY_MS: '0',
+      RECONCILE_SWEEP_PERIOD_MS: '0',
     });
     await service.start();
     const rng = new Rng(404);
