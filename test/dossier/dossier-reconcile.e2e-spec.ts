@@ -1,40 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
-import type { Reconcile } from '@lienthong/contracts';
 import { fingerprint } from '@lienthong/sync-engine';
 import {
+  ReconcileDriver,
   Rng,
   dossierLifecycle,
   expectEventually,
-  opsReconcile,
   portalAdmin,
-  toRecord,
   useTestContext,
 } from '@lienthong/testing';
 import { DossierWorld, expectedAtPortal, tracedLifecycleRecords } from './dossier-harness';
-
-interface RunRow {
-  status: string;
-  total: number;
-  checked: number;
-  matched: number;
-  missing: number;
-  drifted: number;
-  in_flux: number;
-  repaired: number;
-  verified: number;
-}
 
 describe('reconciliation of dossiers with DVCQG, real processes', () => {
   const ctx = useTestContext('dossier_reconcile');
 
   it('an operator command finds every dossier DVCQG lost or changed (a dry run repairs nothing), then repairs them through the dispatcher and verifies', async () => {
     const world = await DossierWorld.create(ctx, 'reconcile');
-    const ops = await ctx.createTopic(`reconcile.${TOPICS.opsCommands}`, 1);
-    await ctx.createTopic(`reconcile.${TOPICS.opsCommands}.dlq.v1`, 1);
+    const driver = await ReconcileDriver.open(ctx, 'reconcile', world.syncSchema);
     const service = await world.instance('dossier-sync-reconcile', {
-      OPS_COMMANDS_TOPIC: ops,
-      RECONCILE_IDLE_MS: '200',
+      ...driver.env,
       // The budget (all runs together) above the commands' 500/s; the scheduled tiers off: this
       // test drives its runs by command, and a scheduled repair run would find the drift first.
       RECONCILE_RATE_PER_SECOND: '1000',
@@ -60,36 +42,10 @@ describe('reconciliation of dossiers with DVCQG, real processes', () => {
       );
     const writesBefore = await writes();
 
-    const command = (dryRun: boolean): Reconcile => ({
-      ...(opsReconcile() as Reconcile),
-      commandId: randomUUID(),
-      scope: { domain: 'dossier' },
-      dryRun,
-      ratePerSecond: 500,
-    });
-    const send = async (c: Reconcile) => {
-      const producer = ctx.kafka.producer();
-      await producer.connect();
-      try {
-        const r = toRecord({ name: '', type: EVENT_TYPES.OpsCommand, topic: ops, data: c });
-        await producer.send({ topic: ops, messages: [r] });
-      } finally {
-        await producer.disconnect();
-      }
-    };
-    const run = async (c: Reconcile) => {
-      await send(c);
-      return expectEventually(
-        async () => {
-          const rows = await ctx.sql.query<RunRow>(
-            `select * from "${world.syncSchema}".reconcile_run where command_id = $1`,
-            [c.commandId],
-          );
-          expect(rows[0]?.status).toBe('finished');
-          return rows[0] as RunRow;
-        },
-        { timeoutMs: 120_000, intervalMs: 250 },
-      );
+    const command = (dryRun: boolean) => driver.command('dossier', dryRun, { ratePerSecond: 500 });
+    const run = async (c: ReturnType<typeof command>) => {
+      await driver.send(c);
+      return driver.finished(c, 120_000);
     };
 
     // A dry run reports the same differences and changes nothing at DVCQG.

@@ -44,7 +44,7 @@ export type {
   SyncHealthReporterOptions,
   TargetHealthSource,
 } from './sync-health-reporter';
-export { Reconciler, driftFields } from './reconciler';
+export { Reconciler, driftFields, inspectEach } from './reconciler';
 export type { CheckResult, EntityRef, Verdict } from './reconciler';
 export {
   ReconcileRuns,
@@ -52,7 +52,11 @@ export {
   ReconcileWorker,
   driftRateUpperBound,
 } from './reconcile-runs';
-export { ReconcileProgressPublisher, reconcileProgressMessage } from './reconcile-progress';
+export {
+  ReconcileProgressPublisher,
+  reconcileProgressMessage,
+  sampleDriftBound,
+} from './reconcile-progress';
 export type {
   OpenEntities,
   ReconcileRunsOptions,

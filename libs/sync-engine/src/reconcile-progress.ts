@@ -10,34 +10,26 @@ import type { OutboxProducer } from './outbox-relay';
 import { driftRateUpperBound } from './reconcile-runs';
 import type { RunProgress } from './reconcile-runs';
 
+/**
+ * A sample run's drift rate bound at 95 % (differences found in the checks that could be made);
+ * null for a full run.
+ */
+export function sampleDriftBound(p: RunProgress): number | null {
+  return p.sample ? driftRateUpperBound(p.missing + p.drifted, p.checked - p.inFlux) : null;
+}
+
 /** The message of a run's progress (counts only), as sync.reconcile.v1 carries it. */
 export function reconcileProgressMessage(
   service: string,
   target: ReconcileProgressV1['target'],
   p: RunProgress,
 ): ReconcileProgressV1 {
+  const { sample: _sample, ...run } = p;
   return {
     service,
     target,
-    id: p.id,
-    tier: p.tier,
-    status: p.status,
-    dryRun: p.dryRun,
-    total: p.total,
-    checked: p.checked,
-    matched: p.matched,
-    missing: p.missing,
-    drifted: p.drifted,
-    inFlux: p.inFlux,
-    repaired: p.repaired,
-    verified: p.verified,
-    rate: p.rate,
-    etaSeconds: p.etaSeconds,
-    driftRateUpperBound: p.sample
-      ? driftRateUpperBound(p.missing + p.drifted, p.checked - p.inFlux)
-      : null,
-    startedAt: p.startedAt,
-    finishedAt: p.finishedAt,
+    ...run,
+    driftRateUpperBound: sampleDriftBound(p),
     reportedAt: new Date().toISOString(),
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import type { ReconcileProgressV1 } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
@@ -42,29 +43,17 @@ export interface RunSpec {
   tier?: string;
 }
 
-export interface RunProgress {
-  id: string;
-  /** The scheduled tier that started it, or null (an operator's command). */
-  tier: string | null;
-  status: 'running' | 'verifying' | 'finished' | 'cancelled';
-  dryRun: boolean;
+/**
+ * A run's progress as the engine reads it: what sync.reconcile.v1 carries of a run (its contract
+ * type, ReconcileProgressV1) without who reports it, and whether it is a sample.
+ */
+export type RunProgress = Omit<
+  ReconcileProgressV1,
+  'service' | 'target' | 'driftRateUpperBound' | 'reportedAt'
+> & {
   /** A sample run (its drift rate can be bounded). */
   sample: boolean;
-  total: number;
-  checked: number;
-  matched: number;
-  missing: number;
-  drifted: number;
-  inFlux: number;
-  repaired: number;
-  verified: number;
-  /** Entities checked per second since the start. */
-  rate: number;
-  /** Seconds until every entity in scope is checked at the observed rate; null when unknown. */
-  etaSeconds: number | null;
-  startedAt: string;
-  finishedAt: string | null;
-}
+};
 
 interface RunRow {
   id: string;

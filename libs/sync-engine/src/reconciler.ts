@@ -211,6 +211,24 @@ export function driftFields(
   return out.sort((x, y) => (x.field < y.field ? -1 : 1));
 }
 
+/**
+ * `PushTarget.inspect` for a portal that is asked one entity at a time: all asked at once (the
+ * gateway's limits apply), and an entity whose lookup failed is left out — checked again later,
+ * never guessed.
+ */
+export async function inspectEach(
+  entities: InspectedEntity[],
+  inspectOne: (entity: InspectedEntity) => Promise<Inspection>,
+): Promise<Map<string, Inspection>> {
+  const out = new Map<string, Inspection>();
+  await Promise.allSettled(
+    entities.map(async (e) => {
+      out.set(e.entityKey, await inspectOne(e));
+    }),
+  );
+  return out;
+}
+
 function verdictOf(answer: Inspection): CheckResult {
   if (answer.kind === 'missing') return { verdict: 'MISSING' };
   return answer.drift.length === 0

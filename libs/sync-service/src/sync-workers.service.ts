@@ -20,9 +20,9 @@ import {
   ResultPoller,
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
-  driftRateUpperBound,
+  sampleDriftBound,
 } from '@lienthong/sync-engine';
-import type { FactOutcome, InboundFact } from '@lienthong/sync-engine';
+import type { FactOutcome, InboundFact, RunProgress } from '@lienthong/sync-engine';
 import { KafkaProbe } from './kafka-probe';
 import type { SyncDomain } from './sync-domain';
 import { portalSettings } from './sync-service.config';
@@ -32,6 +32,14 @@ import { SyncMetrics } from './sync.metrics';
 import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 
 const HOUR = 3_600_000;
+
+/** The end of a sample run's summary line: its drift rate bound. */
+function sampleNote(progress: RunProgress): string {
+  const bound = sampleDriftBound(progress);
+  return bound === null
+    ? ''
+    : `; a sample: drift rate under ${(100 * bound).toPrecision(2)} % at 95 % confidence`;
+}
 
 /**
  * The reconciliation's rate: RECONCILE_RATE_PER_SECOND, and at most RECONCILE_QUOTA_SHARE of the
@@ -173,7 +181,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
             logger.info(
               { reconcile: progress },
               finished
-                ? `reconciliation ${progress.id} ${progress.status}: ${progress.checked} of ${progress.total} checked, ${progress.missing} missing and ${progress.drifted} drifted at the portal, ${progress.repaired} repaired, ${progress.verified} verified, ${progress.inFlux} in flux${progress.dryRun ? ' (dry run: nothing repaired)' : ''}${progress.sample ? `; a sample: drift rate under ${(100 * driftRateUpperBound(progress.missing + progress.drifted, progress.checked - progress.inFlux)).toPrecision(2)} % at 95 % confidence` : ''}`
+                ? `reconciliation ${progress.id} ${progress.status}: ${progress.checked} of ${progress.total} checked, ${progress.missing} missing and ${progress.drifted} drifted at the portal, ${progress.repaired} repaired, ${progress.verified} verified, ${progress.inFlux} in flux${progress.dryRun ? ' (dry run: nothing repaired)' : ''}${sampleNote(progress)}`
                 : `reconciliation ${progress.id}: ${progress.checked}/${progress.total} checked, ${progress.missing + progress.drifted} differences, ${progress.rate.toFixed(1)}/s, ETA ${progress.etaSeconds === null ? '?' : Math.round(progress.etaSeconds)} s`,
             );
           },

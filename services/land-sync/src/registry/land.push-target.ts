@@ -2,7 +2,7 @@ import type { LandRegistrationReceived, SyncStatusV2 } from '@lienthong/contract
 import { toTiepNhan } from '@lienthong/portal-clients';
 import type { LandClient, LandDossierWire } from '@lienthong/portal-clients';
 import type { PortalGateway } from '@lienthong/resilience';
-import { PushTarget, driftFields } from '@lienthong/sync-engine';
+import { PushTarget, driftFields, inspectEach } from '@lienthong/sync-engine';
 import type {
   AwaitingEntity,
   ClaimedEntity,
@@ -75,25 +75,17 @@ export class LandPushTarget extends PushTarget {
     entities: InspectedEntity[],
     correlationId: string,
   ): Promise<Map<string, Inspection>> {
-    const out = new Map<string, Inspection>();
-    // A lookup that fails leaves its entity out: it is checked again later, never guessed.
-    await Promise.allSettled(
-      entities.map(async (e) => {
-        const held = await this.client.lookup(e.entityKey, correlationId);
-        if (!held) {
-          out.set(e.entityKey, { kind: 'missing' });
-          return;
-        }
-        const { SecurityCode: _code, ...sent } = toTiepNhan(
-          e.desired as LandRegistrationReceived,
-          '',
-        );
-        const drift = driftFields(sent, held.HoSo);
-        if (held.TrangThai !== 'FINISHED') drift.push({ field: 'TrangThai', kind: 'changed' });
-        out.set(e.entityKey, { kind: 'held', drift });
-      }),
-    );
-    return out;
+    return inspectEach(entities, async (e) => {
+      const held = await this.client.lookup(e.entityKey, correlationId);
+      if (!held) return { kind: 'missing' };
+      const { SecurityCode: _code, ...sent } = toTiepNhan(
+        e.desired as LandRegistrationReceived,
+        '',
+      );
+      const drift = driftFields(sent, held.HoSo);
+      if (held.TrangThai !== 'FINISHED') drift.push({ field: 'TrangThai', kind: 'changed' });
+      return { kind: 'held', drift };
+    });
   }
 
   override async poll(

@@ -9,6 +9,7 @@ import {
   PushTarget,
   driftFields,
   fingerprint,
+  inspectEach,
 } from '@lienthong/sync-engine';
 import type {
   ClaimedEntity,
@@ -57,23 +58,15 @@ export class DvcqgPushTarget extends PushTarget {
     entities: InspectedEntity[],
     correlationId: string,
   ): Promise<Map<string, Inspection>> {
-    const out = new Map<string, Inspection>();
-    // A lookup that fails leaves its entity out: it is checked again later, never guessed.
-    await Promise.allSettled(
-      entities.map(async (e) => {
-        const held = await this.client.lookup(e.entityKey, correlationId);
-        out.set(
-          e.entityKey,
-          held
-            ? {
-                kind: 'held',
-                drift: driftFields(asPortalHolds(e.desired as DossierUpserted), held.header),
-              }
-            : { kind: 'missing' },
-        );
-      }),
-    );
-    return out;
+    return inspectEach(entities, async (e) => {
+      const held = await this.client.lookup(e.entityKey, correlationId);
+      return held
+        ? {
+            kind: 'held',
+            drift: driftFields(asPortalHolds(e.desired as DossierUpserted), held.header),
+          }
+        : { kind: 'missing' };
+    });
   }
 
   async push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt> {
