@@ -6,11 +6,6 @@
 // Knobs: BENCH_DOSSIERS (throughput workload, default 400 dossiers ≈ 4,100 events),
 // BENCH_RATES (offered events/s in the latency phases, default 50,100: below and above the
 // baseline's capacity), BENCH_LATENCY_SECONDS (15 per rate).
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer } from 'kafkajs';
@@ -19,87 +14,25 @@ import type { EncodedRecord } from '@lienthong/contracts';
 import { TOPICS } from '@lienthong/contracts';
 import { Rng, dossierLifecycle, lifecycleRecords } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
+import {
+  build,
+  fmt,
+  freePort,
+  log,
+  peakRssMiB,
+  percentile,
+  runMain,
+  stackUp,
+  startProcess,
+  stopProcess,
+} from './bench-kit';
+import type { Stack } from './bench-kit';
 
-const root = resolve(__dirname, '..', '..');
 const DOSSIERS = Number(process.env.BENCH_DOSSIERS ?? 400);
 const RATES = (process.env.BENCH_RATES ?? '50,100').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const PARTITIONS = 12;
 const runId = Date.now().toString(36);
-
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-interface Stack {
-  kafkaBrokers: string;
-  databaseUrl: string;
-}
-
-function stackUp(): Stack {
-  const out = execFileSync(process.execPath, [join(root, 'deploy/local/stack.ts'), 'json'], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return JSON.parse(out.trim().split('\n').pop() as string) as Stack;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => done(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-/** A service as a child process; ready when `readyUrl` answers 200 or stdout prints `readyLine`. */
-async function startProcess(
-  name: string,
-  entry: string,
-  env: Record<string, string>,
-  ready: { url?: string; line?: string },
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(root, entry)], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`${name} not ready within 60 s:\n${output}`);
-    if (ready.line && output.includes(ready.line)) return child;
-    if (ready.url) {
-      const ok = await fetch(ready.url).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return child;
-    }
-    await sleep(100);
-  }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-  });
-}
-
-/** Peak resident set (VmHWM) of a live process, in MiB. */
-function peakRssMiB(child: ChildProcess): number {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
 
 function records(
   lives: DossierLifecycle[],
@@ -159,10 +92,6 @@ class StatusWatch {
   stop(): Promise<void> {
     return this.consumer.disconnect();
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 interface Latency {
@@ -406,14 +335,7 @@ async function main(): Promise<void> {
   log('local stack');
   const stack = stackUp();
   log('build (portal-sim, dossier-sync, baseline)');
-  execFileSync(
-    join(root, 'node_modules/.bin/nx'),
-    ['run-many', '-t', 'build', '-p', 'portal-sim,dossier-sync,bench', '--outputStyle=static'],
-    {
-      cwd: root,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  build(['portal-sim', 'dossier-sync', 'bench']);
   const kafka = new Kafka({
     clientId: 'bench',
     brokers: stack.kafkaBrokers.split(','),
@@ -422,8 +344,7 @@ async function main(): Promise<void> {
   const lienthong = await runSystem('lienthong', stack, kafka);
   const baseline = await runSystem('baseline', stack, kafka);
 
-  const f = (n: number, digits = 0) =>
-    n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const f = fmt;
   const rows: Array<[string, number, number, number]> = [
     ['ingest, events/s (higher is better)', lienthong.ingestPerSecond, baseline.ingestPerSecond, 0],
     [
@@ -458,9 +379,4 @@ async function main(): Promise<void> {
   if (!lienthong.portalOk) process.exitCode = 1;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
-});
+runMain(main);

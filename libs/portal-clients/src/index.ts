@@ -1,6 +1,7 @@
 export { DvcqgClient } from './dvcqg/dvcqg.client';
 export type { DvcqgClientOptions, DvcqgDossier, DvcqgProcedure } from './dvcqg/dvcqg.client';
 export {
+  DVCQG_OK,
   STEPS_PER_CALL,
   dvcqgAlreadyExists,
   dvcqgList,
@@ -11,6 +12,7 @@ export {
   toWireHeader,
   toWireStep,
 } from './dvcqg/dvcqg.wire';
+export type { DvcqgResponse } from './dvcqg/dvcqg.wire';
 export {
   CivilStatusClient,
   RESULTS_PER_CALL,

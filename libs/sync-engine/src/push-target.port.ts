@@ -194,7 +194,10 @@ export abstract class PushTarget {
    * could not be asked: checked again later). Reads only, through the target's gateway.
    */
   inspect?(entities: InspectedEntity[], correlationId: string): Promise<Map<string, Inspection>>;
-  /** How many entities one `inspect` call may carry. */
+  /**
+   * How many entities one `inspect` call may carry. A page's calls are made together; the
+   * gateway's bulkhead and rate limiter bound them.
+   */
   readonly inspectBatch?: number;
 
   abstract readonly target: SyncStatus['target'];

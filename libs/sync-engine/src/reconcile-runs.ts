@@ -192,11 +192,13 @@ export class ReconcileRuns {
   /**
    * One step of the run whose turn it is: a page checked (or verified). Returns the run and how
    * many entities it asked the portal about (0: nothing to do now). The run's next step is due
-   * when its own rate allows (n entities at r per second: n / r seconds later), or after `idleMs`
-   * when it waits for repairs to land, so runs take turns and none holds up another.
+   * when its own rate allows (n entities at r per second: n / r seconds after this step began,
+   * so the step's own time counts towards the wait), or after `idleMs` when it waits for repairs
+   * to land, so runs take turns and none holds up another.
    */
   async step(): Promise<{ runId: string; asked: number } | undefined> {
     if (this.options.pushTarget.blocked()) return undefined;
+    const began = Date.now();
     const run = await this.claim();
     if (!run) return undefined;
     let asked = 0;
@@ -207,7 +209,7 @@ export class ReconcileRuns {
         asked = await this.verify(run);
         if (asked === 0) waitMs = this.options.idleMs;
       }
-      if (asked > 0) waitMs = (asked / Math.max(run.rate_per_second, 0.001)) * 1000;
+      if (asked > 0) waitMs = paceMs(asked, run.rate_per_second, began);
       return { runId: run.id, asked };
     } finally {
       await this.options.dataSource.query(
@@ -528,6 +530,7 @@ export class ReconcileWorker {
   /** One step (and the scheduled runs that are due); returns how long to wait before the next. */
   async round(): Promise<number> {
     await this.schedule?.startDue();
+    const began = Date.now();
     const step = await this.runs.step();
     if (!step) {
       // Wake for the next run's turn, or after the idle wait (a run may be started meanwhile).
@@ -551,8 +554,17 @@ export class ReconcileWorker {
         }
       }
     }
-    return (step.asked / Math.max(this.options.budgetPerSecond, 0.001)) * 1000;
+    return paceMs(step.asked, this.options.budgetPerSecond, began);
   }
+}
+
+/**
+ * How long to wait, after a step that began at `began` and asked about n entities, so that steps
+ * average `perSecond` entities: n / perSecond seconds from the step's start (a step slower than
+ * that waits nothing — the portal's speed is then the limit).
+ */
+export function paceMs(n: number, perSecond: number, began: number, now = Date.now()): number {
+  return Math.max(0, (n / Math.max(perSecond, 0.001)) * 1000 - (now - began));
 }
 
 /** A scheduled tier: how often it starts a run. */

@@ -66,6 +66,7 @@ export class Reconciler {
     const target = this.pushTarget;
     const out = new Map<string, CheckResult>();
     if (!target.inspect || refs.length === 0) return out;
+    const inspect = target.inspect.bind(target);
     const before = await this.read(this.dataSource.manager, refs, false);
     const settled = before.filter((r) => r.settled);
     for (const r of before) if (!r.settled) out.set(r.entity_key, { verdict: 'IN_FLUX' });
@@ -84,15 +85,15 @@ export class Reconciler {
       ...(r.result_reference ? { reference: r.result_reference } : {}),
       ...(r.result !== null && r.result !== undefined ? { result: r.result } : {}),
     }));
+    // A page's calls go out together: the target's gateway (bulkhead, rate limiter) decides how
+    // many reach the portal at once, as it does for pushes.
     const answers = new Map<string, Inspection>();
     const batch = target.inspectBatch ?? 20;
-    for (let i = 0; i < inspected.length; i += batch) {
-      const part = await target.inspect(
-        inspected.slice(i, i + batch),
-        options.correlationId ?? `reconcile:${options.runId}:${Date.now()}`,
-      );
+    const correlationId = options.correlationId ?? `reconcile:${options.runId}:${Date.now()}`;
+    const chunks: InspectedEntity[][] = [];
+    for (let i = 0; i < inspected.length; i += batch) chunks.push(inspected.slice(i, i + batch));
+    for (const part of await Promise.all(chunks.map((c) => inspect(c, correlationId))))
       for (const [key, answer] of part) answers.set(key, answer);
-    }
     await this.dataSource.transaction(async (tx) => {
       const now = new Map(
         (await this.read(tx, settled, true)).map((r) => [r.entity_key, r] as const),

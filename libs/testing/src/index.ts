@@ -17,3 +17,9 @@ export type { ReconcileRunRow } from './reconcile-driver';
 export type { Effect, SyncServiceUnderTest, SyncStatusSeen } from './sync-world';
 export type { ServiceOptions } from './service-process';
 export * from './fixtures';
+export {
+  RECONCILE_E2E_ENTITIES,
+  RECONCILE_E2E_TIMEOUT_MS,
+  reconcileScenario,
+} from './reconcile-scenario';
+export type { ReconcileScenario, ScenarioEntity } from './reconcile-scenario';

@@ -25,4 +25,15 @@ describe('PersonalDataWatch', () => {
       'DLQ headers: nksNoiSinh in clear (…hử, 14 chars)',
     ]);
   });
+
+  it('finds values sharing a prefix, and values planted after a search', () => {
+    const w = new PersonalDataWatch();
+    w.plant({ ChuHoSo: 'Nguyễn Văn An' });
+    expect(w.leaks('log', 'nothing here')).toEqual([]);
+    w.plant({ ChuHoSo: 'Nguyễn Văn Anh Tuấn' });
+    expect(w.leaks('log', 'to Nguyễn Văn Anh Tuấn.')).toEqual([
+      'log: ChuHoSo in clear (…An, 13 chars)',
+      'log: ChuHoSo in clear (…ấn, 19 chars)',
+    ]);
+  });
 });
