@@ -28,8 +28,16 @@ const state = JSON.parse(readFileSync(paths.stackState, 'utf8')) as StackState;
 const port = (name: string, fallback: number): string => process.env[name] ?? String(fallback);
 const portal = `http://127.0.0.1:${port('PORTAL_SIM_PORT', 8090)}`;
 const landSync = `http://127.0.0.1:${port('LAND_SYNC_PORT', 8094)}`;
+const monitor = `http://127.0.0.1:${port('SYNC_MONITOR_PORT', 8095)}`;
 
 const services: ServiceSpec[] = [
+  {
+    // The ops side: dashboard, ops API, read model of every sync (first: it is what you open).
+    name: 'sync-monitor',
+    entry: 'services/sync-monitor/dist/main.js',
+    env: { PORT: port('SYNC_MONITOR_PORT', 8095), DATABASE_URL: state.databaseUrl },
+    url: `${monitor}/`,
+  },
   {
     // The national systems, simulated; the land registry calls land-sync back at each stage.
     name: 'portal-sim',
@@ -134,7 +142,7 @@ const children: ChildProcess[] = services.map((svc) => {
   return child;
 });
 process.stdout.write(
-  `  ${'kafka'.padEnd(18)} ${state.kafkaBrokers}\n  ${'postgres'.padEnd(18)} ${state.databaseUrl}\n\nLogs at warn and above (LOG_LEVEL=info npm start for all). Ctrl-C stops the services;\nnpm run stack:down stops Kafka and PostgreSQL.\n`,
+  `  ${'kafka'.padEnd(18)} ${state.kafkaBrokers}\n  ${'postgres'.padEnd(18)} ${state.databaseUrl}\n\n▶ Dashboard: ${monitor}/ — sign in as quocgia / quocgia-demo (all provinces),\n  hue / hue-demo (Huế only) or hue-xem / hue-xem-demo (Huế, read-only).\n\nLogs at warn and above (LOG_LEVEL=info npm start for all). Ctrl-C stops the services;\nnpm run stack:down stops Kafka and PostgreSQL.\n`,
 );
 
 let stopping = false;

@@ -34,10 +34,12 @@ export {
   deadLetterRecord,
   dlqTopicFor,
   originalOfDeadLetter,
+  readDeadLetter,
   reasonFromFailure,
 } from './dead-letter/dead-letter';
 export type {
   DeadLetterContext,
   DeadLetterReason,
+  DeadLetterSeen,
   DeadLetterStage,
 } from './dead-letter/dead-letter';

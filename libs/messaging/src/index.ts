@@ -8,6 +8,7 @@ export type { KafkaLogSink } from './kafka-client';
 export { TransactionalConsumer, describe as describeError } from './transactional-consumer';
 export type {
   ConsumedEvent,
+  ConsumedRecord,
   ConsumerHealth,
   ConsumerLogger,
   ConsumerStats,

@@ -2,7 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 import { readEvent, reasonFromFailure } from '@lienthong/contracts';
-import type { ContractEvent, ContractValidator, DeadLetterReason } from '@lienthong/contracts';
+import type {
+  ContractEvent,
+  ContractValidator,
+  DeadLetterReason,
+  KafkaRecord,
+  Validated,
+} from '@lienthong/contracts';
 import { withTrace } from '@lienthong/observability';
 import { isTransientDatabaseError } from '@lienthong/persistence';
 import { ConsumerOffsetStore } from './consumer-offset.store';
@@ -10,23 +16,26 @@ import { DeadLetterWriter } from './dead-letter-writer';
 import type { DeadLetter } from './dead-letter-writer';
 import type { EventProducer } from './event-producer';
 
-/** A valid event and where it came from. */
-export interface ConsumedEvent {
-  event: ContractEvent;
+/** A record read as valid, and where it came from. */
+export interface ConsumedRecord<T> {
+  event: T;
   topic: string;
   partition: number;
   offset: string;
 }
 
+/** A valid contract event and where it came from (what most consumers read). */
+export type ConsumedEvent = ConsumedRecord<ContractEvent>;
+
 /** What a handler may do besides writing in the transaction. */
-export interface HandlerTools {
+export interface HandlerTools<T = ContractEvent> {
   /** Runs `work` once the transaction has committed (never if it rolls back): metrics, wake-ups. */
   afterCommit(work: () => void): void;
   /**
    * Refuses one event of the batch: it goes to the DLQ at stage `handle` with this reason, in the
    * same round as the offsets (the handler must leave no trace of it in the transaction).
    */
-  reject(event: ConsumedEvent, reason: HandlerRejection): void;
+  reject(event: ConsumedRecord<T>, reason: HandlerRejection): void;
 }
 
 /** Why a handler refused an event (a stable code, the field and the rule; never payload text). */
@@ -37,7 +46,7 @@ export interface HandlerRejection {
   message: string;
 }
 
-export interface TransactionalConsumerOptions {
+export interface TransactionalConsumerOptions<T = ContractEvent> {
   kafka: Kafka;
   groupId: string;
   topic: string;
@@ -45,6 +54,12 @@ export interface TransactionalConsumerOptions {
   contractTopic?: string;
   dataSource: DataSource;
   validator: ContractValidator;
+  /**
+   * Reads a record as valid or as a failure with its reason (dead-lettered). Default: a contract
+   * event of `contractTopic` (or `topic`), checked by `validator`. A consumer of records that are
+   * not contract events (dead letters, for one) reads them its own way.
+   */
+  read?: (record: KafkaRecord, topic: string) => Validated<T>;
   /** The process's producer: dead letters go through it. */
   producer: EventProducer;
   /**
@@ -52,7 +67,11 @@ export interface TransactionalConsumerOptions {
    * the offset. It may be handed the whole batch, or (isolating a poison record) one event at a
    * time: its effect must be the same.
    */
-  handle: (events: ConsumedEvent[], tx: EntityManager, tools: HandlerTools) => Promise<void>;
+  handle: (
+    events: Array<ConsumedRecord<T>>,
+    tx: EntityManager,
+    tools: HandlerTools<T>,
+  ) => Promise<void>;
   partitionsConsumedConcurrently?: number;
   offsets?: ConsumerOffsetStore;
   /** Where dead letters and failed batches are reported (pino-like); each line carries the event's trace. */
@@ -128,7 +147,7 @@ const NOTICES_KEPT = 20;
  * A dead letter is sent once per record, not once per retry. One that cannot be sent stops the
  * batch (health unready); nothing is committed past it.
  */
-export class TransactionalConsumer {
+export class TransactionalConsumer<T = ContractEvent> {
   readonly stats: ConsumerStats = {
     applied: 0,
     skipped: 0,
@@ -143,7 +162,7 @@ export class TransactionalConsumer {
   /** Per partition, offsets whose dead letter was sent for a batch that then failed (not re-sent). */
   private readonly sentDeadLetters = new Map<number, Set<string>>();
 
-  constructor(private readonly options: TransactionalConsumerOptions) {
+  constructor(private readonly options: TransactionalConsumerOptions<T>) {
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
@@ -223,6 +242,10 @@ export class TransactionalConsumer {
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     const { topic, partition } = batch;
     const { validator } = this.options;
+    const read =
+      this.options.read ??
+      ((record: KafkaRecord, t: string) =>
+        readEvent(record, this.options.contractTopic ?? t, validator) as Validated<T>);
     const first = batch.messages[0] as KafkaMessage;
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     const nextOffset = BigInt(last.offset) + 1n;
@@ -250,20 +273,16 @@ export class TransactionalConsumer {
       });
     }
 
-    const valid: ConsumedEvent[] = [];
+    const valid: Array<ConsumedRecord<T>> = [];
     const invalid: DeadLetter[] = [];
     const byOffset = new Map<string, KafkaMessage>();
     const now = new Date();
     for (const message of fresh) {
       byOffset.set(message.offset, message);
-      const read = readEvent(
-        { key: message.key, value: message.value, headers: message.headers },
-        this.options.contractTopic ?? topic,
-        validator,
-      );
-      if (read.ok) valid.push({ event: read.value, topic, partition, offset: message.offset });
+      const got = read({ key: message.key, value: message.value, headers: message.headers }, topic);
+      if (got.ok) valid.push({ event: got.value, topic, partition, offset: message.offset });
       else
-        invalid.push(this.letter(message, partition, reasonFromFailure(read.failure), 1, now, now));
+        invalid.push(this.letter(message, partition, reasonFromFailure(got.failure), 1, now, now));
     }
 
     if (fresh.length > 0) {
@@ -306,7 +325,7 @@ export class TransactionalConsumer {
    */
   private async apply(
     payload: EachBatchPayload,
-    valid: ConsumedEvent[],
+    valid: Array<ConsumedRecord<T>>,
     invalid: DeadLetter[],
     byOffset: Map<string, KafkaMessage>,
     nextOffset: bigint,
@@ -356,7 +375,7 @@ export class TransactionalConsumer {
    */
   private async transaction(
     partition: number,
-    valid: ConsumedEvent[],
+    valid: Array<ConsumedRecord<T>>,
     invalid: DeadLetter[],
     byOffset: Map<string, KafkaMessage>,
     nextOffset: bigint,
@@ -367,8 +386,8 @@ export class TransactionalConsumer {
     const letters: DeadLetter[] = [...invalid];
     let applied = 0;
     await dataSource.transaction(async (tx) => {
-      const rejected: Array<{ event: ConsumedEvent; reason: HandlerRejection }> = [];
-      const run = async (events: ConsumedEvent[]) => {
+      const rejected: Array<{ event: ConsumedRecord<T>; reason: HandlerRejection }> = [];
+      const run = async (events: Array<ConsumedRecord<T>>) => {
         const work: Array<() => void> = [];
         const refusals: typeof rejected = [];
         await this.options.handle(events, tx, {

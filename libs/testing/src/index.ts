@@ -23,3 +23,4 @@ export {
   reconcileScenario,
 } from './reconcile-scenario';
 export type { ReconcileScenario, ScenarioEntity } from './reconcile-scenario';
+export { openBrowser } from './browser';

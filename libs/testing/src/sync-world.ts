@@ -37,6 +37,8 @@ export interface SyncStatusSeen {
  */
 export class SyncWorld {
   readonly instances: ServiceProcess[] = [];
+  /** Other processes of the world whose logs are watched for personal data too (sync-monitor). */
+  private readonly watched: Array<{ name: string; process: ServiceProcess }> = [];
   readonly statuses: RecordingConsumer;
   readonly statusesV2: RecordingConsumer;
   readonly dlqConsumer: RecordingConsumer;
@@ -114,6 +116,11 @@ export class SyncWorld {
 
   get simSchema(): string {
     return `${this.ctx.schema}_${this.label}_sim`;
+  }
+
+  /** Watches another process's logs for personal data in clear, with the world's traffic. */
+  watchLogs(name: string, process: ServiceProcess): void {
+    this.watched.push({ name, process });
   }
 
   /** An instance of the service (not started): tests start, stop and kill it. */
@@ -240,6 +247,7 @@ export class SyncWorld {
           s.logs,
         ),
       ),
+      ...this.watched.flatMap((w) => watch.leaks(`${this.label}: ${w.name} log`, w.process.logs)),
       ...this.dlqConsumer.messages.flatMap((m) =>
         watch.leaks(
           `${this.label}: DLQ headers at ${m.partition}:${m.offset}`,

@@ -2,6 +2,7 @@ import {
   deadLetterRecord,
   dlqTopicFor,
   originalOfDeadLetter,
+  readDeadLetter,
   reasonFromFailure,
 } from './dead-letter';
 
@@ -64,5 +65,37 @@ describe('dead letters', () => {
     const back = originalOfDeadLetter(deadLetterRecord(original, reason, ctx));
     expect(Object.keys(back.headers ?? {}).sort()).toEqual(['ce_id', 'ce_type']);
     expect(back.value).toBe(original.value);
+  });
+
+  it('is read back by its headers (why, where from, which event) as Kafka delivers them', () => {
+    const dead = deadLetterRecord(original, reason, ctx);
+    const asDelivered = {
+      key: dead.key,
+      value: dead.value,
+      headers: Object.fromEntries(
+        Object.entries(dead.headers).map(([k, v]) => [k, Buffer.from(String(v))]),
+      ),
+    };
+    expect(readDeadLetter(asDelivered, 'commune.dossier.events.v1.dlq.v1')).toEqual({
+      stage: 'decode',
+      code: 'MALFORMED_JSON',
+      message: dead.headers.dlq_error_message,
+      field: '(payload)',
+      rule: 'json',
+      sourceTopic: 'commune.dossier.events.v1',
+      sourcePartition: 4,
+      sourceOffset: '1234',
+      attempts: 1,
+      firstFailureAt: '2025-07-02T01:00:00.000Z',
+      lastFailureAt: dead.headers.dlq_last_failure_at,
+      eventType: original.headers.ce_type.toString(),
+      eventId: original.headers.ce_id.toString(),
+    });
+  });
+
+  it('reads a record that is not a dead letter of ours as such, instead of failing', () => {
+    const seen = readDeadLetter({ key: null, value: 'x', headers: {} }, 'a.topic.dlq.v1');
+    expect(seen).toMatchObject({ code: 'DLQ_HEADERS_MISSING', sourceTopic: 'a.topic' });
+    expect(seen.message).toMatch(/dlq_stage, dlq_error_code/);
   });
 });

@@ -109,3 +109,83 @@ export function originalOfDeadLetter(dead: KafkaRecord): KafkaRecord {
     if (!name.startsWith('dlq_')) headers[name] = value;
   return { key: dead.key, value: dead.value, headers };
 }
+
+/** A dead letter as an operator's tools see it: why, where from, which commune — never the payload. */
+export interface DeadLetterSeen {
+  stage: string;
+  code: string;
+  message: string;
+  field?: string;
+  rule?: string;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: string;
+  attempts: number;
+  firstFailureAt: string;
+  lastFailureAt: string;
+  /** From the original's CloudEvents headers, when it had them. */
+  eventType?: string;
+  eventId?: string;
+  eventSource?: string;
+  communeCode?: string;
+  subject?: string;
+}
+
+const text = (v: Buffer | string | (Buffer | string)[] | undefined): string | undefined => {
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : one;
+};
+
+/**
+ * Reads the dlq_* headers of a dead letter (contracts/schemas/dlq/dead-letter-headers.v1.schema.json).
+ * A record without the required headers was not written by our dead-letter writer: it is read as
+ * such (code `DLQ_HEADERS_MISSING`), so that it is counted and seen rather than lost.
+ */
+export function readDeadLetter(record: KafkaRecord, dlqTopic: string): DeadLetterSeen {
+  const h = record.headers ?? {};
+  const get = (name: string) => text(h[name]);
+  const required = [
+    'dlq_stage',
+    'dlq_error_code',
+    'dlq_error_message',
+    'dlq_source_topic',
+    'dlq_source_partition',
+    'dlq_source_offset',
+  ];
+  const missing = required.filter((name) => !get(name));
+  const now = new Date().toISOString();
+  const optional = (name: string, key: keyof DeadLetterSeen) => {
+    const v = get(name);
+    return v ? { [key]: v } : {};
+  };
+  const communeCode = get('ce_communecode');
+  return {
+    ...(missing.length > 0
+      ? {
+          stage: 'unknown',
+          code: 'DLQ_HEADERS_MISSING',
+          message: `not a dead letter of ours: ${missing.join(', ')} missing`,
+          sourceTopic: dlqTopic.replace(/\.dlq\.v1$/, ''),
+          sourcePartition: -1,
+          sourceOffset: '-1',
+        }
+      : {
+          stage: get('dlq_stage') as string,
+          code: get('dlq_error_code') as string,
+          message: get('dlq_error_message') as string,
+          sourceTopic: get('dlq_source_topic') as string,
+          sourcePartition: Number(get('dlq_source_partition')),
+          sourceOffset: get('dlq_source_offset') as string,
+        }),
+    ...optional('dlq_field', 'field'),
+    ...optional('dlq_rule', 'rule'),
+    attempts: Number(get('dlq_attempts') ?? 1) || 1,
+    firstFailureAt: get('dlq_first_failure_at') ?? now,
+    lastFailureAt: get('dlq_last_failure_at') ?? now,
+    ...optional('ce_type', 'eventType'),
+    ...optional('ce_id', 'eventId'),
+    ...optional('ce_source', 'eventSource'),
+    ...(communeCode && /^[0-9]{5}$/.test(communeCode) ? { communeCode } : {}),
+    ...optional('ce_subject', 'subject'),
+  };
+}

@@ -1,0 +1,114 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadEnvConfig } from '@lienthong/config';
+import type { EnvVar } from '@lienthong/config';
+import { TOPICS, TOPIC_SPECS } from '@lienthong/contracts';
+
+export const SERVICE_NAME = 'sync-monitor';
+
+const DLQ_TOPICS = TOPIC_SPECS.map((t) => t.name).filter((n) => n.endsWith('.dlq.v1'));
+const topicList = '^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$';
+
+/** Every variable sync-monitor reads, declared once: type, default, rule and meaning. */
+export const SYNC_MONITOR_VARS = {
+  PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8095, description: 'HTTP port' },
+  HOST: { type: 'string', default: '127.0.0.1', description: 'HTTP bind address' },
+  LOG_LEVEL: {
+    type: 'string',
+    enum: ['debug', 'info', 'warn', 'error'],
+    default: 'info',
+    description: 'pino level',
+  },
+  DATABASE_URL: {
+    type: 'string',
+    pattern: '^postgres(ql)?://',
+    description: 'PostgreSQL of the read model',
+  },
+  DB_SCHEMA: {
+    type: 'string',
+    pattern: '^[a-z_][a-z0-9_]{0,62}$',
+    default: 'sync_monitor',
+    description: "sync-monitor's own schema (its read model; never another service's tables)",
+  },
+  INSTANCE_ID: {
+    type: 'string',
+    minLength: 1,
+    default: `${hostname()}-${process.pid}`,
+    description: 'unique per instance',
+  },
+  KAFKA_BROKERS: {
+    type: 'string',
+    pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
+    default: '127.0.0.1:9092',
+    description: 'host:port,…',
+  },
+  KAFKA_GROUP_ID: {
+    type: 'string',
+    minLength: 1,
+    default: 'lienthong-sync-monitor',
+    description: 'consumer group prefix (one group per topic kind)',
+  },
+  SYNC_STATUS_V2_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.syncStatusV2,
+    description: 'statuses of every entity',
+  },
+  SYNC_HEALTH_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.syncHealthV2,
+    description: "the sync services' health reports",
+  },
+  SYNC_RECONCILE_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.syncReconcile,
+    description: 'reconciliation progress',
+  },
+  DLQ_TOPICS: {
+    type: 'string',
+    pattern: topicList,
+    default: DLQ_TOPICS.join(','),
+    description: 'dead-letter topics to triage, comma-separated',
+  },
+  OPS_COMMANDS_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.opsCommands,
+    description: "where operators' commands go",
+  },
+  MONITOR_ACCOUNTS_FILE: {
+    type: 'string',
+    minLength: 1,
+    default: resolve(
+      __dirname,
+      '..',
+      '..',
+      '..',
+      '..',
+      join('deploy', 'local', 'monitor-accounts.json'),
+    ),
+    description: 'local accounts (JSON: username, scrypt password hash, role, provinces)',
+  },
+  MONITOR_SESSION_SECRET: {
+    type: 'string',
+    pattern: '^(|.{32,})$',
+    default: '',
+    description:
+      'key of the session cookies (HS256); empty: a random key per start (sign in again after a restart)',
+  },
+  MONITOR_SESSION_TTL_SECONDS: {
+    type: 'integer',
+    minimum: 60,
+    default: 8 * 3600,
+    description: 'how long a sign-in lasts',
+  },
+} as const satisfies Record<string, EnvVar>;
+
+export type SyncMonitorConfig = ReturnType<typeof loadSyncMonitorConfig>;
+
+/** Reads and checks the environment; a bad value stops the boot with every problem named. */
+export function loadSyncMonitorConfig(env: NodeJS.ProcessEnv = process.env) {
+  return loadEnvConfig(SERVICE_NAME, SYNC_MONITOR_VARS, env);
+}

@@ -1,0 +1,258 @@
+import { join } from 'node:path';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Eta } from 'eta';
+import type { Account, Principal } from '../auth/accounts';
+import { covers, provinceFilter } from '../auth/accounts';
+import { Public, SESSION_COOKIE, principalOf } from '../auth/auth.guard';
+import { Sessions } from '../auth/sessions';
+import { signIn } from '../api/ops-api.controller';
+import { Problem } from '../api/problem';
+import { OpsCommandsPublisher } from '../commands/ops-commands.publisher';
+import type { SyncMonitorConfig } from '../config/sync-monitor.config';
+import { Communes } from '../read-model/communes';
+import { ReadModelQueries } from '../read-model/read-model.queries';
+import type { CommuneRow } from '../read-model/read-model.queries';
+import { ACCOUNTS, MONITOR_CONFIG } from '../tokens';
+import { age, describeDetail } from './present';
+
+/** Templates live next to the sources (services/sync-monitor/views), for dist and for tests. */
+const VIEWS = join(__dirname, '..', '..', 'views');
+/** htmx, served from the installed package: no CDN at run time. */
+const HTMX = require.resolve('htmx.org/dist/htmx.min.js');
+
+/**
+ * The dashboard: server-rendered pages (Eta) that refresh their live parts with htmx. It shows
+ * the same data as the ops API, scoped the same way, and acts through the same publisher.
+ */
+@Controller()
+export class DashboardController {
+  private readonly eta = new Eta({ views: VIEWS, cache: true });
+
+  constructor(
+    private readonly queries: ReadModelQueries,
+    private readonly sessions: Sessions,
+    private readonly commands: OpsCommandsPublisher,
+    private readonly communes: Communes,
+    @Inject(ACCOUNTS) private readonly accounts: Account[],
+    @Inject(MONITOR_CONFIG) private readonly config: SyncMonitorConfig,
+  ) {}
+
+  private page(
+    title: string,
+    nav: string,
+    who: Principal | undefined,
+    view: string,
+    data: object,
+  ): string {
+    const body = this.eta.render(`./${view}`, data);
+    return this.eta.render('./layout', { title, nav, who, body });
+  }
+
+  @Public()
+  @Get('assets/htmx.min.js')
+  htmx(@Res() res: Response): void {
+    res.type('application/javascript').sendFile(HTMX, { maxAge: '1d' });
+  }
+
+  @Public()
+  @Get('login')
+  @Header('content-type', 'text/html; charset=utf-8')
+  loginPage(): string {
+    return this.page('Sign in', '', undefined, 'login', { error: undefined });
+  }
+
+  @Public()
+  @Post('login')
+  @HttpCode(200)
+  async login(
+    @Body() body: { username?: unknown; password?: unknown } | undefined,
+    @Res() res: Response,
+  ): Promise<void> {
+    try {
+      const principal = await signIn(this.accounts, body?.username, body?.password);
+      res.cookie(SESSION_COOKIE, await this.sessions.issue(principal), {
+        httpOnly: true,
+        sameSite: 'strict',
+        maxAge: this.config.MONITOR_SESSION_TTL_SECONDS * 1000,
+        path: '/',
+      });
+      res.redirect(303, '/');
+    } catch (err) {
+      if (!(err instanceof Problem)) throw err;
+      res
+        .status(err.getStatus())
+        .type('text/html')
+        .send(
+          this.page('Sign in', '', undefined, 'login', {
+            error: 'Unknown user or wrong password.',
+          }),
+        );
+    }
+  }
+
+  @Public()
+  @Post('logout')
+  logout(@Res() res: Response): void {
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/login');
+  }
+
+  @Get()
+  @Header('content-type', 'text/html; charset=utf-8')
+  async overview(@Req() req: Request, @Query('domain') domain?: string): Promise<string> {
+    const who = principalOf(req);
+    return this.page('Overview', 'overview', who, 'overview', {
+      domain,
+      ...(await this.overviewData(who, domain)),
+    });
+  }
+
+  @Get('partials/overview')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async overviewLive(@Req() req: Request, @Query('domain') domain?: string): Promise<string> {
+    return this.eta.render('./overview-live', await this.overviewData(principalOf(req), domain));
+  }
+
+  private async overviewData(who: Principal, domain: string | undefined) {
+    const d = ['dossier', 'civil-status', 'land'].includes(domain ?? '') ? domain : undefined;
+    const rows = await this.queries.communes(provinceFilter(who.role), d ? { domain: d } : {});
+    const now = Date.now();
+    const shown = rows.map((r: CommuneRow) => {
+      const oldestAgeSeconds = r.oldestUnsyncedAt
+        ? (now - Date.parse(r.oldestUnsyncedAt)) / 1000
+        : 0;
+      return {
+        ...r,
+        provinceName: this.communes.provinceName(r.provinceCode),
+        communeName: this.communes.communeName(r.communeCode),
+        oldestAgeSeconds,
+        oldestAge: r.oldestUnsyncedAt ? age(oldestAgeSeconds) : undefined,
+        freshness: r.lastSyncedAt
+          ? `${age((now - Date.parse(r.lastSyncedAt)) / 1000)} ago`
+          : undefined,
+      };
+    });
+    const backlogOf = (r: CommuneRow) => Object.values(r.backlog).reduce((a, b) => a + b, 0);
+    const oldest = Math.max(0, ...shown.map((r) => r.oldestAgeSeconds));
+    const targets = (await this.queries.targets()).filter(
+      (t) => Date.now() - Date.parse(t.reportedAt) < 10 * 60_000,
+    );
+    return {
+      rows: shown,
+      targets,
+      now: new Date(now).toISOString(),
+      totals: {
+        entities: rows.reduce((n, r) => n + r.entities, 0),
+        synced: rows.reduce((n, r) => n + r.synced, 0),
+        backlog: rows.reduce((n, r) => n + backlogOf(r), 0),
+        oldestAgeSeconds: oldest,
+        oldestAge: oldest > 0 ? age(oldest) : undefined,
+        driftOpen: rows.reduce((n, r) => n + r.driftOpen, 0),
+        deadLetters: rows.reduce((n, r) => n + r.deadLetters, 0),
+      },
+    };
+  }
+
+  /** The search form's target: the entity's timeline page. */
+  @Get('entities')
+  find(@Query('domain') domain: string, @Query('key') key: string, @Res() res: Response): void {
+    res.redirect(303, `/entities/${encodeURIComponent(domain)}/${encodeURIComponent(key.trim())}`);
+  }
+
+  @Get('entities/:domain/:key')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async entity(
+    @Req() req: Request,
+    @Param('domain') domain: string,
+    @Param('key') key: string,
+  ): Promise<string> {
+    const who = principalOf(req);
+    const entity = await this.queries.entity(domain, key);
+    if (!entity) throw new Problem(404, 'Not found', `no ${domain} entity ${key} has been seen`);
+    if (!covers(who.role, entity.provinceCode))
+      throw new Problem(403, 'Not allowed', `this ${domain} belongs to a province outside yours`);
+    return this.page(`${domain} ${key}`, 'overview', who, 'entity', {
+      domain,
+      key,
+      entity,
+      communeName: this.communes.communeName(String(entity.state.communeCode)),
+      describe: describeDetail,
+    });
+  }
+
+  @Get('dead-letters')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async deadLetters(@Req() req: Request): Promise<string> {
+    const who = principalOf(req);
+    const groups = await this.queries.deadLetterGroups(provinceFilter(who.role));
+    return this.page('Dead letters', 'dlq', who, 'dead-letters', { groups });
+  }
+
+  @Get('runs')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async runs(@Req() req: Request): Promise<string> {
+    return this.runsPage(principalOf(req));
+  }
+
+  @Get('partials/runs')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async runsLive(): Promise<string> {
+    return this.eta.render('./runs-live', { runs: await this.queries.reconcileRuns() });
+  }
+
+  /** Starts a reconciliation from the form; a refusal is shown on the page with its reason. */
+  @Post('runs')
+  async startRun(
+    @Req() req: Request,
+    @Body() body: { domain?: string; communeCodes?: string; dryRun?: string; reason?: string },
+    @Res() res: Response,
+  ): Promise<void> {
+    const who = principalOf(req);
+    const communeCodes = (body.communeCodes ?? '').split(/[\s,]+/).filter((c) => c.length > 0);
+    try {
+      const { commandId } = await this.commands.reconcile(who, {
+        scope: {
+          domain: body.domain as 'dossier',
+          ...(communeCodes.length > 0
+            ? { communeCodes: communeCodes as [string, ...string[]] }
+            : {}),
+        },
+        dryRun: body.dryRun === 'true',
+        reason: body.reason ?? '',
+      });
+      res
+        .type('text/html')
+        .send(await this.runsPage(who, `Reconciliation requested (command ${commandId}).`, 'ok'));
+    } catch (err) {
+      if (!(err instanceof Problem)) throw err;
+      const problem = err.getResponse() as { detail?: string };
+      res
+        .status(err.getStatus())
+        .type('text/html')
+        .send(await this.runsPage(who, `Refused: ${problem.detail ?? err.message}`, 'error'));
+    }
+  }
+
+  private async runsPage(who: Principal, message?: string, messageClass?: string): Promise<string> {
+    return this.page('Reconciliation', 'runs', who, 'runs', {
+      runs: await this.queries.reconcileRuns(),
+      canAct: who.role.kind === 'operator',
+      national: who.role.provinces === '*',
+      message,
+      messageClass,
+    });
+  }
+}

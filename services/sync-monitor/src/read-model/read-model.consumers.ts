@@ -1,0 +1,119 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { ContractValidator, TOPICS, readDeadLetter } from '@lienthong/contracts';
+import type {
+  DeadLetterSeen,
+  ReconcileProgressV1,
+  SyncHealthV2,
+  SyncStatusV2,
+} from '@lienthong/contracts';
+import { EventProducer, TransactionalConsumer } from '@lienthong/messaging';
+import type { ConsumerHealth } from '@lienthong/messaging';
+import type { SyncMonitorConfig } from '../config/sync-monitor.config';
+import { MONITOR_CONFIG, ROOT_LOGGER } from '../tokens';
+import { ReadModelStore } from './read-model.store';
+
+/**
+ * Builds the read model from what the sync services publish, each topic through the same
+ * transactional consumer as the sync services use: a batch is applied together with its offsets
+ * in one transaction of sync-monitor's own schema, so a restart resumes exactly where the read
+ * model stands — nothing is rebuilt, nothing counted twice. A record that breaks its contract goes
+ * to the DLQ like anywhere else; dead letters themselves are read by their headers and never
+ * dead-lettered again (one that is not ours is recorded as such).
+ */
+@Injectable()
+export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly consumers: Array<{ health(): ConsumerHealth; stop(): Promise<void> }> = [];
+
+  constructor(
+    @Inject(MONITOR_CONFIG) private readonly config: SyncMonitorConfig,
+    private readonly kafka: Kafka,
+    private readonly dataSource: DataSource,
+    private readonly producer: EventProducer,
+    private readonly validator: ContractValidator,
+    private readonly store: ReadModelStore,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const common = {
+      kafka: this.kafka,
+      dataSource: this.dataSource,
+      validator: this.validator,
+      producer: this.producer,
+      logger: this.logger,
+    };
+    const group = (kind: string) => `${this.config.KAFKA_GROUP_ID}.${kind}`;
+    const statuses = new TransactionalConsumer({
+      ...common,
+      groupId: group('status'),
+      topic: this.config.SYNC_STATUS_V2_TOPIC,
+      contractTopic: TOPICS.syncStatusV2,
+      handle: (events, tx) =>
+        this.store.applyStatuses(
+          tx,
+          events.map((e) => ({ id: e.event.envelope.id, status: e.event.data as SyncStatusV2 })),
+        ),
+    });
+    const health = new TransactionalConsumer({
+      ...common,
+      groupId: group('health'),
+      topic: this.config.SYNC_HEALTH_TOPIC,
+      contractTopic: TOPICS.syncHealthV2,
+      handle: (events, tx) =>
+        this.store.applyHealth(
+          tx,
+          events.map((e) => e.event.data as SyncHealthV2),
+        ),
+    });
+    const reconcile = new TransactionalConsumer({
+      ...common,
+      groupId: group('reconcile'),
+      topic: this.config.SYNC_RECONCILE_TOPIC,
+      contractTopic: TOPICS.syncReconcile,
+      handle: (events, tx) =>
+        this.store.applyReconcile(
+          tx,
+          events.map((e) => e.event.data as ReconcileProgressV1),
+        ),
+    });
+    const deadLetters = this.config.DLQ_TOPICS.split(',').map(
+      (topic) =>
+        new TransactionalConsumer<DeadLetterSeen>({
+          ...common,
+          groupId: group(`dlq.${topic}`),
+          topic,
+          read: (record, t) => ({ ok: true, value: readDeadLetter(record, t) }),
+          handle: (events, tx) =>
+            this.store.applyDeadLetters(
+              tx,
+              events.map((e) => ({
+                topic: e.topic,
+                partition: e.partition,
+                offset: e.offset,
+                letter: e.event,
+              })),
+            ),
+        }),
+    );
+    for (const c of [statuses, health, reconcile, ...deadLetters]) {
+      await c.start();
+      this.consumers.push(c);
+    }
+  }
+
+  /** Problems the consumers report (readiness). */
+  problems(): string[] {
+    return this.consumers.flatMap((c) => {
+      const h = c.health();
+      return [h.deadLetterFailing, h.databaseFailing].filter((x): x is string => Boolean(x));
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    for (const c of this.consumers) await c.stop();
+  }
+}

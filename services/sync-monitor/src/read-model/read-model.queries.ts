@@ -1,0 +1,235 @@
+import type { ReconcileProgressV1, SyncHealthV2 } from '@lienthong/contracts';
+import type { SqlExecutor } from '@lienthong/messaging';
+import { BACKLOG_STATES } from './entity-state';
+
+/** One commune's sync in one domain: the dashboard's matrix cell and the API's row. */
+export interface CommuneRow {
+  provinceCode: string;
+  communeCode: string;
+  domain: string;
+  entities: number;
+  synced: number;
+  backlog: Record<(typeof BACKLOG_STATES)[number], number>;
+  /** When the oldest change still waiting for the portal was accepted (null: none waits). */
+  oldestUnsyncedAt: string | null;
+  /** The last time an entity of this commune reached SYNCED. */
+  lastSyncedAt: string | null;
+  driftOpen: number;
+  driftFound: number;
+  repaired: number;
+  deadLetters: number;
+}
+
+export interface TimelineEntry {
+  state: string;
+  sequence: number;
+  attempt: number;
+  target: string;
+  occurredAt: string;
+  detail: Record<string, unknown>;
+}
+
+export interface DeadLetterGroup {
+  signature: string;
+  sourceTopic: string;
+  code: string;
+  field: string | null;
+  rule: string | null;
+  open: number;
+  replayed: number;
+  discarded: number;
+  firstFailureAt: string;
+  lastFailureAt: string;
+  /** One message of the group (dead-letter messages carry no personal data; masked anyway). */
+  sample: string;
+}
+
+/** The domain of a commune topic (`commune.<domain>.events.v1`, or a prefixed copy of it). */
+export function domainOfTopic(topic: string): string | undefined {
+  return /(?:^|\.)commune\.([a-z-]+)\.events\.v1$/.exec(topic)?.[1];
+}
+
+const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The read side: what the API and the dashboard show, each scoped to the provinces a role sees. */
+export class ReadModelQueries {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async communes(
+    provinces: string[] | undefined,
+    filter: { domain?: string; provinceCode?: string } = {},
+  ): Promise<CommuneRow[]> {
+    const rows = await this.db.query<
+      Array<{
+        province_code: string;
+        commune_code: string;
+        domain: string;
+        entities: number;
+        synced: number;
+        backlog: CommuneRow['backlog'];
+        oldest: Date | null;
+        last_synced: Date | null;
+        drift_open: number;
+        drift_found: number;
+        repaired: number;
+      }>
+    >(
+      `select province_code, commune_code, domain, count(*)::int entities,
+         count(*) filter (where state = 'SYNCED')::int synced,
+         jsonb_build_object(${BACKLOG_STATES.map((s) => `'${s}', count(*) filter (where state = '${s}')`).join(', ')}) backlog,
+         min(unsynced_since) oldest, max(synced_at) last_synced,
+         count(*) filter (where drift_open)::int drift_open,
+         coalesce(sum(drift_count), 0)::int drift_found, coalesce(sum(repaired_count), 0)::int repaired
+       from entity_state
+       where ($1::text[] is null or province_code = any($1)) and ($2::text is null or domain = $2)
+         and ($3::text is null or province_code = $3)
+       group by province_code, commune_code, domain
+       order by province_code, commune_code, domain`,
+      [provinces ?? null, filter.domain ?? null, filter.provinceCode ?? null],
+    );
+    const letters = await this.db.query<
+      Array<{ commune_code: string; source_topic: string; n: number }>
+    >(
+      `select commune_code, source_topic, count(*)::int n from dead_letter
+       where status = 'open' and commune_code is not null
+         and ($1::text[] is null or province_code = any($1))
+       group by commune_code, source_topic`,
+      [provinces ?? null],
+    );
+    const dlq = new Map(
+      letters.map((l) => [`${l.commune_code}:${domainOfTopic(l.source_topic) ?? ''}`, l.n]),
+    );
+    return rows.map((r) => ({
+      provinceCode: r.province_code,
+      communeCode: r.commune_code,
+      domain: r.domain,
+      entities: r.entities,
+      synced: r.synced,
+      backlog: r.backlog,
+      oldestUnsyncedAt: isoOrNull(r.oldest),
+      lastSyncedAt: isoOrNull(r.last_synced),
+      driftOpen: r.drift_open,
+      driftFound: r.drift_found,
+      repaired: r.repaired,
+      deadLetters: dlq.get(`${r.commune_code}:${r.domain}`) ?? 0,
+    }));
+  }
+
+  /** One entity: where it stands and everything that happened to it, oldest first. */
+  async entity(
+    domain: string,
+    key: string,
+  ): Promise<
+    | {
+        state: Record<string, unknown>;
+        provinceCode: string;
+        timeline: TimelineEntry[];
+        deadLetters: Array<Record<string, unknown>>;
+      }
+    | undefined
+  > {
+    const [state] = await this.db.query<Array<Record<string, unknown> & { province_code: string }>>(
+      `select domain, entity_key "key", entity_type "type", commune_code "communeCode",
+         province_code, state, sequence::int, last_event_at "lastEventAt", synced_at "syncedAt",
+         unsynced_since "unsyncedSince", drift_open "driftOpen", drift_count "driftFound",
+         repaired_count "repaired"
+       from entity_state where domain = $1 and entity_key = $2`,
+      [domain, key],
+    );
+    if (!state) return undefined;
+    const events = await this.db.query<
+      Array<{
+        state: string;
+        sequence: string;
+        attempt: number;
+        target: string;
+        occurred_at: Date;
+        detail: Record<string, unknown>;
+      }>
+    >(
+      `select state, sequence, attempt, target, occurred_at, detail from entity_event
+       where domain = $1 and entity_key = $2 order by occurred_at, id`,
+      [domain, key],
+    );
+    const letters = await this.db.query<Array<Record<string, unknown>>>(
+      `select code, field, rule, message, stage, status, last_failure_at "failedAt" from dead_letter
+       where subject = $1 order by id`,
+      [key],
+    );
+    const { province_code: provinceCode, ...rest } = state;
+    return {
+      state: rest,
+      provinceCode,
+      timeline: events.map((e) => ({
+        state: e.state,
+        sequence: Number(e.sequence),
+        attempt: e.attempt,
+        target: e.target,
+        occurredAt: e.occurred_at.toISOString(),
+        detail: e.detail,
+      })),
+      deadLetters: letters,
+    };
+  }
+
+  /**
+   * Dead letters grouped by what failed (topic, code, field, rule). A province role sees the
+   * letters of its communes; a letter with no readable commune only a national role sees.
+   */
+  async deadLetterGroups(provinces: string[] | undefined): Promise<DeadLetterGroup[]> {
+    const rows = await this.db.query<
+      Array<{
+        signature: string;
+        source_topic: string;
+        code: string;
+        field: string | null;
+        rule: string | null;
+        open: number;
+        replayed: number;
+        discarded: number;
+        first: Date;
+        last: Date;
+        sample: string;
+      }>
+    >(
+      `select signature, min(source_topic) source_topic, min(code) code, min(field) field, min(rule) rule,
+         count(*) filter (where status = 'open')::int open,
+         count(*) filter (where status = 'replayed')::int replayed,
+         count(*) filter (where status = 'discarded')::int discarded,
+         min(first_failure_at) first, max(last_failure_at) last, min(message) sample
+       from dead_letter
+       where $1::text[] is null or province_code = any($1)
+       group by signature order by max(last_failure_at) desc`,
+      [provinces ?? null],
+    );
+    return rows.map((r) => ({
+      signature: r.signature.trim(),
+      sourceTopic: r.source_topic,
+      code: r.code,
+      field: r.field,
+      rule: r.rule,
+      open: r.open,
+      replayed: r.replayed,
+      discarded: r.discarded,
+      firstFailureAt: r.first.toISOString(),
+      lastFailureAt: r.last.toISOString(),
+      sample: r.sample,
+    }));
+  }
+
+  async reconcileRuns(limit = 50): Promise<ReconcileProgressV1[]> {
+    const rows = await this.db.query<Array<{ progress: ReconcileProgressV1 }>>(
+      'select progress from reconcile_run order by updated_at desc limit $1',
+      [limit],
+    );
+    return rows.map((r) => r.progress);
+  }
+
+  /** The latest health report of every instance and target. */
+  async targets(): Promise<SyncHealthV2[]> {
+    const rows = await this.db.query<Array<{ report: SyncHealthV2 }>>(
+      'select report from target_health order by service, target, instance',
+    );
+    return rows.map((r) => r.report);
+  }
+}

@@ -1,0 +1,164 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { EVENT_TYPES } from '@lienthong/contracts';
+import {
+  FIXTURE_COMMUNES,
+  Rng,
+  dossierLifecycle,
+  expectEventually,
+  lifecycleRecords,
+  openBrowser,
+  portalAdmin,
+  toRecord,
+  useTestContext,
+} from '@lienthong/testing';
+import type { Commune } from '@lienthong/admin-units';
+import type { Page } from 'playwright-core';
+import { monitoredWorld } from './monitor-harness';
+
+/**
+ * Screenshots of the main pages: into docs/screenshots with UPDATE_SCREENSHOTS=1 (they are shown
+ * in the README), into a temporary directory otherwise (a test run leaves the clone unchanged).
+ */
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? resolve(__dirname, '..', '..', 'docs', 'screenshots')
+  : mkdtempSync(join(tmpdir(), 'lienthong-shots-'));
+
+const [PHU_XUAN, KIM_LONG] = FIXTURE_COMMUNES.filter((c) => c.provinceCode === '46') as [
+  Commune,
+  Commune,
+];
+const SAI_GON = FIXTURE_COMMUNES.find((c) => c.provinceCode === '79') as Commune;
+
+/** The dossier row of a commune in the live matrix: its synced and backlog figures. */
+async function row(page: Page, commune: string): Promise<{ synced: number; backlog: number }> {
+  const tr = page.locator(`tr[data-commune="${commune}"][data-domain="dossier"]`);
+  return {
+    synced: Number(await tr.getAttribute('data-synced', { timeout: 1000 })),
+    backlog: Number(await tr.getAttribute('data-backlog', { timeout: 1000 })),
+  };
+}
+
+/** Waits until the page (refreshing itself) passes `check`. */
+const until = (check: () => Promise<void>, timeoutMs: number) =>
+  expectEventually(check, { timeoutMs, intervalMs: 250 });
+
+describe('the dashboard in a real browser (headless Chromium)', () => {
+  const ctx = useTestContext('dashboard');
+
+  it('a Huế operator signs in, watches a backlog rise in a DVCQG outage and drain after it, opens a dossier’s timeline, sees a dead letter’s cause, and is refused a reconciliation outside Huế', async () => {
+    const { world, monitor } = await monitoredWorld(ctx, 'dash');
+    const browser = await openBrowser(ctx);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const base = await monitor.process.url();
+
+    // Signed out, the dashboard sends the browser to the sign-in page.
+    await page.goto(`${base}/`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.fill('input[name=username]', 'hue');
+    await page.fill('input[name=password]', 'wrong');
+    await page.click('button[type=submit]');
+    await page.locator('.error').waitFor();
+    expect(await page.locator('.error').textContent()).toContain('wrong password');
+    await page.fill('input[name=username]', 'hue');
+    await page.fill('input[name=password]', 'hue-demo');
+    await page.click('button[type=submit]');
+    await page.locator('#communes').waitFor();
+    expect(await page.locator('header .who').textContent()).toContain('hue');
+
+    // Dossiers of two Huế communes and one of Hồ Chí Minh City, synced.
+    const rng = new Rng(311);
+    let n = 0;
+    const lives = (commune: Commune, count: number) =>
+      Array.from({ length: count }, () =>
+        dossierLifecycle(rng, { commune, number: (n += 1), endAt: 4 }),
+      );
+    const first = [...lives(PHU_XUAN, 5), ...lives(KIM_LONG, 3), ...lives(SAI_GON, 4)];
+    await world.produce(first.flatMap((l) => lifecycleRecords(l)));
+    // The page refreshes itself (htmx): no reload.
+    await until(
+      async () => expect(await row(page, PHU_XUAN.code)).toEqual({ synced: 5, backlog: 0 }),
+      60_000,
+    );
+    expect(await row(page, KIM_LONG.code)).toEqual({ synced: 3, backlog: 0 });
+    // Hồ Chí Minh City is not Huế's to see.
+    expect(await page.locator(`tr[data-commune="${SAI_GON.code}"]`).count()).toBe(0);
+
+    // DVCQG goes down: Phú Xuân's backlog rises on the page, then drains when it is back.
+    await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', { down: true });
+    await world.produce(lives(PHU_XUAN, 4).flatMap((l) => lifecycleRecords(l)));
+    await until(
+      async () => expect((await row(page, PHU_XUAN.code)).backlog).toBeGreaterThanOrEqual(4),
+      60_000,
+    );
+    expect(
+      await page.locator(`tr[data-commune="${PHU_XUAN.code}"] .backlog-age`).textContent(),
+    ).toMatch(/\d+ (s|min)/);
+    await page.screenshot({ path: join(SHOTS, 'overview-outage.png'), fullPage: true });
+    await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', {});
+    await until(
+      async () => expect(await row(page, PHU_XUAN.code)).toEqual({ synced: 9, backlog: 0 }),
+      90_000,
+    );
+    await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+
+    // "What happened to dossier X?": one page.
+    const dossier = first[0] as (typeof first)[number];
+    await page.selectOption('form[action="/entities"] select[name=domain]', 'dossier');
+    await page.fill('form[action="/entities"] input[name=key]', dossier.code);
+    await page.click('form[action="/entities"] button');
+    await page.locator('#timeline').waitFor();
+    expect(await page.locator('#entity-state').textContent()).toBe('SYNCED');
+    const states = await page.locator('#timeline tr td:nth-child(2)').allTextContents();
+    // Events of one batch: the older ones superseded by the latest, which was accepted and synced.
+    expect(states).toContain('ACCEPTED');
+    expect(states.at(-1)).toBe('SYNCED');
+    await page.screenshot({ path: join(SHOTS, 'timeline.png'), fullPage: true });
+
+    // A broken event from Kim Long: its cause, named, on the dead-letter page.
+    const broken = dossierLifecycle(rng, { commune: KIM_LONG, number: (n += 1), endAt: 2 });
+    await world.produce([
+      toRecord({
+        name: '',
+        type: EVENT_TYPES.DossierUpserted,
+        topic: '',
+        data: { ...broken.final, NgayNopHoSo: 'hôm qua' },
+        communeCode: KIM_LONG.code,
+        sequence: 1,
+      }),
+    ]);
+    await page.goto(`${base}/dead-letters`);
+    await expectEventually(async () => {
+      await page.reload();
+      expect(
+        await page.locator('#dead-letter-groups tr td:nth-child(3)').allTextContents(),
+      ).toEqual(['NgayNopHoSo']);
+    });
+    await page.screenshot({ path: join(SHOTS, 'dead-letters.png'), fullPage: true });
+
+    // Reconciliation: refused outside Huế, with the reason on the page; inside, it runs.
+    await page.goto(`${base}/runs`);
+    const start = async (commune: string) => {
+      await page.selectOption('#start-run select[name=domain]', 'dossier');
+      await page.fill('#start-run input[name=communeCodes]', commune);
+      await page.fill('#start-run input[name=reason]', 'Đối soát sau sự cố DVCQG');
+      await page.click('#start-run button');
+    };
+    await start(SAI_GON.code);
+    expect(await page.locator('p.error').textContent()).toContain(
+      `${SAI_GON.code} outside your provinces`,
+    );
+    await start(PHU_XUAN.code);
+    expect(await page.locator('p.ok').textContent()).toContain('Reconciliation requested');
+    await until(
+      async () =>
+        expect(await page.locator('#runs tr td:nth-child(4)').first().textContent()).toBe(
+          'finished',
+        ),
+      60_000,
+    );
+    expect(await page.locator('#runs tr td:nth-child(6)').first().textContent()).toBe('9 / 9');
+    await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+  });
+});

@@ -1,0 +1,243 @@
+import { EVENT_TYPES } from '@lienthong/contracts';
+import {
+  FIXTURE_COMMUNES,
+  Rng,
+  dossierLifecycle,
+  expectEventually,
+  lifecycleRecords,
+  portalAdmin,
+  toRecord,
+  useTestContext,
+} from '@lienthong/testing';
+import type { DossierLifecycle } from '@lienthong/testing';
+import { monitoredWorld } from './monitor-harness';
+
+interface CommuneRow {
+  provinceCode: string;
+  communeCode: string;
+  domain: string;
+  entities: number;
+  synced: number;
+  backlog: Record<string, number>;
+  oldestUnsyncedAt: string | null;
+  lastSyncedAt: string | null;
+  deadLetters: number;
+}
+
+const HUE = FIXTURE_COMMUNES.filter((c) => c.provinceCode === '46');
+const HCM = FIXTURE_COMMUNES.filter((c) => c.provinceCode === '79');
+
+describe('sync-monitor: the read model, the ops API and its roles, real processes', () => {
+  const ctx = useTestContext('sync_monitor');
+
+  it('shows each commune its sync (backlog rising in an outage, falling after), timelines and dead letters, scoped to the operator’s provinces; acts only where allowed; a crash loses and doubles nothing', async () => {
+    const { world, monitor } = await monitoredWorld(ctx, 'monitor');
+
+    // Sign-in: a wrong password and no token are refused, as problem details.
+    const wrong = await monitor.call('POST', '/api/session', undefined, {
+      username: 'hue',
+      password: 'not-it',
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.type).toContain('application/problem+json');
+    expect((await monitor.call('GET', '/api/communes')).status).toBe(401);
+    const national = await monitor.token('quocgia');
+    const hue = await monitor.token('hue');
+    const hueViewer = await monitor.token('hue-xem');
+
+    // Dossiers of two Huế communes and one Hồ Chí Minh City commune, synced.
+    const rng = new Rng(1207);
+    let n = 0;
+    const lives = (communes: typeof HUE, count: number): DossierLifecycle[] =>
+      communes.flatMap((commune) =>
+        Array.from({ length: count }, () =>
+          dossierLifecycle(rng, { commune, number: (n += 1), endAt: 4 }),
+        ),
+      );
+    const hueLives = lives(HUE, 6);
+    const hcmLives = lives(HCM.slice(0, 1), 5);
+    await world.produce([...hueLives, ...hcmLives].flatMap((l) => lifecycleRecords(l)));
+    await world.waitForLedger({ SYNCED: hueLives.length + hcmLives.length }, 120_000);
+
+    const communes = async (token: string, query = '') =>
+      (await monitor.get<{ communes: CommuneRow[] }>(`/api/communes${query}`, token)).communes;
+    const byCommune = (rows: Array<{ communeCode: string }>) =>
+      [...rows].sort((x, y) => x.communeCode.localeCompare(y.communeCode));
+    const expected = byCommune(
+      [...new Set([...hueLives, ...hcmLives].map((l) => l.commune.code))].map((communeCode) => {
+        const count = [...hueLives, ...hcmLives].filter(
+          (l) => l.commune.code === communeCode,
+        ).length;
+        return { communeCode, synced: count, entities: count };
+      }),
+    );
+    await expectEventually(async () => {
+      const rows = await communes(national);
+      expect(
+        byCommune(
+          rows.map((r) => ({ communeCode: r.communeCode, synced: r.synced, entities: r.entities })),
+        ),
+      ).toEqual(expected);
+      expect(rows.filter((r) => r.lastSyncedAt === null || r.oldestUnsyncedAt !== null)).toEqual(
+        [],
+      );
+    });
+    // A Huế operator sees Huế only; asking for another province is refused.
+    expect((await communes(hue)).map((r) => r.provinceCode)).toEqual(HUE.map(() => '46'));
+    const other = await monitor.call('GET', '/api/communes?province=79', hue);
+    expect(other.status).toBe(403);
+    expect(other.type).toContain('application/problem+json');
+
+    // One dossier's whole story; someone else's province is refused.
+    const one = hueLives[0] as DossierLifecycle;
+    const story = await monitor.get<{
+      state: { state: string; communeCode: string };
+      timeline: Array<{ state: string; sequence: number }>;
+    }>(`/api/entities/dossier/${encodeURIComponent(one.code)}`, hue);
+    expect(story.state).toMatchObject({ state: 'SYNCED', communeCode: one.commune.code });
+    expect(story.timeline.map((t) => t.state)).toContain('ACCEPTED');
+    expect(story.timeline.at(-1)?.state).toBe('SYNCED');
+    const hcmOne = hcmLives[0] as DossierLifecycle;
+    expect(
+      (await monitor.call('GET', `/api/entities/dossier/${encodeURIComponent(hcmOne.code)}`, hue))
+        .status,
+    ).toBe(403);
+
+    // A broken event of a Huế commune: one dead-letter group, with its field and rule.
+    const broken = dossierLifecycle(rng, { commune: HUE[0], number: (n += 1), endAt: 2 });
+    await world.produce([
+      toRecord({
+        name: '',
+        type: EVENT_TYPES.DossierUpserted,
+        topic: '',
+        data: { ...broken.final, TrangThaiHoSo: 42 },
+        communeCode: broken.commune.code,
+        sequence: 1,
+      }),
+    ]);
+    await expectEventually(async () => {
+      const { groups } = await monitor.get<{
+        groups: Array<{ code: string; field: string; rule: string; open: number }>;
+      }>('/api/dead-letters', hue);
+      expect(groups).toEqual([expect.objectContaining({ field: 'TrangThaiHoSo', open: 1 })]);
+      const huế = (await communes(hue)).find((r) => r.communeCode === broken.commune.code);
+      expect(huế?.deadLetters).toBe(1);
+    });
+    const hcmOperator = await monitor.token('hcm');
+    expect(
+      (await monitor.get<{ groups: unknown[] }>('/api/dead-letters', hcmOperator)).groups,
+    ).toEqual([]);
+
+    // DVCQG goes down: the commune's backlog rises and ages; it comes back: the backlog drains.
+    await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', { down: true });
+    const during = lives(HUE.slice(0, 1), 4);
+    await world.produce(during.flatMap((l) => lifecycleRecords(l)));
+    const commune = (HUE[0] as { code: string }).code;
+    const row = async () => (await communes(hue)).find((r) => r.communeCode === commune);
+    await expectEventually(
+      async () => {
+        const r = await row();
+        const waiting = Object.values(r?.backlog ?? {}).reduce((a, b) => a + b, 0);
+        expect(waiting).toBeGreaterThanOrEqual(during.length);
+        expect(r?.oldestUnsyncedAt).not.toBeNull();
+      },
+      { timeoutMs: 60_000 },
+    );
+    await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', {});
+    await expectEventually(
+      async () => {
+        const r = await row();
+        expect(r).toMatchObject({ synced: r?.entities, oldestUnsyncedAt: null });
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+
+    // Actions: a viewer cannot act; an operator cannot act outside their provinces; inside they
+    // can, the sync service runs it, and its progress reaches the monitor. All audited.
+    const reconcile = (token: string, communeCodes: string[]) =>
+      monitor.call<{ commandId?: string; detail?: string }>(
+        'POST',
+        '/api/commands/reconcile',
+        token,
+        {
+          scope: { domain: 'dossier', communeCodes },
+          dryRun: true,
+          reason: 'Đối soát kiểm tra sau sự cố',
+        },
+      );
+    expect((await reconcile(hueViewer, [commune])).status).toBe(403);
+    const outside = await reconcile(hue, [(HCM[0] as { code: string }).code]);
+    expect(outside.status).toBe(403);
+    expect(outside.type).toContain('application/problem+json');
+    expect(outside.body.detail).toMatch(/outside your provinces/);
+    const inside = await reconcile(hue, [commune]);
+    expect(inside.status).toBe(202);
+    const runs = async () =>
+      (
+        await monitor.get<{ runs: Array<{ status: string; total: number; checked: number }> }>(
+          '/api/reconcile-runs',
+          hue,
+        )
+      ).runs;
+    const inCommune = [...hueLives, ...during].filter((l) => l.commune.code === commune).length;
+    await expectEventually(
+      async () =>
+        expect(await runs()).toEqual([
+          expect.objectContaining({ status: 'finished', total: inCommune, checked: inCommune }),
+        ]),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const audit = await ctx.sql.query<{ operator: string; outcome: string }>(
+      `select operator, outcome from "${monitor.schema}".audit_log order by id`,
+    );
+    expect(audit).toEqual([
+      { operator: 'hue-xem', outcome: 'refused' },
+      { operator: 'hue', outcome: 'refused' },
+      { operator: 'hue', outcome: 'sent' },
+    ]);
+
+    // The dashboard: a browser without a session goes to the sign-in page; signed in, it sees
+    // its communes (and not the others') and a dossier's timeline.
+    const page = async (path: string, cookie?: string) => {
+      const res = await fetch(await monitor.process.url(path), {
+        redirect: 'manual',
+        headers: { accept: 'text/html', ...(cookie ? { cookie } : {}) },
+      });
+      return { status: res.status, location: res.headers.get('location'), html: await res.text() };
+    };
+    expect(await page('/')).toMatchObject({ status: 303, location: '/login' });
+    const signIn = await fetch(await monitor.process.url('/login'), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=hue&password=hue-demo',
+    });
+    expect(signIn.status).toBe(303);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const overview = await page('/', cookie);
+    expect(overview.status).toBe(200);
+    for (const c of HUE) expect(overview.html).toContain(`data-commune="${c.code}"`);
+    expect(overview.html).not.toContain(`data-commune="${(HCM[0] as { code: string }).code}"`);
+    const timeline = await page(`/entities/dossier/${encodeURIComponent(one.code)}`, cookie);
+    expect(timeline.html).toContain('id="timeline"');
+    expect(timeline.html).toContain('SYNCED');
+    expect(
+      (await page(`/entities/dossier/${encodeURIComponent(hcmOne.code)}`, cookie)).status,
+    ).toBe(403);
+
+    // A crash of sync-monitor loses nothing and counts nothing twice.
+    const before = await communes(national);
+    const events = await ctx.sql.query<{ n: number }>(
+      `select count(*)::int n from "${monitor.schema}".entity_event`,
+    );
+    await monitor.process.kill();
+    await monitor.process.start();
+    const token = await monitor.token('quocgia');
+    expect(await communes(token)).toEqual(before);
+    expect(
+      await ctx.sql.query<{ n: number }>(
+        `select count(*)::int n from "${monitor.schema}".entity_event`,
+      ),
+    ).toEqual(events);
+  });
+});
