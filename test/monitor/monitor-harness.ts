@@ -46,6 +46,7 @@ export class Monitor {
         SYNC_RECONCILE_TOPIC: driver.progressTopic,
         DLQ_TOPICS: `${world.topic}.dlq.v1`,
         OPS_COMMANDS_TOPIC: driver.opsTopic,
+        OPS_COMMAND_RESULTS_TOPIC: driver.resultsTopic,
         MONITOR_SESSION_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
         LOG_LEVEL: 'info',
       },

@@ -128,6 +128,50 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       (await monitor.get<{ groups: unknown[] }>('/api/dead-letters', hcmOperator)).groups,
     ).toEqual([]);
 
+    // Replay: the group goes back to dossier-sync, which answers; the letter, still broken, fails
+    // again and comes back as a new open letter of the same group. Then it is discarded.
+    type Group = { signature: string; open: number; replayed: number; discarded: number };
+    const groups = async () =>
+      (await monitor.get<{ groups: Group[] }>('/api/dead-letters', hue)).groups;
+    const [group] = await groups();
+    const replay = await monitor.call<{ commandId: string; letters: number }>(
+      'POST',
+      '/api/commands/replay-dead-letters',
+      hue,
+      { signature: group?.signature, reason: 'Thử gửi lại sau khi sửa dữ liệu' },
+    );
+    expect(replay.status).toBe(202);
+    expect(replay.body.letters).toBe(1);
+    await expectEventually(
+      async () =>
+        expect(await groups()).toEqual([expect.objectContaining({ open: 1, replayed: 1 })]),
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const answered = await monitor.get<{
+      commands: Array<{ commandId: string; answers: Array<{ service: string; outcome: string }> }>;
+    }>('/api/commands', hue);
+    expect(answered.commands.find((c) => c.commandId === replay.body.commandId)?.answers).toEqual([
+      expect.objectContaining({ service: 'dossier-sync', outcome: 'done' }),
+    ]);
+    expect(
+      (
+        await monitor.call('POST', '/api/commands/discard-dead-letters', hueViewer, {
+          signature: group?.signature,
+          reason: 'Dữ liệu sai, xã đã nhập lại',
+        })
+      ).status,
+    ).toBe(403);
+    const discard = await monitor.call<{ discarded: number }>(
+      'POST',
+      '/api/commands/discard-dead-letters',
+      hue,
+      { signature: group?.signature, reason: 'Dữ liệu sai, xã đã nhập lại' },
+    );
+    expect(discard.body).toEqual({ discarded: 1 });
+    expect(await groups()).toEqual([
+      expect.objectContaining({ open: 0, replayed: 1, discarded: 1 }),
+    ]);
+
     // DVCQG goes down: the commune's backlog rises and ages; it comes back: the backlog drains.
     await portalAdmin(world.sim, 'PUT', '/faults/dvcqg', { down: true });
     const during = lives(HUE.slice(0, 1), 4);
@@ -191,6 +235,9 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       `select operator, outcome from "${monitor.schema}".audit_log order by id`,
     );
     expect(audit).toEqual([
+      { operator: 'hue', outcome: 'sent' },
+      { operator: 'hue-xem', outcome: 'refused' },
+      { operator: 'hue', outcome: 'done' },
       { operator: 'hue-xem', outcome: 'refused' },
       { operator: 'hue', outcome: 'refused' },
       { operator: 'hue', outcome: 'sent' },

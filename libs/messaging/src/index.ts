@@ -3,6 +3,8 @@ export { DeadLetterOriginal1763800000600, DeadLetterWriter } from './dead-letter
 export type { DeadLetter, DeadLetterWriterOptions } from './dead-letter-writer';
 export type { SqlExecutor } from './consumer-offset.store';
 export { EventProducer } from './event-producer';
+export { replayDeadLetters } from './dead-letter-replay';
+export type { ReplaySelection } from './dead-letter-replay';
 export { createKafka } from './kafka-client';
 export type { KafkaLogSink } from './kafka-client';
 export { TransactionalConsumer, describe as describeError } from './transactional-consumer';

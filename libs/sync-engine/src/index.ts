@@ -66,3 +66,4 @@ export type {
   RunProgress,
   RunSpec,
 } from './reconcile-runs';
+export { writeCommandResult } from './sync-status';

@@ -6,7 +6,7 @@ import {
   describeFailure,
   encodeEvent,
 } from '@lienthong/contracts';
-import type { SyncStatus, SyncStatusV2 } from '@lienthong/contracts';
+import type { OpsCommandResult, SyncStatus, SyncStatusV2 } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 import { RoundLoop, Wakeup } from './wakeup';
 
@@ -29,6 +29,8 @@ export interface OutboxRelayOptions {
   topicFor?: (topic: string) => string;
   /** Where the v2 encoding of every status goes (default sync.status.v2; tests use a copy). */
   v2Topic?: string;
+  /** Where answers to operator commands go (default ops.command-results.v1; tests use a copy). */
+  resultsTopic?: string;
   onError?: (err: unknown) => void;
   /** A row that breaks its contract was set aside (failed_reason) instead of blocking the rows behind it. */
   onSetAside?: (id: string, reason: string) => void;
@@ -38,12 +40,18 @@ export interface OutboxRelayOptions {
   validator?: ContractValidator;
 }
 
-interface OutboxRow {
-  id: string;
-  topic: string;
-  message_key: string;
-  payload: SyncStatusV2;
-}
+/**
+ * An outbox row: a sync status (topic sync.status.v1: published on v2, and on v1 when v1 can say
+ * it) or an answer to an operator command (topic ops.command-results.v1).
+ */
+type OutboxRow =
+  | { id: string; topic: typeof TOPICS.syncStatus; message_key: string; payload: SyncStatusV2 }
+  | {
+      id: string;
+      topic: typeof TOPICS.opsCommandResults;
+      message_key: string;
+      payload: OpsCommandResult;
+    };
 
 type Encoded = ReturnType<typeof encodeEvent>;
 
@@ -180,6 +188,7 @@ export class OutboxRelay {
 
   /** The CloudEvents of a row and their topics (v2, and v1 when it can say it), or why it cannot be published. */
   private encode(row: OutboxRow): Array<[string, Encoded]> | string {
+    if (row.topic === TOPICS.opsCommandResults) return this.encodeResult(row.id, row.payload);
     const valid = this.validator.validate(EVENT_TYPES.SyncStatusV2, row.payload);
     if (!valid.ok) return describeFailure(valid.failure).slice(0, 1000);
     const common = {
@@ -210,6 +219,22 @@ export class OutboxRelay {
     } catch (err) {
       return `ENCODE_FAILED: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1000);
     }
+  }
+
+  private encodeResult(id: string, result: OpsCommandResult): Array<[string, Encoded]> | string {
+    const valid = this.validator.validate(EVENT_TYPES.OpsCommandResult, result);
+    if (!valid.ok) return describeFailure(valid.failure).slice(0, 1000);
+    return [
+      [
+        this.options.resultsTopic ?? TOPICS.opsCommandResults,
+        encodeEvent(EVENT_TYPES.OpsCommandResult, result, {
+          source: `/lienthong/${this.options.service}`,
+          subject: result.commandId,
+          time: result.answeredAt,
+          id: `${this.options.service}-outbox-${id}`,
+        }),
+      ],
+    ];
   }
 
   /** Retention: published rows older than `hours` go, a bounded batch at a time. */

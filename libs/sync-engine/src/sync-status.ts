@@ -1,4 +1,5 @@
-import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
+import { TOPICS } from '@lienthong/contracts';
+import type { OpsCommandResult, SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { SYNC_STATUS_TOPIC } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
@@ -41,6 +42,15 @@ export async function writeSyncStatus(tx: SqlExecutor, status: SyncStatus): Prom
     SYNC_STATUS_TOPIC,
     `${status.entity.domain}:${status.entity.key}`,
     JSON.stringify(status),
+  ]);
+}
+
+/** Writes the answer to an operator's command to the outbox, in the caller's transaction. */
+export async function writeCommandResult(tx: SqlExecutor, result: OpsCommandResult): Promise<void> {
+  await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+    TOPICS.opsCommandResults,
+    result.commandId,
+    JSON.stringify(result),
   ]);
 }
 

@@ -3,19 +3,30 @@ import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/
 import { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { ContractValidator, TOPICS } from '@lienthong/contracts';
-import type { OpsCommand } from '@lienthong/contracts';
-import { EventProducer, TransactionalConsumer } from '@lienthong/messaging';
-import { PushTarget } from '@lienthong/sync-engine';
+import { ContractValidator, TOPICS, dlqTopicFor } from '@lienthong/contracts';
+import type { OpsCommand, OpsCommandResult } from '@lienthong/contracts';
+import { EventProducer, TransactionalConsumer, replayDeadLetters } from '@lienthong/messaging';
+import type { SqlExecutor } from '@lienthong/messaging';
+import { PushTarget, writeCommandResult } from '@lienthong/sync-engine';
 import type { SyncServiceConfig } from './sync-service.config';
 import { SyncWorkers } from './sync-workers.service';
-import { ROOT_LOGGER, SYNC_CONFIG } from './tokens';
+import type { SyncDomain } from './sync-domain';
+import { SyncSignals } from './sync-signals';
+import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 
 /**
  * The operators' commands (`ops.commands.v1`) this service acts on, through the same
- * transactional consumer as domain events (an invalid command goes to the DLQ with its reason):
- * today `reconcile`, for the scope's domain (or every domain when the scope names none). Starting
- * a run is idempotent by the command's id, so a command delivered twice starts one run.
+ * transactional consumer as domain events (an invalid command goes to the DLQ with its reason),
+ * each answered on `ops.command-results.v1` through the outbox, in the transaction that consumed
+ * it — so an answer is published once the command took effect, and never without it:
+ * - `reconcile`, for the scope's domain (or every domain when the scope names none): starts a run
+ *   (idempotent by the command's id: a command delivered twice starts one run), answered
+ *   `accepted` with the run's id; the run reports on `sync.reconcile.v1`;
+ * - `replay-dead-letters` of this service's DLQ (named by its contract topic,
+ *   `commune.<domain>.events.v1.dlq.v1`): the selected dead letters go back to the events topic
+ *   byte for byte, answered `done` with their event ids (sent again if the command is redelivered:
+ *   ingest dedupes).
+ * Commands for other domains, and the ones not built yet, are not answered by this service.
  */
 @Injectable()
 export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -30,11 +41,11 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly workers: SyncWorkers,
     private readonly pushTarget: PushTarget,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @Inject(SYNC_DOMAIN) private readonly domain: SyncDomain<SyncServiceConfig>,
+    private readonly signals: SyncSignals,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const runs = this.workers.reconcileRuns;
-    if (!runs) return;
     this.consumer = new TransactionalConsumer({
       kafka: this.kafka,
       groupId: `${this.config.KAFKA_GROUP_ID}.ops`,
@@ -44,30 +55,74 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
       validator: this.validator,
       producer: this.producer,
       logger: this.logger,
-      handle: async (events) => {
-        for (const { event } of events) {
-          const command = event.data as OpsCommand;
-          if (command.command !== 'reconcile') continue;
-          if (command.scope.domain && command.scope.domain !== this.pushTarget.domain) continue;
-          const { domain: _domain, ...scope } = command.scope;
-          // A command may ask for less than the budget, never for more.
-          const budget = this.workers.reconcileBudget;
-          const runId = await runs.start({
-            commandId: command.commandId,
-            scope,
-            dryRun: command.dryRun,
-            ratePerSecond: Math.min(command.ratePerSecond ?? budget, budget),
-            ...(command.sampleSize ? { sampleSize: command.sampleSize } : {}),
-          });
-          this.workers.reconcileStarted();
-          this.logger.info(
-            { commandId: command.commandId, runId, dryRun: command.dryRun },
-            'reconciliation requested',
-          );
-        }
+      handle: async (events, tx, tools) => {
+        for (const { event } of events) await this.handle(event.data as OpsCommand, tx);
+        // The answers are in the outbox: publish them now rather than at the relay's next round.
+        tools.afterCommit(() => this.signals.relay.notify());
       },
     });
     await this.consumer.start();
+  }
+
+  private async handle(command: OpsCommand, tx: SqlExecutor): Promise<void> {
+    if (command.command === 'reconcile') {
+      const runs = this.workers.reconcileRuns;
+      if (!runs) return;
+      if (command.scope.domain && command.scope.domain !== this.pushTarget.domain) return;
+      const { domain: _domain, ...scope } = command.scope;
+      // A command may ask for less than the budget, never for more.
+      const budget = this.workers.reconcileBudget;
+      const runId = await runs.start({
+        commandId: command.commandId,
+        scope,
+        dryRun: command.dryRun,
+        ratePerSecond: Math.min(command.ratePerSecond ?? budget, budget),
+        ...(command.sampleSize ? { sampleSize: command.sampleSize } : {}),
+      });
+      this.workers.reconcileStarted();
+      this.logger.info(
+        { commandId: command.commandId, runId, dryRun: command.dryRun },
+        'reconciliation requested',
+      );
+      await this.answer(tx, command, 'accepted', `reconciliation run ${runId}`, { runId });
+      return;
+    }
+    if (command.command === 'replay-dead-letters') {
+      if (command.selection.topic !== dlqTopicFor(this.domain.contractTopic)) return;
+      const dlq = dlqTopicFor(this.config.EVENTS_TOPIC);
+      const { topic: _topic, ...selection } = command.selection;
+      const replayed = await replayDeadLetters(this.kafka, this.producer, dlq, selection);
+      this.logger.info(
+        { commandId: command.commandId, replayed: replayed.count },
+        'dead letters replayed',
+      );
+      await this.answer(
+        tx,
+        command,
+        'done',
+        `${replayed.count} dead letters of ${command.selection.topic} sent back to their topic`,
+        { replayed: { topic: command.selection.topic, ...replayed } },
+      );
+    }
+  }
+
+  private answer(
+    tx: SqlExecutor,
+    command: OpsCommand,
+    outcome: OpsCommandResult['outcome'],
+    detail: string,
+    extra: Partial<OpsCommandResult> = {},
+  ): Promise<void> {
+    return writeCommandResult(tx, {
+      commandId: command.commandId,
+      command: command.command,
+      service: this.domain.service,
+      instance: this.config.INSTANCE_ID,
+      outcome,
+      detail,
+      answeredAt: new Date().toISOString(),
+      ...extra,
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -183,6 +183,12 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.opsCommands,
       description: "the operators' commands (reconcile, …); tests use a copy",
     },
+    OPS_COMMAND_RESULTS_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.opsCommandResults,
+      description: 'where this service answers the commands that concern it; tests use a copy',
+    },
     RECONCILE_IDLE_MS: int(100, 5000, 'wait of the reconciliation worker when no run has work'),
     RECONCILE_VERIFY_TIMEOUT_MS: int(
       1000,

@@ -114,6 +114,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       idleMs: config.DISPATCH_IDLE_MS,
       topicFor: (topic) => (topic === SYNC_STATUS_TOPIC ? config.SYNC_STATUS_TOPIC : topic),
       v2Topic: config.SYNC_STATUS_V2_TOPIC,
+      resultsTopic: config.OPS_COMMAND_RESULTS_TOPIC,
       wakeup: signals.relay,
       validator,
       onError: (err) => logger.error({ err }, 'outbox relay round failed; retrying'),

@@ -34,6 +34,7 @@ export class ReconcileDriver {
     private readonly schema: string,
     readonly opsTopic: string,
     readonly progressTopic: string,
+    readonly resultsTopic: string,
   ) {
     this.progress = new RecordingConsumer(ctx.kafka);
   }
@@ -42,7 +43,8 @@ export class ReconcileDriver {
     const ops = await ctx.createTopic(`${label}.${TOPICS.opsCommands}`, 1);
     await ctx.createTopic(`${label}.${TOPICS.opsCommands}.dlq.v1`, 1);
     const progress = await ctx.createTopic(`${label}.${TOPICS.syncReconcile}`, 1);
-    const driver = new ReconcileDriver(ctx, schema, ops, progress);
+    const results = await ctx.createTopic(`${label}.${TOPICS.opsCommandResults}`, 1);
+    const driver = new ReconcileDriver(ctx, schema, ops, progress, results);
     await driver.progress.start(progress);
     ctx.onCleanup(() => driver.progress.stop());
     return driver;
@@ -53,6 +55,7 @@ export class ReconcileDriver {
     return {
       OPS_COMMANDS_TOPIC: this.opsTopic,
       SYNC_RECONCILE_TOPIC: this.progressTopic,
+      OPS_COMMAND_RESULTS_TOPIC: this.resultsTopic,
       RECONCILE_IDLE_MS: '200',
     };
   }

@@ -25,6 +25,7 @@ import { OpsCommandsPublisher } from './commands/ops-commands.publisher';
 import type { SyncMonitorConfig } from './config/sync-monitor.config';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { ReadModel1763800002000 } from './infrastructure/migrations/1763800002000-read-model';
+import { CommandResults1763800002100 } from './infrastructure/migrations/1763800002100-command-results';
 import { Communes } from './read-model/communes';
 import { ReadModelConsumers } from './read-model/read-model.consumers';
 import { ReadModelQueries } from './read-model/read-model.queries';
@@ -55,6 +56,7 @@ export class AppModule {
         ConsumerOffset1763800000200,
         DeadLetterOriginal1763800000600,
         ReadModel1763800002000,
+        CommandResults1763800002100,
       ],
       applicationName: `sync-monitor:${config.INSTANCE_ID}`,
       poolSize: 10,

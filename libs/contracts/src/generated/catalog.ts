@@ -17,6 +17,7 @@ export const TOPICS = {
   syncHealthV2: 'sync.health.v2',
   syncReconcile: 'sync.reconcile.v1',
   opsCommands: 'ops.commands.v1',
+  opsCommandResults: 'ops.command-results.v1',
   opsCommandsDeadLetters: 'ops.commands.v1.dlq.v1',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -32,6 +33,7 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'sync.health.v2', partitions: 3, retentionDays: 2 },
   { name: 'sync.reconcile.v1', partitions: 3, retentionDays: 30 },
   { name: 'ops.commands.v1', partitions: 3, retentionDays: 30 },
+  { name: 'ops.command-results.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.dossier.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.civil-status.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.land.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
@@ -55,6 +57,7 @@ export const EVENT_TYPES = {
   SyncHealthV2: 'vn.lienthong.sync.health.v2',
   ReconcileProgress: 'vn.lienthong.sync.reconcile-progress.v1',
   OpsCommand: 'vn.lienthong.ops.command.v1',
+  OpsCommandResult: 'vn.lienthong.ops.command-result.v1',
 } as const;
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 export type MessageName = keyof typeof EVENT_TYPES;
@@ -202,6 +205,14 @@ export const EVENT_CATALOG: readonly EventCatalogEntry[] = [
     entityKeyField: 'commandId',
     schemaId: 'ops/ops-command.v1.schema.json',
   },
+  {
+    name: 'OpsCommandResult',
+    title: 'Answer to an operator command',
+    ceType: 'vn.lienthong.ops.command-result.v1',
+    topic: 'ops.command-results.v1',
+    entityType: 'ops-command-result',
+    schemaId: 'ops/ops-command-result.v1.schema.json',
+  },
 ];
 
 /** The payload type of each CloudEvents type. */
@@ -221,4 +232,5 @@ export interface PayloadByEventType {
   'vn.lienthong.sync.health.v2': ContractPayloads['SyncHealthV2'];
   'vn.lienthong.sync.reconcile-progress.v1': ContractPayloads['ReconcileProgress'];
   'vn.lienthong.ops.command.v1': ContractPayloads['OpsCommand'];
+  'vn.lienthong.ops.command-result.v1': ContractPayloads['OpsCommandResult'];
 }

@@ -80,6 +80,7 @@ export interface ContractPayloads {
   SyncHealthV2: SyncHealthV2;
   ReconcileProgress: ReconcileProgressV1;
   OpsCommand: OpsCommand;
+  OpsCommandResult: OpsCommandResult;
 }
 /**
  * The full header snapshot of a one-stop dossier after a change (DVCQG DongBoHoSoMC fields). Entity key: MaHoSo. Later snapshots (higher sequence) replace earlier ones.
@@ -1209,4 +1210,50 @@ export interface ResumeTarget {
    */
   requestedAt: string;
   target: SyncTarget;
+}
+/**
+ * A sync service's answer to an operator's command (key: the command id): what it did, or why it did nothing. Every service the command concerns answers once; one it does not concern stays silent. No personal data: counts, ids and reasons only.
+ */
+export interface OpsCommandResult {
+  commandId: string;
+  command: 'reconcile' | 'replay-dead-letters' | 'resync' | 'pause-target' | 'resume-target';
+  service: string;
+  instance: string;
+  /**
+   * accepted: started (a reconciliation run, which reports on sync.reconcile.v1); done: carried out; refused: not carried out, by rule; failed: tried and could not.
+   */
+  outcome: 'accepted' | 'done' | 'refused' | 'failed';
+  /**
+   * What was done or why not, for a person. No personal data.
+   */
+  detail: string;
+  /**
+   * The reconciliation run a reconcile command started (or had started before).
+   */
+  runId?: string;
+  /**
+   * replay-dead-letters: the dead letters sent back to their topic: where each lay on the DLQ topic (the service's copy of the command's topic), and their CloudEvents ids (none for a record without one).
+   */
+  replayed?: {
+    /**
+     * The command's DLQ topic (its contract name).
+     */
+    topic: string;
+    count: number;
+    /**
+     * @maxItems 10000
+     */
+    letters: {
+      partition: number;
+      offset: string;
+    }[];
+    /**
+     * @maxItems 10000
+     */
+    eventIds: string[];
+  };
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  answeredAt: string;
 }

@@ -1426,6 +1426,100 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
   },
   {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'ops/ops-command-result.v1.schema.json',
+    title: 'OpsCommandResult',
+    description:
+      "A sync service's answer to an operator's command (key: the command id): what it did, or why it did nothing. Every service the command concerns answers once; one it does not concern stays silent. No personal data: counts, ids and reasons only.",
+    type: 'object',
+    properties: {
+      commandId: {
+        type: 'string',
+        format: 'uuid',
+      },
+      command: {
+        type: 'string',
+        enum: ['reconcile', 'replay-dead-letters', 'resync', 'pause-target', 'resume-target'],
+      },
+      service: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9-]{1,62}$',
+      },
+      instance: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 200,
+      },
+      outcome: {
+        description:
+          'accepted: started (a reconciliation run, which reports on sync.reconcile.v1); done: carried out; refused: not carried out, by rule; failed: tried and could not.',
+        type: 'string',
+        enum: ['accepted', 'done', 'refused', 'failed'],
+      },
+      detail: {
+        description: 'What was done or why not, for a person. No personal data.',
+        type: 'string',
+        maxLength: 2000,
+      },
+      runId: {
+        description: 'The reconciliation run a reconcile command started (or had started before).',
+        type: 'string',
+        format: 'uuid',
+      },
+      replayed: {
+        description:
+          "replay-dead-letters: the dead letters sent back to their topic: where each lay on the DLQ topic (the service's copy of the command's topic), and their CloudEvents ids (none for a record without one).",
+        type: 'object',
+        properties: {
+          topic: {
+            description: "The command's DLQ topic (its contract name).",
+            type: 'string',
+            pattern: '^[a-z][a-z.-]*\\.v[0-9]+\\.dlq\\.v1$',
+          },
+          count: {
+            type: 'integer',
+            minimum: 0,
+          },
+          letters: {
+            type: 'array',
+            maxItems: 10000,
+            items: {
+              type: 'object',
+              properties: {
+                partition: {
+                  type: 'integer',
+                  minimum: 0,
+                },
+                offset: {
+                  type: 'string',
+                  pattern: '^[0-9]{1,19}$',
+                },
+              },
+              required: ['partition', 'offset'],
+              additionalProperties: false,
+            },
+          },
+          eventIds: {
+            type: 'array',
+            maxItems: 10000,
+            items: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+            },
+          },
+        },
+        required: ['topic', 'count', 'letters', 'eventIds'],
+        additionalProperties: false,
+      },
+      answeredAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+    },
+    required: ['commandId', 'command', 'service', 'instance', 'outcome', 'detail', 'answeredAt'],
+    additionalProperties: false,
+  },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'ops/ops-command.v1.schema.json',
     title: 'OpsCommand',
     description:

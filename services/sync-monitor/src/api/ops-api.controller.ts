@@ -96,6 +96,33 @@ export class OpsApiController {
     return { targets: await this.queries.targets() };
   }
 
+  /** Commands and their answers, newest first (the audit log). */
+  @Get('commands')
+  async history(@Req() req: Request) {
+    return {
+      commands: await this.queries.commands(principalOf(req).username, principalOf(req).role),
+    };
+  }
+
+  /** Sends a dead-letter group's open letters back to their topic (after fixing their cause). */
+  @Post('commands/replay-dead-letters')
+  @HttpCode(202)
+  replay(@Req() req: Request, @Body() body: { signature?: unknown; reason?: unknown } | undefined) {
+    const { signature, reason } = groupAction(body);
+    return this.commands.replayDeadLetters(principalOf(req), signature, reason);
+  }
+
+  /** Discards a dead-letter group's open letters, with a reason (audited; nothing is sent). */
+  @Post('commands/discard-dead-letters')
+  @HttpCode(200)
+  discard(
+    @Req() req: Request,
+    @Body() body: { signature?: unknown; reason?: unknown } | undefined,
+  ) {
+    const { signature, reason } = groupAction(body);
+    return this.commands.discardDeadLetters(principalOf(req), signature, reason);
+  }
+
   /** Starts a reconciliation (dry run or repair) through ops.commands.v1. */
   @Post('commands/reconcile')
   @HttpCode(202)
@@ -122,6 +149,18 @@ export class OpsApiController {
       ...(body.sampleSize !== undefined ? { sampleSize: body.sampleSize } : {}),
     });
   }
+}
+
+/** A reason and a dead-letter group, from a request body. */
+function groupAction(body: { signature?: unknown; reason?: unknown } | undefined): {
+  signature: string;
+  reason: string;
+} {
+  if (typeof body?.signature !== 'string' || !/^[0-9a-f]{64}$/.test(body.signature))
+    throw new Problem(400, 'Bad request', 'signature: the 64-hex signature of a dead-letter group');
+  if (typeof body.reason !== 'string')
+    throw new Problem(400, 'Bad request', 'reason: a string of at least 10 characters');
+  return { signature: body.signature, reason: body.reason };
 }
 
 /** Checks a sign-in; the same answer for an unknown user and a wrong password. */

@@ -11,6 +11,8 @@ import type { Reconcile } from '@lienthong/contracts';
 import { EventProducer } from '@lienthong/messaging';
 import { Problem } from '../api/problem';
 import type { Principal } from '../auth/accounts';
+import { provinceFilter } from '../auth/accounts';
+import { domainOfTopic } from '../read-model/read-model.queries';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';
 import { Communes } from '../read-model/communes';
 import { MONITOR_CONFIG } from '../tokens';
@@ -55,10 +57,104 @@ export class OpsCommandsPublisher {
     return this.send(who, 'reconcile', command);
   }
 
+  /**
+   * Sends a dead-letter group back to its topic (after its cause was fixed): the open letters of
+   * the group in the operator's provinces, by event id, through the owning sync service. Letters
+   * without an event id (not even a CloudEvent) cannot be picked out one by one: discard them.
+   */
+  async replayDeadLetters(
+    who: Principal,
+    signature: string,
+    reason: string,
+  ): Promise<{ commandId: string; letters: number }> {
+    const letters = await this.openLetters(who, signature);
+    const ids = letters.flatMap((l) => (l.event_id ? [l.event_id] : []));
+    const domain = domainOfTopic(letters[0]?.source_topic ?? '');
+    if (ids.length === 0 || !domain)
+      throw new Problem(
+        409,
+        'Nothing to replay',
+        'no open dead letter of this group in your provinces has an event id to replay by',
+      );
+    const communeCodes = [
+      ...new Set(letters.flatMap((l) => (l.commune_code ? [l.commune_code] : []))),
+    ];
+    const command = {
+      commandId: randomUUID(),
+      command: 'replay-dead-letters',
+      operator: { id: who.username },
+      reason,
+      requestedAt: new Date().toISOString(),
+      selection: { topic: `commune.${domain}.events.v1.dlq.v1`, eventIds: ids.slice(0, 10_000) },
+    };
+    const { commandId } = await this.send(who, 'replay-dead-letters', command, {
+      ...(communeCodes.length > 0 ? { communeCodes } : {}),
+    });
+    return { commandId, letters: ids.length };
+  }
+
+  /** Discards a dead-letter group (open letters in the operator's provinces) with a reason. */
+  async discardDeadLetters(
+    who: Principal,
+    signature: string,
+    reason: string,
+  ): Promise<{ discarded: number }> {
+    const commandId = randomUUID();
+    const refused =
+      who.role.kind !== 'operator' ? 'a viewer cannot act: ask an operator' : undefined;
+    if (refused || reason.trim().length < 10) {
+      const why = refused ?? 'reason: at least 10 characters';
+      await this.audit(
+        who,
+        'discard-dead-letters',
+        { commandId, scope: { signature } },
+        'refused',
+        why,
+      );
+      throw new Problem(refused ? 403 : 400, refused ? 'Not allowed' : 'Bad request', why);
+    }
+    const letters = await this.openLetters(who, signature);
+    await this.dataSource.query(
+      `update dead_letter set status = 'discarded', resolved_at = now(), resolved_by = $2, resolution = $3
+       where id = any($1::bigint[]) and status = 'open'`,
+      [letters.map((l) => l.id), who.username, reason],
+    );
+    await this.audit(
+      who,
+      'discard-dead-letters',
+      { commandId, scope: { signature } },
+      'done',
+      `${letters.length} discarded: ${reason}`,
+    );
+    return { discarded: letters.length };
+  }
+
+  private async openLetters(
+    who: Principal,
+    signature: string,
+  ): Promise<
+    Array<{
+      id: string;
+      event_id: string | null;
+      commune_code: string | null;
+      source_topic: string;
+    }>
+  > {
+    const provinces = provinceFilter(who.role);
+    return this.dataSource.query(
+      `select id, event_id, commune_code, source_topic from dead_letter
+       where signature = $1 and status = 'open' and ($2::text[] is null or province_code = any($2))
+       order by id`,
+      [signature, provinces ?? null],
+    );
+  }
+
   private async send(
     who: Principal,
     action: string,
     command: Record<string, unknown> & { commandId: string; scope?: { communeCodes?: string[] } },
+    /** Where the command acts, when it is not its `scope` (a replay acts on its letters' communes). */
+    place: { communeCodes?: string[] } = command.scope ?? {},
   ): Promise<{ commandId: string }> {
     const valid = this.validator.validate(EVENT_TYPES.OpsCommand, command);
     if (!valid.ok) {
@@ -66,7 +162,7 @@ export class OpsCommandsPublisher {
       await this.audit(who, action, command, 'invalid', p.detail);
       throw new Problem(400, 'The command breaks its contract', p.detail, { issues: p.issues });
     }
-    const refused = refusal(who.role, command.scope ?? {}, (c) => this.communes.provinceOf(c));
+    const refused = refusal(who.role, place, (c) => this.communes.provinceOf(c));
     if (refused) {
       await this.audit(who, action, command, 'refused', refused);
       throw new Problem(403, 'Not allowed', refused);
@@ -82,7 +178,7 @@ export class OpsCommandsPublisher {
   private async audit(
     who: Principal,
     action: string,
-    command: { commandId: string; scope?: unknown },
+    command: { commandId: string; scope?: unknown; selection?: unknown },
     outcome: string,
     detail?: string,
   ): Promise<void> {
@@ -93,7 +189,7 @@ export class OpsCommandsPublisher {
         who.username,
         JSON.stringify(who.role),
         action,
-        JSON.stringify(command.scope ?? {}),
+        JSON.stringify(command.scope ?? command.selection ?? {}),
         command.commandId,
         outcome,
         detail ?? null,

@@ -78,6 +78,12 @@ export const SYNC_MONITOR_VARS = {
     default: TOPICS.opsCommands,
     description: "where operators' commands go",
   },
+  OPS_COMMAND_RESULTS_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.opsCommandResults,
+    description: "the sync services' answers to the commands",
+  },
   MONITOR_ACCOUNTS_FILE: {
     type: 'string',
     minLength: 1,

@@ -196,9 +196,53 @@ export class DashboardController {
   @Get('dead-letters')
   @Header('content-type', 'text/html; charset=utf-8')
   async deadLetters(@Req() req: Request): Promise<string> {
+    return this.deadLettersPage(principalOf(req));
+  }
+
+  /** Replay or discard a group from the page; the outcome (or the refusal) is shown on it. */
+  @Post('dead-letters/action')
+  async deadLetterAction(
+    @Req() req: Request,
+    @Body() body: { signature?: string; reason?: string; action?: string },
+    @Res() res: Response,
+  ): Promise<void> {
     const who = principalOf(req);
+    const signature = body.signature ?? '';
+    const reason = body.reason ?? '';
+    try {
+      const message =
+        body.action === 'discard'
+          ? `${(await this.commands.discardDeadLetters(who, signature, reason)).discarded} dead letters discarded.`
+          : await this.commands
+              .replayDeadLetters(who, signature, reason)
+              .then(
+                (r) => `Replay of ${r.letters} dead letters requested (command ${r.commandId}).`,
+              );
+      res.type('text/html').send(await this.deadLettersPage(who, message, 'ok'));
+    } catch (err) {
+      if (!(err instanceof Problem)) throw err;
+      const problem = err.getResponse() as { detail?: string };
+      res
+        .status(err.getStatus())
+        .type('text/html')
+        .send(
+          await this.deadLettersPage(who, `Refused: ${problem.detail ?? err.message}`, 'error'),
+        );
+    }
+  }
+
+  private async deadLettersPage(
+    who: Principal,
+    message?: string,
+    messageClass?: string,
+  ): Promise<string> {
     const groups = await this.queries.deadLetterGroups(provinceFilter(who.role));
-    return this.page('Dead letters', 'dlq', who, 'dead-letters', { groups });
+    return this.page('Dead letters', 'dlq', who, 'dead-letters', {
+      groups,
+      canAct: who.role.kind === 'operator',
+      message,
+      messageClass,
+    });
   }
 
   @Get('runs')

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { ContractValidator, TOPICS, readDeadLetter } from '@lienthong/contracts';
 import type {
   DeadLetterSeen,
+  OpsCommandResult,
   ReconcileProgressV1,
   SyncHealthV2,
   SyncStatusV2,
@@ -80,6 +81,17 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
           events.map((e) => e.event.data as ReconcileProgressV1),
         ),
     });
+    const results = new TransactionalConsumer({
+      ...common,
+      groupId: group('results'),
+      topic: this.config.OPS_COMMAND_RESULTS_TOPIC,
+      contractTopic: TOPICS.opsCommandResults,
+      handle: (events, tx) =>
+        this.store.applyCommandResults(
+          tx,
+          events.map((e) => e.event.data as OpsCommandResult),
+        ),
+    });
     const deadLetters = this.config.DLQ_TOPICS.split(',').map(
       (topic) =>
         new TransactionalConsumer<DeadLetterSeen>({
@@ -99,7 +111,7 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
             ),
         }),
     );
-    for (const c of [statuses, health, reconcile, ...deadLetters]) {
+    for (const c of [statuses, health, reconcile, results, ...deadLetters]) {
       await c.start();
       this.consumers.push(c);
     }

@@ -217,6 +217,26 @@ export class ReadModelQueries {
     }));
   }
 
+  /**
+   * The audit log with each command's answers: a national role sees every operator's, others
+   * their own.
+   */
+  async commands(
+    username: string,
+    role: { provinces: '*' | string[] },
+    limit = 100,
+  ): Promise<Array<Record<string, unknown>>> {
+    return this.db.query(
+      `select a.at, a.operator, a.action, a.scope, a.command_id "commandId", a.outcome, a.detail,
+         coalesce((select jsonb_agg(jsonb_build_object('service', r.service, 'outcome', r.outcome,
+           'detail', r.detail, 'answeredAt', r.answered_at) order by r.answered_at)
+           from command_result r where r.command_id = a.command_id), '[]') answers
+       from audit_log a where $1::boolean or a.operator = $2
+       order by a.id desc limit $3`,
+      [role.provinces === '*', username, limit],
+    );
+  }
+
   async reconcileRuns(limit = 50): Promise<ReconcileProgressV1[]> {
     const rows = await this.db.query<Array<{ progress: ReconcileProgressV1 }>>(
       'select progress from reconcile_run order by updated_at desc limit $1',

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type {
   DeadLetterSeen,
+  OpsCommandResult,
   ReconcileProgressV1,
   SyncHealthV2,
   SyncStatusV2,
@@ -197,10 +198,10 @@ export class ReadModelStore {
     await tx.query(
       `insert into dead_letter (dlq_topic, dlq_partition, dlq_offset, source_topic, stage, code, field, rule,
          message, event_type, subject, commune_code, province_code, attempts, first_failure_at,
-         last_failure_at, signature)
+         last_failure_at, signature, event_id)
        select * from unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[],
-         $15::timestamptz[], $16::timestamptz[], $17::text[])
+         $15::timestamptz[], $16::timestamptz[], $17::text[], $18::text[])
        on conflict (dlq_topic, dlq_partition, dlq_offset) do nothing`,
       [
         letters.map((x) => x.topic),
@@ -220,7 +221,48 @@ export class ReadModelStore {
         l.map((x) => x.firstFailureAt),
         l.map((x) => x.lastFailureAt),
         l.map((x) => deadLetterSignature(x)),
+        l.map((x) => x.eventId ?? null),
       ],
     );
+  }
+
+  /**
+   * Answers to commands: each service's answer once; a replay's answer marks the dead letters it
+   * sent back (still open) as replayed — if one fails again, it comes back as a new dead letter.
+   */
+  async applyCommandResults(tx: SqlExecutor, results: OpsCommandResult[]): Promise<void> {
+    for (const r of results) {
+      await tx.query(
+        `insert into command_result (command_id, service, instance, command, outcome, detail, result, answered_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (command_id, service) do nothing`,
+        [
+          r.commandId,
+          r.service,
+          r.instance,
+          r.command,
+          r.outcome,
+          r.detail,
+          JSON.stringify(r),
+          r.answeredAt,
+        ],
+      );
+      // The letters it sent back, by their place on the DLQ (a letter that fails again is a new
+      // one, at a new offset, and stays open).
+      if (r.replayed && r.replayed.letters.length > 0)
+        await tx.query(
+          `update dead_letter d set status = 'replayed', resolved_at = $3, resolution = $4
+           from unnest($1::int[], $2::bigint[]) l(p, o)
+           where d.status = 'open' and d.dlq_partition = l.p and d.dlq_offset = l.o
+             and d.source_topic like '%' || $5`,
+          [
+            r.replayed.letters.map((l) => l.partition),
+            r.replayed.letters.map((l) => l.offset),
+            r.answeredAt,
+            `replayed by command ${r.commandId}`,
+            // The command names the contract topic; the letters lie on a copy of it (tests).
+            r.replayed.topic.replace(/\.dlq\.v1$/, ''),
+          ],
+        );
+    }
   }
 }
