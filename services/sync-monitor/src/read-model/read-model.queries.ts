@@ -229,7 +229,8 @@ export class ReadModelQueries {
     return this.db.query(
       `select a.at, a.operator, a.action, a.scope, a.command_id "commandId", a.outcome, a.detail,
          coalesce((select jsonb_agg(jsonb_build_object('service', r.service, 'outcome', r.outcome,
-           'detail', r.detail, 'answeredAt', r.answered_at) order by r.answered_at)
+           'detail', r.detail, 'answeredAt', r.answered_at, 'runId', r.result->>'runId')
+           order by r.answered_at)
            from command_result r where r.command_id = a.command_id), '[]') answers
        from audit_log a where $1::boolean or a.operator = $2
        order by a.id desc limit $3`,
