@@ -20,12 +20,20 @@ function validate(file: string): { openapi: string; paths: string[] } {
 describe('contracts/openapi', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.openapi.yaml'));
 
-  it('documents the three national APIs portal-sim simulates', () => {
+  it('documents the three national APIs portal-sim simulates, and the ops API', () => {
     expect(files.sort()).toEqual([
       'civil-status.openapi.yaml',
       'dvcqg.openapi.yaml',
       'land.openapi.yaml',
+      'sync-monitor.openapi.yaml',
     ]);
+  });
+
+  it('sync-monitor.openapi.yaml (generated from the code by @nestjs/swagger) is a valid OpenAPI 3.0 document', () => {
+    const { openapi, paths } = validate('sync-monitor.openapi.yaml');
+    expect(openapi).toBe('3.0.0');
+    expect(paths).toContain('/api/communes');
+    expect(paths).toContain('/api/commands/reconcile');
   });
 
   it.each([

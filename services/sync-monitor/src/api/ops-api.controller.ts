@@ -1,4 +1,25 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  applyDecorators,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiForbiddenResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { Reconcile } from '@lienthong/contracts';
 import type { Account, Principal } from '../auth/accounts';
@@ -8,6 +29,16 @@ import { Sessions } from '../auth/sessions';
 import { OpsCommandsPublisher } from '../commands/ops-commands.publisher';
 import { ReadModelQueries } from '../read-model/read-model.queries';
 import { ACCOUNTS } from '../tokens';
+import {
+  CommandAccepted,
+  Discarded,
+  GroupActionBody,
+  ProblemView,
+  ReconcileBody,
+  ReplayAccepted,
+  SessionView,
+  SignInBody,
+} from './ops-api.dto';
 import { Problem } from './problem';
 import { Inject } from '@nestjs/common';
 
@@ -24,6 +55,14 @@ function domainParam(domain: string | undefined): string | undefined {
  * The ops API: the same data as the dashboard, as JSON, for the CLI and other tools. Every route
  * but the sign-in needs a session; what it returns is scoped to the operator's provinces.
  */
+/** A route that needs a session: documented with the bearer scheme and its 401. */
+const Guarded = () =>
+  applyDecorators(
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ type: ProblemView, description: 'no valid session' }),
+  );
+
+@ApiTags('ops')
 @Controller('api')
 export class OpsApiController {
   constructor(
@@ -37,6 +76,9 @@ export class OpsApiController {
   @Public()
   @Post('session')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Sign in: a bearer token for the other routes' })
+  @ApiBody({ type: SignInBody })
+  @ApiOkResponse({ type: SessionView })
   async signIn(
     @Body() body: { username?: unknown; password?: unknown } | undefined,
   ): Promise<{ token: string; username: string; role: Principal['role'] }> {
@@ -45,12 +87,22 @@ export class OpsApiController {
   }
 
   @Get('me')
+  @Guarded()
+  @ApiOperation({ summary: 'Who is signed in, with which role' })
   me(@Req() req: Request): Principal {
     return principalOf(req);
   }
 
   /** Province → commune → domain: entities, backlog by state, ages, drift, dead letters. */
   @Get('communes')
+  @Guarded()
+  @ApiOperation({
+    summary:
+      'Province → commune → domain: entities, synced, backlog by state, oldest waiting change, last SYNCED, drift, open dead letters',
+  })
+  @ApiQuery({ name: 'domain', required: false, enum: DOMAINS })
+  @ApiQuery({ name: 'province', required: false, description: '2-digit province code' })
+  @ApiForbiddenResponse({ type: ProblemView, description: 'a province outside yours' })
   async communes(
     @Req() req: Request,
     @Query('domain') domain?: string,
@@ -72,6 +124,9 @@ export class OpsApiController {
 
   /** What happened to one entity: its state and its whole timeline. */
   @Get('entities/:domain/:key')
+  @Guarded()
+  @ApiOperation({ summary: "One entity's state, timeline and dead letters" })
+  @ApiForbiddenResponse({ type: ProblemView, description: 'an entity of a province outside yours' })
   async entity(@Req() req: Request, @Param('domain') domain: string, @Param('key') key: string) {
     const d = domainParam(domain) as string;
     const found = await this.queries.entity(d, key);
@@ -82,22 +137,30 @@ export class OpsApiController {
   }
 
   @Get('dead-letters')
+  @Guarded()
+  @ApiOperation({ summary: 'Dead letters grouped by signature (topic, code, field, rule)' })
   async deadLetters(@Req() req: Request) {
     return { groups: await this.queries.deadLetterGroups(provinceFilter(principalOf(req).role)) };
   }
 
   @Get('reconcile-runs')
+  @Guarded()
+  @ApiOperation({ summary: 'Reconciliation runs, newest first, with their progress or summary' })
   async runs() {
     return { runs: await this.queries.reconcileRuns() };
   }
 
   @Get('targets')
+  @Guarded()
+  @ApiOperation({ summary: "Each sync service instance's latest health towards its portal" })
   async targets() {
     return { targets: await this.queries.targets() };
   }
 
   /** Commands and their answers, newest first (the audit log). */
   @Get('commands')
+  @Guarded()
+  @ApiOperation({ summary: "The audit log with the services' answers, newest first" })
   async history(@Req() req: Request) {
     return {
       commands: await this.queries.commands(principalOf(req).username, principalOf(req).role),
@@ -106,7 +169,17 @@ export class OpsApiController {
 
   /** Sends a dead-letter group's open letters back to their topic (after fixing their cause). */
   @Post('commands/replay-dead-letters')
+  @Guarded()
   @HttpCode(202)
+  @ApiOperation({
+    summary: "Send a group's open letters back to their topic (after fixing the cause)",
+  })
+  @ApiBody({ type: GroupActionBody })
+  @ApiAcceptedResponse({ type: ReplayAccepted })
+  @ApiForbiddenResponse({
+    type: ProblemView,
+    description: 'a viewer, or letters outside your provinces',
+  })
   replay(@Req() req: Request, @Body() body: { signature?: unknown; reason?: unknown } | undefined) {
     const { signature, reason } = groupAction(body);
     return this.commands.replayDeadLetters(principalOf(req), signature, reason);
@@ -114,7 +187,12 @@ export class OpsApiController {
 
   /** Discards a dead-letter group's open letters, with a reason (audited; nothing is sent). */
   @Post('commands/discard-dead-letters')
+  @Guarded()
   @HttpCode(200)
+  @ApiOperation({ summary: "Discard a group's open letters, with a reason" })
+  @ApiBody({ type: GroupActionBody })
+  @ApiOkResponse({ type: Discarded })
+  @ApiForbiddenResponse({ type: ProblemView, description: 'a viewer' })
   discard(
     @Req() req: Request,
     @Body() body: { signature?: unknown; reason?: unknown } | undefined,
@@ -125,7 +203,15 @@ export class OpsApiController {
 
   /** Starts a reconciliation (dry run or repair) through ops.commands.v1. */
   @Post('commands/reconcile')
+  @Guarded()
   @HttpCode(202)
+  @ApiOperation({ summary: 'Start a reconciliation (dry run or repair) through ops.commands.v1' })
+  @ApiBody({ type: ReconcileBody })
+  @ApiAcceptedResponse({ type: CommandAccepted })
+  @ApiForbiddenResponse({
+    type: ProblemView,
+    description: 'a viewer, or communes outside your provinces',
+  })
   async reconcile(
     @Req() req: Request,
     @Body()
