@@ -82,6 +82,11 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
         [],
       );
     });
+    // Prometheus sees the same figures (for alerts and deploy/grafana/lienthong.json).
+    const metrics = await (await fetch(await monitor.process.url('/metrics'))).text();
+    expect(metrics).toContain(
+      `lienthong_monitor_entities{province="46",domain="dossier",state="SYNCED",service="sync-monitor"} ${hueLives.length}`,
+    );
     // A Huế operator sees Huế only; asking for another province is refused.
     expect((await communes(hue)).map((r) => r.provinceCode)).toEqual(HUE.map(() => '46'));
     const other = await monitor.call('GET', '/api/communes?province=79', hue);

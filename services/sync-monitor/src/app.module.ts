@@ -17,6 +17,7 @@ import {
 } from '@lienthong/messaging';
 import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
 import { HealthController } from './api/health.controller';
+import { MonitorMetrics } from './api/monitor.metrics';
 import { OpsApiController } from './api/ops-api.controller';
 import { loadAccounts } from './auth/accounts';
 import { AuthGuard } from './auth/auth.guard';
@@ -107,6 +108,11 @@ export class AppModule {
         },
         ReadModelConsumers,
         OpsCommandsPublisher,
+        {
+          provide: MonitorMetrics,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => new MonitorMetrics(ds),
+        },
       ],
     };
   }

@@ -6,25 +6,21 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import type { HealthCheckResult, HealthIndicatorResult } from '@nestjs/terminus';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { Public } from '../auth/auth.guard';
 import { ReadModelConsumers } from '../read-model/read-model.consumers';
+import { MonitorMetrics } from './monitor.metrics';
 
 /** Liveness, readiness (PostgreSQL, the read model's consumers) and Prometheus metrics. */
 @Public()
 @Controller()
 export class HealthController {
-  private readonly registry = new Registry();
-
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly consumers: ReadModelConsumers,
-  ) {
-    this.registry.setDefaultLabels({ service: 'sync-monitor' });
-    collectDefaultMetrics({ register: this.registry });
-  }
+    private readonly metricsOf: MonitorMetrics,
+  ) {}
 
   @Get('health/live')
   @HealthCheck()
@@ -50,6 +46,6 @@ export class HealthController {
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(): Promise<string> {
-    return this.registry.metrics();
+    return this.metricsOf.registry.metrics();
   }
 }
