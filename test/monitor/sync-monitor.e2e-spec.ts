@@ -201,6 +201,52 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       { timeoutMs: 90_000, intervalMs: 500 },
     );
 
+    // A national operator pauses DVCQG (a province operator may not): changes wait, the portal
+    // is reported paused; resumed, they drain. dossier-sync answers both commands.
+    const target = (action: string, token: string) =>
+      monitor.call<{ commandId: string }>('POST', `/api/commands/${action}`, token, {
+        target: 'dvcqg',
+        reason: 'Cổng DVCQG bảo trì theo lịch',
+      });
+    expect((await target('pause-target', hue)).status).toBe(403);
+    const paused = await target('pause-target', national);
+    expect(paused.status).toBe(202);
+    const reported = async () =>
+      (
+        await monitor.get<{ targets: Array<{ target: string; paused: boolean }> }>(
+          '/api/targets',
+          national,
+        )
+      ).targets;
+    await expectEventually(
+      async () => expect(await reported()).toEqual([expect.objectContaining({ paused: true })]),
+      { timeoutMs: 30_000 },
+    );
+    const whilePaused = lives(HUE.slice(0, 1), 2);
+    await world.produce(whilePaused.flatMap((l) => lifecycleRecords(l)));
+    await expectEventually(async () => {
+      const r = await row();
+      expect((r?.entities ?? 0) - (r?.synced ?? 0)).toBe(whilePaused.length);
+    });
+    expect(await world.ledgerStates()).toMatchObject({ PENDING: whilePaused.length });
+    const resumed = await target('resume-target', national);
+    expect(resumed.status).toBe(202);
+    await expectEventually(
+      async () => {
+        const r = await row();
+        expect(r).toMatchObject({ synced: r?.entities, oldestUnsyncedAt: null });
+        expect(await reported()).toEqual([expect.objectContaining({ paused: false })]);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const { commands: answeredTargets } = await monitor.get<{
+      commands: Array<{ commandId: string; answers: Array<{ outcome: string; detail: string }> }>;
+    }>('/api/commands', national);
+    for (const c of [paused, resumed])
+      expect(answeredTargets.find((x) => x.commandId === c.body.commandId)?.answers).toEqual([
+        expect.objectContaining({ outcome: 'done' }),
+      ]);
+
     // Actions: a viewer cannot act; an operator cannot act outside their provinces; inside they
     // can, the sync service runs it, and its progress reaches the monitor. All audited.
     const reconcile = (token: string, communeCodes: string[]) =>
@@ -228,7 +274,9 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
           hue,
         )
       ).runs;
-    const inCommune = [...hueLives, ...during].filter((l) => l.commune.code === commune).length;
+    const inCommune = [...hueLives, ...during, ...whilePaused].filter(
+      (l) => l.commune.code === commune,
+    ).length;
     await expectEventually(
       async () =>
         expect(await runs()).toEqual([
@@ -243,6 +291,9 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       { operator: 'hue', outcome: 'sent' },
       { operator: 'hue-xem', outcome: 'refused' },
       { operator: 'hue', outcome: 'done' },
+      { operator: 'hue', outcome: 'refused' },
+      { operator: 'quocgia', outcome: 'sent' },
+      { operator: 'quocgia', outcome: 'sent' },
       { operator: 'hue-xem', outcome: 'refused' },
       { operator: 'hue', outcome: 'refused' },
       { operator: 'hue', outcome: 'sent' },

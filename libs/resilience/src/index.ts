@@ -31,6 +31,7 @@ export type {
   BreakerStateChange,
   CallOptions,
   GatewayOptions,
+  OperatorPause,
   TargetHold,
   TargetHoldChange,
   WireNote,

@@ -73,6 +73,12 @@ export interface CallOptions {
 }
 
 /** A change of a target's hold: `hold` undefined when it was lifted (a probe succeeded). */
+/** An operator's pause of the target (ops command pause-target). */
+export interface OperatorPause {
+  by: string;
+  since: Date;
+}
+
 export interface TargetHoldChange {
   target: string;
   hold: TargetHold | undefined;
@@ -100,6 +106,7 @@ export class PortalGateway extends EventEmitter {
   private readonly breakers = new Map<string, CircuitBreaker<[() => Promise<unknown>], unknown>>();
   private readonly limiter: Bottleneck;
   private pausedUntil = 0;
+  private operatorPause: OperatorPause | undefined;
   private hold: TargetHold | undefined;
   private holdMs: number;
   private probing = false;
@@ -150,6 +157,16 @@ export class PortalGateway extends EventEmitter {
     return Date.now() < this.pausedUntil ? new Date(this.pausedUntil) : undefined;
   }
 
+  /** Pauses the target for an operator (undefined: resumes it). Calls are deferred meanwhile. */
+  pauseByOperator(pause: OperatorPause | undefined): void {
+    this.operatorPause = pause;
+  }
+
+  /** The operator's pause in force, if any. */
+  operatorPaused(): OperatorPause | undefined {
+    return this.operatorPause;
+  }
+
   /** The hold in force, if the target is held (credentials, endpoint). */
   targetHold(): TargetHold | undefined {
     return this.hold;
@@ -157,11 +174,12 @@ export class PortalGateway extends EventEmitter {
 
   /**
    * True while a push now would not reach the portal: a breaker open, the portal's Retry-After
-   * running, or a hold whose next probe is not due. Dispatchers claim nothing meanwhile.
+   * running, an operator's pause, or a hold whose next probe is not due. Dispatchers claim
+   * nothing meanwhile.
    */
   blocked(): boolean {
     const now = Date.now();
-    if (this.targetState() === 'open' || now < this.pausedUntil) return true;
+    if (this.targetState() === 'open' || now < this.pausedUntil || this.operatorPause) return true;
     return this.hold !== undefined && (this.probing || now < this.hold.until.getTime());
   }
 
@@ -202,6 +220,11 @@ export class PortalGateway extends EventEmitter {
     if (this.stopping.signal.aborted)
       return new PortalCallError('GATEWAY_STOPPED', 'the service is shutting down');
     const now = Date.now();
+    if (this.operatorPause)
+      return new PortalCallError(
+        'TARGET_PAUSED',
+        `paused by operator ${this.operatorPause.by} since ${this.operatorPause.since.toISOString()}`,
+      );
     if (now < this.pausedUntil)
       return new PortalCallError(
         'TARGET_PAUSED',

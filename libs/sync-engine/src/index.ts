@@ -16,6 +16,8 @@ export {
   SyncLedgerFacts1763800000800,
   SyncLedgerPartSends1763800000900,
   SyncLedgerReconcile1763800001000,
+  SyncLedgerReconcileSchedule1763800001100,
+  SyncLedgerPause1763800001200,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
@@ -67,3 +69,4 @@ export type {
   RunSpec,
 } from './reconcile-runs';
 export { writeCommandResult } from './sync-status';
+export { pauseTarget, readTargetPause, resumeTarget } from './target-pause';

@@ -47,6 +47,7 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
         'reconcile_run',
         'sync_entity',
         'sync_entity_part',
+        'target_pause',
       ]);
       // Down, one at a time, each leaving a schema the earlier migrations describe.
       for (let i = SYNC_LEDGER_MIGRATIONS.length; i > 0; i -= 1) await ds.undoLastMigration();

@@ -315,7 +315,6 @@ export class SyncLedgerReconcile1763800001000 implements MigrationInterface {
   }
 }
 
-/** Every sync-ledger migration, in order: include them in a sync service's data source. */
 /**
  * Reconciliation on a schedule: `tier` names the scheduled tier a run belongs to (null: started on
  * command), `next_step_at` is when the run may take its next step (its own rate, and a run that
@@ -341,6 +340,30 @@ export class SyncLedgerReconcileSchedule1763800001100 implements MigrationInterf
   }
 }
 
+/**
+ * An operator's pause of a target (ops command pause-target): every instance stops calling the
+ * portal while the row is there, and resumes when resume-target deletes it.
+ */
+export class SyncLedgerPause1763800001200 implements MigrationInterface {
+  name = 'SyncLedgerPause1763800001200';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      create table target_pause (
+        target text primary key,
+        paused_by text not null,
+        reason text not null,
+        command_id uuid not null,
+        since timestamptz not null default now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop table target_pause');
+  }
+}
+
+/** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
   SyncLedgerDispatch1763800000400,
@@ -350,4 +373,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerPartSends1763800000900,
   SyncLedgerReconcile1763800001000,
   SyncLedgerReconcileSchedule1763800001100,
+  SyncLedgerPause1763800001200,
 ];

@@ -7,7 +7,7 @@ import { ContractValidator, TOPICS, dlqTopicFor } from '@lienthong/contracts';
 import type { OpsCommand, OpsCommandResult } from '@lienthong/contracts';
 import { EventProducer, TransactionalConsumer, replayDeadLetters } from '@lienthong/messaging';
 import type { SqlExecutor } from '@lienthong/messaging';
-import { PushTarget, writeCommandResult } from '@lienthong/sync-engine';
+import { PushTarget, pauseTarget, resumeTarget, writeCommandResult } from '@lienthong/sync-engine';
 import type { SyncServiceConfig } from './sync-service.config';
 import { SyncWorkers } from './sync-workers.service';
 import type { SyncDomain } from './sync-domain';
@@ -26,7 +26,10 @@ import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
  *   `commune.<domain>.events.v1.dlq.v1`): the selected dead letters go back to the events topic
  *   byte for byte, answered `done` with their event ids (sent again if the command is redelivered:
  *   ingest dedupes).
- * Commands for other domains, and the ones not built yet, are not answered by this service.
+ * - `pause-target` / `resume-target` of this service's target: the pause is a ledger row every
+ *   instance honours (its gateway defers every call: no push, poll or lookup) until the resume.
+ * Commands for other domains and targets, and the ones not built yet (resync), are not answered
+ * by this service.
  */
 @Injectable()
 export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -57,8 +60,12 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
       logger: this.logger,
       handle: async (events, tx, tools) => {
         for (const { event } of events) await this.handle(event.data as OpsCommand, tx);
-        // The answers are in the outbox: publish them now rather than at the relay's next round.
-        tools.afterCommit(() => this.signals.relay.notify());
+        // The answers are in the outbox: publish them now rather than at the relay's next round;
+        // a pause or a resume applies here at once (the other instances within a second).
+        tools.afterCommit(() => {
+          this.signals.relay.notify();
+          void this.workers.refreshPause().catch(() => undefined);
+        });
       },
     });
     await this.consumer.start();
@@ -85,6 +92,36 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
         'reconciliation requested',
       );
       await this.answer(tx, command, 'accepted', `reconciliation run ${runId}`, { runId });
+      return;
+    }
+    if (command.command === 'pause-target' || command.command === 'resume-target') {
+      if (command.target !== this.pushTarget.target) return;
+      const pause = command.command === 'pause-target';
+      const changed = pause
+        ? await pauseTarget(
+            tx,
+            command.target,
+            command.operator.id,
+            command.reason,
+            command.commandId,
+          )
+        : await resumeTarget(tx, command.target);
+      this.logger.info(
+        { commandId: command.commandId, target: command.target, changed },
+        command.command,
+      );
+      await this.answer(
+        tx,
+        command,
+        'done',
+        pause
+          ? changed
+            ? `${command.target} paused: nothing is sent to it until resume-target`
+            : `${command.target} was already paused`
+          : changed
+            ? `${command.target} resumed`
+            : `${command.target} was not paused`,
+      );
       return;
     }
     if (command.command === 'replay-dead-letters') {

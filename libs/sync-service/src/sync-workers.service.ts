@@ -20,6 +20,7 @@ import {
   ResultPoller,
   SYNC_STATUS_TOPIC,
   SyncHealthReporter,
+  readTargetPause,
   sampleDriftBound,
 } from '@lienthong/sync-engine';
 import type { FactOutcome, InboundFact, RunProgress } from '@lienthong/sync-engine';
@@ -32,6 +33,8 @@ import { SyncMetrics } from './sync.metrics';
 import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 
 const HOUR = 3_600_000;
+/** How often an instance looks whether an operator paused its target. */
+const PAUSE_REFRESH_MS = 1000;
 
 /** The end of a sample run's summary line: its drift rate bound. */
 function sampleNote(progress: RunProgress): string {
@@ -70,6 +73,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   /** Lookups per second all reconciliation runs together may make (and a run's rate at most). */
   readonly reconcileBudget: number = 0;
   private retention: NodeJS.Timeout | undefined;
+  private pauseWatch: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(SYNC_CONFIG) private readonly config: SyncServiceConfig,
@@ -202,9 +206,31 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       exchangeRecords: () => ({ pending: recorder.pending, lost: recorder.lost }),
       intervalMs: config.HEALTH_REPORT_MS,
       topic: config.SYNC_HEALTH_TOPIC,
+      paused: () => gateway.operatorPaused() !== undefined,
       onError: (err) =>
         logger.warn({ err }, 'sync.health report not sent; the next one replaces it'),
     });
+  }
+
+  /**
+   * An operator's pause of the target, as the ledger says now (every instance looks every
+   * second; the one that consumed the command at once): the gateway defers every call while it
+   * holds, so nothing is pushed, polled or looked up, and the backlog waits in the ledger.
+   */
+  async refreshPause(): Promise<void> {
+    const pause = await readTargetPause(this.dataSource, this.gateway.target);
+    const was = this.gateway.operatorPaused();
+    this.gateway.pauseByOperator(pause);
+    if (Boolean(was) !== Boolean(pause)) {
+      if (pause)
+        this.logger.warn(
+          { target: this.gateway.target, by: pause.by },
+          'target paused by an operator',
+        );
+      else this.logger.info({ target: this.gateway.target }, 'target resumed by an operator');
+      this.health.changed();
+      if (!pause) this.signals.dispatch.notify();
+    }
   }
 
   /** A run was started (a command): the worker takes its first step now. */
@@ -251,10 +277,18 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     void this.purge();
     this.retention = setInterval(() => void this.purge(), HOUR);
     this.retention.unref();
+    const watch = () =>
+      this.refreshPause().catch((err: unknown) =>
+        this.logger.warn({ err }, 'could not read the target pause; keeping the last one'),
+      );
+    void watch();
+    this.pauseWatch = setInterval(() => void watch(), PAUSE_REFRESH_MS);
+    this.pauseWatch.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.retention);
+    clearInterval(this.pauseWatch);
     this.gateway.off('target-hold', this.onHold);
     this.gateway.off('breaker-state', this.onBreaker);
     await this.health.stop();

@@ -19,8 +19,10 @@ describe('the ops API document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/commands',
       '/api/commands/discard-dead-letters',
+      '/api/commands/pause-target',
       '/api/commands/reconcile',
       '/api/commands/replay-dead-letters',
+      '/api/commands/resume-target',
       '/api/communes',
       '/api/dead-letters',
       '/api/entities/{domain}/{key}',

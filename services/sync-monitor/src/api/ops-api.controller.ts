@@ -38,6 +38,7 @@ import {
   ReplayAccepted,
   SessionView,
   SignInBody,
+  TargetActionBody,
 } from './ops-api.dto';
 import { Problem } from './problem';
 import { Inject } from '@nestjs/common';
@@ -199,6 +200,42 @@ export class OpsApiController {
   ) {
     const { signature, reason } = groupAction(body);
     return this.commands.discardDeadLetters(principalOf(req), signature, reason);
+  }
+
+  /** Pauses a portal target for every province (a national operator's act). */
+  @Post('commands/pause-target')
+  @Guarded()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Pause pushes, polls and lookups to a portal target (national operators)',
+  })
+  @ApiBody({ type: TargetActionBody })
+  @ApiAcceptedResponse({ type: CommandAccepted })
+  @ApiForbiddenResponse({ type: ProblemView, description: 'not a national operator' })
+  pause(@Req() req: Request, @Body() body: { target?: unknown; reason?: unknown } | undefined) {
+    return this.targetAction(req, 'pause-target', body);
+  }
+
+  /** Resumes a paused portal target. */
+  @Post('commands/resume-target')
+  @Guarded()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Resume a paused portal target (national operators)' })
+  @ApiBody({ type: TargetActionBody })
+  @ApiAcceptedResponse({ type: CommandAccepted })
+  @ApiForbiddenResponse({ type: ProblemView, description: 'not a national operator' })
+  resume(@Req() req: Request, @Body() body: { target?: unknown; reason?: unknown } | undefined) {
+    return this.targetAction(req, 'resume-target', body);
+  }
+
+  private targetAction(
+    req: Request,
+    action: 'pause-target' | 'resume-target',
+    body: { target?: unknown; reason?: unknown } | undefined,
+  ) {
+    if (typeof body?.target !== 'string' || typeof body.reason !== 'string')
+      throw new Problem(400, 'Bad request', 'target and reason: strings');
+    return this.commands.pauseOrResume(principalOf(req), action, body.target, body.reason);
   }
 
   /** Starts a reconciliation (dry run or repair) through ops.commands.v1. */

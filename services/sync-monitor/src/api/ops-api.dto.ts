@@ -80,3 +80,8 @@ export class ProblemView {
   @ApiProperty() status!: number;
   @ApiProperty({ description: 'what is wrong: the field and the rule' }) detail!: string;
 }
+
+export class TargetActionBody {
+  @ApiProperty({ enum: ['dvcqg', 'civil-status-registry', 'land-registry'] }) target!: string;
+  @ApiProperty({ minLength: 10, example: 'Cổng DVCQG bảo trì theo thông báo' }) reason!: string;
+}

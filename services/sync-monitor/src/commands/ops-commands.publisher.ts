@@ -93,6 +93,32 @@ export class OpsCommandsPublisher {
     return { commandId, letters: ids.length };
   }
 
+  /**
+   * Pauses or resumes a portal target for every province: a national operator's act (a province
+   * operator would stop every other province's sync too).
+   */
+  async pauseOrResume(
+    who: Principal,
+    action: 'pause-target' | 'resume-target',
+    target: string,
+    reason: string,
+  ): Promise<{ commandId: string }> {
+    const command = {
+      commandId: randomUUID(),
+      command: action,
+      operator: { id: who.username },
+      reason,
+      requestedAt: new Date().toISOString(),
+      target,
+    };
+    if (who.role.kind === 'operator' && who.role.provinces !== '*') {
+      const why = `${action}: a national operator's act (a target serves every province)`;
+      await this.audit(who, action, command, 'refused', why);
+      throw new Problem(403, 'Not allowed', why);
+    }
+    return this.send(who, action, command, {});
+  }
+
   /** Discards a dead-letter group (open letters in the operator's provinces) with a reason. */
   async discardDeadLetters(
     who: Principal,
@@ -178,7 +204,7 @@ export class OpsCommandsPublisher {
   private async audit(
     who: Principal,
     action: string,
-    command: { commandId: string; scope?: unknown; selection?: unknown },
+    command: { commandId: string; scope?: unknown; selection?: unknown; target?: unknown },
     outcome: string,
     detail?: string,
   ): Promise<void> {
@@ -189,7 +215,11 @@ export class OpsCommandsPublisher {
         who.username,
         JSON.stringify(who.role),
         action,
-        JSON.stringify(command.scope ?? command.selection ?? {}),
+        JSON.stringify(
+          command.scope ??
+            command.selection ??
+            (command.target !== undefined ? { target: command.target } : {}),
+        ),
         command.commandId,
         outcome,
         detail ?? null,

@@ -153,6 +153,7 @@ export class DashboardController {
     return {
       rows: shown,
       targets,
+      canPause: who.role.kind === 'operator' && who.role.provinces === '*',
       now: new Date(now).toISOString(),
       totals: {
         entities: rows.reduce((n, r) => n + r.entities, 0),
@@ -164,6 +165,40 @@ export class DashboardController {
         deadLetters: rows.reduce((n, r) => n + r.deadLetters, 0),
       },
     };
+  }
+
+  /** Pause or resume a portal target from the overview (national operators). */
+  @Post('targets/action')
+  async targetAction(
+    @Req() req: Request,
+    @Body() body: { target?: string; reason?: string; action?: string },
+    @Res() res: Response,
+  ): Promise<void> {
+    const who = principalOf(req);
+    const action = body.action === 'resume-target' ? 'resume-target' : 'pause-target';
+    let message: string;
+    let messageClass = 'ok';
+    try {
+      const { commandId } = await this.commands.pauseOrResume(
+        who,
+        action,
+        body.target ?? '',
+        body.reason ?? '',
+      );
+      message = `${action} ${body.target ?? ''} requested (command ${commandId}).`;
+    } catch (err) {
+      if (!(err instanceof Problem)) throw err;
+      message = `Refused: ${(err.getResponse() as { detail?: string }).detail ?? err.message}`;
+      messageClass = 'error';
+      res.status(err.getStatus());
+    }
+    res.type('text/html').send(
+      this.page('Overview', 'overview', who, 'overview', {
+        message,
+        messageClass,
+        ...(await this.overviewData(who, undefined)),
+      }),
+    );
   }
 
   /** The search form's target: the entity's timeline page. */
