@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { workspaceRoot } from './service-process';
 
 const run = promisify(execFile);
-const workspaceRoot = resolve(__dirname, '..', '..', '..');
 
 async function stack(kind: string, what: string, ...args: string[]): Promise<void> {
   if (kind !== 'local') {

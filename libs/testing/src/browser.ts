@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import type { TestContext } from './test-context';
-
-const workspaceRoot = resolve(__dirname, '..', '..', '..');
+import { workspaceRoot } from './service-process';
 
 /**
  * A real headless Chromium for browser tests: Debian's `chromium` package, installed by the

@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expectEventually } from './expect-eventually';
 
-const workspaceRoot = resolve(__dirname, '..', '..', '..');
+/** The repository's root (libs/testing/src is three levels down). */
+export const workspaceRoot = resolve(__dirname, '..', '..', '..');
 
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {

@@ -3,6 +3,7 @@ import {
   Controller,
   Get,
   HttpCode,
+  Inject,
   Param,
   Post,
   Query,
@@ -41,7 +42,6 @@ import {
   TargetActionBody,
 } from './ops-api.dto';
 import { Problem } from './problem';
-import { Inject } from '@nestjs/common';
 
 const DOMAINS = ['dossier', 'civil-status', 'land'];
 

@@ -44,11 +44,7 @@ export class OpsCommandsPublisher {
 
   async reconcile(who: Principal, request: ReconcileRequest): Promise<{ commandId: string }> {
     const command = {
-      commandId: randomUUID(),
-      command: 'reconcile',
-      operator: { id: who.username },
-      reason: request.reason,
-      requestedAt: new Date().toISOString(),
+      ...commandHeader(who, 'reconcile', request.reason),
       scope: request.scope,
       dryRun: request.dryRun,
       ...(request.ratePerSecond !== undefined ? { ratePerSecond: request.ratePerSecond } : {}),
@@ -80,11 +76,7 @@ export class OpsCommandsPublisher {
       ...new Set(letters.flatMap((l) => (l.commune_code ? [l.commune_code] : []))),
     ];
     const command = {
-      commandId: randomUUID(),
-      command: 'replay-dead-letters',
-      operator: { id: who.username },
-      reason,
-      requestedAt: new Date().toISOString(),
+      ...commandHeader(who, 'replay-dead-letters', reason),
       selection: { topic: `commune.${domain}.events.v1.dlq.v1`, eventIds: ids.slice(0, 10_000) },
     };
     const { commandId } = await this.send(who, 'replay-dead-letters', command, {
@@ -103,14 +95,7 @@ export class OpsCommandsPublisher {
     target: string,
     reason: string,
   ): Promise<{ commandId: string }> {
-    const command = {
-      commandId: randomUUID(),
-      command: action,
-      operator: { id: who.username },
-      reason,
-      requestedAt: new Date().toISOString(),
-      target,
-    };
+    const command = { ...commandHeader(who, action, reason), target };
     if (who.role.kind === 'operator' && who.role.provinces !== '*') {
       const why = `${action}: a national operator's act (a target serves every province)`;
       await this.audit(who, action, command, 'refused', why);
@@ -226,4 +211,15 @@ export class OpsCommandsPublisher {
       ],
     );
   }
+}
+
+/** What every command says of itself: its id, its kind, who asks, why and when. */
+function commandHeader(who: Principal, command: string, reason: string) {
+  return {
+    commandId: randomUUID(),
+    command,
+    operator: { id: who.username },
+    reason,
+    requestedAt: new Date().toISOString(),
+  };
 }

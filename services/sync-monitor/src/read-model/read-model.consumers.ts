@@ -3,8 +3,10 @@ import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/
 import { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { ContractValidator, TOPICS, readDeadLetter } from '@lienthong/contracts';
 import type {
+  ContractEvent,
   DeadLetterSeen,
   OpsCommandResult,
   ReconcileProgressV1,
@@ -12,7 +14,7 @@ import type {
   SyncStatusV2,
 } from '@lienthong/contracts';
 import { EventProducer, TransactionalConsumer } from '@lienthong/messaging';
-import type { ConsumerHealth } from '@lienthong/messaging';
+import type { ConsumedRecord, ConsumerHealth } from '@lienthong/messaging';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';
 import { MONITOR_CONFIG, ROOT_LOGGER } from '../tokens';
 import { ReadModelStore } from './read-model.store';
@@ -48,50 +50,60 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
       logger: this.logger,
     };
     const group = (kind: string) => `${this.config.KAFKA_GROUP_ID}.${kind}`;
-    const statuses = new TransactionalConsumer({
-      ...common,
-      groupId: group('status'),
-      topic: this.config.SYNC_STATUS_V2_TOPIC,
-      contractTopic: TOPICS.syncStatusV2,
-      handle: (events, tx) =>
+    /** A consumer of one contract topic, applying each batch's payloads with `apply`. */
+    const contract = (
+      kind: string,
+      topic: string,
+      contractTopic: string,
+      apply: (tx: EntityManager, events: Array<ConsumedRecord<ContractEvent>>) => Promise<void>,
+    ) =>
+      new TransactionalConsumer({
+        ...common,
+        groupId: group(kind),
+        topic,
+        contractTopic,
+        handle: (events, tx) => apply(tx, events),
+      });
+    const statuses = contract(
+      'status',
+      this.config.SYNC_STATUS_V2_TOPIC,
+      TOPICS.syncStatusV2,
+      (tx, events) =>
         this.store.applyStatuses(
           tx,
           events.map((e) => ({ id: e.event.envelope.id, status: e.event.data as SyncStatusV2 })),
         ),
-    });
-    const health = new TransactionalConsumer({
-      ...common,
-      groupId: group('health'),
-      topic: this.config.SYNC_HEALTH_TOPIC,
-      contractTopic: TOPICS.syncHealthV2,
-      handle: (events, tx) =>
+    );
+    const health = contract(
+      'health',
+      this.config.SYNC_HEALTH_TOPIC,
+      TOPICS.syncHealthV2,
+      (tx, events) =>
         this.store.applyHealth(
           tx,
           events.map((e) => e.event.data as SyncHealthV2),
         ),
-    });
-    const reconcile = new TransactionalConsumer({
-      ...common,
-      groupId: group('reconcile'),
-      topic: this.config.SYNC_RECONCILE_TOPIC,
-      contractTopic: TOPICS.syncReconcile,
-      handle: (events, tx) =>
+    );
+    const reconcile = contract(
+      'reconcile',
+      this.config.SYNC_RECONCILE_TOPIC,
+      TOPICS.syncReconcile,
+      (tx, events) =>
         this.store.applyReconcile(
           tx,
           events.map((e) => e.event.data as ReconcileProgressV1),
         ),
-    });
-    const results = new TransactionalConsumer({
-      ...common,
-      groupId: group('results'),
-      topic: this.config.OPS_COMMAND_RESULTS_TOPIC,
-      contractTopic: TOPICS.opsCommandResults,
-      handle: (events, tx) =>
+    );
+    const results = contract(
+      'results',
+      this.config.OPS_COMMAND_RESULTS_TOPIC,
+      TOPICS.opsCommandResults,
+      (tx, events) =>
         this.store.applyCommandResults(
           tx,
           events.map((e) => e.event.data as OpsCommandResult),
         ),
-    });
+    );
     const deadLetters = this.config.DLQ_TOPICS.split(',').map(
       (topic) =>
         new TransactionalConsumer<DeadLetterSeen>({
