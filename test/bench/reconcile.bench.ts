@@ -190,6 +190,7 @@ async function main(): Promise<void> {
     const command: Reconcile = {
       ...(opsReconcile() as Reconcile),
       commandId: randomUUID(),
+      requestedAt: new Date().toISOString(),
       scope: { domain: 'dossier', ...(keys ? { keys: keys as [string, ...string[]] } : {}) },
       dryRun: true,
       ...(ratePerSecond ? { ratePerSecond } : {}),

@@ -110,7 +110,7 @@ export async function monitoredWorld(
   label: string,
 ): Promise<{ world: SyncWorld; driver: ReconcileDriver; monitor: Monitor }> {
   const world = await SyncWorld.open(ctx, DOSSIER_SYNC, label);
-  const driver = await ReconcileDriver.open(ctx, label, world.syncSchema);
+  const driver = await ReconcileDriver.open(ctx, world);
   const sync = await world.instance(`dossier-sync-${label}`, {
     ...driver.env,
     RECONCILE_RECENT_EVERY_MS: '0',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EVENT_TYPES } from '@lienthong/contracts';
 import {
   FIXTURE_COMMUNES,
@@ -31,7 +32,7 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
   const ctx = useTestContext('sync_monitor');
 
   it('shows each commune its sync (backlog rising in an outage, falling after), timelines and dead letters, scoped to the operator’s provinces; acts only where allowed; a crash loses and doubles nothing', async () => {
-    const { world, monitor } = await monitoredWorld(ctx, 'monitor');
+    const { world, driver, monitor } = await monitoredWorld(ctx, 'monitor');
 
     // Sign-in: a wrong password and no token are refused, as problem details.
     const wrong = await monitor.call('POST', '/api/session', undefined, {
@@ -246,6 +247,29 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       expect(answeredTargets.find((x) => x.commandId === c.body.commandId)?.answers).toEqual([
         expect.objectContaining({ outcome: 'done' }),
       ]);
+
+    // A command older than its validity (a new deployment reading the topic from its start, an
+    // instance back from a long outage) is answered refused and not carried out.
+    const stale = {
+      commandId: randomUUID(),
+      command: 'pause-target' as const,
+      operator: { id: 'quocgia' },
+      reason: 'Bảo trì tuần trước',
+      requestedAt: new Date(Date.now() - 2 * 3_600_000).toISOString(),
+      target: 'dvcqg' as const,
+    };
+    await driver.send(stale);
+    await expectEventually(async () => {
+      const answers = await ctx.sql.query<{ outcome: string; detail: string }>(
+        `select outcome, detail from "${monitor.schema}".command_result where command_id = $1`,
+        [stale.commandId],
+      );
+      expect(answers.map((a) => [a.outcome, a.detail.split(':')[0]])).toEqual([
+        ['refused', 'expired'],
+      ]);
+    });
+    expect(await reported()).toEqual([expect.objectContaining({ paused: false })]);
+    expect(await ctx.sql.query(`select 1 from "${world.syncSchema}".target_pause`)).toEqual([]);
 
     // Actions: a viewer cannot act; an operator cannot act outside their provinces; inside they
     // can, the sync service runs it, and its progress reaches the monitor. All audited.

@@ -29,7 +29,9 @@ import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
  * - `pause-target` / `resume-target` of this service's target: the pause is a ledger row every
  *   instance honours (its gateway defers every call: no push, poll or lookup) until the resume.
  * Commands for other domains and targets, and the ones not built yet (resync), are not answered
- * by this service.
+ * by this service. A command older than `OPS_COMMAND_MAX_AGE_MS` is answered `refused` and not
+ * carried out: the topic keeps commands for weeks, and a new deployment (no committed offset) or
+ * an instance back from a long outage must not pause a target or start runs nobody asked for now.
  */
 @Injectable()
 export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -71,11 +73,45 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
     await this.consumer.start();
   }
 
+  /** Whether this service carries the command out (others are left to their services). */
+  private concerns(command: OpsCommand): boolean {
+    switch (command.command) {
+      case 'reconcile':
+        return (
+          this.workers.reconcileRuns !== undefined &&
+          (!command.scope.domain || command.scope.domain === this.pushTarget.domain)
+        );
+      case 'pause-target':
+      case 'resume-target':
+        return command.target === this.pushTarget.target;
+      case 'replay-dead-letters':
+        return command.selection.topic === dlqTopicFor(this.domain.contractTopic);
+      default:
+        return false;
+    }
+  }
+
   private async handle(command: OpsCommand, tx: SqlExecutor): Promise<void> {
+    if (!this.concerns(command)) return;
+    const age = commandAgeMs(command, Date.now());
+    if (age > this.config.OPS_COMMAND_MAX_AGE_MS) {
+      this.logger.warn(
+        { commandId: command.commandId, command: command.command, ageMs: age },
+        'command expired: not carried out',
+      );
+      await this.answer(
+        tx,
+        command,
+        'refused',
+        `expired: requested ${Math.round(age / 60_000)} min ago, older than the ` +
+          `${Math.round(this.config.OPS_COMMAND_MAX_AGE_MS / 60_000)} min a command stays valid; ` +
+          'send it again if it is still wanted',
+      );
+      return;
+    }
     if (command.command === 'reconcile') {
       const runs = this.workers.reconcileRuns;
       if (!runs) return;
-      if (command.scope.domain && command.scope.domain !== this.pushTarget.domain) return;
       const { domain: _domain, ...scope } = command.scope;
       // A command may ask for less than the budget, never for more.
       const budget = this.workers.reconcileBudget;
@@ -95,7 +131,6 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     }
     if (command.command === 'pause-target' || command.command === 'resume-target') {
-      if (command.target !== this.pushTarget.target) return;
       const pause = command.command === 'pause-target';
       const changed = pause
         ? await pauseTarget(
@@ -125,7 +160,6 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
       return;
     }
     if (command.command === 'replay-dead-letters') {
-      if (command.selection.topic !== dlqTopicFor(this.domain.contractTopic)) return;
       const dlq = dlqTopicFor(this.config.EVENTS_TOPIC);
       const { topic: _topic, ...selection } = command.selection;
       const replayed = await replayDeadLetters(this.kafka, this.producer, dlq, selection);
@@ -165,4 +199,12 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     await this.consumer?.stop();
   }
+}
+
+/**
+ * How long ago the command was requested. A `requestedAt` ahead of this clock (skew between the
+ * monitor's host and this one) counts as just requested.
+ */
+export function commandAgeMs(command: Pick<OpsCommand, 'requestedAt'>, now: number): number {
+  return Math.max(0, now - Date.parse(command.requestedAt));
 }

@@ -189,6 +189,12 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.opsCommandResults,
       description: 'where this service answers the commands that concern it; tests use a copy',
     },
+    OPS_COMMAND_MAX_AGE_MS: int(
+      1000,
+      3_600_000,
+      'a command older than this (requestedAt) is not carried out but answered refused: a new ' +
+        'deployment or a long outage must not replay weeks-old pauses and reconciliations',
+    ),
     RECONCILE_IDLE_MS: int(100, 5000, 'wait of the reconciliation worker when no run has work'),
     RECONCILE_VERIFY_TIMEOUT_MS: int(
       1000,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
-import type { Reconcile, ReconcileProgressV1 } from '@lienthong/contracts';
+import { EVENT_TYPES } from '@lienthong/contracts';
+import type { OpsCommand, Reconcile, ReconcileProgressV1 } from '@lienthong/contracts';
 import { expectEventually } from './expect-eventually';
 import { opsReconcile, toRecord } from './fixtures';
 import { RecordingConsumer } from './kafka';
+import type { SyncWorld } from './sync-world';
 import type { TestContext } from './test-context';
 
 /** A reconcile_run row as the tests read it. */
@@ -22,8 +23,8 @@ export interface ReconcileRunRow {
 }
 
 /**
- * An operator's side of reconciliation in an e2e world: its own ops-command and progress topics
- * (the service gets them through `env`), commands sent as ops.commands.v1 records, runs read back
+ * An operator's side of reconciliation in an e2e world: the world's ops-command and progress
+ * topics (its instances have them), commands sent as ops.commands.v1 records, runs read back
  * from the service's ledger schema, progress messages recorded.
  */
 export class ReconcileDriver {
@@ -39,18 +40,18 @@ export class ReconcileDriver {
     this.progress = new RecordingConsumer(ctx.kafka);
   }
 
-  static async open(ctx: TestContext, label: string, schema: string): Promise<ReconcileDriver> {
-    const ops = await ctx.createTopic(`${label}.${TOPICS.opsCommands}`, 1);
-    await ctx.createTopic(`${label}.${TOPICS.opsCommands}.dlq.v1`, 1);
-    const progress = await ctx.createTopic(`${label}.${TOPICS.syncReconcile}`, 1);
-    const results = await ctx.createTopic(`${label}.${TOPICS.opsCommandResults}`, 1);
-    const driver = new ReconcileDriver(ctx, schema, ops, progress, results);
+  static async open(
+    ctx: TestContext,
+    world: Pick<SyncWorld, 'ops' | 'syncSchema'>,
+  ): Promise<ReconcileDriver> {
+    const { commands, progress, results } = world.ops;
+    const driver = new ReconcileDriver(ctx, world.syncSchema, commands, progress, results);
     await driver.progress.start(progress);
     ctx.onCleanup(() => driver.progress.stop());
     return driver;
   }
 
-  /** What the service needs to take this driver's commands and report to it. */
+  /** What the service needs to take this driver's commands quickly (the topics are the world's). */
   get env(): Record<string, string> {
     return {
       OPS_COMMANDS_TOPIC: this.opsTopic,
@@ -68,13 +69,14 @@ export class ReconcileDriver {
     return {
       ...(opsReconcile() as Reconcile),
       commandId: randomUUID(),
+      requestedAt: new Date().toISOString(),
       scope: { domain },
       dryRun,
       ...extra,
     };
   }
 
-  async send(command: Reconcile): Promise<void> {
+  async send(command: OpsCommand): Promise<void> {
     const producer = this.ctx.kafka.producer();
     await producer.connect();
     try {

@@ -66,7 +66,7 @@ export async function reconcileScenario<W extends SyncWorld, E extends ScenarioE
     process.stderr.write(
       `[${world.label}] ${Math.round((Date.now() - started) / 1000)} s: ${what}\n`,
     );
-  const driver = await ReconcileDriver.open(ctx, world.label, world.syncSchema);
+  const driver = await ReconcileDriver.open(ctx, world);
   const env = {
     ...driver.env,
     [`${s.prefix}_RATE_LIMIT_PER_SECOND`]: String(QUOTA_PER_SECOND),

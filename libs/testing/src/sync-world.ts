@@ -20,6 +20,17 @@ export interface SyncServiceUnderTest {
   portalEnv(portalUrl: string): Record<string, string>;
 }
 
+/**
+ * A world's own copies of the operators' topics: commands (and their DLQ), reconciliation
+ * progress, answers. A world never reads the shared `ops.commands.v1`, where commands of other
+ * worlds and of `npm start` may sit for weeks.
+ */
+export interface OpsTopics {
+  commands: string;
+  progress: string;
+  results: string;
+}
+
 export interface SyncStatusSeen {
   id: string;
   key: string;
@@ -30,8 +41,8 @@ export interface SyncStatusSeen {
 
 /**
  * The world of a sync e2e file: portal-sim and any number of instances of one sync service as real
- * processes, the world's copy of the commune topic (12 partitions), its DLQ, status (v1 and v2)
- * and health topics, and views of the ledger and of what was published. On clean-up it checks
+ * processes, the world's copy of the commune topic (12 partitions), its DLQ, status (v1 and v2),
+ * health and operators' topics, and views of the ledger and of what was published. On clean-up it checks
  * that no personal value of the world's traffic appears in clear in a log, a DLQ header, a status
  * or a health report.
  */
@@ -55,6 +66,7 @@ export class SyncWorld {
     readonly statusTopic: string,
     readonly statusV2Topic: string,
     readonly healthTopic: string,
+    readonly ops: OpsTopics,
   ) {
     this.statuses = new RecordingConsumer(ctx.kafka);
     this.statusesV2 = new RecordingConsumer(ctx.kafka);
@@ -81,17 +93,23 @@ export class SyncWorld {
     label: string,
     service: SyncServiceUnderTest,
     simEnv: Record<string, string>,
-  ): Promise<[ServiceProcess, string, string, string, string]> {
+  ): Promise<[ServiceProcess, string, string, string, string, OpsTopics]> {
     const topic = await ctx.createTopic(`${label}.${service.contractTopic}`, 12);
     await ctx.createTopic(`${label}.${service.contractTopic}.dlq.v1`, 3);
     const statusTopic = await ctx.createTopic(`${label}.${TOPICS.syncStatus}`, 12);
     const statusV2Topic = await ctx.createTopic(`${label}.${TOPICS.syncStatusV2}`, 12);
     const healthTopic = await ctx.createTopic(`${label}.${TOPICS.syncHealthV2}`, 1);
+    const ops: OpsTopics = {
+      commands: await ctx.createTopic(`${label}.${TOPICS.opsCommands}`, 1),
+      progress: await ctx.createTopic(`${label}.${TOPICS.syncReconcile}`, 1),
+      results: await ctx.createTopic(`${label}.${TOPICS.opsCommandResults}`, 1),
+    };
+    await ctx.createTopic(`${label}.${TOPICS.opsCommands}.dlq.v1`, 1);
     const sim = await startPortalSim(ctx, {
       PORTAL_SIM_SCHEMA: `${ctx.schema}_${label}_sim`,
       ...simEnv,
     });
-    return [sim, topic, statusTopic, statusV2Topic, healthTopic];
+    return [sim, topic, statusTopic, statusV2Topic, healthTopic, ops];
   }
 
   protected async listen(): Promise<void> {
@@ -136,6 +154,9 @@ export class SyncWorld {
         SYNC_STATUS_TOPIC: this.statusTopic,
         SYNC_HEALTH_TOPIC: this.healthTopic,
         SYNC_STATUS_V2_TOPIC: this.statusV2Topic,
+        OPS_COMMANDS_TOPIC: this.ops.commands,
+        SYNC_RECONCILE_TOPIC: this.ops.progress,
+        OPS_COMMAND_RESULTS_TOPIC: this.ops.results,
         HEALTH_REPORT_MS: '2000',
         INSTANCE_ID: name,
         LOG_LEVEL: 'info',
