@@ -111,3 +111,64 @@ describe('schema inclusion: typed unions', () => {
     expect(included(union, { ...union, type: 'object' })).toEqual([]);
   });
 });
+
+describe('schema inclusion: discriminated unions (a command per branch)', () => {
+  const command = (name: string, properties: Record<string, Schema> = {}): Schema =>
+    strict({ command: { const: name }, ...properties }, ['command']);
+  const union = (defs: Record<string, Schema>): Schema => ({
+    type: 'object',
+    discriminator: { propertyName: 'command' },
+    oneOf: Object.keys(defs).map((k) => ({ $ref: `#/$defs/${k}` })),
+    $defs: defs,
+  });
+  // $refs of a union point into its own file: resolve them against the schema under test.
+  const withDefs =
+    (schema: Schema): Resolver =>
+    (ref) => {
+      const name = ref.split('/').pop() as string;
+      return [(schema as { $defs: Record<string, Schema> }).$defs[name] ?? false, 'x'];
+    };
+  const includedUnion = (a: Schema, b: Schema) =>
+    subsetIssues({ schema: a, file: 'a' }, { schema: b, file: 'b' }, (ref, file) =>
+      withDefs(file === 'a' ? a : b)(ref, file),
+    );
+
+  const v1 = union({ pause: command('pause'), resume: command('resume') });
+
+  it('a new branch keeps every old instance valid (backward), not the other way (forward)', () => {
+    const v2 = union({
+      pause: command('pause'),
+      resume: command('resume'),
+      resync: command('resync'),
+    });
+    expect(includedUnion(v1, v1)).toEqual([]);
+    expect(includedUnion(v1, v2)).toEqual([]);
+    expect(includedUnion(v2, v1)).toEqual(['(command=resync): is no longer allowed']);
+  });
+
+  it('a change inside a branch behind its $ref is compared, not taken as unchanged text', () => {
+    const v2 = union({
+      pause: command('pause', { target: { type: 'string' } }),
+      resume: command('resume'),
+    });
+    expect(includedUnion(v1, v2)).toEqual([]);
+    expect(includedUnion(v2, v1)).toEqual(['(command=pause)/target: is no longer allowed']);
+  });
+
+  it('branches a discriminator cannot tell apart are not compared one by one', () => {
+    const ambiguous = union({ pause: command('pause'), again: command('pause') });
+    expect(includedUnion(ambiguous, union({ pause: command('pause') }))).toEqual([
+      '(root): "oneOf" changed; its compatibility cannot be shown',
+    ]);
+  });
+
+  it('a nullable field (null or a value, no discriminator) compares branch by branch', () => {
+    const nullable = (max: number): Schema => ({
+      oneOf: [{ type: 'null' }, { type: 'string', maxLength: max }],
+    });
+    expect(included(nullable(30), nullable(30))).toEqual([]);
+    expect(included(nullable(30), nullable(40))).toEqual([
+      '(root): "oneOf" changed; its compatibility cannot be shown',
+    ]);
+  });
+});

@@ -7,7 +7,8 @@ export type Schema = boolean | { [keyword: string]: unknown };
 /** Resolves a $ref (relative to the schema file it appears in) to [schema, its file]. */
 export type Resolver = (ref: string, file: string) => [Schema, string];
 
-// discriminator only tells ajv which oneOf branch to report; oneOf itself is still compared.
+// discriminator tells ajv which oneOf branch to report; it also lets oneOf be compared branch by
+// branch (oneOfIssues).
 const ANNOTATIONS = new Set([
   '$schema',
   '$id',
@@ -45,9 +46,10 @@ const HANDLED = new Set([
   'exclusiveMaximum',
   'minProperties',
   '$ref',
+  'oneOf',
 ]);
 
-interface Side {
+export interface Side {
   schema: Schema;
   file: string;
 }
@@ -121,6 +123,9 @@ export function subsetIssues(aSide: Side, bSide: Side, resolve: Resolver, path =
     if (canonical(A[k]) !== canonical(B[k]))
       issues.push(`${at}: "${k}" changed; its compatibility cannot be shown`);
   }
+
+  if (A.oneOf !== undefined || B.oneOf !== undefined)
+    issues.push(...oneOfIssues(a, b, resolve, path));
 
   const aValues = valuesOf(A);
   const bValues = valuesOf(B);
@@ -234,4 +239,65 @@ export function subsetIssues(aSide: Side, bSide: Side, resolve: Resolver, path =
     );
   }
   return issues;
+}
+
+/** The discriminator values of a schema's oneOf (the command kinds), when they tell its branches apart. */
+export function discriminatorValues(side: Side, resolve: Resolver): string[] {
+  return [...(branchesByTag(side, resolve)?.keys() ?? [])];
+}
+
+/**
+ * The branches of a discriminated oneOf by their discriminator value, when that value tells them
+ * apart: each branch requires the property and fixes it with a `const`, and no two share one (so
+ * an instance can match one branch only). Undefined when that cannot be shown.
+ */
+function branchesByTag(side: Side, resolve: Resolver): Map<string, Side> | undefined {
+  const s = side.schema;
+  if (typeof s !== 'object' || !Array.isArray(s.oneOf)) return undefined;
+  const tag = (s.discriminator as { propertyName?: unknown } | undefined)?.propertyName;
+  if (typeof tag !== 'string') return undefined;
+  const out = new Map<string, Side>();
+  for (const branch of s.oneOf as Schema[]) {
+    const b = deref({ schema: branch, file: side.file }, resolve);
+    if (typeof b.schema !== 'object') return undefined;
+    const prop = (b.schema.properties as Record<string, Schema> | undefined)?.[tag];
+    const value = typeof prop === 'object' && 'const' in prop ? prop.const : undefined;
+    const required = (b.schema.required as string[] | undefined) ?? [];
+    if (typeof value !== 'string' || !required.includes(tag) || out.has(value)) return undefined;
+    out.set(value, b);
+  }
+  return out;
+}
+
+/**
+ * A ⊆ B for a oneOf: each branch of A within B's branch of the same discriminator value. B may
+ * have more branches (a new command kind: old instances stay valid); a branch A has and B has not
+ * is no longer allowed. Without a discriminator that tells branches apart, it cannot be shown.
+ */
+function oneOfIssues(a: Side, b: Side, resolve: Resolver, path: string): string[] {
+  const at = path || '(root)';
+  const aBranches = branchesByTag(a, resolve);
+  const bBranches = branchesByTag(b, resolve);
+  if (!aBranches || !bBranches) {
+    // Without a discriminator (a nullable field: null or a date-time), only branches equivalent
+    // one for one keep the meaning: then A and B accept the same instances.
+    const aList = (a.schema as { oneOf?: Schema[] }).oneOf ?? [];
+    const bList = (b.schema as { oneOf?: Schema[] }).oneOf ?? [];
+    const equivalent =
+      aList.length === bList.length &&
+      aList.every((branch, i) => {
+        const x = { schema: branch, file: a.file };
+        const y = { schema: bList[i] as Schema, file: b.file };
+        return subsetIssues(x, y, resolve).length === 0 && subsetIssues(y, x, resolve).length === 0;
+      });
+    return equivalent ? [] : [`${at}: "oneOf" changed; its compatibility cannot be shown`];
+  }
+  const tag = (b.schema as { discriminator: { propertyName: string } }).discriminator.propertyName;
+  return [...aBranches].flatMap(([value, aBranch]) => {
+    const bBranch = bBranches.get(value);
+    const where = `${path}(${tag}=${value})`;
+    return bBranch
+      ? subsetIssues(aBranch, bBranch, resolve, where)
+      : [`${where}: is no longer allowed`];
+  });
 }

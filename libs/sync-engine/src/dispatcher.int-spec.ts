@@ -3,7 +3,13 @@ import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { openDataSource } from '@lienthong/persistence';
 import { PortalCallError } from '@lienthong/resilience';
-import { Rng, dossierLifecycle, expectEventually, useTestContext } from '@lienthong/testing';
+import {
+  FIXTURE_COMMUNES,
+  Rng,
+  dossierLifecycle,
+  expectEventually,
+  useTestContext,
+} from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import { Dispatcher } from './dispatcher';
 import type { DispatcherOptions } from './dispatcher';
@@ -12,7 +18,9 @@ import type { LedgerItem } from './ledger-ingest';
 import { LedgerFiguresReader } from './ledger-figures';
 import { LeaseLostError, PushFailure, PushTarget } from './push-target.port';
 import type { ClaimedEntity, PushReceipt } from './push-target.port';
+import { resyncScope } from './resync';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
+import { pauseCommunes, resumeCommunes } from './target-pause';
 
 type Behaviour = (entity: ClaimedEntity) => Promise<PushReceipt>;
 
@@ -89,7 +97,9 @@ describe('dispatcher on real PostgreSQL', () => {
   });
 
   beforeEach(async () => {
-    await ctx.sql.query('truncate sync_entity, sync_entity_part, processed_event, outbox');
+    await ctx.sql.query(
+      'truncate sync_entity, sync_entity_part, processed_event, outbox, commune_pause',
+    );
   });
 
   const dispatcher = (target: PushTarget, overrides: Partial<DispatcherOptions> = {}) =>
@@ -590,5 +600,67 @@ describe('dispatcher on real PostgreSQL', () => {
       'select sends, pushed_at is not null as pushed from sync_entity_part',
     );
     expect(parts.every((p) => p.sends === 0 && !p.pushed)).toBe(true);
+  });
+
+  it("operators' hands: a paused commune's dossiers wait while others sync; a re-sync pushes a synced scope again in full and leaves a push in flight alone", async () => {
+    const [a, b] = FIXTURE_COMMUNES as [(typeof FIXTURE_COMMUNES)[0], (typeof FIXTURE_COMMUNES)[0]];
+    const lives = (commune: typeof a, from: number) =>
+      Array.from({ length: 20 }, (_, i) =>
+        dossierLifecycle(new Rng(900 + from + i), { commune, number: from + i, endAt: 4 }),
+      );
+    const [livesA, livesB] = [lives(a, 1), lives(b, 101)];
+    const keysA = new Set(livesA.map((l) => l.code));
+    await ingest.ingest(ds.manager, [...livesA, ...livesB].flatMap(itemsOf));
+    const commandId = randomUUID();
+    expect(
+      await pauseCommunes(ds.manager, [a.code], 'ops.hue', 'chỉnh lý dữ liệu', commandId),
+    ).toEqual([a.code]);
+    expect(await pauseCommunes(ds.manager, [a.code], 'ops.hue', 'again', randomUUID())).toEqual([]);
+    const target = new ScriptedTarget();
+    const worker = dispatcher(target);
+    worker.start();
+    const byCommune = async () =>
+      Object.fromEntries(
+        (
+          await ctx.sql.query<{ commune_code: string; state: string; n: string }>(
+            'select commune_code, state, count(*) n from sync_entity group by 1, 2',
+          )
+        ).map((r) => [`${r.commune_code} ${r.state}`, Number(r.n)]),
+      );
+    await expectEventually(async () =>
+      expect(await byCommune()).toEqual({ [`${b.code} SYNCED`]: 20, [`${a.code} PENDING`]: 20 }),
+    );
+    // Due, yet a round claims none of the paused commune's dossiers.
+    expect(await dispatcher(target).runOnce()).toBe(0);
+    expect(target.pushes.filter((p) => keysA.has(p.key))).toEqual([]);
+    expect(await resumeCommunes(ds.manager, [a.code, b.code])).toEqual([a.code]);
+    await expectEventually(async () => expect(await states()).toEqual({ SYNCED: 40 }));
+
+    // A push of one of B's dossiers in flight (a live lease): the re-sync leaves it alone.
+    const [busy] = livesB;
+    await ctx.sql.query(
+      `update sync_entity set lease_until = now() + interval '1 minute' where entity_key = $1`,
+      [busy?.code],
+    );
+    const accepted = await statusCount('ACCEPTED');
+    const before = target.pushes.length;
+    const outcome = await resyncScope(ds.manager, target, { communeCodes: [b.code] });
+    expect(outcome).toEqual({ resynced: 19, inFlight: 1, awaiting: 0 });
+    expect(await statusCount('ACCEPTED')).toBe(accepted + 19);
+    await expectEventually(async () => expect(await states()).toEqual({ SYNCED: 40 }));
+    await worker.stop();
+    const again = target.pushes.slice(before);
+    // Each re-synced dossier pushed once more, in full (every step again), as of unknown state.
+    expect(again.map((p) => p.key).sort()).toEqual(
+      livesB
+        .slice(1)
+        .map((l) => l.code)
+        .sort(),
+    );
+    for (const p of again) {
+      const life = livesB.find((l) => l.code === p.key);
+      expect(p.parts.sort()).toEqual(life?.steps.map((st) => st.MaBuocXuLy).sort());
+      expect(p.uncertain).toBe(true);
+    }
   });
 });

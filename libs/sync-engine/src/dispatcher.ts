@@ -212,6 +212,7 @@ export class Dispatcher {
    * across communes (each commune's oldest due row first, then each one's second, …), so one
    * commune's bulk import cannot hold every push slot while others wait. The communes with due
    * rows are found by a loose index scan (one index probe per commune, not a scan of the backlog).
+   * A commune an operator paused (commune_pause) has none of its rows claimed.
    */
   private async claim(limit: number): Promise<Claimed[]> {
     const { dataSource, leaseMs, pushTarget } = this.options;
@@ -234,6 +235,7 @@ export class Dispatcher {
            order by next_attempt_at limit $4
          ) d
          where c.code is not null
+           and not exists (select 1 from commune_pause p where p.commune_code = c.code)
        ), due as (
          -- A lease still set on a due row belonged to a worker that died mid-push: uncertain too.
          select e.entity_type, e.entity_key, e.lease_until is not null or e.portal_uncertain as uncertain

@@ -18,6 +18,7 @@ export {
   SyncLedgerReconcile1763800001000,
   SyncLedgerReconcileSchedule1763800001100,
   SyncLedgerPause1763800001200,
+  SyncLedgerCommunePause1763800001300,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
@@ -69,4 +70,13 @@ export type {
   RunSpec,
 } from './reconcile-runs';
 export { writeCommandResult } from './sync-status';
-export { pauseTarget, readTargetPause, resumeTarget } from './target-pause';
+export {
+  countPausedCommunes,
+  pauseCommunes,
+  pauseTarget,
+  readTargetPause,
+  resumeCommunes,
+  resumeTarget,
+} from './target-pause';
+export { resyncScope } from './resync';
+export type { ResyncOutcome } from './resync';

@@ -92,15 +92,19 @@ function sortKey(sample: boolean): string {
     : `e.entity_type || chr(1) || e.entity_key`;
 }
 
-/** Parameters $3..$11 of the scope filter, after the run id ($1) and the target ($2). */
-function scopeFilter(
+/**
+ * The scope as SQL over `sync_entity e`: parameters $3..$11, after the run id ($1) and the target
+ * ($2). A rejected entity is not at its portal by the ledger's own account: a run has nothing to
+ * compare (`rejected` leaves it out), a re-sync pushes it again.
+ */
+export function scopeFilter(
   scope: ReconcileScope,
   open: OpenEntities | undefined,
+  rejected: 'exclude' | 'include' = 'exclude',
 ): { sql: string; params: unknown[] } {
   const slice = scope.slice && scope.slice.of > 1 ? scope.slice : undefined;
   return {
-    // A rejected entity is not at its portal by the ledger's own account: nothing to compare.
-    sql: `e.target = $2 and e.state <> 'REJECTED'
+    sql: `e.target = $2 and (e.state <> 'REJECTED' or ${rejected === 'include'})
       and ($3::text[] is null or e.commune_code = any($3))
       and ($4::text[] is null or e.entity_type = any($4))
       and ($5::text[] is null or e.entity_key = any($5))

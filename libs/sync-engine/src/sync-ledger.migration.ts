@@ -363,6 +363,29 @@ export class SyncLedgerPause1763800001200 implements MigrationInterface {
   }
 }
 
+/**
+ * An operator's pause of communes (ops command pause-communes): the dispatcher claims none of
+ * their entities while the row is there; their changes are still received and wait, coalesced.
+ */
+export class SyncLedgerCommunePause1763800001300 implements MigrationInterface {
+  name = 'SyncLedgerCommunePause1763800001300';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      create table commune_pause (
+        commune_code text primary key,
+        paused_by text not null,
+        reason text not null,
+        command_id uuid not null,
+        since timestamptz not null default now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop table commune_pause');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -374,4 +397,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerReconcile1763800001000,
   SyncLedgerReconcileSchedule1763800001100,
   SyncLedgerPause1763800001200,
+  SyncLedgerCommunePause1763800001300,
 ];

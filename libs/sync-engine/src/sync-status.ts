@@ -45,6 +45,22 @@ export async function writeSyncStatus(tx: SqlExecutor, status: SyncStatus): Prom
   ]);
 }
 
+/** Writes many statuses to the outbox in few statements (a re-sync of a whole province). */
+export async function writeSyncStatuses(tx: SqlExecutor, statuses: SyncStatus[]): Promise<void> {
+  for (let i = 0; i < statuses.length; i += 5000) {
+    const batch = statuses.slice(i, i + 5000);
+    await tx.query(
+      `insert into outbox (topic, message_key, payload)
+       select $1, k, p from unnest($2::text[], $3::jsonb[]) as t(k, p)`,
+      [
+        SYNC_STATUS_TOPIC,
+        batch.map((s) => `${s.entity.domain}:${s.entity.key}`),
+        batch.map((s) => JSON.stringify(s)),
+      ],
+    );
+  }
+}
+
 /** Writes the answer to an operator's command to the outbox, in the caller's transaction. */
 export async function writeCommandResult(tx: SqlExecutor, result: OpsCommandResult): Promise<void> {
   await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [

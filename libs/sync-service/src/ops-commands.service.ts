@@ -7,7 +7,15 @@ import { ContractValidator, TOPICS, dlqTopicFor } from '@lienthong/contracts';
 import type { OpsCommand, OpsCommandResult } from '@lienthong/contracts';
 import { EventProducer, TransactionalConsumer, replayDeadLetters } from '@lienthong/messaging';
 import type { SqlExecutor } from '@lienthong/messaging';
-import { PushTarget, pauseTarget, resumeTarget, writeCommandResult } from '@lienthong/sync-engine';
+import {
+  PushTarget,
+  pauseCommunes,
+  pauseTarget,
+  resumeCommunes,
+  resumeTarget,
+  resyncScope,
+  writeCommandResult,
+} from '@lienthong/sync-engine';
 import type { SyncServiceConfig } from './sync-service.config';
 import { SyncWorkers } from './sync-workers.service';
 import type { SyncDomain } from './sync-domain';
@@ -28,8 +36,11 @@ import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
  *   ingest dedupes).
  * - `pause-target` / `resume-target` of this service's target: the pause is a ledger row every
  *   instance honours (its gateway defers every call: no push, poll or lookup) until the resume.
- * Commands for other domains and targets, and the ones not built yet (resync), are not answered
- * by this service. A command older than `OPS_COMMAND_MAX_AGE_MS` is answered `refused` and not
+ * - `resync` of a scope in this service's domain: its entities are made due for a full push
+ *   (`resyncScope`), answered with how many and what was left alone.
+ * - `pause-communes` / `resume-communes`: ledger rows every instance's dispatcher honours (none of
+ *   the communes' entities is claimed; their changes still arrive and wait).
+ * Commands for other domains and targets are not answered by this service. A command older than `OPS_COMMAND_MAX_AGE_MS` is answered `refused` and not
  * carried out: the topic keeps commands for weeks, and a new deployment (no committed offset) or
  * an instance back from a long outage must not pause a target or start runs nobody asked for now.
  */
@@ -66,6 +77,7 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
         // a pause or a resume applies here at once (the other instances within a second).
         tools.afterCommit(() => {
           this.signals.relay.notify();
+          this.signals.dispatch.notify(); // a re-sync or a resume made entities due
           void this.workers.refreshPause().catch(() => undefined);
         });
       },
@@ -86,6 +98,10 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
         return command.target === this.pushTarget.target;
       case 'replay-dead-letters':
         return command.selection.topic === dlqTopicFor(this.domain.contractTopic);
+      case 'resync':
+      case 'pause-communes':
+      case 'resume-communes':
+        return !command.scope.domain || command.scope.domain === this.pushTarget.domain;
       default:
         return false;
     }
@@ -156,6 +172,45 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
           : changed
             ? `${command.target} resumed`
             : `${command.target} was not paused`,
+      );
+      return;
+    }
+    if (command.command === 'resync') {
+      const { domain: _domain, ...scope } = command.scope;
+      const outcome = await resyncScope(tx, this.pushTarget, scope);
+      this.logger.info({ commandId: command.commandId, ...outcome }, 'scope re-synced');
+      const left = [
+        outcome.inFlight > 0 ? `${outcome.inFlight} being pushed now, left to that push` : '',
+        outcome.awaiting > 0 ? `${outcome.awaiting} awaiting the portal's answer, not re-sent` : '',
+      ].filter(Boolean);
+      await this.answer(
+        tx,
+        command,
+        'done',
+        `${outcome.resynced} entities due for a full push to ${this.pushTarget.target}` +
+          (left.length > 0 ? `; ${left.join('; ')}` : ''),
+      );
+      return;
+    }
+    if (command.command === 'pause-communes' || command.command === 'resume-communes') {
+      const codes = command.scope.communeCodes;
+      const pause = command.command === 'pause-communes';
+      const changed = pause
+        ? await pauseCommunes(tx, codes, command.operator.id, command.reason, command.commandId)
+        : await resumeCommunes(tx, codes);
+      this.logger.info(
+        { commandId: command.commandId, communes: codes.length, changed: changed.length },
+        command.command,
+      );
+      const unchanged = codes.length - changed.length;
+      await this.answer(
+        tx,
+        command,
+        'done',
+        (pause
+          ? `${changed.length} communes paused for ${this.pushTarget.target}: their changes wait until resume-communes`
+          : `${changed.length} communes resumed for ${this.pushTarget.target}`) +
+          (unchanged > 0 ? `; ${unchanged} already ${pause ? 'paused' : 'not paused'}` : ''),
       );
       return;
     }

@@ -59,7 +59,14 @@ export type SyncTarget = 'dvcqg' | 'civil-status-registry' | 'land-registry';
 /**
  * An operator's action, issued by sync-monitor and carried out by the sync services. Every command names who asked and why (audit trail). Key: commandId.
  */
-export type OpsCommand = Resync | Reconcile | ReplayDeadLetters | PauseTarget | ResumeTarget;
+export type OpsCommand =
+  | Resync
+  | Reconcile
+  | ReplayDeadLetters
+  | PauseTarget
+  | ResumeTarget
+  | PauseCommunes
+  | ResumeCommunes;
 
 /**
  * Every message payload by message name.
@@ -1212,11 +1219,63 @@ export interface ResumeTarget {
   target: SyncTarget;
 }
 /**
+ * Stop pushing these communes' changes to the portal (their changes are still received and wait, coalesced) until resume-communes: a commune whose data is being corrected at its source, or whose pushes the portal refuses in bulk.
+ */
+export interface PauseCommunes {
+  commandId: string;
+  command: 'pause-communes';
+  operator: Operator;
+  /**
+   * Why: kept in the audit trail.
+   */
+  reason: string;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  requestedAt: string;
+  scope: CommuneScope;
+}
+/**
+ * Which communes, in one domain's service or (domain left out) in every domain's.
+ */
+export interface CommuneScope {
+  domain?: EntityDomain;
+  /**
+   * @minItems 1
+   * @maxItems 3400
+   */
+  communeCodes: [CommuneCode, ...CommuneCode[]];
+}
+/**
+ * Lift a pause-communes: the communes' waiting changes are pushed again.
+ */
+export interface ResumeCommunes {
+  commandId: string;
+  command: 'resume-communes';
+  operator: Operator;
+  /**
+   * Why: kept in the audit trail.
+   */
+  reason: string;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  requestedAt: string;
+  scope: CommuneScope;
+}
+/**
  * A sync service's answer to an operator's command (key: the command id): what it did, or why it did nothing. Every service the command concerns answers once; one it does not concern stays silent. No personal data: counts, ids and reasons only.
  */
 export interface OpsCommandResult {
   commandId: string;
-  command: 'reconcile' | 'replay-dead-letters' | 'resync' | 'pause-target' | 'resume-target';
+  command:
+    | 'reconcile'
+    | 'replay-dead-letters'
+    | 'resync'
+    | 'pause-target'
+    | 'resume-target'
+    | 'pause-communes'
+    | 'resume-communes';
   service: string;
   instance: string;
   /**

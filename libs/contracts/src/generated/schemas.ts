@@ -1438,7 +1438,15 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
       },
       command: {
         type: 'string',
-        enum: ['reconcile', 'replay-dead-letters', 'resync', 'pause-target', 'resume-target'],
+        enum: [
+          'reconcile',
+          'replay-dead-letters',
+          'resync',
+          'pause-target',
+          'resume-target',
+          'pause-communes',
+          'resume-communes',
+        ],
       },
       service: {
         type: 'string',
@@ -1543,6 +1551,12 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
       },
       {
         $ref: '#/$defs/resumeTarget',
+      },
+      {
+        $ref: '#/$defs/pauseCommunes',
+      },
+      {
+        $ref: '#/$defs/resumeCommunes',
       },
     ],
     $defs: {
@@ -1799,6 +1813,80 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
           },
         },
         required: ['commandId', 'command', 'operator', 'reason', 'requestedAt', 'target'],
+        additionalProperties: false,
+      },
+      communeScope: {
+        description:
+          "Which communes, in one domain's service or (domain left out) in every domain's.",
+        type: 'object',
+        properties: {
+          domain: {
+            $ref: '../common/defs.v1.schema.json#/$defs/entityDomain',
+          },
+          communeCodes: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 3400,
+            uniqueItems: true,
+            items: {
+              $ref: '../common/defs.v1.schema.json#/$defs/communeCode',
+            },
+          },
+        },
+        required: ['communeCodes'],
+        additionalProperties: false,
+      },
+      pauseCommunes: {
+        description:
+          "Stop pushing these communes' changes to the portal (their changes are still received and wait, coalesced) until resume-communes: a commune whose data is being corrected at its source, or whose pushes the portal refuses in bulk.",
+        type: 'object',
+        properties: {
+          commandId: {
+            $ref: '#/$defs/commandId',
+          },
+          command: {
+            const: 'pause-communes',
+          },
+          operator: {
+            $ref: '#/$defs/operator',
+          },
+          reason: {
+            $ref: '#/$defs/reason',
+          },
+          requestedAt: {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          scope: {
+            $ref: '#/$defs/communeScope',
+          },
+        },
+        required: ['commandId', 'command', 'operator', 'reason', 'requestedAt', 'scope'],
+        additionalProperties: false,
+      },
+      resumeCommunes: {
+        description: "Lift a pause-communes: the communes' waiting changes are pushed again.",
+        type: 'object',
+        properties: {
+          commandId: {
+            $ref: '#/$defs/commandId',
+          },
+          command: {
+            const: 'resume-communes',
+          },
+          operator: {
+            $ref: '#/$defs/operator',
+          },
+          reason: {
+            $ref: '#/$defs/reason',
+          },
+          requestedAt: {
+            $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+          },
+          scope: {
+            $ref: '#/$defs/communeScope',
+          },
+        },
+        required: ['commandId', 'command', 'operator', 'reason', 'requestedAt', 'scope'],
         additionalProperties: false,
       },
     },
