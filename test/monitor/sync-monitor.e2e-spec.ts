@@ -367,4 +367,108 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       ),
     ).toEqual(events);
   });
+
+  it('re-syncs a scope in full and pauses a commune while its neighbours sync, each answered and scoped to the operator’s provinces', async () => {
+    const { world, monitor } = await monitoredWorld(ctx, 'hands');
+    const national = await monitor.token('quocgia');
+    const hue = await monitor.token('hue');
+    const rng = new Rng(3108);
+    let n = 0;
+    const lives = (commune: (typeof HUE)[0], count: number): DossierLifecycle[] =>
+      Array.from({ length: count }, () =>
+        dossierLifecycle(rng, { commune, number: (n += 1), endAt: 4 }),
+      );
+    const [a, b] = HUE as [(typeof HUE)[0], (typeof HUE)[0]];
+    const first = [...lives(a, 4), ...lives(b, 4)];
+    await world.produce(first.flatMap((l) => lifecycleRecords(l)));
+    await world.waitForLedger({ SYNCED: first.length }, 120_000);
+
+    const answersTo = async (commandId: string) =>
+      expectEventually(async () => {
+        const rows = await ctx.sql.query<{ outcome: string; detail: string }>(
+          `select outcome, detail from "${monitor.schema}".command_result where command_id = $1`,
+          [commandId],
+        );
+        expect(rows).toHaveLength(1);
+        return rows;
+      });
+    const writes = async () =>
+      (
+        (await portalAdmin(world.sim, 'GET', '/effects/totals?api=dvcqg')) as Array<{
+          operation: string;
+          writes: number;
+        }>
+      ).reduce((sum, t) => sum + t.writes, 0);
+
+    // Re-sync of commune a: refused outside the operator's provinces; inside, a's dossiers are
+    // pushed again in full (the portal sees new writes), and all end SYNCED again.
+    const resync = (token: string, communeCodes: string[]) =>
+      monitor.call<{ commandId: string }>('POST', '/api/commands/resync', token, {
+        scope: { domain: 'dossier', communeCodes },
+        reason: 'Cổng DVCQG báo mất dữ liệu, đồng bộ lại',
+      });
+    const outside = await resync(hue, [(HCM[0] as { code: string }).code]);
+    expect(outside.status).toBe(403);
+    expect(outside.type).toContain('application/problem+json');
+    const writesBefore = await writes();
+    const resynced = await resync(hue, [a.code]);
+    expect(resynced.status).toBe(202);
+    expect(await answersTo(resynced.body.commandId)).toEqual([
+      { outcome: 'done', detail: '4 entities due for a full push to dvcqg' },
+    ]);
+    await world.waitForLedger({ SYNCED: first.length }, 60_000);
+    expect(await writes()).toBeGreaterThanOrEqual(writesBefore + 4);
+
+    // Pause commune a: its new dossiers wait while b's sync; the matrix says so; resumed, they sync.
+    const communesAction = (action: string, token: string, communeCodes: string[]) =>
+      monitor.call<{ commandId: string }>('POST', `/api/commands/${action}`, token, {
+        communeCodes,
+        domain: 'dossier',
+        reason: 'Xã đang chỉnh lý dữ liệu hồ sơ',
+      });
+    expect(
+      (await communesAction('pause-communes', hue, [(HCM[0] as { code: string }).code])).status,
+    ).toBe(403);
+    const paused = await communesAction('pause-communes', hue, [a.code]);
+    expect(paused.status).toBe(202);
+    expect((await answersTo(paused.body.commandId))[0]?.outcome).toBe('done');
+    const second = [...lives(a, 3), ...lives(b, 3)];
+    await world.produce(second.flatMap((l) => lifecycleRecords(l)));
+    const communeRows = async (token: string) =>
+      (await monitor.get<{ communes: CommuneRow[] }>('/api/communes?domain=dossier', token))
+        .communes;
+    await expectEventually(
+      async () => {
+        const rows = await communeRows(hue);
+        expect(rows.find((r) => r.communeCode === b.code)).toMatchObject({
+          entities: 7,
+          synced: 7,
+        });
+        expect(rows.find((r) => r.communeCode === a.code)).toMatchObject({
+          entities: 7,
+          synced: 4,
+          paused: expect.objectContaining({ by: 'hue' }) as unknown,
+        });
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(await world.ledgerStates()).toEqual({ SYNCED: 11, PENDING: 3 });
+    const pausedList = async (token: string) =>
+      (
+        await monitor.get<{ communes: Array<{ communeCode: string; domain: string }> }>(
+          '/api/paused-communes',
+          token,
+        )
+      ).communes;
+    expect(await pausedList(national)).toEqual([
+      expect.objectContaining({ communeCode: a.code, domain: 'dossier' }),
+    ]);
+    const resumed = await communesAction('resume-communes', hue, [a.code]);
+    expect(resumed.status).toBe(202);
+    expect(await answersTo(resumed.body.commandId)).toEqual([
+      { outcome: 'done', detail: 'communes resumed for dvcqg: 1' },
+    ]);
+    await world.waitForLedger({ SYNCED: 14 }, 60_000);
+    expect(await pausedList(national)).toEqual([]);
+  });
 });

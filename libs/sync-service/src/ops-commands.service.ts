@@ -208,8 +208,8 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
         command,
         'done',
         (pause
-          ? `${changed.length} communes paused for ${this.pushTarget.target}: their changes wait until resume-communes`
-          : `${changed.length} communes resumed for ${this.pushTarget.target}`) +
+          ? `communes paused for ${this.pushTarget.target}: ${changed.length} (their changes wait until resume-communes)`
+          : `communes resumed for ${this.pushTarget.target}: ${changed.length}`) +
           (unchanged > 0 ? `; ${unchanged} already ${pause ? 'paused' : 'not paused'}` : ''),
       );
       return;

@@ -6,6 +6,10 @@
 //                                    every commune's sync: entities, synced, backlog, oldest waiting change
 //   reconcile --domain d [--communes c1,c2] [--repair] --reason "…" [--no-wait]
 //                                    starts a reconciliation and follows it with a progress bar
+//   resync [--domain d] --communes c1,c2 [--keys k1,k2] --reason "…"
+//                                    pushes a scope again in full; waits for the services' answers
+//   pause|resume [--domain d] --communes c1,c2 --reason "…"
+//                                    stops (or restarts) pushing these communes' changes
 //   dlq list                         dead letters grouped by cause
 //   dlq replay <signature> --reason "…"
 //                                    sends a group back to its topic (after fixing its cause) and waits for the answer
@@ -190,10 +194,7 @@ async function reconcile(args: string[]): Promise<void> {
       'no-wait': { type: 'boolean', default: false },
     },
   });
-  const communeCodes = values.communes
-    ?.split(',')
-    .map((c) => c.trim())
-    .filter(Boolean);
+  const communeCodes = list(values.communes);
   const { commandId } = await call<{ commandId: string }>('POST', '/api/commands/reconcile', {
     scope: {
       ...(values.domain ? { domain: values.domain } : {}),
@@ -308,6 +309,52 @@ async function dlq(args: string[]): Promise<void> {
   throw new CliError('dlq list | dlq replay <signature> --reason "…"');
 }
 
+const list = (value: string | undefined) =>
+  value
+    ?.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+
+/** Sends a command that acts on communes and prints the services' answers. */
+async function communeCommand(
+  path: string,
+  what: string,
+  body: Record<string, unknown>,
+): Promise<void> {
+  const { commandId } = await call<{ commandId: string }>('POST', path, body);
+  say(`${what} requested: command ${commandId}`);
+  for (const a of await answers(commandId)) say(`${a.service}: ${a.outcome} — ${a.detail}`);
+}
+
+const communeOptions = {
+  domain: { type: 'string' },
+  communes: { type: 'string' },
+  reason: { type: 'string' },
+} as const;
+
+async function resync(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...communeOptions, keys: { type: 'string' } } });
+  const communeCodes = list(values.communes);
+  const keys = list(values.keys);
+  await communeCommand('/api/commands/resync', 're-sync', {
+    scope: {
+      ...(values.domain ? { domain: values.domain } : {}),
+      ...(communeCodes?.length ? { communeCodes } : {}),
+      ...(keys?.length ? { keys } : {}),
+    },
+    reason: values.reason ?? '',
+  });
+}
+
+const pauseOrResume = (action: 'pause' | 'resume') => async (args: string[]) => {
+  const { values } = parseArgs({ args, options: communeOptions });
+  await communeCommand(`/api/commands/${action}-communes`, `${action} of communes`, {
+    communeCodes: list(values.communes) ?? [],
+    ...(values.domain ? { domain: values.domain } : {}),
+    reason: values.reason ?? '',
+  });
+};
+
 async function commands(): Promise<void> {
   const { commands: list } = await call<{
     commands: Array<{
@@ -337,6 +384,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   login,
   status,
   reconcile,
+  resync,
+  pause: pauseOrResume('pause'),
+  resume: pauseOrResume('resume'),
   dlq,
   commands,
 };

@@ -104,7 +104,7 @@ export class AppModule {
         {
           provide: ReadModelQueries,
           inject: [DataSource],
-          useFactory: (ds: DataSource) => new ReadModelQueries(ds),
+          useFactory: (ds: DataSource) => new ReadModelQueries(ds, (c) => communes.provinceOf(c)),
         },
         ReadModelConsumers,
         OpsCommandsPublisher,

@@ -32,11 +32,14 @@ import { ReadModelQueries } from '../read-model/read-model.queries';
 import { ACCOUNTS } from '../tokens';
 import {
   CommandAccepted,
+  CommunesActionBody,
   Discarded,
   GroupActionBody,
+  PausedCommunesView,
   ProblemView,
   ReconcileBody,
   ReplayAccepted,
+  ResyncBody,
   SessionView,
   SignInBody,
   TargetActionBody,
@@ -238,6 +241,83 @@ export class OpsApiController {
     return this.commands.pauseOrResume(principalOf(req), action, body.target, body.reason);
   }
 
+  /** Pushes a scope again in full (after a portal lost data, or fixed what refused it). */
+  @Post('commands/resync')
+  @Guarded()
+  @HttpCode(202)
+  @ApiOperation({
+    summary:
+      "Re-sync a scope: its entities pushed again in full by their sync service (rejected ones get a new try; pushes in flight and registrations awaiting the registry's answer are left alone)",
+  })
+  @ApiBody({ type: ResyncBody })
+  @ApiAcceptedResponse({ type: CommandAccepted })
+  @ApiForbiddenResponse({
+    type: ProblemView,
+    description: 'a viewer, or communes outside your provinces',
+  })
+  resync(
+    @Req() req: Request,
+    @Body() body: { scope?: Reconcile['scope']; reason?: string } | undefined,
+  ): Promise<{ commandId: string }> {
+    if (!body || typeof body !== 'object')
+      throw new Problem(400, 'Bad request', 'a JSON body is required');
+    return this.commands.resync(principalOf(req), {
+      scope: body.scope as Reconcile['scope'],
+      reason: body.reason as string,
+    });
+  }
+
+  /** Communes paused now (per domain), in your provinces. */
+  @Get('paused-communes')
+  @Guarded()
+  @ApiOperation({ summary: 'Communes whose pushes an operator paused, per domain' })
+  @ApiOkResponse({ type: PausedCommunesView })
+  async pausedCommunes(@Req() req: Request) {
+    return {
+      communes: await this.queries.pausedCommunes(provinceFilter(principalOf(req).role)),
+    };
+  }
+
+  /** Pauses communes' pushes (their changes still arrive and wait), in your provinces. */
+  @Post('commands/pause-communes')
+  @Guarded()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: "Pause communes' pushes to their portal (changes still arrive and wait, coalesced)",
+  })
+  @ApiBody({ type: CommunesActionBody })
+  @ApiAcceptedResponse({ type: CommandAccepted })
+  @ApiForbiddenResponse({
+    type: ProblemView,
+    description: 'a viewer, or communes outside your provinces',
+  })
+  pauseCommunes(@Req() req: Request, @Body() body: CommunesBody | undefined) {
+    return this.commands.pauseOrResumeCommunes(
+      principalOf(req),
+      'pause-communes',
+      communesAction(body),
+    );
+  }
+
+  /** Resumes paused communes: their waiting changes are pushed. */
+  @Post('commands/resume-communes')
+  @Guarded()
+  @HttpCode(202)
+  @ApiOperation({ summary: "Resume paused communes' pushes" })
+  @ApiBody({ type: CommunesActionBody })
+  @ApiAcceptedResponse({ type: CommandAccepted })
+  @ApiForbiddenResponse({
+    type: ProblemView,
+    description: 'a viewer, or communes outside your provinces',
+  })
+  resumeCommunes(@Req() req: Request, @Body() body: CommunesBody | undefined) {
+    return this.commands.pauseOrResumeCommunes(
+      principalOf(req),
+      'resume-communes',
+      communesAction(body),
+    );
+  }
+
   /** Starts a reconciliation (dry run or repair) through ops.commands.v1. */
   @Post('commands/reconcile')
   @Guarded()
@@ -272,6 +352,30 @@ export class OpsApiController {
       ...(body.sampleSize !== undefined ? { sampleSize: body.sampleSize } : {}),
     });
   }
+}
+
+type CommunesBody = { communeCodes?: unknown; domain?: unknown; reason?: unknown };
+
+/**
+ * Communes, a domain and a reason, from a request body: shapes only (the command contract checks
+ * codes, the domain's values and the reason's length, with the field and the rule).
+ */
+function communesAction(body: CommunesBody | undefined): {
+  communeCodes: string[];
+  domain?: string;
+  reason: string;
+} {
+  if (!Array.isArray(body?.communeCodes) || !body.communeCodes.every((c) => typeof c === 'string'))
+    throw new Problem(400, 'Bad request', 'communeCodes: an array of 5-digit commune codes');
+  if (body.domain !== undefined && typeof body.domain !== 'string')
+    throw new Problem(400, 'Bad request', 'domain: one of dossier, civil-status, land');
+  if (typeof body.reason !== 'string')
+    throw new Problem(400, 'Bad request', 'reason: a string of at least 10 characters');
+  return {
+    communeCodes: body.communeCodes,
+    ...(body.domain !== undefined ? { domain: body.domain } : {}),
+    reason: body.reason,
+  };
 }
 
 /** A reason and a dead-letter group, from a request body. */

@@ -53,6 +53,38 @@ export class ReconcileBody {
   @ApiPropertyOptional({ minimum: 1 }) sampleSize?: number;
 }
 
+export class ResyncBody {
+  @ApiProperty({ type: ScopeBody }) scope!: ScopeBody;
+  @ApiProperty({ minLength: 10, example: 'Cổng DVCQG báo thiếu hồ sơ ngày 02/07, đồng bộ lại' })
+  reason!: string;
+}
+
+export class CommunesActionBody {
+  @ApiProperty({
+    type: [String],
+    description: '5-digit commune codes, all inside your provinces',
+  })
+  communeCodes!: string[];
+  @ApiPropertyOptional({
+    enum: ['dossier', 'civil-status', 'land'],
+    description: 'one domain; every domain when left out',
+  })
+  domain?: string;
+  @ApiProperty({ minLength: 10, example: 'Xã đang chỉnh lý dữ liệu thửa đất' }) reason!: string;
+}
+
+export class PausedCommuneView {
+  @ApiProperty() communeCode!: string;
+  @ApiProperty() domain!: string;
+  @ApiProperty({ format: 'date-time' }) since!: string;
+  @ApiProperty() by!: string;
+  @ApiProperty() reason!: string;
+}
+
+export class PausedCommunesView {
+  @ApiProperty({ type: [PausedCommuneView] }) communes!: PausedCommuneView[];
+}
+
 export class GroupActionBody {
   @ApiProperty({
     pattern: '^[0-9a-f]{64}$',

@@ -27,6 +27,19 @@ export interface ReconcileRequest {
   sampleSize?: number;
 }
 
+/** What an operator asks for a re-sync: the entities to push again in full. */
+export interface ResyncRequest {
+  scope: Reconcile['scope'];
+  reason: string;
+}
+
+/** Communes to pause or resume, in one domain's service or (domain left out) in every one. */
+export interface CommunesRequest {
+  communeCodes: string[];
+  domain?: string;
+  reason: string;
+}
+
 /**
  * Operators' actions become `ops.commands.v1` events, consumed by the sync services. Each is
  * checked against the operator's role (scoped to provinces) and the command contract before it
@@ -51,6 +64,31 @@ export class OpsCommandsPublisher {
       ...(request.sampleSize !== undefined ? { sampleSize: request.sampleSize } : {}),
     };
     return this.send(who, 'reconcile', command);
+  }
+
+  /** Re-sync: the scope's entities pushed again in full by their sync service. */
+  async resync(who: Principal, request: ResyncRequest): Promise<{ commandId: string }> {
+    const command = { ...commandHeader(who, 'resync', request.reason), scope: request.scope };
+    return this.send(who, 'resync', command);
+  }
+
+  /**
+   * Pauses or resumes communes' pushes: a province operator's act for their own communes (the
+   * scope check of every command), a national operator's for any.
+   */
+  async pauseOrResumeCommunes(
+    who: Principal,
+    action: 'pause-communes' | 'resume-communes',
+    request: CommunesRequest,
+  ): Promise<{ commandId: string }> {
+    const command = {
+      ...commandHeader(who, action, request.reason),
+      scope: {
+        communeCodes: request.communeCodes,
+        ...(request.domain !== undefined ? { domain: request.domain } : {}),
+      },
+    };
+    return this.send(who, action, command);
   }
 
   /**
@@ -182,7 +220,7 @@ export class OpsCommandsPublisher {
       source: '/lienthong/sync-monitor',
     });
     await this.producer.send(this.config.OPS_COMMANDS_TOPIC, [record]);
-    await this.audit(who, action, command, 'sent');
+    await this.audit(who, action, command, 'sent', valid.value.reason);
     return { commandId: command.commandId };
   }
 

@@ -21,6 +21,7 @@ import { Sessions } from '../auth/sessions';
 import { signIn } from '../api/ops-api.controller';
 import { Problem } from '../api/problem';
 import { OpsCommandsPublisher } from '../commands/ops-commands.publisher';
+import type { ResyncRequest } from '../commands/ops-commands.publisher';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';
 import { Communes } from '../read-model/communes';
 import { ReadModelQueries } from '../read-model/read-model.queries';
@@ -154,6 +155,7 @@ export class DashboardController {
       rows: shown,
       targets,
       canPause: who.role.kind === 'operator' && who.role.provinces === '*',
+      canAct: who.role.kind === 'operator',
       now: new Date(now).toISOString(),
       totals: {
         entities: rows.reduce((n, r) => n + r.entities, 0),
@@ -176,16 +178,54 @@ export class DashboardController {
   ): Promise<void> {
     const who = principalOf(req);
     const action = body.action === 'resume-target' ? 'resume-target' : 'pause-target';
-    let message: string;
-    let messageClass = 'ok';
-    try {
+    await this.act(res, who, async () => {
       const { commandId } = await this.commands.pauseOrResume(
         who,
         action,
         body.target ?? '',
         body.reason ?? '',
       );
-      message = `${action} ${body.target ?? ''} requested (command ${commandId}).`;
+      return `${action} ${body.target ?? ''} requested (command ${commandId}).`;
+    });
+  }
+
+  /** Re-sync, pause or resume communes from the overview (operators, in their provinces). */
+  @Post('communes/action')
+  async communesAction(
+    @Req() req: Request,
+    @Body() body: { communeCodes?: string; domain?: string; reason?: string; action?: string },
+    @Res() res: Response,
+  ): Promise<void> {
+    const who = principalOf(req);
+    const communeCodes = (body.communeCodes ?? '').split(/[\s,;]+/).filter((c) => c.length > 0);
+    const domain = body.domain ? body.domain : undefined;
+    const reason = body.reason ?? '';
+    const action =
+      body.action === 'pause-communes' || body.action === 'resume-communes'
+        ? body.action
+        : 'resync';
+    await this.act(res, who, async () => {
+      const { commandId } =
+        action === 'resync'
+          ? await this.commands.resync(who, {
+              scope: { communeCodes, ...(domain ? { domain } : {}) } as ResyncRequest['scope'],
+              reason,
+            })
+          : await this.commands.pauseOrResumeCommunes(who, action, {
+              communeCodes,
+              ...(domain ? { domain } : {}),
+              reason,
+            });
+      return `${action} of ${communeCodes.join(', ')} requested (command ${commandId}).`;
+    });
+  }
+
+  /** Runs an operator's action and answers with the overview and what came of it. */
+  private async act(res: Response, who: Principal, run: () => Promise<string>): Promise<void> {
+    let message: string;
+    let messageClass = 'ok';
+    try {
+      message = await run();
     } catch (err) {
       if (!(err instanceof Problem)) throw err;
       message = `Refused: ${(err.getResponse() as { detail?: string }).detail ?? err.message}`;

@@ -18,6 +18,17 @@ export interface CommuneRow {
   driftFound: number;
   repaired: number;
   deadLetters: number;
+  /** An operator paused this commune's pushes in this domain (pause-communes): since when, who. */
+  paused: { since: string; by: string; reason: string } | null;
+}
+
+/** A commune an operator paused in one domain's service, as its answer confirmed. */
+export interface PausedCommune {
+  communeCode: string;
+  domain: string;
+  since: string;
+  by: string;
+  reason: string;
 }
 
 export interface TimelineEntry {
@@ -49,11 +60,20 @@ export function domainOfTopic(topic: string): string | undefined {
   return /(?:^|\.)commune\.([a-z-]+)\.events\.v1$/.exec(topic)?.[1];
 }
 
+/** The domain a sync service serves (`<domain>-sync`). */
+export function domainOfService(service: string): string {
+  return service.replace(/-sync$/, '');
+}
+
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The read side: what the API and the dashboard show, each scoped to the provinces a role sees. */
 export class ReadModelQueries {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(
+    private readonly db: SqlExecutor,
+    /** The province of a commune (the admin-units directory). */
+    private readonly provinceOf: (communeCode: string) => string,
+  ) {}
 
   async communes(
     provinces: string[] | undefined,
@@ -99,6 +119,9 @@ export class ReadModelQueries {
     const dlq = new Map(
       letters.map((l) => [`${l.commune_code}:${domainOfTopic(l.source_topic) ?? ''}`, l.n]),
     );
+    const paused = new Map(
+      (await this.pausedCommunes(provinces)).map((p) => [`${p.communeCode}:${p.domain}`, p]),
+    );
     return rows.map((r) => ({
       provinceCode: r.province_code,
       communeCode: r.commune_code,
@@ -112,7 +135,42 @@ export class ReadModelQueries {
       driftFound: r.drift_found,
       repaired: r.repaired,
       deadLetters: dlq.get(`${r.commune_code}:${r.domain}`) ?? 0,
+      paused: ((p) => (p ? { since: p.since, by: p.by, reason: p.reason } : null))(
+        paused.get(`${r.commune_code}:${r.domain}`),
+      ),
     }));
+  }
+
+  /**
+   * Communes paused now, per domain: for each commune and answering service, the latest
+   * pause-communes or resume-communes this monitor sent that the service carried out (its answer
+   * `done`), when that was a pause. Commands sent past the monitor do not show.
+   */
+  async pausedCommunes(provinces: string[] | undefined): Promise<PausedCommune[]> {
+    const rows = await this.db.query<
+      Array<{ commune_code: string; service: string; at: Date; operator: string; reason: string }>
+    >(
+      `select * from (
+         select distinct on (c.code, r.service) c.code commune_code, r.service, a.action, a.at,
+           a.operator, coalesce(a.detail, '') reason
+         from audit_log a
+         join command_result r on r.command_id = a.command_id and r.outcome = 'done'
+         cross join lateral jsonb_array_elements_text(a.scope->'communeCodes') c(code)
+         where a.action in ('pause-communes', 'resume-communes') and a.outcome = 'sent'
+         order by c.code, r.service, r.answered_at desc
+       ) latest
+       where action = 'pause-communes'
+       order by commune_code, service`,
+    );
+    return rows
+      .filter((r) => !provinces || provinces.includes(this.provinceOf(r.commune_code)))
+      .map((r) => ({
+        communeCode: r.commune_code,
+        domain: domainOfService(r.service),
+        since: r.at.toISOString(),
+        by: r.operator,
+        reason: r.reason,
+      }));
   }
 
   /** One entity: where it stands and everything that happened to it, oldest first. */
