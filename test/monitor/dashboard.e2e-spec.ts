@@ -47,7 +47,7 @@ const until = (check: () => Promise<void>, timeoutMs: number) =>
 describe('the dashboard in a real browser (headless Chromium)', () => {
   const ctx = useTestContext('dashboard');
 
-  it('a Huế operator signs in, watches a backlog rise in a DVCQG outage and drain after it, opens a dossier’s timeline, sees a dead letter’s cause, and is refused a reconciliation outside Huế', async () => {
+  it('a Huế operator signs in, watches a backlog rise in a DVCQG outage and drain after it, opens a dossier’s timeline, sees a dead letter’s cause, replays a group once its cause is fixed, and is refused a reconciliation outside Huế', async () => {
     const { world, monitor } = await monitoredWorld(ctx, 'dash');
     const browser = await openBrowser(ctx);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -135,7 +135,50 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
         await page.locator('#dead-letter-groups tr td:nth-child(3)').allTextContents(),
       ).toEqual(['NgayNopHoSo']);
     });
+
+    // A defect in handling — simulated: the ledger refuses two Kim Long dossiers, as a faulty
+    // release would — sends their events to the DLQ. The fix deployed (the refusal removed), the
+    // operator replays the group from the page, and both dossiers sync.
+    const victims = lives(KIM_LONG, 2);
+    const keys = victims.map((v) => `'${v.code.replace(/'/g, "''")}'`).join(', ');
+    const schema = world.syncSchema;
+    await ctx.sql.query(
+      `create function "${schema}".simulated_defect() returns trigger language plpgsql as
+       $$ begin raise exception 'simulated defect: this release cannot store the dossier'; end $$`,
+    );
+    for (const table of ['sync_entity', 'sync_entity_part'])
+      await ctx.sql.query(
+        `create trigger simulated_defect before insert or update on "${schema}".${table}
+         for each row when (new.entity_key in (${keys}))
+         execute function "${schema}".simulated_defect()`,
+      );
+    await world.produce(victims.flatMap((l) => lifecycleRecords(l)));
+    const events = victims.reduce((k, l) => k + lifecycleRecords(l).length, 0);
+    const defect = page.locator('#dead-letter-groups tr', { hasText: 'HANDLER_FAILED' });
+    await expectEventually(
+      async () => {
+        await page.reload();
+        expect(await defect.locator('td:nth-child(5)').textContent()).toBe(String(events));
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
     await page.screenshot({ path: join(SHOTS, 'dead-letters.png'), fullPage: true });
+    await ctx.sql.query(`drop function "${schema}".simulated_defect() cascade`);
+    await defect.locator('input[name=reason]').fill('Bản sửa lỗi lưu hồ sơ đã triển khai');
+    await defect.locator('button[value=replay]').click();
+    expect(await page.locator('p.ok').textContent()).toContain(`${events} dead letters`);
+    await expectEventually(
+      async () => {
+        await page.reload();
+        expect(await defect.locator('td:nth-child(6)').textContent()).toBe(String(events));
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    await page.goto(`${base}/`);
+    await until(
+      async () => expect(await row(page, KIM_LONG.code)).toEqual({ synced: 5, backlog: 0 }),
+      60_000,
+    );
 
     // Reconciliation: refused outside Huế, with the reason on the page; inside, it runs.
     await page.goto(`${base}/runs`);
