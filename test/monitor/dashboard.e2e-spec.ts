@@ -103,6 +103,16 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
     );
     await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
 
+    // The portals over time: the outage's failures in the last hour, charts drawn by uPlot.
+    await page.goto(`${base}/portals`);
+    const dvcqg = page.locator('#portal-summary tr[data-target="dvcqg"]');
+    expect(Number(await dvcqg.locator('td:nth-child(2)').textContent())).toBeGreaterThan(0);
+    expect(await dvcqg.locator('td:nth-child(3)').textContent()).not.toMatch(/^0 /);
+    await page.locator('#portal-charts .uplot canvas').first().waitFor();
+    expect(await page.locator('#portal-charts .uplot').count()).toBe(2);
+    await page.screenshot({ path: join(SHOTS, 'portals.png'), fullPage: true });
+    await page.goto(`${base}/`);
+
     // "What happened to dossier X?": one page.
     const dossier = first[0] as (typeof first)[number];
     await page.selectOption('form[action="/entities"] select[name=domain]', 'dossier');

@@ -47,6 +47,7 @@ export class Monitor {
         DLQ_TOPICS: `${world.topic}.dlq.v1`,
         OPS_COMMANDS_TOPIC: driver.opsTopic,
         OPS_COMMAND_RESULTS_TOPIC: driver.resultsTopic,
+        SYNC_EXCHANGES_TOPIC: world.ops.exchanges,
         MONITOR_SESSION_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
         LOG_LEVEL: 'info',
       },

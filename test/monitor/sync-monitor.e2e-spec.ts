@@ -103,6 +103,15 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
     expect(story.state).toMatchObject({ state: 'SYNCED', communeCode: one.commune.code });
     expect(story.timeline.map((t) => t.state)).toContain('ACCEPTED');
     expect(story.timeline.at(-1)?.state).toBe('SYNCED');
+    // Its pushes' exchanges with DVCQG: operation, outcome and digests of both bodies.
+    await expectEventually(async () => {
+      const { exchanges } = await monitor.get<{
+        exchanges: Array<{ operation: string; outcome: string; requestSha256: string | null }>;
+      }>(`/api/entities/dossier/${encodeURIComponent(one.code)}`, hue);
+      expect(exchanges.length).toBeGreaterThan(0);
+      expect(exchanges.filter((x) => x.outcome === 'success').length).toBeGreaterThan(0);
+      expect(exchanges.every((x) => /^[0-9a-f]{64}$/.test(x.requestSha256 ?? ''))).toBe(true);
+    });
     const hcmOne = hcmLives[0] as DossierLifecycle;
     expect(
       (await monitor.call('GET', `/api/entities/dossier/${encodeURIComponent(hcmOne.code)}`, hue))
@@ -201,6 +210,19 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       },
       { timeoutMs: 90_000, intervalMs: 500 },
     );
+    // The portal over time: its calls per minute, the outage's failures among them, latency
+    // percentiles of the calls that reached it.
+    await expectEventually(async () => {
+      const { minutes } = await monitor.get<{
+        minutes: Array<{ target: string; calls: number; errors: number; p95Ms: number | null }>;
+      }>('/api/portals?hours=1', hue);
+      const dvcqg = minutes.filter((m) => m.target === 'dvcqg');
+      const total = (k: 'calls' | 'errors') => dvcqg.reduce((n, m) => n + m[k], 0);
+      expect(total('errors')).toBeGreaterThan(0);
+      expect(total('calls')).toBeGreaterThan(total('errors'));
+      expect(dvcqg.some((m) => m.p95Ms !== null)).toBe(true);
+    });
+    expect((await monitor.call('GET', '/api/portals?hours=500', hue)).status).toBe(400);
 
     // A national operator pauses DVCQG (a province operator may not): changes wait, the portal
     // is reported paused; resumed, they drain. dossier-sync answers both commands.

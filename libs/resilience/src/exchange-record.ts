@@ -31,7 +31,15 @@ export abstract class ExchangeRecorder {
   /** Records that could not be kept (docs/architecture.md promises one per call: this must stay 0). */
   lost = 0;
   private readonly lostListeners: Array<(n: number) => void> = [];
+  private readonly recordListeners: Array<(exchange: ExchangeRecord) => void> = [];
   abstract record(exchange: ExchangeRecord): void;
+  /** Called with every record as it is taken, before it is written (telemetry listens). */
+  onRecord(listener: (exchange: ExchangeRecord) => void): void {
+    this.recordListeners.push(listener);
+  }
+  protected announce(exchange: ExchangeRecord): void {
+    for (const l of this.recordListeners) l(exchange);
+  }
   /** Writes what is buffered; call before shutdown. */
   abstract flush(): Promise<void>;
   /** Called with the count each time records are lost: metrics and health listen. */
@@ -47,6 +55,7 @@ export abstract class ExchangeRecorder {
 export class InMemoryExchangeRecorder extends ExchangeRecorder {
   readonly records: ExchangeRecord[] = [];
   record(exchange: ExchangeRecord): void {
+    this.announce(exchange);
     this.records.push(exchange);
   }
   flush(): Promise<void> {
@@ -97,6 +106,7 @@ export class PostgresExchangeRecorder extends ExchangeRecorder {
   }
 
   record(exchange: ExchangeRecord): void {
+    this.announce(exchange);
     if (this.buffer.length >= this.maxBuffer * 50) {
       this.reportLost(1);
       return;

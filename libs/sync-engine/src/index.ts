@@ -80,3 +80,5 @@ export {
 } from './target-pause';
 export { resyncScope } from './resync';
 export type { ResyncOutcome } from './resync';
+export { ExchangePublisher } from './exchange-publisher';
+export type { ExchangePublisherOptions } from './exchange-publisher';

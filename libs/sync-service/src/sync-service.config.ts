@@ -88,6 +88,12 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.syncHealthV2,
       description: 'where sync.health.v2 goes',
     },
+    SYNC_EXCHANGES_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.syncExchanges,
+      description: 'where every portal exchange goes (timing, outcome, digests; telemetry)',
+    },
     SYNC_RECONCILE_TOPIC: {
       type: 'string',
       minLength: 1,

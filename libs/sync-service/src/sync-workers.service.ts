@@ -19,6 +19,7 @@ import {
   Reconciler,
   ResultPoller,
   SYNC_STATUS_TOPIC,
+  ExchangePublisher,
   SyncHealthReporter,
   readTargetPause,
   sampleDriftBound,
@@ -65,6 +66,8 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   readonly dispatcher: Dispatcher;
   readonly relay: OutboxRelay;
   readonly health: SyncHealthReporter;
+  /** Every portal exchange on sync.exchanges.v1 (telemetry for sync-monitor). */
+  readonly exchanges: ExchangePublisher;
   /** Two-phase targets only (a push target with `poll`): asks for the answers of accepted submissions. */
   readonly poller: ResultPoller;
   /** Targets that can be inspected: reconciliation runs, and the worker that drives them. */
@@ -195,6 +198,15 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
         schedule,
       );
     }
+    this.exchanges = new ExchangePublisher({
+      producer,
+      validator,
+      service: domain.service,
+      instance: config.INSTANCE_ID,
+      topic: config.SYNC_EXCHANGES_TOPIC,
+      onError: (err) => logger.warn({ err }, 'portal exchanges not published yet; kept'),
+    });
+    recorder.onRecord((exchange) => this.exchanges.add(exchange));
     this.health = new SyncHealthReporter({
       producer,
       validator,
@@ -270,6 +282,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.gateway.on('target-hold', this.onHold);
     this.gateway.on('breaker-state', this.onBreaker);
     this.health.start();
+    this.exchanges.start();
     this.dispatcher.start();
     this.poller.start();
     this.reconcileWorker?.start();
@@ -296,6 +309,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     await this.poller.stop();
     await this.reconcileWorker?.stop();
     await this.relay.stop();
+    await this.exchanges.stop();
     // Publish what the last pushes wrote, so a clean stop leaves no status behind.
     while ((await this.relay.runOnce().catch(() => 0)) > 0);
     await this.relay.close();

@@ -29,6 +29,8 @@ export interface OpsTopics {
   commands: string;
   progress: string;
   results: string;
+  /** The services' portal exchanges (sync.exchanges.v1). */
+  exchanges: string;
 }
 
 export interface SyncStatusSeen {
@@ -103,6 +105,7 @@ export class SyncWorld {
       commands: await ctx.createTopic(`${label}.${TOPICS.opsCommands}`, 1),
       progress: await ctx.createTopic(`${label}.${TOPICS.syncReconcile}`, 1),
       results: await ctx.createTopic(`${label}.${TOPICS.opsCommandResults}`, 1),
+      exchanges: await ctx.createTopic(`${label}.${TOPICS.syncExchanges}`, 3),
     };
     await ctx.createTopic(`${label}.${TOPICS.opsCommands}.dlq.v1`, 1);
     const sim = await startPortalSim(ctx, {
@@ -157,6 +160,7 @@ export class SyncWorld {
         OPS_COMMANDS_TOPIC: this.ops.commands,
         SYNC_RECONCILE_TOPIC: this.ops.progress,
         OPS_COMMAND_RESULTS_TOPIC: this.ops.results,
+        SYNC_EXCHANGES_TOPIC: this.ops.exchanges,
         HEALTH_REPORT_MS: '2000',
         INSTANCE_ID: name,
         LOG_LEVEL: 'info',

@@ -27,6 +27,7 @@ import type { SyncMonitorConfig } from './config/sync-monitor.config';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { ReadModel1763800002000 } from './infrastructure/migrations/1763800002000-read-model';
 import { CommandResults1763800002100 } from './infrastructure/migrations/1763800002100-command-results';
+import { PortalExchanges1763800002200 } from './infrastructure/migrations/1763800002200-portal-exchanges';
 import { Communes } from './read-model/communes';
 import { ReadModelConsumers } from './read-model/read-model.consumers';
 import { ReadModelQueries } from './read-model/read-model.queries';
@@ -58,6 +59,7 @@ export class AppModule {
         DeadLetterOriginal1763800000600,
         ReadModel1763800002000,
         CommandResults1763800002100,
+        PortalExchanges1763800002200,
       ],
       applicationName: `sync-monitor:${config.INSTANCE_ID}`,
       poolSize: 10,

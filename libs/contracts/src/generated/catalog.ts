@@ -16,6 +16,7 @@ export const TOPICS = {
   syncHealth: 'sync.health.v1',
   syncHealthV2: 'sync.health.v2',
   syncReconcile: 'sync.reconcile.v1',
+  syncExchanges: 'sync.exchanges.v1',
   opsCommands: 'ops.commands.v1',
   opsCommandResults: 'ops.command-results.v1',
   opsCommandsDeadLetters: 'ops.commands.v1.dlq.v1',
@@ -32,6 +33,7 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'sync.health.v1', partitions: 3, retentionDays: 2 },
   { name: 'sync.health.v2', partitions: 3, retentionDays: 2 },
   { name: 'sync.reconcile.v1', partitions: 3, retentionDays: 30 },
+  { name: 'sync.exchanges.v1', partitions: 3, retentionDays: 2 },
   { name: 'ops.commands.v1', partitions: 3, retentionDays: 30 },
   { name: 'ops.command-results.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.dossier.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
@@ -57,6 +59,7 @@ export const EVENT_TYPES = {
   SyncHealthV2: 'vn.lienthong.sync.health.v2',
   ReconcileProgress: 'vn.lienthong.sync.reconcile-progress.v1',
   OpsCommand: 'vn.lienthong.ops.command.v1',
+  PortalExchange: 'vn.lienthong.sync.portal-exchange.v1',
   OpsCommandResult: 'vn.lienthong.ops.command-result.v1',
 } as const;
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
@@ -206,6 +209,15 @@ export const EVENT_CATALOG: readonly EventCatalogEntry[] = [
     schemaId: 'ops/ops-command.v1.schema.json',
   },
   {
+    name: 'PortalExchange',
+    title: 'A portal exchange',
+    ceType: 'vn.lienthong.sync.portal-exchange.v1',
+    topic: 'sync.exchanges.v1',
+    entityType: 'portal-exchange',
+    entityKeyField: 'correlationId',
+    schemaId: 'sync/portal-exchange.v1.schema.json',
+  },
+  {
     name: 'OpsCommandResult',
     title: 'Answer to an operator command',
     ceType: 'vn.lienthong.ops.command-result.v1',
@@ -232,5 +244,6 @@ export interface PayloadByEventType {
   'vn.lienthong.sync.health.v2': ContractPayloads['SyncHealthV2'];
   'vn.lienthong.sync.reconcile-progress.v1': ContractPayloads['ReconcileProgress'];
   'vn.lienthong.ops.command.v1': ContractPayloads['OpsCommand'];
+  'vn.lienthong.sync.portal-exchange.v1': ContractPayloads['PortalExchange'];
   'vn.lienthong.ops.command-result.v1': ContractPayloads['OpsCommandResult'];
 }

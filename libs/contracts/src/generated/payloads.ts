@@ -87,6 +87,7 @@ export interface ContractPayloads {
   SyncHealthV2: SyncHealthV2;
   ReconcileProgress: ReconcileProgressV1;
   OpsCommand: OpsCommand;
+  PortalExchange: PortalExchange;
   OpsCommandResult: OpsCommandResult;
 }
 /**
@@ -1262,6 +1263,43 @@ export interface ResumeCommunes {
    */
   requestedAt: string;
   scope: CommuneScope;
+}
+/**
+ * One HTTP exchange of a sync service with its portal, as its exchange record keeps it (key: the correlation id): operation, timing, outcome, HTTP status and SHA-256 digests of both bodies — never a body, a portal message or any personal data. Telemetry for sync-monitor (portal latency, error and 429 rates over time; the digests on an entity's timeline): published at most once, the ledger's portal_exchange table stays the record.
+ */
+export interface PortalExchange {
+  service: string;
+  instance: string;
+  target: SyncTarget;
+  /**
+   * The portal operation (DongBoHoSoMC, TraCuuHoSo, auth, …).
+   */
+  operation: string;
+  /**
+   * A push's is <entity type>:<entity key>:<source sequence>:<attempt>; a reconciliation's reconcile:<run id>:…; a login's auth-….
+   */
+  correlationId: string;
+  attempt: number;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  startedAt: string;
+  durationMs: number;
+  /**
+   * success; retriable (tried again later); permanent (refused for good); hold (credentials or endpoint: the target waits); deferred (not sent: breaker, bulkhead, pause).
+   */
+  outcome: 'success' | 'retriable' | 'permanent' | 'hold' | 'deferred';
+  httpStatus?: number;
+  /**
+   * The portal's own result code, when it gave one (never its message).
+   */
+  portalCode?: string;
+  /**
+   * Lienthong's code for a failed call (PORTAL_RATE_LIMITED, PORTAL_TIMEOUT, …).
+   */
+  errorCode?: string;
+  requestSha256?: string;
+  responseSha256?: string;
 }
 /**
  * A sync service's answer to an operator's command (key: the command id): what it did, or why it did nothing. Every service the command concerns answers once; one it does not concern stays silent. No personal data: counts, ids and reasons only.

@@ -1893,6 +1893,95 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
   },
   {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'sync/portal-exchange.v1.schema.json',
+    title: 'PortalExchange',
+    description:
+      "One HTTP exchange of a sync service with its portal, as its exchange record keeps it (key: the correlation id): operation, timing, outcome, HTTP status and SHA-256 digests of both bodies — never a body, a portal message or any personal data. Telemetry for sync-monitor (portal latency, error and 429 rates over time; the digests on an entity's timeline): published at most once, the ledger's portal_exchange table stays the record.",
+    type: 'object',
+    properties: {
+      service: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9-]{1,62}$',
+      },
+      instance: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 100,
+      },
+      target: {
+        $ref: '../common/defs.v1.schema.json#/$defs/target',
+      },
+      operation: {
+        description: 'The portal operation (DongBoHoSoMC, TraCuuHoSo, auth, …).',
+        type: 'string',
+        minLength: 1,
+        maxLength: 100,
+      },
+      correlationId: {
+        description:
+          "A push's is <entity type>:<entity key>:<source sequence>:<attempt>; a reconciliation's reconcile:<run id>:…; a login's auth-….",
+        type: 'string',
+        minLength: 1,
+        maxLength: 300,
+      },
+      attempt: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 1000,
+      },
+      startedAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+      durationMs: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 86400000,
+      },
+      outcome: {
+        description:
+          'success; retriable (tried again later); permanent (refused for good); hold (credentials or endpoint: the target waits); deferred (not sent: breaker, bulkhead, pause).',
+        type: 'string',
+        enum: ['success', 'retriable', 'permanent', 'hold', 'deferred'],
+      },
+      httpStatus: {
+        type: 'integer',
+        minimum: 100,
+        maximum: 599,
+      },
+      portalCode: {
+        description: "The portal's own result code, when it gave one (never its message).",
+        type: 'string',
+        maxLength: 100,
+      },
+      errorCode: {
+        description: "Lienthong's code for a failed call (PORTAL_RATE_LIMITED, PORTAL_TIMEOUT, …).",
+        type: 'string',
+        pattern: '^[A-Z][A-Z0-9_]{1,62}$',
+      },
+      requestSha256: {
+        type: 'string',
+        pattern: '^[0-9a-f]{64}$',
+      },
+      responseSha256: {
+        type: 'string',
+        pattern: '^[0-9a-f]{64}$',
+      },
+    },
+    required: [
+      'service',
+      'instance',
+      'target',
+      'operation',
+      'correlationId',
+      'attempt',
+      'startedAt',
+      'durationMs',
+      'outcome',
+    ],
+    additionalProperties: false,
+  },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'sync/reconcile-progress.v1.schema.json',
     title: 'ReconcileProgressV1',
     description:

@@ -161,6 +161,21 @@ export class OpsApiController {
     return { targets: await this.queries.targets() };
   }
 
+  /** Each portal's calls per minute: counts by outcome, latency percentiles, breaker outages. */
+  @Get('portals')
+  @Guarded()
+  @ApiOperation({
+    summary:
+      "Each portal's calls per minute over the last hours: calls, errors, 429s, deferred, latency p50/p95/p99, breaker outages",
+  })
+  @ApiQuery({ name: 'hours', required: false, description: '1 to 72 (default 6)' })
+  async portals(@Query('hours') hours?: string) {
+    const h = hours === undefined ? 6 : Number(hours);
+    if (!Number.isInteger(h) || h < 1 || h > 72)
+      throw new Problem(400, 'Bad request', 'hours: an integer from 1 to 72');
+    return { minutes: await this.queries.portalMinutes(h) };
+  }
+
   /** Commands and their answers, newest first (the audit log). */
   @Get('commands')
   @Guarded()

@@ -66,6 +66,18 @@ export const SYNC_MONITOR_VARS = {
     default: TOPICS.syncReconcile,
     description: 'reconciliation progress',
   },
+  SYNC_EXCHANGES_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.syncExchanges,
+    description: "the sync services' portal exchanges (charts, digests on timelines)",
+  },
+  MONITOR_EXCHANGE_RETENTION_HOURS: {
+    type: 'integer',
+    minimum: 1,
+    default: 72,
+    description: 'portal exchanges older than this are deleted (hourly)',
+  },
   DLQ_TOPICS: {
     type: 'string',
     pattern: topicList,

@@ -25,7 +25,7 @@ import type { ResyncRequest } from '../commands/ops-commands.publisher';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';
 import { Communes } from '../read-model/communes';
 import { ReadModelQueries } from '../read-model/read-model.queries';
-import type { CommuneRow } from '../read-model/read-model.queries';
+import type { CommuneRow, PortalMinute } from '../read-model/read-model.queries';
 import { ACCOUNTS, MONITOR_CONFIG } from '../tokens';
 import { age, describeDetail } from './present';
 
@@ -33,6 +33,12 @@ import { age, describeDetail } from './present';
 const VIEWS = join(__dirname, '..', '..', 'views');
 /** htmx, served from the installed package: no CDN at run time. */
 const HTMX = require.resolve('htmx.org/dist/htmx.min.js');
+/** uPlot (the portal charts), from the installed package too. */
+const UPLOT = {
+  'uPlot.iife.min.js': require.resolve('uplot/dist/uPlot.iife.min.js'),
+  'uPlot.min.css': require.resolve('uplot/dist/uPlot.min.css'),
+  'portals.js': join(VIEWS, 'portals.js'),
+};
 
 /**
  * The dashboard: server-rendered pages (Eta) that refresh their live parts with htmx. It shows
@@ -66,6 +72,29 @@ export class DashboardController {
   @Get('assets/htmx.min.js')
   htmx(@Res() res: Response): void {
     res.type('application/javascript').sendFile(HTMX, { maxAge: '1d' });
+  }
+
+  @Public()
+  @Get('assets/:file')
+  asset(@Param('file') file: string, @Res() res: Response): void {
+    const path = (UPLOT as Record<string, string>)[file];
+    if (!path) throw new Problem(404, 'Not found', `no asset ${file}`);
+    res.type(file.endsWith('.css') ? 'text/css' : 'application/javascript');
+    res.sendFile(path, { maxAge: '1h' });
+  }
+
+  /** The portals over time: latency percentiles, calls by outcome, breaker outages (uPlot). */
+  @Get('portals')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async portals(@Req() req: Request, @Query('hours') hours?: string): Promise<string> {
+    const h = [1, 6, 24, 72].includes(Number(hours)) ? Number(hours) : 6;
+    const minutes = await this.queries.portalMinutes(h);
+    return this.page('Portals', 'portals', principalOf(req), 'portals', {
+      hours: h,
+      summary: portalSummary(minutes, Date.now() - 3_600_000),
+      // Inside a <script> element: no "</" may end it early.
+      json: JSON.stringify(minutes).replace(/</g, '\\u003c'),
+    });
   }
 
   @Public()
@@ -374,4 +403,35 @@ export class DashboardController {
       messageClass,
     });
   }
+}
+
+/** Each target's last hour, summed from its minutes (the percentiles: the worst minute's). */
+export function portalSummary(minutes: PortalMinute[], since: number) {
+  const byTarget = new Map<string, PortalMinute[]>();
+  for (const m of minutes)
+    if (Date.parse(m.minute) >= since)
+      byTarget.set(m.target, [...(byTarget.get(m.target) ?? []), m]);
+  const share = (n: number, of: number) => (of > 0 ? `${((100 * n) / of).toFixed(1)} %` : '—');
+  const worst = (xs: Array<number | null>) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length > 0 ? Math.max(...v) : null;
+  };
+  return [...byTarget].map(([target, ms]) => {
+    const sum = (k: 'calls' | 'errors' | 'rateLimited' | 'deferred') =>
+      ms.reduce((n, m) => n + m[k], 0);
+    const calls = sum('calls');
+    return {
+      target,
+      calls,
+      errors: sum('errors'),
+      errorRate: share(sum('errors'), calls),
+      rateLimited: sum('rateLimited'),
+      rateLimitedRate: share(sum('rateLimited'), calls),
+      deferred: sum('deferred'),
+      p50Ms: worst(ms.map((m) => m.p50Ms)),
+      p95Ms: worst(ms.map((m) => m.p95Ms)),
+      p99Ms: worst(ms.map((m) => m.p99Ms)),
+      outageMinutes: ms.filter((m) => m.outage).length,
+    };
+  });
 }

@@ -9,6 +9,7 @@ import type {
   ContractEvent,
   DeadLetterSeen,
   OpsCommandResult,
+  PortalExchange,
   ReconcileProgressV1,
   SyncHealthV2,
   SyncStatusV2,
@@ -30,6 +31,7 @@ import { ReadModelStore } from './read-model.store';
 @Injectable()
 export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly consumers: Array<{ health(): ConsumerHealth; stop(): Promise<void> }> = [];
+  private retention: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(MONITOR_CONFIG) private readonly config: SyncMonitorConfig,
@@ -104,6 +106,16 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
           events.map((e) => e.event.data as OpsCommandResult),
         ),
     );
+    const exchanges = contract(
+      'exchanges',
+      this.config.SYNC_EXCHANGES_TOPIC,
+      TOPICS.syncExchanges,
+      (tx, events) =>
+        this.store.applyExchanges(
+          tx,
+          events.map((e) => e.event.data as PortalExchange),
+        ),
+    );
     const deadLetters = this.config.DLQ_TOPICS.split(',').map(
       (topic) =>
         new TransactionalConsumer<DeadLetterSeen>({
@@ -123,10 +135,17 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
             ),
         }),
     );
-    for (const c of [statuses, health, reconcile, results, ...deadLetters]) {
+    for (const c of [statuses, health, reconcile, results, exchanges, ...deadLetters]) {
       await c.start();
       this.consumers.push(c);
     }
+    const purge = () =>
+      this.store
+        .purgeExchanges(this.dataSource, this.config.MONITOR_EXCHANGE_RETENTION_HOURS)
+        .catch((err: unknown) => this.logger.warn({ err }, 'portal exchange retention failed'));
+    void purge();
+    this.retention = setInterval(() => void purge(), 3_600_000);
+    this.retention.unref();
   }
 
   /** Problems the consumers report (readiness). */
@@ -138,6 +157,7 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.retention);
     for (const c of this.consumers) await c.stop();
   }
 }

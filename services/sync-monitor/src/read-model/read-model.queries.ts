@@ -40,6 +40,37 @@ export interface TimelineEntry {
   detail: Record<string, unknown>;
 }
 
+/** One HTTP exchange of a push with the portal: timing, outcome and digests, never a body. */
+export interface ExchangeEntry {
+  operation: string;
+  attempt: number;
+  startedAt: string;
+  durationMs: number;
+  outcome: string;
+  httpStatus: number | null;
+  errorCode: string | null;
+  requestSha256: string | null;
+  responseSha256: string | null;
+}
+
+/** A portal's calls in one minute: how many, how they ended, how long they took. */
+export interface PortalMinute {
+  target: string;
+  minute: string;
+  calls: number;
+  /** Ended in a failure of the portal or the network (retriable, permanent, hold). */
+  errors: number;
+  /** Refused by the portal's quota (HTTP 429). */
+  rateLimited: number;
+  /** Not sent: the breaker open, the bulkhead full, a pause. */
+  deferred: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  /** Some instance reported the target's breaker open, or held, within the minute. */
+  outage: boolean;
+}
+
 export interface DeadLetterGroup {
   signature: string;
   sourceTopic: string;
@@ -182,6 +213,7 @@ export class ReadModelQueries {
         state: Record<string, unknown>;
         provinceCode: string;
         timeline: TimelineEntry[];
+        exchanges: ExchangeEntry[];
         deadLetters: Array<Record<string, unknown>>;
       }
     | undefined
@@ -214,6 +246,25 @@ export class ReadModelQueries {
        where subject = $1 order by id`,
       [key],
     );
+    const exchanges = await this.db.query<
+      Array<{
+        operation: string;
+        attempt: number;
+        started_at: Date;
+        duration_ms: number;
+        outcome: string;
+        http_status: number | null;
+        error_code: string | null;
+        request_sha256: string | null;
+        response_sha256: string | null;
+      }>
+    >(
+      `select operation, attempt, started_at, duration_ms, outcome, http_status, error_code,
+         request_sha256, response_sha256
+       from portal_exchange where entity_key = $1 and entity_type = $2
+       order by started_at, id limit 500`,
+      [key, state.type],
+    );
     const { province_code: provinceCode, ...rest } = state;
     return {
       state: rest,
@@ -225,6 +276,17 @@ export class ReadModelQueries {
         target: e.target,
         occurredAt: e.occurred_at.toISOString(),
         detail: e.detail,
+      })),
+      exchanges: exchanges.map((x) => ({
+        operation: x.operation,
+        attempt: x.attempt,
+        startedAt: x.started_at.toISOString(),
+        durationMs: x.duration_ms,
+        outcome: x.outcome,
+        httpStatus: x.http_status,
+        errorCode: x.error_code,
+        requestSha256: x.request_sha256,
+        responseSha256: x.response_sha256,
       })),
       deadLetters: letters,
     };
@@ -302,6 +364,65 @@ export class ReadModelQueries {
       [limit],
     );
     return rows.map((r) => r.progress);
+  }
+
+  /**
+   * Each portal's calls per minute over the last `hours`: counts by how they ended and latency
+   * percentiles of the calls that reached the portal (deferred ones never left), with the minutes
+   * some instance reported the breaker open. Minutes without calls or reports are absent.
+   */
+  async portalMinutes(hours: number): Promise<PortalMinute[]> {
+    const rows = await this.db.query<
+      Array<{
+        target: string;
+        minute: Date;
+        calls: number;
+        errors: number;
+        rate_limited: number;
+        deferred: number;
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+        outage: boolean;
+      }>
+    >(
+      `with calls as (
+         select target, date_trunc('minute', started_at) minute, count(*)::int calls,
+           count(*) filter (where outcome in ('retriable', 'permanent', 'hold'))::int errors,
+           count(*) filter (where http_status = 429 or error_code = 'PORTAL_RATE_LIMITED')::int rate_limited,
+           count(*) filter (where outcome = 'deferred')::int deferred,
+           percentile_cont(0.5) within group (order by duration_ms) filter (where outcome <> 'deferred') p50,
+           percentile_cont(0.95) within group (order by duration_ms) filter (where outcome <> 'deferred') p95,
+           percentile_cont(0.99) within group (order by duration_ms) filter (where outcome <> 'deferred') p99
+         from portal_exchange where started_at >= now() - make_interval(hours => $1)
+         group by 1, 2
+       ), outages as (
+         select target, date_trunc('minute', reported_at) minute
+         from health_sample
+         where reported_at >= now() - make_interval(hours => $1) and breaker <> 'closed'
+         group by 1, 2
+       )
+       select coalesce(c.target, o.target) target, coalesce(c.minute, o.minute) minute,
+         coalesce(c.calls, 0) calls, coalesce(c.errors, 0) errors,
+         coalesce(c.rate_limited, 0) rate_limited, coalesce(c.deferred, 0) deferred,
+         c.p50, c.p95, c.p99, o.target is not null outage
+       from calls c full join outages o on o.target = c.target and o.minute = c.minute
+       order by 1, 2`,
+      [hours],
+    );
+    const ms = (v: number | null) => (v === null ? null : Math.round(Number(v)));
+    return rows.map((r) => ({
+      target: r.target,
+      minute: r.minute.toISOString(),
+      calls: r.calls,
+      errors: r.errors,
+      rateLimited: r.rate_limited,
+      deferred: r.deferred,
+      p50Ms: ms(r.p50),
+      p95Ms: ms(r.p95),
+      p99Ms: ms(r.p99),
+      outage: r.outage,
+    }));
   }
 
   /** The latest health report of every instance and target. */

@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import type {
   DeadLetterSeen,
   OpsCommandResult,
+  PortalExchange,
   ReconcileProgressV1,
   SyncHealthV2,
   SyncStatusV2,
 } from '@lienthong/contracts';
 import type { SqlExecutor } from '@lienthong/messaging';
 import { maskText } from '@lienthong/observability';
+import { returnedRows } from '@lienthong/persistence';
 import { foldStatus, timelineDetail } from './entity-state';
 import type { EntityState } from './entity-state';
 
@@ -230,6 +232,57 @@ export class ReadModelStore {
    * Answers to commands: each service's answer once; a replay's answer marks the dead letters it
    * sent back (still open) as replayed — if one fails again, it comes back as a new dead letter.
    */
+  /** Portal exchanges, one row each (a redelivered one is applied once). */
+  async applyExchanges(tx: SqlExecutor, exchanges: PortalExchange[]): Promise<void> {
+    if (exchanges.length === 0) return;
+    const push = (e: PortalExchange) => /^([a-z-]+):(.+):(\d+):(\d+)$/.exec(e.correlationId);
+    const col = <T>(f: (e: PortalExchange) => T) => exchanges.map(f);
+    await tx.query(
+      `insert into portal_exchange (service, instance, target, operation, correlation_id, attempt,
+         started_at, duration_ms, outcome, http_status, portal_code, error_code, request_sha256,
+         response_sha256, entity_type, entity_key)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+         $7::timestamptz[], $8::int[], $9::text[], $10::int[], $11::text[], $12::text[], $13::text[],
+         $14::text[], $15::text[], $16::text[])
+       on conflict (service, instance, correlation_id, attempt, started_at) do nothing`,
+      [
+        col((e) => e.service),
+        col((e) => e.instance),
+        col((e) => e.target),
+        col((e) => e.operation),
+        col((e) => e.correlationId),
+        col((e) => e.attempt),
+        col((e) => e.startedAt),
+        col((e) => e.durationMs),
+        col((e) => e.outcome),
+        col((e) => e.httpStatus ?? null),
+        col((e) => e.portalCode ?? null),
+        col((e) => e.errorCode ?? null),
+        col((e) => e.requestSha256 ?? null),
+        col((e) => e.responseSha256 ?? null),
+        col((e) => push(e)?.[1] ?? null),
+        col((e) => push(e)?.[2] ?? null),
+      ],
+    );
+  }
+
+  /** Deletes exchanges older than the retention, a bounded batch at a time. How many went. */
+  async purgeExchanges(db: SqlExecutor, hours: number, batch = 10_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const gone = returnedRows(
+        await db.query(
+          `delete from portal_exchange where id in (select id from portal_exchange
+             where started_at < now() - make_interval(hours => $1) order by id limit $2)
+           returning 1`,
+          [hours, batch],
+        ),
+      ).length;
+      total += gone;
+      if (gone < batch) return total;
+    }
+  }
+
   async applyCommandResults(tx: SqlExecutor, results: OpsCommandResult[]): Promise<void> {
     for (const r of results) {
       await tx.query(
