@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
+import { expectEventually } from './expect-eventually';
 import { testKafka } from './kafka';
 import { TestSql } from './sql';
 import { testStack } from './test-env';
@@ -110,10 +111,22 @@ export function useTestContext(label: string): TestContext {
       const admin = ready().kafka.admin();
       await admin.connect();
       try {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
-        });
+        // Right after a creation (or a broker restart) KRaft may answer a metadata request with
+        // UNKNOWN_TOPIC_OR_PARTITION before the topic's leaders are known: a retriable error
+        // kafkajs passes on from createTopics. Ask again (an existing topic is no error), until
+        // the topic's metadata names a leader for every partition.
+        await expectEventually(
+          async () => {
+            await admin.createTopics({
+              waitForLeaders: true,
+              topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
+            });
+            const { topics } = await admin.fetchTopicMetadata({ topics: [name] });
+            const led = topics[0]?.partitions.filter((p) => p.leader >= 0).length;
+            expect(led).toBe(partitions);
+          },
+          { timeoutMs: 30_000, intervalMs: 200 },
+        );
       } finally {
         await admin.disconnect();
       }
