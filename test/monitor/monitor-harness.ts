@@ -28,18 +28,21 @@ export interface Answer<T = Record<string, unknown>> {
  */
 export class Monitor {
   readonly process: ServiceProcess;
+  /** Its read model's schema: one per world (two monitors of one file never share a table). */
+  readonly schema: string;
 
   constructor(
     private readonly ctx: TestContext,
     world: SyncWorld,
     driver: ReconcileDriver,
   ) {
+    this.schema = `${ctx.schema}_${world.label}_monitor`;
     this.process = new ServiceProcess({
       entry: 'services/sync-monitor/dist/main.js',
       env: {
         DATABASE_URL: ctx.stack.databaseUrl,
         KAFKA_BROKERS: ctx.stack.kafkaBrokers.join(','),
-        DB_SCHEMA: `${ctx.schema}_monitor`,
+        DB_SCHEMA: this.schema,
         KAFKA_GROUP_ID: `${world.topic}.sync-monitor`,
         SYNC_STATUS_V2_TOPIC: world.statusV2Topic,
         SYNC_HEALTH_TOPIC: world.healthTopic,
@@ -96,10 +99,6 @@ export class Monitor {
     return answer.body;
   }
 
-  /** The schema of its read model (for the tests' own checks). */
-  get schema(): string {
-    return `${this.ctx.schema}_monitor`;
-  }
 }
 
 /**

@@ -387,7 +387,7 @@ export class ReadModelQueries {
       }>
     >(
       `with calls as (
-         select target, date_trunc('minute', started_at) minute, count(*)::int calls,
+         select target, date_trunc('minute', started_at) as minute, count(*)::int calls,
            count(*) filter (where outcome in ('retriable', 'permanent', 'hold'))::int errors,
            count(*) filter (where http_status = 429 or error_code = 'PORTAL_RATE_LIMITED')::int rate_limited,
            count(*) filter (where outcome = 'deferred')::int deferred,
@@ -397,12 +397,12 @@ export class ReadModelQueries {
          from portal_exchange where started_at >= now() - make_interval(hours => $1)
          group by 1, 2
        ), outages as (
-         select target, date_trunc('minute', reported_at) minute
+         select target, date_trunc('minute', reported_at) as minute
          from health_sample
          where reported_at >= now() - make_interval(hours => $1) and breaker <> 'closed'
          group by 1, 2
        )
-       select coalesce(c.target, o.target) target, coalesce(c.minute, o.minute) minute,
+       select coalesce(c.target, o.target) target, coalesce(c.minute, o.minute) as minute,
          coalesce(c.calls, 0) calls, coalesce(c.errors, 0) errors,
          coalesce(c.rate_limited, 0) rate_limited, coalesce(c.deferred, 0) deferred,
          c.p50, c.p95, c.p99, o.target is not null outage
