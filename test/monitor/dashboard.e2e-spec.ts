@@ -15,6 +15,7 @@ import {
 } from '@lienthong/testing';
 import type { Commune } from '@lienthong/admin-units';
 import type { Page } from 'playwright-core';
+import { runningMonth } from '@lienthong/sync-engine';
 import { monitoredWorld } from './monitor-harness';
 
 /**
@@ -213,5 +214,27 @@ describe('the dashboard in a real browser (headless Chromium)', () => {
     );
     expect(await page.locator('#runs tr td:nth-child(6)').first().textContent()).toBe('9 / 9');
     await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+
+    // Decision 766: dossiers Phú Xuân received and returned this month, with their rates and how
+    // each is computed.
+    const month = runningMonth(new Date());
+    const returned = Array.from({ length: 4 }, () =>
+      dossierLifecycle(rng, { commune: PHU_XUAN, number: (n += 1), submittedOn: month.from }),
+    );
+    await world.produce(returned.flatMap((l) => lifecycleRecords(l)));
+    await page.goto(`${base}/indicators`);
+    const indicators = page.locator(`#indicators tr[data-commune="${PHU_XUAN.code}"]`);
+    await expectEventually(
+      async () => {
+        await page.reload();
+        expect(await indicators.locator('td:nth-child(4)').textContent({ timeout: 1000 })).toBe(
+          '4',
+        );
+        expect(await indicators.getAttribute('data-on-time')).not.toBe('');
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(await page.locator('#indicator-definitions').textContent()).toContain('NgayHenTra');
+    await page.screenshot({ path: join(SHOTS, 'indicators.png'), fullPage: true });
   });
 });

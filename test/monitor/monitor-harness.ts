@@ -51,6 +51,7 @@ export class Monitor {
         OPS_COMMANDS_TOPIC: driver.opsTopic,
         OPS_COMMAND_RESULTS_TOPIC: driver.resultsTopic,
         SYNC_EXCHANGES_TOPIC: world.ops.exchanges,
+        SYNC_INDICATORS_TOPIC: world.ops.indicators,
         MONITOR_SESSION_SECRET: 'a-test-secret-of-at-least-thirty-two-characters',
         LOG_LEVEL: 'info',
       },
@@ -98,7 +99,6 @@ export class Monitor {
       throw new Error(`GET ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   }
-
 }
 
 /**
@@ -116,6 +116,7 @@ export async function monitoredWorld(
     RECONCILE_RECENT_EVERY_MS: '0',
     RECONCILE_OPEN_EVERY_MS: '0',
     RECONCILE_SWEEP_PERIOD_MS: '0',
+    INDICATORS_EVERY_MS: '1000',
   });
   await sync.start();
   const monitor = new Monitor(ctx, world, driver);

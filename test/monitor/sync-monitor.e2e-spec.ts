@@ -10,6 +10,7 @@ import {
   toRecord,
   useTestContext,
 } from '@lienthong/testing';
+import { runningMonth } from '@lienthong/sync-engine';
 import type { DossierLifecycle } from '@lienthong/testing';
 import { monitoredWorld } from './monitor-harness';
 
@@ -492,5 +493,37 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
     ]);
     await world.waitForLedger({ SYNCED: 14 }, 60_000);
     expect(await pausedList(national)).toEqual([]);
+
+    // Decision 766: dossiers received this month in b, all returned: counted by dossier-sync from
+    // its ledger, shown by the monitor with their rates.
+    const thisMonth = runningMonth(new Date());
+    const returned = Array.from({ length: 3 }, () =>
+      dossierLifecycle(rng, { commune: b, number: (n += 1), submittedOn: thisMonth.from }),
+    );
+    await world.produce(returned.flatMap((l) => lifecycleRecords(l)));
+    await world.waitForLedger({ SYNCED: 17 }, 60_000);
+    const online = returned.filter((l) => l.final.KenhThucHien === 2).length;
+    await expectEventually(
+      async () => {
+        const { communes: rows, definitions } = await monitor.get<{
+          definitions: Record<string, string>;
+          communes: Array<{
+            communeCode: string;
+            period: { from: string; to: string };
+            counts: Record<string, number>;
+            rates: Record<string, number | null>;
+          }>;
+        }>('/api/indicators', hue);
+        expect(Object.keys(definitions)).toContain('onTimeRate');
+        const row = rows.find((r) => r.communeCode === b.code);
+        expect(row?.period).toEqual({ from: thisMonth.from, to: thisMonth.to });
+        expect(row?.counts).toMatchObject({ received: 3, synced: 3, online, stopped: 0 });
+        const c = row?.counts ?? {};
+        expect((c.finishedEarly ?? 0) + (c.finishedOnTime ?? 0) + (c.finishedLate ?? 0)).toBe(3);
+        expect(row?.rates.syncRate).toBe(100);
+        expect(row?.rates.onlineShare).toBe(Math.round((10_000 * online) / 3) / 100);
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
   });
 });

@@ -82,3 +82,9 @@ export { resyncScope } from './resync';
 export type { ResyncOutcome } from './resync';
 export { ExchangePublisher } from './exchange-publisher';
 export type { ExchangePublisherOptions } from './exchange-publisher';
+export { IndicatorsPublisher, runningMonth } from './indicators-publisher';
+export type {
+  CommuneCounts,
+  IndicatorPeriod,
+  IndicatorsPublisherOptions,
+} from './indicators-publisher';

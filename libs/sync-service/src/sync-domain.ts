@@ -1,7 +1,14 @@
 import type { Type } from '@nestjs/common';
 import type { ConsumedEvent } from '@lienthong/messaging';
 import type { PortalGateway } from '@lienthong/resilience';
-import type { LedgerItem, OpenEntities, PushTarget } from '@lienthong/sync-engine';
+import type {
+  CommuneCounts,
+  IndicatorPeriod,
+  LedgerItem,
+  OpenEntities,
+  PushTarget,
+  SqlExecutor,
+} from '@lienthong/sync-engine';
 import type { SyncServiceConfig } from './sync-service.config';
 
 /**
@@ -30,6 +37,11 @@ export interface SyncDomain<C extends SyncServiceConfig = SyncServiceConfig> {
    * portal's answer is its end) and the tier does not run.
    */
   open?: OpenEntities;
+  /**
+   * Decision 766's counts per commune, from the ledger (the dossier domain): published on
+   * sync.indicators.v1 every INDICATORS_EVERY_MS for sync-monitor's indicator page.
+   */
+  indicators?: (db: SqlExecutor, period: IndicatorPeriod) => Promise<CommuneCounts[]>;
   /**
    * HTTP endpoints the domain adds (a portal's callbacks). They may inject the kit's providers:
    * SyncWorkers (applyFact), SYNC_CONFIG, ROOT_LOGGER.

@@ -94,6 +94,17 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.syncExchanges,
       description: 'where every portal exchange goes (timing, outcome, digests; telemetry)',
     },
+    SYNC_INDICATORS_TOPIC: {
+      type: 'string',
+      minLength: 1,
+      default: TOPICS.syncIndicators,
+      description: "where the communes' Decision-766 counts go (domains that compute them)",
+    },
+    INDICATORS_EVERY_MS: int(
+      0,
+      60_000,
+      "how often the communes' Decision-766 counts are computed and published (0: never)",
+    ),
     SYNC_RECONCILE_TOPIC: {
       type: 'string',
       minLength: 1,

@@ -20,6 +20,7 @@ import {
   ResultPoller,
   SYNC_STATUS_TOPIC,
   ExchangePublisher,
+  IndicatorsPublisher,
   SyncHealthReporter,
   readTargetPause,
   sampleDriftBound,
@@ -68,6 +69,8 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   readonly health: SyncHealthReporter;
   /** Every portal exchange on sync.exchanges.v1 (telemetry for sync-monitor). */
   readonly exchanges: ExchangePublisher;
+  /** The communes' Decision-766 counts on sync.indicators.v1 (domains that compute them). */
+  readonly indicators: IndicatorsPublisher | undefined;
   /** Two-phase targets only (a push target with `poll`): asks for the answers of accepted submissions. */
   readonly poller: ResultPoller;
   /** Targets that can be inspected: reconciliation runs, and the worker that drives them. */
@@ -207,6 +210,19 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       onError: (err) => logger.warn({ err }, 'portal exchanges not published yet; kept'),
     });
     recorder.onRecord((exchange) => this.exchanges.add(exchange));
+    this.indicators = domain.indicators
+      ? new IndicatorsPublisher({
+          producer,
+          validator,
+          db: dataSource,
+          service: domain.service,
+          domain: pushTarget.domain,
+          compute: domain.indicators,
+          intervalMs: config.INDICATORS_EVERY_MS,
+          topic: config.SYNC_INDICATORS_TOPIC,
+          onError: (err) => logger.warn({ err }, 'commune indicators not published this round'),
+        })
+      : undefined;
     this.health = new SyncHealthReporter({
       producer,
       validator,
@@ -283,6 +299,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     this.gateway.on('breaker-state', this.onBreaker);
     this.health.start();
     this.exchanges.start();
+    this.indicators?.start();
     this.dispatcher.start();
     this.poller.start();
     this.reconcileWorker?.start();
@@ -310,6 +327,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     await this.reconcileWorker?.stop();
     await this.relay.stop();
     await this.exchanges.stop();
+    await this.indicators?.stop();
     // Publish what the last pushes wrote, so a clean stop leaves no status behind.
     while ((await this.relay.runOnce().catch(() => 0)) > 0);
     await this.relay.close();

@@ -31,6 +31,8 @@ export interface OpsTopics {
   results: string;
   /** The services' portal exchanges (sync.exchanges.v1). */
   exchanges: string;
+  /** The communes' Decision-766 counts (sync.indicators.v1). */
+  indicators: string;
 }
 
 export interface SyncStatusSeen {
@@ -106,6 +108,7 @@ export class SyncWorld {
       progress: await ctx.createTopic(`${label}.${TOPICS.syncReconcile}`, 1),
       results: await ctx.createTopic(`${label}.${TOPICS.opsCommandResults}`, 1),
       exchanges: await ctx.createTopic(`${label}.${TOPICS.syncExchanges}`, 3),
+      indicators: await ctx.createTopic(`${label}.${TOPICS.syncIndicators}`, 3),
     };
     await ctx.createTopic(`${label}.${TOPICS.opsCommands}.dlq.v1`, 1);
     const sim = await startPortalSim(ctx, {
@@ -161,6 +164,7 @@ export class SyncWorld {
         SYNC_RECONCILE_TOPIC: this.ops.progress,
         OPS_COMMAND_RESULTS_TOPIC: this.ops.results,
         SYNC_EXCHANGES_TOPIC: this.ops.exchanges,
+        SYNC_INDICATORS_TOPIC: this.ops.indicators,
         HEALTH_REPORT_MS: '2000',
         INSTANCE_ID: name,
         LOG_LEVEL: 'info',

@@ -28,6 +28,7 @@ import { DashboardController } from './dashboard/dashboard.controller';
 import { ReadModel1763800002000 } from './infrastructure/migrations/1763800002000-read-model';
 import { CommandResults1763800002100 } from './infrastructure/migrations/1763800002100-command-results';
 import { PortalExchanges1763800002200 } from './infrastructure/migrations/1763800002200-portal-exchanges';
+import { CommuneIndicators1763800002300 } from './infrastructure/migrations/1763800002300-commune-indicators';
 import { Communes } from './read-model/communes';
 import { ReadModelConsumers } from './read-model/read-model.consumers';
 import { ReadModelQueries } from './read-model/read-model.queries';
@@ -60,6 +61,7 @@ export class AppModule {
         ReadModel1763800002000,
         CommandResults1763800002100,
         PortalExchanges1763800002200,
+        CommuneIndicators1763800002300,
       ],
       applicationName: `sync-monitor:${config.INSTANCE_ID}`,
       poolSize: 10,

@@ -17,6 +17,7 @@ export const TOPICS = {
   syncHealthV2: 'sync.health.v2',
   syncReconcile: 'sync.reconcile.v1',
   syncExchanges: 'sync.exchanges.v1',
+  syncIndicators: 'sync.indicators.v1',
   opsCommands: 'ops.commands.v1',
   opsCommandResults: 'ops.command-results.v1',
   opsCommandsDeadLetters: 'ops.commands.v1.dlq.v1',
@@ -34,6 +35,7 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'sync.health.v2', partitions: 3, retentionDays: 2 },
   { name: 'sync.reconcile.v1', partitions: 3, retentionDays: 30 },
   { name: 'sync.exchanges.v1', partitions: 3, retentionDays: 2 },
+  { name: 'sync.indicators.v1', partitions: 3, retentionDays: 7 },
   { name: 'ops.commands.v1', partitions: 3, retentionDays: 30 },
   { name: 'ops.command-results.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.dossier.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
@@ -60,6 +62,7 @@ export const EVENT_TYPES = {
   ReconcileProgress: 'vn.lienthong.sync.reconcile-progress.v1',
   OpsCommand: 'vn.lienthong.ops.command.v1',
   PortalExchange: 'vn.lienthong.sync.portal-exchange.v1',
+  CommuneIndicators: 'vn.lienthong.sync.commune-indicators.v1',
   OpsCommandResult: 'vn.lienthong.ops.command-result.v1',
 } as const;
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
@@ -218,6 +221,15 @@ export const EVENT_CATALOG: readonly EventCatalogEntry[] = [
     schemaId: 'sync/portal-exchange.v1.schema.json',
   },
   {
+    name: 'CommuneIndicators',
+    title: "A commune's Decision-766 counts",
+    ceType: 'vn.lienthong.sync.commune-indicators.v1',
+    topic: 'sync.indicators.v1',
+    entityType: 'commune-indicators',
+    entityKeyField: 'communeCode',
+    schemaId: 'sync/commune-indicators.v1.schema.json',
+  },
+  {
     name: 'OpsCommandResult',
     title: 'Answer to an operator command',
     ceType: 'vn.lienthong.ops.command-result.v1',
@@ -245,5 +257,6 @@ export interface PayloadByEventType {
   'vn.lienthong.sync.reconcile-progress.v1': ContractPayloads['ReconcileProgress'];
   'vn.lienthong.ops.command.v1': ContractPayloads['OpsCommand'];
   'vn.lienthong.sync.portal-exchange.v1': ContractPayloads['PortalExchange'];
+  'vn.lienthong.sync.commune-indicators.v1': ContractPayloads['CommuneIndicators'];
   'vn.lienthong.ops.command-result.v1': ContractPayloads['OpsCommandResult'];
 }

@@ -88,6 +88,7 @@ export interface ContractPayloads {
   ReconcileProgress: ReconcileProgressV1;
   OpsCommand: OpsCommand;
   PortalExchange: PortalExchange;
+  CommuneIndicators: CommuneIndicators;
   OpsCommandResult: OpsCommandResult;
 }
 /**
@@ -1300,6 +1301,73 @@ export interface PortalExchange {
   errorCode?: string;
   requestSha256?: string;
   responseSha256?: string;
+}
+/**
+ * One commune's Decision-766 service-quality counts for a period, computed by its sync service from the dossiers in its ledger (key: <domain>:<commune code>). Counts only, no dossier and no personal data; every count is over the dossiers received (NgayTiepNhan, Vietnam day) in the period. Each instance publishes the same figures; a reader keeps the latest.
+ */
+export interface CommuneIndicators {
+  service: string;
+  domain: EntityDomain;
+  communeCode: CommuneCode;
+  /**
+   * The period counted (Vietnam days, both included): the running month, 1st to last day.
+   */
+  period: {
+    from: string;
+    to: string;
+  };
+  /**
+   * The Vietnam day unfinished dossiers are measured on: overdue when their due day is before it (the period's end once the period is over).
+   */
+  measuredOn: string;
+  /**
+   * Dossiers received in the period.
+   */
+  received: number;
+  /**
+   * Of those, at the portal as they stand now (SYNCED).
+   */
+  synced: number;
+  /**
+   * Finished (TrangThaiHoSo 9, 10) on a day before the due day (NgayHenTra, or the latest NgayHenTraMoi a supplement set).
+   */
+  finishedEarly: number;
+  /**
+   * Finished on the due day.
+   */
+  finishedOnTime: number;
+  /**
+   * Finished after the due day, or after more than one supplement request (overdue by rule).
+   */
+  finishedLate: number;
+  /**
+   * Not finished (TrangThaiHoSo 2, 4, 5, 6) and past the due day on measuredOn: late.
+   */
+  overdueOpen: number;
+  /**
+   * Not finished and not yet due on measuredOn: not counted for or against the on-time rate.
+   */
+  inProgress: number;
+  /**
+   * Received online (KenhThucHien = 2).
+   */
+  online: number;
+  /**
+   * With digitised components (HoSoCoThanhPhanSoHoa = 1).
+   */
+  digitised: number;
+  /**
+   * Asked for a supplement at least once (a DanhSachHoSoBoSung entry, or TrangThaiHoSo 5).
+   */
+  supplementRequested: number;
+  /**
+   * Withdrawn or stopped (TrangThaiHoSo 7, 8).
+   */
+  stopped: number;
+  /**
+   * ISO-8601 / RFC 3339 timestamp with an offset, e.g. 2025-07-02T08:30:00+07:00. The portal wire format (yyyyMMddHHmmss) belongs to the adapters.
+   */
+  computedAt: string;
 }
 /**
  * A sync service's answer to an operator's command (key: the command id): what it did, or why it did nothing. Every service the command concerns answers once; one it does not concern stays silent. No personal data: counts, ids and reasons only.

@@ -1893,6 +1893,128 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
   },
   {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'sync/commune-indicators.v1.schema.json',
+    title: 'CommuneIndicators',
+    description:
+      "One commune's Decision-766 service-quality counts for a period, computed by its sync service from the dossiers in its ledger (key: <domain>:<commune code>). Counts only, no dossier and no personal data; every count is over the dossiers received (NgayTiepNhan, Vietnam day) in the period. Each instance publishes the same figures; a reader keeps the latest.",
+    type: 'object',
+    properties: {
+      service: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9-]{1,62}$',
+      },
+      domain: {
+        $ref: '../common/defs.v1.schema.json#/$defs/entityDomain',
+      },
+      communeCode: {
+        $ref: '../common/defs.v1.schema.json#/$defs/communeCode',
+      },
+      period: {
+        description:
+          'The period counted (Vietnam days, both included): the running month, 1st to last day.',
+        type: 'object',
+        properties: {
+          from: {
+            type: 'string',
+            format: 'date',
+          },
+          to: {
+            type: 'string',
+            format: 'date',
+          },
+        },
+        required: ['from', 'to'],
+        additionalProperties: false,
+      },
+      measuredOn: {
+        description:
+          "The Vietnam day unfinished dossiers are measured on: overdue when their due day is before it (the period's end once the period is over).",
+        type: 'string',
+        format: 'date',
+      },
+      received: {
+        description: 'Dossiers received in the period.',
+        $ref: '#/$defs/count',
+      },
+      synced: {
+        description: 'Of those, at the portal as they stand now (SYNCED).',
+        $ref: '#/$defs/count',
+      },
+      finishedEarly: {
+        description:
+          'Finished (TrangThaiHoSo 9, 10) on a day before the due day (NgayHenTra, or the latest NgayHenTraMoi a supplement set).',
+        $ref: '#/$defs/count',
+      },
+      finishedOnTime: {
+        description: 'Finished on the due day.',
+        $ref: '#/$defs/count',
+      },
+      finishedLate: {
+        description:
+          'Finished after the due day, or after more than one supplement request (overdue by rule).',
+        $ref: '#/$defs/count',
+      },
+      overdueOpen: {
+        description:
+          'Not finished (TrangThaiHoSo 2, 4, 5, 6) and past the due day on measuredOn: late.',
+        $ref: '#/$defs/count',
+      },
+      inProgress: {
+        description:
+          'Not finished and not yet due on measuredOn: not counted for or against the on-time rate.',
+        $ref: '#/$defs/count',
+      },
+      online: {
+        description: 'Received online (KenhThucHien = 2).',
+        $ref: '#/$defs/count',
+      },
+      digitised: {
+        description: 'With digitised components (HoSoCoThanhPhanSoHoa = 1).',
+        $ref: '#/$defs/count',
+      },
+      supplementRequested: {
+        description:
+          'Asked for a supplement at least once (a DanhSachHoSoBoSung entry, or TrangThaiHoSo 5).',
+        $ref: '#/$defs/count',
+      },
+      stopped: {
+        description: 'Withdrawn or stopped (TrangThaiHoSo 7, 8).',
+        $ref: '#/$defs/count',
+      },
+      computedAt: {
+        $ref: '../common/defs.v1.schema.json#/$defs/dateTime',
+      },
+    },
+    required: [
+      'service',
+      'domain',
+      'communeCode',
+      'period',
+      'measuredOn',
+      'received',
+      'synced',
+      'finishedEarly',
+      'finishedOnTime',
+      'finishedLate',
+      'overdueOpen',
+      'inProgress',
+      'online',
+      'digitised',
+      'supplementRequested',
+      'stopped',
+      'computedAt',
+    ],
+    additionalProperties: false,
+    $defs: {
+      count: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 100000000,
+      },
+    },
+  },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'sync/portal-exchange.v1.schema.json',
     title: 'PortalExchange',
     description:

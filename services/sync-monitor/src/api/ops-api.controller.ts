@@ -28,6 +28,7 @@ import { covers, provinceFilter, verifyPassword } from '../auth/accounts';
 import { Public, principalOf } from '../auth/auth.guard';
 import { Sessions } from '../auth/sessions';
 import { OpsCommandsPublisher } from '../commands/ops-commands.publisher';
+import { RATE_DEFINITIONS } from '../read-model/indicators';
 import { ReadModelQueries } from '../read-model/read-model.queries';
 import { ACCOUNTS } from '../tokens';
 import {
@@ -159,6 +160,20 @@ export class OpsApiController {
   @ApiOperation({ summary: "Each sync service instance's latest health towards its portal" })
   async targets() {
     return { targets: await this.queries.targets() };
+  }
+
+  /** Decision 766's indicators per commune, with how each rate is computed. */
+  @Get('indicators')
+  @Guarded()
+  @ApiOperation({
+    summary:
+      "Each commune's Decision-766 counts for the running month (from its sync service) and rates: sync, on-time, online, digitised — with their definitions",
+  })
+  async indicators(@Req() req: Request) {
+    return {
+      definitions: RATE_DEFINITIONS,
+      communes: await this.queries.indicators(provinceFilter(principalOf(req).role)),
+    };
   }
 
   /** Each portal's calls per minute: counts by outcome, latency percentiles, breaker outages. */

@@ -72,6 +72,12 @@ export const SYNC_MONITOR_VARS = {
     default: TOPICS.syncExchanges,
     description: "the sync services' portal exchanges (charts, digests on timelines)",
   },
+  SYNC_INDICATORS_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.syncIndicators,
+    description: "the communes' Decision-766 counts",
+  },
   MONITOR_EXCHANGE_RETENTION_HOURS: {
     type: 'integer',
     minimum: 1,

@@ -24,6 +24,7 @@ import { OpsCommandsPublisher } from '../commands/ops-commands.publisher';
 import type { ResyncRequest } from '../commands/ops-commands.publisher';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';
 import { Communes } from '../read-model/communes';
+import { RATE_DEFINITIONS } from '../read-model/indicators';
 import { ReadModelQueries } from '../read-model/read-model.queries';
 import type { CommuneRow, PortalMinute } from '../read-model/read-model.queries';
 import { ACCOUNTS, MONITOR_CONFIG } from '../tokens';
@@ -81,6 +82,19 @@ export class DashboardController {
     if (!path) throw new Problem(404, 'Not found', `no asset ${file}`);
     res.type(file.endsWith('.css') ? 'text/css' : 'application/javascript');
     res.sendFile(path, { maxAge: '1h' });
+  }
+
+  /** Decision 766's indicators per commune, each rate with how it is computed. */
+  @Get('indicators')
+  @Header('content-type', 'text/html; charset=utf-8')
+  async indicators(@Req() req: Request): Promise<string> {
+    const who = principalOf(req);
+    const rows = await this.queries.indicators(provinceFilter(who.role));
+    return this.page('Indicators', 'indicators', who, 'indicators', {
+      definitions: RATE_DEFINITIONS,
+      rows: rows.map((r) => ({ ...r, communeName: this.communes.communeName(r.communeCode) })),
+      rate: (v: number | null) => (v === null ? 'N/A' : `${v.toFixed(2)} %`),
+    });
   }
 
   /** The portals over time: latency percentiles, calls by outcome, breaker outages (uPlot). */

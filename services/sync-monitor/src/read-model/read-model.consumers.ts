@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import { ContractValidator, TOPICS, readDeadLetter } from '@lienthong/contracts';
 import type {
+  CommuneIndicators,
   ContractEvent,
   DeadLetterSeen,
   OpsCommandResult,
@@ -116,6 +117,16 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
           events.map((e) => e.event.data as PortalExchange),
         ),
     );
+    const indicators = contract(
+      'indicators',
+      this.config.SYNC_INDICATORS_TOPIC,
+      TOPICS.syncIndicators,
+      (tx, events) =>
+        this.store.applyIndicators(
+          tx,
+          events.map((e) => e.event.data as CommuneIndicators),
+        ),
+    );
     const deadLetters = this.config.DLQ_TOPICS.split(',').map(
       (topic) =>
         new TransactionalConsumer<DeadLetterSeen>({
@@ -135,7 +146,7 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
             ),
         }),
     );
-    for (const c of [statuses, health, reconcile, results, exchanges, ...deadLetters]) {
+    for (const c of [statuses, health, reconcile, results, exchanges, indicators, ...deadLetters]) {
       await c.start();
       this.consumers.push(c);
     }

@@ -1,6 +1,8 @@
 import type { ReconcileProgressV1, SyncHealthV2 } from '@lienthong/contracts';
 import type { SqlExecutor } from '@lienthong/messaging';
 import { BACKLOG_STATES } from './entity-state';
+import { indicatorRates } from './indicators';
+import type { IndicatorCounts, IndicatorRates } from './indicators';
 
 /** One commune's sync in one domain: the dashboard's matrix cell and the API's row. */
 export interface CommuneRow {
@@ -29,6 +31,19 @@ export interface PausedCommune {
   since: string;
   by: string;
   reason: string;
+}
+
+/** A commune's Decision-766 counts and rates, as its sync service last computed them. */
+export interface CommuneIndicatorRow {
+  provinceCode: string;
+  communeCode: string;
+  domain: string;
+  period: { from: string; to: string };
+  /** Unfinished dossiers were measured on this day (overdue when due before it). */
+  measuredOn: string;
+  computedAt: string;
+  counts: IndicatorCounts;
+  rates: IndicatorRates;
 }
 
 export interface TimelineEntry {
@@ -422,6 +437,38 @@ export class ReadModelQueries {
       p95Ms: ms(r.p95),
       p99Ms: ms(r.p99),
       outage: r.outage,
+    }));
+  }
+
+  /** Each commune's latest Decision-766 counts and rates, in the given provinces. */
+  async indicators(provinces: string[] | undefined): Promise<CommuneIndicatorRow[]> {
+    const rows = await this.db.query<
+      Array<{
+        province_code: string;
+        commune_code: string;
+        domain: string;
+        period_from: string;
+        period_to: string;
+        measured_on: string;
+        counts: IndicatorCounts;
+        computed_at: Date;
+      }>
+    >(
+      `select province_code, commune_code, domain, period_from::text, period_to::text,
+         measured_on::text, counts, computed_at
+       from commune_indicators where $1::text[] is null or province_code = any($1)
+       order by province_code, commune_code, domain`,
+      [provinces ?? null],
+    );
+    return rows.map((r) => ({
+      provinceCode: r.province_code,
+      communeCode: r.commune_code,
+      domain: r.domain,
+      period: { from: r.period_from, to: r.period_to },
+      measuredOn: r.measured_on,
+      computedAt: r.computed_at.toISOString(),
+      counts: r.counts,
+      rates: indicatorRates(r.counts),
     }));
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type {
+  CommuneIndicators,
   DeadLetterSeen,
   OpsCommandResult,
   PortalExchange,
@@ -264,6 +265,33 @@ export class ReadModelStore {
         col((e) => push(e)?.[2] ?? null),
       ],
     );
+  }
+
+  /** The latest counts of each commune (an older snapshot never replaces a newer one). */
+  async applyIndicators(tx: SqlExecutor, all: CommuneIndicators[]): Promise<void> {
+    for (const i of all) {
+      const { service: _s, domain, communeCode, period, measuredOn, computedAt, ...counts } = i;
+      await tx.query(
+        `insert into commune_indicators (domain, commune_code, province_code, period_from, period_to,
+           measured_on, counts, computed_at)
+         values ($1, $2, $3, $4, $5, $8, $6, $7)
+         on conflict (domain, commune_code) do update set province_code = excluded.province_code,
+           period_from = excluded.period_from, period_to = excluded.period_to,
+           measured_on = excluded.measured_on,
+           counts = excluded.counts, computed_at = excluded.computed_at
+         where commune_indicators.computed_at <= excluded.computed_at`,
+        [
+          domain,
+          communeCode,
+          this.provinceOf(communeCode),
+          period.from,
+          period.to,
+          JSON.stringify(counts),
+          computedAt,
+          measuredOn,
+        ],
+      );
+    }
   }
 
   /** Deletes exchanges older than the retention, a bounded batch at a time. How many went. */
