@@ -1,4 +1,4 @@
-import { ContractValidator, EVENT_TYPES } from '@lienthong/contracts';
+import { ContractValidator, EVENT_TYPES, TOPICS, readEvent } from '@lienthong/contracts';
 import type { ExchangeRecord } from '@lienthong/resilience';
 import { ExchangePublisher } from './exchange-publisher';
 
@@ -20,11 +20,16 @@ describe('ExchangePublisher', () => {
   const validator = new ContractValidator();
 
   it('publishes each exchange as a valid PortalExchange, keyed by its correlation id', async () => {
-    const sent: Array<{ topic: string; key: string; value: Buffer }> = [];
+    const sent: Array<{
+      topic: string;
+      key: string;
+      value: Buffer;
+      headers: Record<string, string>;
+    }> = [];
     const publisher = new ExchangePublisher({
       producer: {
         send: (topic, messages) => {
-          sent.push(...messages.map((m) => ({ topic, key: m.key, value: m.value })));
+          sent.push(...messages.map((m) => ({ topic, ...m })));
           return Promise.resolve();
         },
       },
@@ -46,6 +51,7 @@ describe('ExchangePublisher', () => {
     );
     for (const p of payloads)
       expect(validator.validate(EVENT_TYPES.PortalExchange, p).ok).toBe(true);
+    for (const m of sent) expect(readEvent(m, TOPICS.syncExchanges, validator).ok).toBe(true);
     expect(payloads[1]).toMatchObject({ durationMs: 140, httpStatus: 429, outcome: 'retriable' });
     expect(publisher.sent).toBe(2);
     await publisher.flush();

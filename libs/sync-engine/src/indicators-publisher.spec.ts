@@ -1,4 +1,4 @@
-import { ContractValidator, EVENT_TYPES } from '@lienthong/contracts';
+import { ContractValidator, EVENT_TYPES, TOPICS, readEvent } from '@lienthong/contracts';
 import { IndicatorsPublisher, runningMonth } from './indicators-publisher';
 
 describe('runningMonth', () => {
@@ -18,8 +18,8 @@ describe('runningMonth', () => {
 });
 
 describe('IndicatorsPublisher', () => {
-  it('publishes one valid CommuneIndicators per commune, keyed by domain and commune', async () => {
-    const sent: Array<{ key: string; value: Buffer }> = [];
+  it('publishes one valid CommuneIndicators per commune, keyed by its commune', async () => {
+    const sent: Array<{ key: string; value: Buffer; headers: Record<string, string> }> = [];
     const publisher = new IndicatorsPublisher({
       producer: {
         send: (_topic, messages) => {
@@ -52,9 +52,12 @@ describe('IndicatorsPublisher', () => {
       },
     });
     expect(await publisher.publish(new Date('2025-07-11T03:00:00Z'))).toBe(1);
-    expect(sent.map((m) => m.key)).toEqual(['dossier:19753']);
+    expect(sent.map((m) => m.key)).toEqual(['19753']);
     const data = JSON.parse(sent[0]?.value.toString('utf8') ?? '{}') as Record<string, unknown>;
     expect(new ContractValidator().validate(EVENT_TYPES.CommuneIndicators, data).ok).toBe(true);
+    // As a consumer of the topic reads it (type on its topic, subject = the payload's key).
+    const read = readEvent(sent[0] as never, TOPICS.syncIndicators, new ContractValidator());
+    expect(read.ok).toBe(true);
     expect(data).toMatchObject({
       period: { from: '2025-07-01', to: '2025-07-31' },
       measuredOn: '2025-07-11',

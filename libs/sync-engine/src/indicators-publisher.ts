@@ -81,7 +81,8 @@ export class IndicatorsPublisher {
         throw new Error(`commune indicators invalid: ${describeFailure(valid.failure)}`);
       return encodeEvent(EVENT_TYPES.CommuneIndicators, valid.value, {
         source: `/lienthong/${o.service}`,
-        subject: `${o.domain}:${c.communeCode}`,
+        // The commune is the message's key: a reader keeps the latest per commune and domain.
+        subject: c.communeCode,
         time: computedAt,
       });
     });

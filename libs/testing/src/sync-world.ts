@@ -292,9 +292,12 @@ export class SyncWorld {
       ),
     ];
     // LEAK_DUMP=<dir>: every world's logs, to see where a leak comes from (they hold personal data).
-    if (process.env.LEAK_DUMP)
+    if (process.env.LEAK_DUMP) {
       for (const [i, s] of [this.sim, ...this.instances].entries())
         writeFileSync(join(process.env.LEAK_DUMP, `${this.label}-${i}.log`), s.logs);
+      for (const w of this.watched)
+        writeFileSync(join(process.env.LEAK_DUMP, `${this.label}-${w.name}.log`), w.process.logs);
+    }
     expect({ planted: watch.size > 0 || produced === 0, leaks }).toEqual({
       planted: true,
       leaks: [],

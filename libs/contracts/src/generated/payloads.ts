@@ -1303,7 +1303,7 @@ export interface PortalExchange {
   responseSha256?: string;
 }
 /**
- * One commune's Decision-766 service-quality counts for a period, computed by its sync service from the dossiers in its ledger (key: <domain>:<commune code>). Counts only, no dossier and no personal data; every count is over the dossiers received (NgayTiepNhan, Vietnam day) in the period. Each instance publishes the same figures; a reader keeps the latest.
+ * One commune's Decision-766 service-quality counts for a period, computed by its sync service from the dossiers in its ledger (key: the commune code). Counts only, no dossier and no personal data; every count is over the dossiers received (NgayTiepNhan, Vietnam day) in the period. Each instance publishes the same figures; a reader keeps the latest.
  */
 export interface CommuneIndicators {
   service: string;

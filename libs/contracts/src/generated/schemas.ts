@@ -1896,7 +1896,7 @@ export const SCHEMAS: readonly { $id: string; [keyword: string]: unknown }[] = [
     $id: 'sync/commune-indicators.v1.schema.json',
     title: 'CommuneIndicators',
     description:
-      "One commune's Decision-766 service-quality counts for a period, computed by its sync service from the dossiers in its ledger (key: <domain>:<commune code>). Counts only, no dossier and no personal data; every count is over the dossiers received (NgayTiepNhan, Vietnam day) in the period. Each instance publishes the same figures; a reader keeps the latest.",
+      "One commune's Decision-766 service-quality counts for a period, computed by its sync service from the dossiers in its ledger (key: the commune code). Counts only, no dossier and no personal data; every count is over the dossiers received (NgayTiepNhan, Vietnam day) in the period. Each instance publishes the same figures; a reader keeps the latest.",
     type: 'object',
     properties: {
       service: {
