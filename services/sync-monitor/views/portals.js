@@ -65,6 +65,16 @@
         width: Math.min(1300, root.clientWidth || 1000),
         height: 220,
         plugins: [plugin],
+        // The whole window, whatever minutes have calls (one point would span years otherwise).
+        scales: {
+          x: {
+            time: true,
+            range: function () {
+              var now = Date.now() / 1000;
+              return [now - hours * 3600, now];
+            },
+          },
+        },
         series: [{}].concat(series),
         axes: [{}, { size: 60 }],
       },
