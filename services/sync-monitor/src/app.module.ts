@@ -86,7 +86,19 @@ export class AppModule {
         { provide: Communes, useValue: communes },
         {
           provide: Sessions,
-          useValue: new Sessions(config.MONITOR_SESSION_SECRET, config.MONITOR_SESSION_TTL_SECONDS),
+          useValue: new Sessions(
+            config.MONITOR_SESSION_SECRET,
+            config.MONITOR_SESSION_TTL_SECONDS,
+            config.MONITOR_OIDC_ISSUER
+              ? {
+                  issuer: config.MONITOR_OIDC_ISSUER,
+                  audience: config.MONITOR_OIDC_AUDIENCE,
+                  jwksUrl:
+                    config.MONITOR_OIDC_JWKS_URL ||
+                    `${config.MONITOR_OIDC_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
+                }
+              : undefined,
+          ),
         },
         { provide: APP_GUARD, useClass: AuthGuard },
         {

@@ -128,6 +128,23 @@ export const SYNC_MONITOR_VARS = {
     default: 8 * 3600,
     description: 'how long a sign-in lasts',
   },
+  MONITOR_OIDC_ISSUER: {
+    type: 'string',
+    default: '',
+    description:
+      'an OpenID Connect provider whose bearer tokens the ops API accepts too (its issuer URL; empty: local accounts only)',
+  },
+  MONITOR_OIDC_AUDIENCE: {
+    type: 'string',
+    minLength: 1,
+    default: 'lienthong-ops',
+    description: "the audience the provider's tokens must name",
+  },
+  MONITOR_OIDC_JWKS_URL: {
+    type: 'string',
+    default: '',
+    description: "the provider's JWKS (its jwks_uri); empty: <issuer>/.well-known/jwks.json",
+  },
 } as const satisfies Record<string, EnvVar>;
 
 export type SyncMonitorConfig = ReturnType<typeof loadSyncMonitorConfig>;
