@@ -18,6 +18,9 @@ function describeCommand(c: OpsCommand): string {
     case 'pause-target':
     case 'resume-target':
       return `${c.command} ${c.target}`;
+    case 'pause-communes':
+    case 'resume-communes':
+      return `${c.command} ${c.scope.communeCodes.join(',')}`;
   }
 }
 
