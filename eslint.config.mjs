@@ -3,6 +3,7 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 const testFiles = ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/test/**/*.ts'];
 
@@ -89,6 +90,15 @@ export default tseslint.config(
     // writes to stdout/stderr by design.
     files: ['**/*.module.ts'],
     rules: { '@typescript-eslint/no-extraneous-class': 'off' },
+  },
+  {
+    // Scripts the dashboard serves to the browser: plain JavaScript, no type information.
+    files: ['services/sync-monitor/views/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      globals: { ...globals.browser, uPlot: 'readonly' },
+    },
   },
   prettier,
 );
