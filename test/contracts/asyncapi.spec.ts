@@ -42,7 +42,7 @@ describe('contracts/asyncapi.yaml', () => {
     expect(addresses).toEqual(TOPIC_SPECS.map((t) => t.name).sort());
   });
 
-  it('gives every commune and ops topic a dead-letter channel', () => {
+  it('gives every topic a Lienthong service consumes a dead-letter channel (a bad record never stalls its consumer)', () => {
     const addresses = new Set(
       document
         ?.channels()
@@ -54,6 +54,13 @@ describe('contracts/asyncapi.yaml', () => {
       'commune.civil-status.events.v1',
       'commune.land.events.v1',
       'ops.commands.v1',
+      // sync-monitor's read model.
+      'sync.status.v2',
+      'sync.health.v2',
+      'sync.reconcile.v1',
+      'sync.exchanges.v1',
+      'sync.indicators.v1',
+      'ops.command-results.v1',
     ]) {
       expect(addresses.has(`${t}.dlq.v1`)).toBe(true);
     }

@@ -20,6 +20,12 @@ export const TOPICS = {
   syncIndicators: 'sync.indicators.v1',
   opsCommands: 'ops.commands.v1',
   opsCommandResults: 'ops.command-results.v1',
+  syncStatusV2DeadLetters: 'sync.status.v2.dlq.v1',
+  syncHealthV2DeadLetters: 'sync.health.v2.dlq.v1',
+  syncReconcileDeadLetters: 'sync.reconcile.v1.dlq.v1',
+  syncExchangesDeadLetters: 'sync.exchanges.v1.dlq.v1',
+  syncIndicatorsDeadLetters: 'sync.indicators.v1.dlq.v1',
+  opsCommandResultsDeadLetters: 'ops.command-results.v1.dlq.v1',
   opsCommandsDeadLetters: 'ops.commands.v1.dlq.v1',
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
@@ -41,6 +47,12 @@ export const TOPIC_SPECS: readonly { name: string; partitions: number; retention
   { name: 'commune.dossier.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.civil-status.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
   { name: 'commune.land.events.v1.dlq.v1', partitions: 3, retentionDays: 30 },
+  { name: 'sync.status.v2.dlq.v1', partitions: 1, retentionDays: 30 },
+  { name: 'sync.health.v2.dlq.v1', partitions: 1, retentionDays: 30 },
+  { name: 'sync.reconcile.v1.dlq.v1', partitions: 1, retentionDays: 30 },
+  { name: 'sync.exchanges.v1.dlq.v1', partitions: 1, retentionDays: 30 },
+  { name: 'sync.indicators.v1.dlq.v1', partitions: 1, retentionDays: 30 },
+  { name: 'ops.command-results.v1.dlq.v1', partitions: 1, retentionDays: 30 },
   { name: 'ops.commands.v1.dlq.v1', partitions: 1, retentionDays: 30 },
 ];
 
