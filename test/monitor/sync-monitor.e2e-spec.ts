@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { EVENT_TYPES } from '@lienthong/contracts';
 import {
   FIXTURE_COMMUNES,
@@ -525,5 +526,52 @@ describe('sync-monitor: the read model, the ops API and its roles, real processe
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     );
+
+    // Whatever a client posts, the ops API answers with a problem (the field and the rule) or
+    // takes the command — never a 500, never a stack trace.
+    const plausible = fc.record(
+      {
+        communeCodes: fc.oneof(fc.array(fc.oneof(fc.string(), fc.integer())), fc.string()),
+        domain: fc.oneof(fc.constantFrom('dossier', 'land', 'x'), fc.integer()),
+        reason: fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant(null)),
+        scope: fc.oneof(fc.jsonValue(), fc.record({ communeCodes: fc.array(fc.string()) })),
+        dryRun: fc.oneof(fc.boolean(), fc.string()),
+        target: fc.oneof(fc.constantFrom('dvcqg', 'nowhere'), fc.integer()),
+        signature: fc.oneof(fc.string(), fc.stringMatching(/^[0-9a-f]{64}$/)),
+        ratePerSecond: fc.oneof(fc.double(), fc.string()),
+      },
+      { requiredKeys: [] },
+    );
+    const routes = [
+      'session',
+      'commands/reconcile',
+      'commands/resync',
+      'commands/pause-communes',
+      'commands/resume-communes',
+      'commands/pause-target',
+      'commands/replay-dead-letters',
+      'commands/discard-dead-letters',
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.oneof(plausible, fc.jsonValue()),
+        async (route, body) => {
+          const answer = await monitor.call('POST', `/api/${route}`, hue, body);
+          expect(answer.status).not.toBe(500);
+          if (answer.status >= 400) expect(answer.type).toContain('application/problem+json');
+        },
+      ),
+      { numRuns: 300 },
+    );
+    for (const raw of ['{"communeCodes": [', 'not json', '\u0000'.repeat(10)]) {
+      const res = await fetch(await monitor.process.url('/api/commands/resync'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${hue}`, 'content-type': 'application/json' },
+        body: raw,
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
   });
 });
