@@ -41,6 +41,7 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
     try {
       const full = await tables();
       expect(full).toEqual([
+        'commune_pause',
         'outbox',
         'processed_event',
         'reconcile_finding',
