@@ -51,14 +51,9 @@ export class ReconcileDriver {
     return driver;
   }
 
-  /** What the service needs to take this driver's commands quickly (the topics are the world's). */
+  /** What the service needs to take this driver's commands quickly (its topics are the world's). */
   get env(): Record<string, string> {
-    return {
-      OPS_COMMANDS_TOPIC: this.opsTopic,
-      SYNC_RECONCILE_TOPIC: this.progressTopic,
-      OPS_COMMAND_RESULTS_TOPIC: this.resultsTopic,
-      RECONCILE_IDLE_MS: '200',
-    };
+    return { RECONCILE_IDLE_MS: '200' };
   }
 
   command(

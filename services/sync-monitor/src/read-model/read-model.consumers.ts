@@ -67,6 +67,14 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
         contractTopic,
         handle: (events, tx) => apply(tx, events),
       });
+    /** `apply` over the batch's payloads, as their contract type. */
+    const payloads =
+      <T>(apply: (tx: EntityManager, data: T[]) => Promise<void>) =>
+      (tx: EntityManager, events: Array<ConsumedRecord<ContractEvent>>) =>
+        apply(
+          tx,
+          events.map((e) => e.event.data as T),
+        );
     const statuses = contract(
       'status',
       this.config.SYNC_STATUS_V2_TOPIC,
@@ -81,51 +89,31 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
       'health',
       this.config.SYNC_HEALTH_TOPIC,
       TOPICS.syncHealthV2,
-      (tx, events) =>
-        this.store.applyHealth(
-          tx,
-          events.map((e) => e.event.data as SyncHealthV2),
-        ),
+      payloads<SyncHealthV2>((tx, data) => this.store.applyHealth(tx, data)),
     );
     const reconcile = contract(
       'reconcile',
       this.config.SYNC_RECONCILE_TOPIC,
       TOPICS.syncReconcile,
-      (tx, events) =>
-        this.store.applyReconcile(
-          tx,
-          events.map((e) => e.event.data as ReconcileProgressV1),
-        ),
+      payloads<ReconcileProgressV1>((tx, data) => this.store.applyReconcile(tx, data)),
     );
     const results = contract(
       'results',
       this.config.OPS_COMMAND_RESULTS_TOPIC,
       TOPICS.opsCommandResults,
-      (tx, events) =>
-        this.store.applyCommandResults(
-          tx,
-          events.map((e) => e.event.data as OpsCommandResult),
-        ),
+      payloads<OpsCommandResult>((tx, data) => this.store.applyCommandResults(tx, data)),
     );
     const exchanges = contract(
       'exchanges',
       this.config.SYNC_EXCHANGES_TOPIC,
       TOPICS.syncExchanges,
-      (tx, events) =>
-        this.store.applyExchanges(
-          tx,
-          events.map((e) => e.event.data as PortalExchange),
-        ),
+      payloads<PortalExchange>((tx, data) => this.store.applyExchanges(tx, data)),
     );
     const indicators = contract(
       'indicators',
       this.config.SYNC_INDICATORS_TOPIC,
       TOPICS.syncIndicators,
-      (tx, events) =>
-        this.store.applyIndicators(
-          tx,
-          events.map((e) => e.event.data as CommuneIndicators),
-        ),
+      payloads<CommuneIndicators>((tx, data) => this.store.applyIndicators(tx, data)),
     );
     const deadLetters = this.config.DLQ_TOPICS.split(',').map(
       (topic) =>
