@@ -24,6 +24,16 @@ describe('personal data in logs', () => {
     expect(maskText(text)).toBe(text);
   });
 
+  it('leaves the identifiers the system mints whole (UUIDs, trace ids, digests), and masks what is around them', () => {
+    const text =
+      'run 8a65361c-8910-4072-9a5c-cf184ed71d09, trace 0af7651916cd43dd8448eb211c80319c, body ' +
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855, id 00000000-1234-5678-9012-123456789012';
+    expect(maskText(text)).toBe(text);
+    expect(maskText(`${text} CCCD 001203004567`)).toBe(`${text} CCCD ********67`);
+    // A personal ID glued to a UUID-like fragment that is not a whole UUID is still masked.
+    expect(maskText('ref 8a65361c-8910-4072-9a5c')).toBe('ref 8a65361c-********-9a5c');
+  });
+
   it('masks the personal fields the contracts declare (x-personal-data), civil status and land included', () => {
     const masked = maskPersonalData({
       meHoTen: 'Trần Thị Bình',

@@ -28,6 +28,13 @@ const PERSONAL_ID = new RegExp(
 );
 const PHONE = /(?<![\d+])(?:\+84|0)(?:[\s.]?\d){9}(?![\d])/g;
 
+// Identifiers the system mints itself are not personal data, yet their digits can look like an ID
+// grouped by dashes: the UUID `8a65361c-8910-4072-9a5c-…` holds `8910-4072-9`. UUIDs and long hex
+// strings (trace ids, SHA-256 digests) are therefore left whole; only the text around them is
+// searched.
+const MINTED_ID =
+  /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b|\b[0-9a-fA-F]{32,}\b/g;
+
 export function maskValue(value: string): string {
   return value.length <= 2
     ? '**'
@@ -35,6 +42,16 @@ export function maskValue(value: string): string {
 }
 
 export function maskText(text: string): string {
+  let out = '';
+  let from = 0;
+  for (const minted of text.matchAll(MINTED_ID)) {
+    out += maskFreeText(text.slice(from, minted.index)) + minted[0];
+    from = minted.index + minted[0].length;
+  }
+  return out + maskFreeText(text.slice(from));
+}
+
+function maskFreeText(text: string): string {
   return text.replace(PHONE, maskValue).replace(PERSONAL_ID, maskValue);
 }
 
