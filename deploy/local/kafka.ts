@@ -32,6 +32,15 @@ import {
   tail,
   waitFor,
 } from './process.ts';
+import {
+  ADMIN,
+  adminSasl,
+  ensureAcls,
+  ensureSecrets,
+  passwordFile,
+  scramFormatArgs,
+  securityProperties,
+} from './kafka-security.ts';
 
 /** Marks processes we started: the properties file path is unique to this cache directory. */
 const MARKER = paths.kafkaProperties;
@@ -88,11 +97,8 @@ function writeConfig(): void {
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${KAFKA_HOST}:${KAFKA_CONTROLLER_PORT}`,
-    `listeners=PLAINTEXT://${KAFKA_HOST}:${KAFKA_PORT},CONTROLLER://${KAFKA_HOST}:${KAFKA_CONTROLLER_PORT}`,
-    `advertised.listeners=PLAINTEXT://${KAFKA_HOST}:${KAFKA_PORT}`,
     'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    ...securityProperties(KAFKA_HOST, KAFKA_PORT, KAFKA_CONTROLLER_PORT),
     `log.dirs=${paths.kafkaData}`,
     'num.partitions=1',
     'default.replication.factor=1',
@@ -108,13 +114,37 @@ function writeConfig(): void {
     'num.recovery.threads.per.data.dir=2',
     '',
   ].join('\n');
-  writeFileSync(paths.kafkaProperties, properties);
+  // It holds the admin password (the broker's own JAAS login): readable by this user only.
+  writeFileSync(paths.kafkaProperties, properties, { mode: 0o600 });
+  writeFileSync(
+    adminClientProperties,
+    [
+      'security.protocol=SASL_PLAINTEXT',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${ADMIN}" password="${adminSasl().password}";`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   writeFileSync(paths.kafkaLog4j, readFileSync(paths.log4jTemplate, 'utf8'));
 }
 
-/** Formats the storage once; an already formatted directory (restart, crash) is left as it is. */
+const adminClientProperties = join(paths.kafkaHome, 'admin-client.properties');
+/** The principals whose SCRAM credentials the cluster holds, one per line (written by this file). */
+const usersMarker = join(paths.kafkaData, 'lienthong-scram-users');
+
+/**
+ * Formats the storage once, with every principal's SCRAM credentials; an already formatted
+ * directory (restart, crash) is left as it is. Data formatted before the broker required SASL
+ * holds no credentials at all: the local broker's data is then wiped (logged), as `stack:reset`.
+ */
 function formatStorage(): void {
-  if (existsSync(join(paths.kafkaData, 'meta.properties'))) return;
+  if (existsSync(join(paths.kafkaData, 'meta.properties'))) {
+    if (existsSync(usersMarker)) return;
+    log('the local Kafka data predates SASL (no credentials in it): wiping it');
+    wipeKafkaData();
+    mkdirSync(paths.kafkaData, { recursive: true });
+  }
   if (!existsSync(paths.kafkaClusterId)) {
     const id = java(['kafka.tools.StorageTool', 'random-uuid']).trim();
     writeFileSync(paths.kafkaClusterId, `${id}\n`);
@@ -129,7 +159,51 @@ function formatStorage(): void {
     '-c',
     paths.kafkaProperties,
     '--ignore-formatted',
+    ...scramFormatArgs(),
   ]);
+  writeFileSync(usersMarker, `${Object.keys(ensureSecrets()).join('\n')}\n`);
+}
+
+/**
+ * Principals added to PRINCIPALS after the cluster was formatted get their SCRAM credentials
+ * through the admin API (kafka-configs), then every principal gets its ACLs.
+ */
+async function ensurePrincipals(): Promise<void> {
+  const known = new Set(readFileSync(usersMarker, 'utf8').split('\n').filter(Boolean));
+  const secrets = ensureSecrets();
+  for (const [name, password] of Object.entries(secrets)) {
+    if (known.has(name)) continue;
+    log(`adding Kafka principal ${name}`);
+    java([
+      'kafka.admin.ConfigCommand',
+      '--bootstrap-server',
+      kafkaBrokers,
+      '--command-config',
+      adminClientProperties,
+      '--alter',
+      '--add-config',
+      `SCRAM-SHA-512=[password=${password}]`,
+      '--entity-type',
+      'users',
+      '--entity-name',
+      name,
+    ]);
+    known.add(name);
+    writeFileSync(usersMarker, `${[...known].join('\n')}\n`);
+  }
+  const kafka = new Kafka({
+    clientId: 'lienthong-stack',
+    brokers: [kafkaBrokers],
+    sasl: adminSasl(),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureAcls(admin);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export function brokerPid(): number | undefined {
@@ -141,6 +215,7 @@ export async function brokerReady(timeoutMs = 2000): Promise<boolean> {
   const kafka = new Kafka({
     clientId: 'lienthong-stack',
     brokers: [kafkaBrokers],
+    sasl: existsSync(passwordFile(ADMIN)) ? adminSasl() : undefined,
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
     retry: { retries: 0 },
@@ -160,7 +235,12 @@ export async function brokerReady(timeoutMs = 2000): Promise<boolean> {
 
 export async function startKafka(): Promise<void> {
   ensureJars();
-  const running = brokerPid();
+  let running = brokerPid();
+  if (running && !existsSync(usersMarker)) {
+    log('the running Kafka broker predates SASL: restarting it');
+    await stopKafka();
+    running = undefined;
+  }
   if (running) {
     await waitFor(
       'Kafka broker',
@@ -168,6 +248,7 @@ export async function startKafka(): Promise<void> {
       90_000,
       () => tail(join(paths.kafkaLogs, 'server.log'), 30),
     );
+    await ensurePrincipals();
     log(`kafka ${KAFKA_VERSION} already running (pid ${running}) on ${kafkaBrokers}`);
     return;
   }
@@ -218,7 +299,8 @@ export async function startKafka(): Promise<void> {
     90_000,
     () => tail(join(paths.kafkaLogs, 'server.log'), 30),
   );
-  log(`kafka ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  await ensurePrincipals();
+  log(`kafka ready in ${((Date.now() - started) / 1000).toFixed(1)}s (SASL/SCRAM, ACLs enforced)`);
 }
 
 export async function stopKafka(): Promise<void> {

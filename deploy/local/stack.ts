@@ -24,11 +24,14 @@ import {
 } from './postgres.ts';
 import type { PgSource } from './postgres.ts';
 import { ensureTopics } from './topics.ts';
+import { secretsDir } from './kafka-security.ts';
 
 /** What `up` resolved, for the test harness and the services (read by `env` and libs/testing). */
 export interface StackState {
   kafkaBrokers: string;
   kafkaVersion: string;
+  /** Where each Kafka principal's password file is (`<principal>.password`, docs/security.md). */
+  kafkaSecretsDir: string;
   databaseUrl: string;
   testDatabaseUrl: string;
   postgresSource: PgSource;
@@ -53,6 +56,7 @@ async function up(): Promise<StackState> {
   const state: StackState = {
     kafkaBrokers,
     kafkaVersion: KAFKA_VERSION,
+    kafkaSecretsDir: secretsDir,
     databaseUrl: withDatabase(pg.adminUrl, 'lienthong'),
     testDatabaseUrl: withDatabase(pg.adminUrl, 'lienthong_test'),
     postgresSource: pg.source,

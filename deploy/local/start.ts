@@ -2,7 +2,7 @@
 // with their logs prefixed; Ctrl-C stops the services (the stack stays up: npm run stack:down).
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths, repoRoot } from './config.ts';
 import type { StackState } from './stack.ts';
@@ -124,6 +124,13 @@ const children: ChildProcess[] = services.map((svc) => {
       ...process.env,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       KAFKA_BROKERS: state.kafkaBrokers,
+      // Each service is its own Kafka principal (deploy/local/kafka-security.ts, docs/security.md).
+      ...(existsSync(join(state.kafkaSecretsDir, `${svc.name}.password`))
+        ? {
+            KAFKA_SASL_USERNAME: svc.name,
+            KAFKA_SASL_PASSWORD_FILE: join(state.kafkaSecretsDir, `${svc.name}.password`),
+          }
+        : {}),
       ...svc.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

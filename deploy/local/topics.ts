@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkaBrokers, paths } from './config.ts';
+import { adminSasl } from './kafka-security.ts';
 
 export interface TopicSpec {
   name: string;
@@ -38,6 +39,7 @@ async function ensureTopicsOnce(brokers: string): Promise<{ created: string[]; g
   const kafka = new Kafka({
     clientId: 'lienthong-stack',
     brokers: [brokers],
+    sasl: adminSasl(),
     logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin();

@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { kafkaPrincipalEnv } from '@lienthong/testing';
 
 export const root = resolve(__dirname, '..', '..');
 
@@ -16,6 +17,7 @@ export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 export interface Stack {
   kafkaBrokers: string;
   databaseUrl: string;
+  kafkaSecretsDir?: string;
 }
 
 /** Starts (or finds) the local stack: Kafka and PostgreSQL. */
@@ -25,7 +27,10 @@ export function stackUp(): Stack {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return JSON.parse(out.trim().split('\n').pop() as string) as Stack;
+  const stack = JSON.parse(out.trim().split('\n').pop() as string) as Stack;
+  // The Kafka principals' password files (kafkaPrincipalEnv, testKafka read them from here).
+  if (stack.kafkaSecretsDir) process.env.KAFKA_SECRETS_DIR = stack.kafkaSecretsDir;
+  return stack;
 }
 
 /** Builds the Nx projects a bench runs (their dist entries). */
@@ -55,9 +60,11 @@ export async function startProcess(
   env: Record<string, string>,
   ready: { url?: string; line?: string },
 ): Promise<ChildProcess> {
+  // A service authenticates to Kafka as itself; the baseline, a bench program, as `test`.
+  const principal = /^services\/([^/]+)\//.exec(entry)?.[1] ?? 'test';
   const child = spawn(process.execPath, [join(root, entry)], {
     cwd: root,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...kafkaPrincipalEnv(principal), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -12,7 +12,7 @@ import type { Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import type { EncodedRecord } from '@lienthong/contracts';
 import { TOPICS } from '@lienthong/contracts';
-import { Rng, dossierLifecycle, lifecycleRecords } from '@lienthong/testing';
+import { Rng, dossierLifecycle, kafkaPrincipalSasl, lifecycleRecords } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import {
   build,
@@ -339,6 +339,7 @@ async function main(): Promise<void> {
   const kafka = new Kafka({
     clientId: 'bench',
     brokers: stack.kafkaBrokers.split(','),
+    sasl: kafkaPrincipalSasl('test'),
     logLevel: logLevel.NOTHING,
   });
   const lienthong = await runSystem('lienthong', stack, kafka);

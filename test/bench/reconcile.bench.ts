@@ -27,6 +27,7 @@ import type { DvcqgResponse } from '@lienthong/portal-clients';
 import {
   Rng,
   dossierLifecycle,
+  kafkaPrincipalSasl,
   lifecycleRecords,
   opsReconcile,
   toRecord,
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
   const kafka = new Kafka({
     clientId: 'bench-reconcile',
     brokers: stack.kafkaBrokers.split(','),
+    sasl: kafkaPrincipalSasl('test'),
     logLevel: logLevel.NOTHING,
   });
   const prefix = `bench.${runId}.reconcile`;

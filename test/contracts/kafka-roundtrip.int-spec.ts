@@ -2,6 +2,7 @@ import { ContractValidator, readEvent } from '@lienthong/contracts';
 import {
   connectedProducer,
   expectEventually,
+  kafkaPrincipalSasl,
   toRecord,
   useTestContext,
   validFixtureEvents,
@@ -27,7 +28,11 @@ describe(`contracts over real Kafka at ${process.env.KAFKA_BROKERS ?? '?'}`, () 
 
     // Read raw records (Buffers), as a consumer's eachBatch sees them.
     const received: KafkaMessage[] = [];
-    const kafka = new Kafka({ brokers: ctx.stack.kafkaBrokers, logLevel: logLevel.ERROR });
+    const kafka = new Kafka({
+      brokers: ctx.stack.kafkaBrokers,
+      sasl: kafkaPrincipalSasl('test'),
+      logLevel: logLevel.ERROR,
+    });
     const consumer = kafka.consumer({ groupId: `${topic}-reader` });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });

@@ -4,6 +4,7 @@ import {
   dossierLifecycle,
   expectEventually,
   invalidCorpus,
+  unauthorizedCorpus,
   useTestContext,
 } from '@lienthong/testing';
 import { DossierWorld, expectPortalHoldsExactly, tracedLifecycleRecords } from './dossier-harness';
@@ -11,12 +12,17 @@ import { DossierWorld, expectPortalHoldsExactly, tracedLifecycleRecords } from '
 describe('dossier-sync end to end: Kafka → ledger → DVCQG (portal-sim), real processes', () => {
   const ctx = useTestContext('dossier_e2e');
 
-  it('2,000 dossier lifecycles with the invalid corpus mixed in, two instances: every dossier at DVCQG in order, one SYNCED per final state, every invalid event in the DLQ with its reason', async () => {
+  it('2,000 dossier lifecycles with the invalid corpus and unauthorized publishers mixed in, two instances: every dossier at DVCQG in order, one SYNCED per final state, every invalid or unauthorized event in the DLQ with its reason', async () => {
     const world = await DossierWorld.create(ctx, 'lifecycles');
     const rng = new Rng(2025);
     const lives = Array.from({ length: 2000 }, (_, i) => dossierLifecycle(rng, { number: i + 1 }));
-    const invalid = invalidCorpus().filter((c) => c.topic === TOPICS.communeDossierEvents);
-    expect(invalid.length).toBeGreaterThan(5);
+    // Unauthorized: another commune's or another province's system publishing for commune 14758,
+    // or no trusted writer at all (docs/security.md). Refused like a broken contract.
+    const invalid = [
+      ...invalidCorpus().filter((c) => c.topic === TOPICS.communeDossierEvents),
+      ...unauthorizedCorpus(),
+    ];
+    expect(invalid.length).toBeGreaterThan(9);
     const records = lives.flatMap(tracedLifecycleRecords);
     invalid.forEach((c, i) =>
       records.splice((i * 997) % records.length, 0, {

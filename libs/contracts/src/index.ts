@@ -28,6 +28,14 @@ export type {
   KafkaRecord,
 } from './envelope/cloud-event.codec';
 export { readEvent } from './read-event';
+export {
+  AUTHORITY_HEADER,
+  authorityCovers,
+  checkAuthority,
+  formatAuthority,
+  parseAuthority,
+} from './authority/publisher-authority';
+export type { PublisherAuthority } from './authority/publisher-authority';
 export type { ContractEvent } from './read-event';
 export {
   deadLetterHeaders,

@@ -5,6 +5,7 @@
 // running members. DATABASE_URL and KAFKA_BROKERS as for the service.
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { kafkaSaslFromEnv } from '../src/kafka-client';
 import { rewindConsumer } from '../src/rewind';
 
 function arg(name: string): string | undefined {
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     const kafka = new Kafka({
       clientId: 'lienthong-rewind',
       brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+      sasl: kafkaSaslFromEnv(),
       logLevel: logLevel.ERROR,
     });
     const targets = await rewindConsumer({

@@ -5,7 +5,7 @@ export type { SqlExecutor } from './consumer-offset.store';
 export { EventProducer } from './event-producer';
 export { replayDeadLetters } from './dead-letter-replay';
 export type { ReplaySelection } from './dead-letter-replay';
-export { createKafka } from './kafka-client';
+export { createKafka, kafkaSaslFromEnv } from './kafka-client';
 export type { KafkaLogSink } from './kafka-client';
 export { TransactionalConsumer, describe as describeError } from './transactional-consumer';
 export type {

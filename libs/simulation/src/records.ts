@@ -1,4 +1,4 @@
-import { EVENT_TYPES, TOPICS, encodeEvent } from '@lienthong/contracts';
+import { AUTHORITY_HEADER, EVENT_TYPES, TOPICS, encodeEvent } from '@lienthong/contracts';
 import type { EncodedRecord, EventType } from '@lienthong/contracts';
 import type { DossierLifecycle } from './dossier';
 
@@ -13,19 +13,25 @@ export interface CommuneEvent {
   subject?: string;
 }
 
-/** Encodes an event as a commune system (or a Lienthong service) would put it on Kafka. */
+/**
+ * Encodes an event as a commune system's events reach Kafka (or a Lienthong service's): a commune
+ * event carries the authority a trusted writer stamps after authenticating the commune
+ * (`lienthong-authority: commune:<code>`, docs/security.md), as ingest-gateway does.
+ */
 export function toRecord(
   e: CommuneEvent,
   extra: { id?: string; time?: string; traceparent?: string } = {},
 ): EncodedRecord {
   const commune = e.communeCode;
-  return encodeEvent(e.type, e.data as never, {
+  const record = encodeEvent(e.type, e.data as never, {
     source: commune ? `/communes/${commune}/mot-cua` : '/lienthong/sync-monitor',
     ...(commune ? { communeCode: commune } : {}),
     ...(e.sequence !== undefined ? { sequence: e.sequence } : {}),
     ...(e.subject ? { subject: e.subject } : {}),
     ...extra,
   });
+  if (commune) record.headers[AUTHORITY_HEADER] = `commune:${commune}`;
+  return record;
 }
 
 /** A dossier lifecycle as the commune system puts it on Kafka: one record per event, in source order. */

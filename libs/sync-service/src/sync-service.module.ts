@@ -7,6 +7,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { loadVietnamAddressDatabase } from '@lienthong/admin-units';
 import { ContractValidator } from '@lienthong/contracts';
 import {
   ConsumerOffset1763800000200,
@@ -28,6 +29,7 @@ import {
   PushTarget,
   SYNC_LEDGER_MIGRATIONS,
 } from '@lienthong/sync-engine';
+import { authorizedEvents } from './authorized-events';
 import { domainEventsController } from './domain-events.controller';
 import { HealthController } from './health.controller';
 import { KafkaProbe } from './kafka-probe';
@@ -85,6 +87,8 @@ export class SyncServiceModule {
       poolSize: config.DISPATCH_CONCURRENCY + config.KAFKA_PARTITIONS_CONCURRENTLY + 4,
     };
     const portal = portalSettings(config, domain.target.prefix);
+    // Which province each commune is in: a province system may publish for its communes only.
+    const communes = loadVietnamAddressDatabase();
     return {
       module: SyncServiceModule,
       imports: [
@@ -218,6 +222,11 @@ export class SyncServiceModule {
               contractTopic: domain.contractTopic,
               dataSource,
               validator,
+              read: authorizedEvents(
+                domain.contractTopic,
+                validator,
+                (code) => communes.commune(code)?.provinceCode,
+              ),
               producer,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
               maxHandleAttempts: config.MAX_HANDLE_ATTEMPTS,

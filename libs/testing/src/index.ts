@@ -1,6 +1,6 @@
 export { expectEventually } from './expect-eventually';
 export type { EventuallyOptions } from './expect-eventually';
-export { assertTestDatabase, testStack } from './test-env';
+export { assertTestDatabase, kafkaPrincipalEnv, kafkaPrincipalSasl, testStack } from './test-env';
 export type { TestStack } from './test-env';
 export { TestSql } from './sql';
 export { useTestContext } from './test-context';

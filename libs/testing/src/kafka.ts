@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Consumer, EachMessagePayload, Producer } from 'kafkajs';
+import { kafkaPrincipalSasl } from './test-env';
 
 /**
- * The tests' Kafka client. Its errors (expected ones too: chaos tests restart the broker) go to
+ * The tests' Kafka client, authenticated as `principal` on the local stack (by default `test`,
+ * which may use only `test.`/`bench.` topics; docs/security.md). Its errors (expected ones too: chaos tests restart the broker) go to
  * stderr as one line each, not through jest's console with a stack trace per line.
  */
-export function testKafka(brokers: string[], clientId = 'lienthong-test'): Kafka {
+export function testKafka(
+  brokers: string[],
+  clientId = 'lienthong-test',
+  principal = 'test',
+): Kafka {
   return new Kafka({
     clientId,
     brokers,
+    sasl: kafkaPrincipalSasl(principal),
     logLevel: logLevel.ERROR,
     logCreator:
       () =>

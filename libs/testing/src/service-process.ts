@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expectEventually } from './expect-eventually';
+import { kafkaPrincipalEnv } from './test-env';
 
 /** The repository's root (libs/testing/src is three levels down). */
 export const workspaceRoot = resolve(__dirname, '..', '..', '..');
@@ -60,7 +61,13 @@ export class ServiceProcess {
     const port = await this.port;
     const child = spawn(process.execPath, [resolve(workspaceRoot, this.options.entry)], {
       cwd: workspaceRoot,
-      env: { ...process.env, ...this.options.env, PORT: String(port) },
+      env: {
+        ...process.env,
+        // Each service authenticates to Kafka as itself (services/<name> → principal <name>).
+        ...kafkaPrincipalEnv(/services\/([^/]+)\//.exec(this.options.entry)?.[1] ?? ''),
+        ...this.options.env,
+        PORT: String(port),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

@@ -11,6 +11,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Producer } from 'kafkajs';
 import { EVENT_TYPES } from '@lienthong/contracts';
 import type { DossierProgressStep, DossierUpserted } from '@lienthong/contracts';
+import { kafkaSaslFromEnv } from '@lienthong/messaging';
 import { DvcqgClient } from '@lienthong/portal-clients';
 import { InMemoryExchangeRecorder, PortalGateway, ResilienceMetrics } from '@lienthong/resilience';
 import { Registry } from 'prom-client';
@@ -97,6 +98,7 @@ class BaselineController {
         const producer = new Kafka({
           clientId: 'baseline-status',
           brokers: BROKERS,
+          sasl: kafkaSaslFromEnv(),
           logLevel: logLevel.NOTHING,
         }).producer();
         await producer.connect();
@@ -111,7 +113,12 @@ async function main(): Promise<void> {
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(BaselineModule, {
     transport: Transport.KAFKA,
     options: {
-      client: { clientId: 'baseline', brokers: BROKERS, logLevel: logLevel.NOTHING },
+      client: {
+        clientId: 'baseline',
+        brokers: BROKERS,
+        sasl: kafkaSaslFromEnv(),
+        logLevel: logLevel.NOTHING,
+      },
       consumer: { groupId: `${TOPIC}.baseline` },
       subscribe: { fromBeginning: true },
     },

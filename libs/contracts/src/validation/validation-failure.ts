@@ -25,7 +25,11 @@ export type ValidationErrorCode =
   | 'UNKNOWN_EVENT_TYPE'
   | 'WRONG_TOPIC'
   | 'CONTRACT_VIOLATION'
-  | 'BUSINESS_RULE_VIOLATION';
+  | 'BUSINESS_RULE_VIOLATION'
+  /** A commune event without a trusted writer's authority (docs/security.md). */
+  | 'UNAUTHENTICATED_PUBLISHER'
+  /** A commune event whose publisher may not publish for that commune. */
+  | 'FORBIDDEN_COMMUNE';
 
 /** Why a message was refused: one structure shared by DLQ headers and HTTP error responses. */
 export interface ValidationFailure {
@@ -95,8 +99,16 @@ export function toProblemDetails(f: ValidationFailure): {
 } {
   return {
     type: `https://lienthong.vn/problems/${f.code.toLowerCase().replace(/_/g, '-')}`,
-    title: f.code === 'UNKNOWN_EVENT_TYPE' ? 'Unknown event type' : 'The event breaks its contract',
-    status: 422,
+    title:
+      f.code === 'UNKNOWN_EVENT_TYPE'
+        ? 'Unknown event type'
+        : f.code === 'UNAUTHENTICATED_PUBLISHER'
+          ? 'The publisher is not authenticated'
+          : f.code === 'FORBIDDEN_COMMUNE'
+            ? 'The publisher may not publish for this commune'
+            : 'The event breaks its contract',
+    status:
+      f.code === 'UNAUTHENTICATED_PUBLISHER' ? 401 : f.code === 'FORBIDDEN_COMMUNE' ? 403 : 422,
     detail: describeFailure(f),
     code: f.code,
     ...(f.eventType ? { eventType: f.eventType } : {}),

@@ -52,5 +52,7 @@ module.exports = async function globalSetup() {
     process.env.LIENTHONG_STACK = 'local';
   }
   process.env.KAFKA_BROKERS = stack.kafkaBrokers;
+  // Each principal's password file (the local stack's SASL/SCRAM, docs/security.md).
+  if (stack.kafkaSecretsDir) process.env.KAFKA_SECRETS_DIR = stack.kafkaSecretsDir;
   process.env.DATABASE_URL = stack.testDatabaseUrl;
 };
