@@ -15,8 +15,6 @@ type Operation = 'READ' | 'WRITE';
 interface Grant {
   /** Topics, exactly as named; a name ending in `*` is a prefix. */
   topics: Record<string, Operation[]>;
-  /** Consumer-group prefixes the principal may join. */
-  groups: string[];
 }
 
 // kafkajs is CommonJS and Node cannot see these enums as named ESM exports.
@@ -27,7 +25,7 @@ type AclOperationType = (typeof AclOperationTypes)[keyof typeof AclOperationType
 const dlq = (topic: string) => `${topic}.dlq.v1`;
 
 /** What a sync service does on Kafka: read its commune topic and the ops commands, publish results. */
-function syncService(eventsTopic: string, group: string, extraWrites: string[] = []): Grant {
+function syncService(eventsTopic: string, extraWrites: string[] = []): Grant {
   return {
     topics: {
       // READ its events; WRITE only to send a replayed dead letter back (ops `replay-dead-letters`).
@@ -43,7 +41,6 @@ function syncService(eventsTopic: string, group: string, extraWrites: string[] =
       'sync.exchanges.v1': ['WRITE'],
       ...Object.fromEntries(extraWrites.map((t) => [t, ['WRITE'] as Operation[]])),
     },
-    groups: [group],
   };
 }
 
@@ -62,11 +59,9 @@ const MONITORED = [
  * header, docs/security.md): ingest-gateway, and commune-sim, the simulator of commune systems.
  */
 export const PRINCIPALS: Record<string, Grant> = {
-  'dossier-sync': syncService('commune.dossier.events.v1', 'lienthong-dvcqg', [
-    'sync.indicators.v1',
-  ]),
-  'civil-status-sync': syncService('commune.civil-status.events.v1', 'lienthong-hotich'),
-  'land-sync': syncService('commune.land.events.v1', 'lienthong-land'),
+  'dossier-sync': syncService('commune.dossier.events.v1', ['sync.indicators.v1']),
+  'civil-status-sync': syncService('commune.civil-status.events.v1'),
+  'land-sync': syncService('commune.land.events.v1'),
   'sync-monitor': {
     topics: {
       ...Object.fromEntries(MONITORED.map((t) => [t, ['READ'] as Operation[]])),
@@ -79,7 +74,6 @@ export const PRINCIPALS: Record<string, Grant> = {
       'ops.commands.v1': ['WRITE'],
       [dlq('ops.commands.v1')]: ['READ'],
     },
-    groups: ['lienthong-sync-monitor'],
   },
   'commune-sim': {
     topics: {
@@ -87,7 +81,6 @@ export const PRINCIPALS: Record<string, Grant> = {
       'commune.civil-status.events.v1': ['WRITE'],
       'commune.land.events.v1': ['WRITE'],
     },
-    groups: [],
   },
   'ingest-gateway': {
     topics: {
@@ -95,11 +88,10 @@ export const PRINCIPALS: Record<string, Grant> = {
       'commune.civil-status.events.v1': ['WRITE'],
       'commune.land.events.v1': ['WRITE'],
     },
-    groups: [],
   },
   // The tests' own client (libs/testing): it creates a copy of the topics per test world, under
   // `test.`, and benchmarks under `bench.`. It has no right on the product's topics.
-  test: { topics: { 'test.*': ['READ', 'WRITE'], 'bench.*': ['READ', 'WRITE'] }, groups: [] },
+  test: { topics: { 'test.*': ['READ', 'WRITE'], 'bench.*': ['READ', 'WRITE'] } },
 };
 
 /**
@@ -172,8 +164,8 @@ function aclRows(principal: string, grant: Grant) {
     for (const o of operations) add(AclResourceTypes.TOPIC, name, op(o), prefixed);
     add(AclResourceTypes.TOPIC, name, AclOperationTypes.DESCRIBE, prefixed);
   }
-  for (const group of grant.groups)
-    add(AclResourceTypes.GROUP, group, AclOperationTypes.READ, true);
+  // Its own consumer groups: `lienthong-<principal>` and what it derives (`….ops`, `….status`).
+  add(AclResourceTypes.GROUP, `lienthong-${principal}`, AclOperationTypes.READ, true);
   for (const prefix of TEST_PREFIXES) {
     add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.READ, true);
     add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.WRITE, true);
