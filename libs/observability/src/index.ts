@@ -4,3 +4,4 @@ export { currentTrace, parseTraceparent, withTrace } from './trace-context';
 export type { TraceContext } from './trace-context';
 export { exitGracefullyOnSignals } from './shutdown';
 export { SafeExceptionsFilter, describeSafely } from './safe-exceptions.filter';
+export { Problem, ProblemFilter } from './problem';

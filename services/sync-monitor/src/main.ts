@@ -4,11 +4,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import {
+  ProblemFilter,
   SafeExceptionsFilter,
   createLogger,
   exitGracefullyOnSignals,
 } from '@lienthong/observability';
-import { ProblemFilter } from './api/problem';
 import { AppModule } from './app.module';
 import { SERVICE_NAME, loadSyncMonitorConfig } from './config/sync-monitor.config';
 
@@ -23,7 +23,10 @@ async function bootstrap(): Promise<void> {
   app.useBodyParser('json', { limit: '256kb' });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
   app.useGlobalFilters(
-    new ProblemFilter(new SafeExceptionsFilter(app.get(HttpAdapterHost).httpAdapter)),
+    new ProblemFilter(new SafeExceptionsFilter(app.get(HttpAdapterHost).httpAdapter), {
+      path: '/login',
+      apiPrefix: '/api/',
+    }),
   );
   await app.listen(config.PORT, config.HOST);
   logger.info({ url: await app.getUrl(), instance: config.INSTANCE_ID }, 'sync-monitor started');

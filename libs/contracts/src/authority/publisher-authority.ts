@@ -12,8 +12,7 @@ import type { Validated } from '../validation/validation-failure';
 export const AUTHORITY_HEADER = 'lienthong-authority';
 
 export type PublisherAuthority =
-  | { kind: 'commune'; code: string }
-  | { kind: 'province'; code: string };
+  { kind: 'commune'; code: string } | { kind: 'province'; code: string };
 
 const AUTHORITY = /^(commune:[0-9]{5}|province:[0-9]{2})$/;
 

@@ -30,6 +30,16 @@ export interface PortalSimConfig {
   PORTAL_SIM_LAND_CALLBACK_JITTER_MS: number;
   /** Start-up fault profiles as JSON: {"dvcqg": {...}, "civil-status": {...}, "land": {...}} (portal-sim README). */
   PORTAL_SIM_FAULTS: string;
+  /**
+   * The simulated identity provider of commune systems (OAuth2 client credentials, for
+   * ingest-gateway): `client_id:secret:commune|province:code[,…]`; with PORTAL_SIM_IDP_DEMO=1,
+   * also every `commune-<code>` and `province-<code>` client whose secret is `<client_id>-demo`.
+   */
+  PORTAL_SIM_IDP_CLIENTS: string;
+  PORTAL_SIM_IDP_DEMO: number;
+  PORTAL_SIM_IDP_ISSUER: string;
+  PORTAL_SIM_IDP_AUDIENCE: string;
+  PORTAL_SIM_IDP_TOKEN_TTL_SECONDS: number;
 }
 
 const credentials = { type: 'string', pattern: '^[^:,]+:[^,]+(,[^:,]+:[^,]+)*$' } as const;
@@ -64,6 +74,16 @@ const schema: JSONSchemaType<PortalSimConfig> = {
     },
     PORTAL_SIM_LAND_CALLBACK_JITTER_MS: { type: 'integer', minimum: 0, default: 0 },
     PORTAL_SIM_FAULTS: { type: 'string', default: '{}' },
+    PORTAL_SIM_IDP_CLIENTS: {
+      type: 'string',
+      pattern:
+        '^$|^[^:,]+:[^:,]+:(commune:[0-9]{5}|province:[0-9]{2})(,[^:,]+:[^:,]+:(commune:[0-9]{5}|province:[0-9]{2}))*$',
+      default: '',
+    },
+    PORTAL_SIM_IDP_DEMO: { type: 'integer', enum: [0, 1], default: 1 },
+    PORTAL_SIM_IDP_ISSUER: { type: 'string', minLength: 1, default: 'lienthong-idp-sim' },
+    PORTAL_SIM_IDP_AUDIENCE: { type: 'string', minLength: 1, default: 'lienthong-ingest' },
+    PORTAL_SIM_IDP_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 5, default: 300 },
   },
   required: [
     'PORT',
@@ -84,6 +104,11 @@ const schema: JSONSchemaType<PortalSimConfig> = {
     'PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO',
     'PORTAL_SIM_LAND_CALLBACK_JITTER_MS',
     'PORTAL_SIM_FAULTS',
+    'PORTAL_SIM_IDP_CLIENTS',
+    'PORTAL_SIM_IDP_DEMO',
+    'PORTAL_SIM_IDP_ISSUER',
+    'PORTAL_SIM_IDP_AUDIENCE',
+    'PORTAL_SIM_IDP_TOKEN_TTL_SECONDS',
   ],
   additionalProperties: false,
 };

@@ -30,6 +30,13 @@ export class PortalSimSettings {
     jitterMs: number;
   };
   readonly faults: Partial<Record<PortalApi, FaultProfile>>;
+  readonly idp: {
+    clients: Map<string, { secret: string; authority: string }>;
+    demo: boolean;
+    issuer: string;
+    audience: string;
+    tokenTtlSeconds: number;
+  };
 
   constructor(config: PortalSimConfig) {
     this.dvcqgUsers = credentialMap(config.PORTAL_SIM_DVCQG_USERS);
@@ -46,6 +53,20 @@ export class PortalSimSettings {
       lossRatio: config.PORTAL_SIM_LAND_CALLBACK_LOSS_RATIO,
       duplicateRatio: config.PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO,
       jitterMs: config.PORTAL_SIM_LAND_CALLBACK_JITTER_MS,
+    };
+    this.idp = {
+      clients: new Map(
+        config.PORTAL_SIM_IDP_CLIENTS.split(',')
+          .filter(Boolean)
+          .map((entry) => {
+            const [id, secret, kind, code] = entry.split(':') as [string, string, string, string];
+            return [id, { secret, authority: `${kind}:${code}` }];
+          }),
+      ),
+      demo: config.PORTAL_SIM_IDP_DEMO === 1,
+      issuer: config.PORTAL_SIM_IDP_ISSUER,
+      audience: config.PORTAL_SIM_IDP_AUDIENCE,
+      tokenTtlSeconds: config.PORTAL_SIM_IDP_TOKEN_TTL_SECONDS,
     };
     try {
       this.faults = JSON.parse(config.PORTAL_SIM_FAULTS) as Partial<

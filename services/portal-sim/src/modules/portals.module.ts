@@ -12,11 +12,18 @@ import { CivilStatusService } from './civil-status/civil-status.service';
 import { LandController } from './land/land.controller';
 import { LandService } from './land/land.service';
 import { AdminController } from './admin/admin.controller';
+import { IdentityController } from './identity/identity.controller';
 import { PortalSimSettings } from '../config/portal-sim.settings';
 
-/** The three simulated national APIs, their shared auth and write counters, and the admin API. */
+/** The three simulated national APIs, their shared auth and write counters, the admin API, and the commune systems' identity provider. */
 @Module({
-  controllers: [DvcqgController, CivilStatusController, LandController, AdminController],
+  controllers: [
+    DvcqgController,
+    CivilStatusController,
+    LandController,
+    AdminController,
+    IdentityController,
+  ],
   providers: [
     TokenStore,
     EffectsStore,

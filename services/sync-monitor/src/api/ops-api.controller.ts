@@ -45,7 +45,7 @@ import {
   SignInBody,
   TargetActionBody,
 } from './ops-api.dto';
-import { Problem } from './problem';
+import { Problem } from '@lienthong/observability';
 
 const DOMAINS = ['dossier', 'civil-status', 'land'];
 

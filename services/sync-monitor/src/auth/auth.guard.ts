@@ -2,7 +2,7 @@ import { Injectable, SetMetadata } from '@nestjs/common';
 import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { Problem } from '../api/problem';
+import { Problem } from '@lienthong/observability';
 import type { Principal } from './accounts';
 import { Sessions } from './sessions';
 

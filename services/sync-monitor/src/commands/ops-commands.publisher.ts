@@ -9,7 +9,7 @@ import {
 } from '@lienthong/contracts';
 import type { Reconcile } from '@lienthong/contracts';
 import { EventProducer } from '@lienthong/messaging';
-import { Problem } from '../api/problem';
+import { Problem } from '@lienthong/observability';
 import type { Principal } from '../auth/accounts';
 import { provinceFilter } from '../auth/accounts';
 import { domainOfTopic } from '../read-model/read-model.queries';

@@ -19,7 +19,7 @@ import { covers, provinceFilter } from '../auth/accounts';
 import { Public, SESSION_COOKIE, principalOf } from '../auth/auth.guard';
 import { Sessions } from '../auth/sessions';
 import { signIn } from '../api/ops-api.controller';
-import { Problem } from '../api/problem';
+import { Problem } from '@lienthong/observability';
 import { OpsCommandsPublisher } from '../commands/ops-commands.publisher';
 import type { ResyncRequest } from '../commands/ops-commands.publisher';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';

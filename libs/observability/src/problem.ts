@@ -1,7 +1,7 @@
 import { Catch, HttpException } from '@nestjs/common';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { SafeExceptionsFilter } from '@lienthong/observability';
+import type { SafeExceptionsFilter } from './safe-exceptions.filter';
 
 /** An HTTP error as RFC 9457 problem details: the status, what went wrong, and why. */
 export class Problem extends HttpException {
@@ -11,12 +11,16 @@ export class Problem extends HttpException {
 }
 
 /**
- * Every HTTP error of the ops API as application/problem+json (Nest's own errors too: a 404, a
- * body that is not JSON); an unexpected error is logged safely and answered 500.
+ * Every HTTP error of an API as application/problem+json (Nest's own errors too: a 404, a body
+ * that is not JSON or too large); an unexpected error is logged safely and answered 500.
+ * `signInPage`, for a service with browser pages: where a page request without a session goes.
  */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
-  constructor(private readonly fallback: SafeExceptionsFilter) {}
+  constructor(
+    private readonly fallback: SafeExceptionsFilter,
+    private readonly signInPage?: { path: string; apiPrefix: string },
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (!(exception instanceof HttpException)) {
@@ -30,12 +34,13 @@ export class ProblemFilter implements ExceptionFilter {
     const body = exception.getResponse();
     // A browser on a dashboard page without a session goes to the sign-in page.
     if (
+      this.signInPage &&
       status === 401 &&
       req.method === 'GET' &&
-      !req.path.startsWith('/api/') &&
+      !req.path.startsWith(this.signInPage.apiPrefix) &&
       (req.headers.accept ?? '').includes('text/html')
     ) {
-      res.redirect(303, '/login');
+      res.redirect(303, this.signInPage.path);
       return;
     }
     const problem =

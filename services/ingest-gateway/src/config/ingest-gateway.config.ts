@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import { ConfigError, loadEnvConfig } from '@lienthong/config';
+import type { EnvVar } from '@lienthong/config';
+import { TOPICS } from '@lienthong/contracts';
+
+export const SERVICE_NAME = 'ingest-gateway';
+
+/** Every variable ingest-gateway reads, declared once: type, default, rule and meaning. */
+export const INGEST_GATEWAY_VARS = {
+  PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8096, description: 'HTTP port' },
+  HOST: { type: 'string', default: '127.0.0.1', description: 'HTTP bind address' },
+  LOG_LEVEL: {
+    type: 'string',
+    enum: ['debug', 'info', 'warn', 'error'],
+    default: 'info',
+    description: 'pino level',
+  },
+  DATABASE_URL: {
+    type: 'string',
+    pattern: '^postgres(ql)?://',
+    description: 'PostgreSQL of the receipts (idempotency)',
+  },
+  DB_SCHEMA: {
+    type: 'string',
+    pattern: '^[a-z_][a-z0-9_]{0,62}$',
+    default: 'ingest_gateway',
+    description: "ingest-gateway's own schema",
+  },
+  INSTANCE_ID: {
+    type: 'string',
+    minLength: 1,
+    default: `${hostname()}-${process.pid}`,
+    description: 'unique per instance',
+  },
+  KAFKA_BROKERS: {
+    type: 'string',
+    pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
+    default: '127.0.0.1:9092',
+    description: 'host:port,…',
+  },
+  DOSSIER_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.communeDossierEvents,
+    description: 'where dossier events go (tests use a copy)',
+  },
+  CIVIL_STATUS_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.communeCivilStatusEvents,
+    description: 'where civil-status events go',
+  },
+  LAND_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.communeLandEvents,
+    description: 'where land events go',
+  },
+  OAUTH_ISSUER: {
+    type: 'string',
+    minLength: 1,
+    description: "the identity provider's issuer (`iss` of the access tokens)",
+  },
+  OAUTH_AUDIENCE: {
+    type: 'string',
+    minLength: 1,
+    default: 'lienthong-ingest',
+    description: 'the audience the access tokens must name',
+  },
+  OAUTH_JWKS_URL: {
+    type: 'string',
+    pattern: '^https?://',
+    description: "the identity provider's public keys (its jwks_uri)",
+  },
+  RATE_PER_SECOND: {
+    type: 'integer',
+    minimum: 1,
+    default: 50,
+    description: 'events a commune (or province system) may post per second, per instance',
+  },
+  RATE_BURST: {
+    type: 'integer',
+    minimum: 1,
+    default: 500,
+    description: 'events it may post at once after a quiet spell (at least MAX_BATCH_EVENTS)',
+  },
+  MAX_BODY_BYTES: {
+    type: 'integer',
+    minimum: 1024,
+    default: 1_048_576,
+    description: 'largest request body (413 beyond)',
+  },
+  MAX_BATCH_EVENTS: {
+    type: 'integer',
+    minimum: 1,
+    default: 500,
+    description: 'most events in one batch (413 beyond)',
+  },
+} as const satisfies Record<string, EnvVar>;
+
+export type IngestGatewayConfig = ReturnType<typeof loadIngestGatewayConfig>;
+
+/** Reads and checks the environment; a bad value stops the boot with every problem named. */
+export function loadIngestGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadEnvConfig(SERVICE_NAME, INGEST_GATEWAY_VARS, env);
+  if (config.MAX_BATCH_EVENTS > config.RATE_BURST) {
+    // A batch larger than the burst could never be taken: 429 for ever.
+    throw new ConfigError(SERVICE_NAME, [
+      `RATE_BURST: must be at least MAX_BATCH_EVENTS (${config.MAX_BATCH_EVENTS})`,
+    ]);
+  }
+  return config;
+}

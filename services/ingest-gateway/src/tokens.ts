@@ -1,0 +1,4 @@
+/** Injection tokens of ingest-gateway. */
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
+/** The province of a commune (the 2025 directory), for province systems' credentials. */
+export const PROVINCE_OF = Symbol('PROVINCE_OF');
