@@ -29,6 +29,7 @@ const port = (name: string, fallback: number): string => process.env[name] ?? St
 const portal = `http://127.0.0.1:${port('PORTAL_SIM_PORT', 8090)}`;
 const landSync = `http://127.0.0.1:${port('LAND_SYNC_PORT', 8094)}`;
 const monitor = `http://127.0.0.1:${port('SYNC_MONITOR_PORT', 8095)}`;
+const gateway = `http://127.0.0.1:${port('INGEST_GATEWAY_PORT', 8096)}`;
 
 const services: ServiceSpec[] = [
   {
@@ -80,12 +81,30 @@ const services: ServiceSpec[] = [
     url: `${landSync}/metrics`,
   },
   {
+    // The commune systems' way in: CloudEvents over HTTP with an OAuth2 token per commune
+    // (portal-sim plays the identity provider), checked and on Kafka before 202.
+    name: 'ingest-gateway',
+    entry: 'services/ingest-gateway/dist/main.js',
+    env: {
+      PORT: port('INGEST_GATEWAY_PORT', 8096),
+      DATABASE_URL: state.databaseUrl,
+      OAUTH_ISSUER: 'lienthong-idp-sim',
+      OAUTH_JWKS_URL: `${portal}/idp/jwks.json`,
+    },
+    url: `${gateway}/health`,
+  },
+  {
     // Simulated commune systems: dossiers, civil-status registrations and land dossiers on a
     // compressed clock (DOSSIERS_PER_MINUTE, CIVIL_STATUS_PER_MINUTE, LAND_PER_MINUTE, TIME_SCALE,
-    // MISTAKE_RATIO; GET/PUT /traffic changes the rates while it runs).
+    // MISTAKE_RATIO; GET/PUT /traffic changes the rates while it runs), each commune publishing
+    // through ingest-gateway with its own OAuth2 client.
     name: 'commune-sim',
     entry: 'services/commune-sim/dist/main.js',
-    env: { PORT: port('COMMUNE_SIM_PORT', 8092) },
+    env: {
+      PORT: port('COMMUNE_SIM_PORT', 8092),
+      INGEST_GATEWAY_URL: gateway,
+      IDP_TOKEN_URL: `${portal}/idp/token`,
+    },
     url: `http://127.0.0.1:${port('COMMUNE_SIM_PORT', 8092)}/traffic`,
   },
 ];

@@ -1,6 +1,5 @@
 import { generateKeyPair, SignJWT } from 'jose';
-import type { EncodedRecord } from '@lienthong/contracts';
-import { AUTHORITY_HEADER } from '@lienthong/contracts';
+import { AUTHORITY_HEADER, recordToStructured as structured } from '@lienthong/contracts';
 import {
   Rng,
   ServiceProcess,
@@ -11,18 +10,6 @@ import {
 } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import { DossierWorld, expectPortalHoldsExactly } from './dossier-harness';
-
-/** A Kafka record in binary mode as the CloudEvent a commune system posts in structured mode. */
-function structured(record: EncodedRecord): Record<string, unknown> {
-  const event: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(record.headers)) {
-    if (name.startsWith('ce_')) event[name.slice(3)] = value;
-  }
-  event.sequence = Number(event.sequence);
-  event.datacontenttype = 'application/json';
-  event.data = JSON.parse(record.value.toString('utf8')) as unknown;
-  return event;
-}
 
 const PROBLEM = /^application\/problem\+json/;
 

@@ -28,7 +28,7 @@ export type {
   KafkaRecord,
 } from './envelope/cloud-event.codec';
 export { readEvent } from './read-event';
-export { structuredToRecord } from './envelope/structured-event';
+export { recordToStructured, structuredToRecord } from './envelope/structured-event';
 export {
   AUTHORITY_HEADER,
   authorityCovers,

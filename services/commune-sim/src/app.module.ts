@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Module } from '@nestjs/common';
 import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
@@ -7,6 +8,7 @@ import { CommuneTraffic, FIXTURE_COMMUNES } from '@lienthong/simulation';
 import type { CommuneSimConfig } from './config/commune-sim.config';
 import { HealthController } from './health.controller';
 import { CommuneTrafficRunner } from './traffic/commune-traffic.runner';
+import { GatewaySink } from './traffic/gateway-sink';
 import { TrafficController } from './traffic/traffic.controller';
 
 /** Starts the traffic once the app is up; on shutdown stops it, flushes what is due, disconnects. */
@@ -24,6 +26,22 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.runner.stop();
     await this.producer.disconnect();
   }
+}
+
+/** Each commune client's secret: from the file (`client_id secret` per line), else the demo's. */
+function clientSecrets(file: string): (client: string) => string {
+  if (!file) return (client) => `${client}-demo`;
+  const secrets = new Map(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((parts): parts is [string, string] => parts.length === 2),
+  );
+  return (client) => {
+    const secret = secrets.get(client);
+    if (secret === undefined) throw new Error(`IDP_CLIENT_SECRETS_FILE: no secret for ${client}`);
+    return secret;
+  };
 }
 
 @Module({})
@@ -47,7 +65,17 @@ export class AppModule {
         seed,
         startAt: Date.now(),
       }),
-      producer,
+      config.INGEST_GATEWAY_URL
+        ? new GatewaySink(
+            {
+              gatewayUrl: config.INGEST_GATEWAY_URL,
+              tokenUrl: config.IDP_TOKEN_URL,
+              secretOf: clientSecrets(config.IDP_CLIENT_SECRETS_FILE),
+              maxBatch: 500,
+            },
+            logger,
+          )
+        : producer,
       {
         dossier: config.DOSSIER_TOPIC,
         'civil-status': config.CIVIL_STATUS_TOPIC,

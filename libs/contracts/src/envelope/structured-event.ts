@@ -62,3 +62,21 @@ function envelopeInvalid(field: string, rule: string, message: string) {
     { path: field, field, rule, message: `${field}: ${message}` },
   ]);
 }
+
+/**
+ * The inverse: a record in binary mode (as `encodeEvent` makes it) as the structured JSON
+ * CloudEvent a commune system posts to ingest-gateway (`sequence` as a number, `data` parsed).
+ */
+export function recordToStructured(record: {
+  headers: Record<string, string>;
+  value: Buffer;
+}): Record<string, unknown> {
+  const event: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(record.headers)) {
+    if (name.startsWith('ce_')) event[name.slice(3)] = value;
+  }
+  if (typeof event.sequence === 'string') event.sequence = Number(event.sequence);
+  event.datacontenttype = record.headers['content-type'] ?? 'application/json';
+  event.data = JSON.parse(record.value.toString('utf8')) as unknown;
+  return event;
+}

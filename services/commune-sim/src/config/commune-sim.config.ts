@@ -25,6 +25,15 @@ export interface CommuneSimConfig {
   COMMUNES: string;
   /** Seed of the traffic generator: the same seed plays the same dossiers; 0 draws one from the clock (logged). */
   SEED: number;
+  /**
+   * ingest-gateway's URL: publish through it, as each commune's own system (an OAuth2 client per
+   * commune). Empty: write to Kafka directly, as a trusted writer (docs/security.md).
+   */
+  INGEST_GATEWAY_URL: string;
+  /** The identity provider's token endpoint, for INGEST_GATEWAY_URL. */
+  IDP_TOKEN_URL: string;
+  /** The file holding `client_id secret` lines of the communes' clients; empty: the demo secrets (`<client_id>-demo`) portal-sim's identity provider takes. */
+  IDP_CLIENT_SECRETS_FILE: string;
 }
 
 const schema: JSONSchemaType<CommuneSimConfig> = {
@@ -48,6 +57,9 @@ const schema: JSONSchemaType<CommuneSimConfig> = {
     MISTAKE_RATIO: { type: 'number', minimum: 0, maximum: 1, default: 0.02 },
     COMMUNES: { type: 'string', pattern: '^([0-9]{5}(,[0-9]{5})*)?$', default: '' },
     SEED: { type: 'integer', minimum: 0, default: 0 },
+    INGEST_GATEWAY_URL: { type: 'string', pattern: '^(https?://.+)?$', default: '' },
+    IDP_TOKEN_URL: { type: 'string', pattern: '^(https?://.+)?$', default: '' },
+    IDP_CLIENT_SECRETS_FILE: { type: 'string', default: '' },
   },
   required: [
     'PORT',
@@ -64,6 +76,9 @@ const schema: JSONSchemaType<CommuneSimConfig> = {
     'MISTAKE_RATIO',
     'COMMUNES',
     'SEED',
+    'INGEST_GATEWAY_URL',
+    'IDP_TOKEN_URL',
+    'IDP_CLIENT_SECRETS_FILE',
   ],
   additionalProperties: false,
 };
@@ -77,5 +92,7 @@ export function loadCommuneSimConfig(env: NodeJS.ProcessEnv = process.env): Comm
     throw new ConfigError('commune-sim', [
       `COMMUNES: ${unknown.join(', ')} not in the commune directory (libs/admin-units/data/sample.json)`,
     ]);
+  if (config.INGEST_GATEWAY_URL && !config.IDP_TOKEN_URL)
+    throw new ConfigError('commune-sim', ['IDP_TOKEN_URL: is required with INGEST_GATEWAY_URL']);
   return config;
 }
