@@ -20,13 +20,20 @@ function validate(file: string): { openapi: string; paths: string[] } {
 describe('contracts/openapi', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.openapi.yaml'));
 
-  it('documents the three national APIs portal-sim simulates, and the ops API', () => {
+  it('documents the three national APIs portal-sim simulates, the ops API and the ingest API', () => {
     expect(files.sort()).toEqual([
       'civil-status.openapi.yaml',
       'dvcqg.openapi.yaml',
+      'ingest-gateway.openapi.yaml',
       'land.openapi.yaml',
       'sync-monitor.openapi.yaml',
     ]);
+  });
+
+  it('ingest-gateway.openapi.yaml (generated from the code by @nestjs/swagger) is a valid OpenAPI 3.0 document', () => {
+    const { openapi, paths } = validate('ingest-gateway.openapi.yaml');
+    expect(openapi).toBe('3.0.0');
+    expect(paths.sort()).toEqual(['/v1/events', '/v1/receipts']);
   });
 
   it('sync-monitor.openapi.yaml (generated from the code by @nestjs/swagger) is a valid OpenAPI 3.0 document', () => {

@@ -4,6 +4,8 @@ import {
   EVENT_CATALOG,
   decodeEvent,
   readEvent,
+  recordToStructured,
+  structuredToRecord,
   TOPIC_SPECS,
 } from '@lienthong/contracts';
 import { toRecord, validFixtureEvents } from '@lienthong/testing';
@@ -73,6 +75,30 @@ describe('properties: never throw, only answer', () => {
         const result = validator.validate(event.type, data);
         expect(typeof result.ok).toBe('boolean');
       }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('structuredToRecord then readEvent on arbitrary JSON, and on valid events with an attribute replaced', () => {
+    const events = validFixtureEvents().map((e) => recordToStructured(toRecord(e)));
+    const attribute = fc.oneof(
+      fc.constantFrom('id', 'source', 'type', 'subject', 'time', 'communecode', 'sequence', 'data'),
+      fc.string({ maxLength: 25 }),
+    );
+    const answer = (event: unknown) => {
+      const shaped = structuredToRecord(event);
+      if (!shaped.ok) {
+        expect(shaped.failure.issues[0].message).toContain(shaped.failure.issues[0].field);
+        return;
+      }
+      const read = readEvent(shaped.value, 'commune.dossier.events.v1', validator);
+      expect(typeof read.ok).toBe('boolean');
+    };
+    fc.assert(fc.property(fc.jsonValue(), answer), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.constantFrom(...events), attribute, fc.jsonValue(), (event, name, value) =>
+        answer({ ...event, [name]: value }),
+      ),
       { numRuns: 3000 },
     );
   });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { generateKeyPair, SignJWT } from 'jose';
 import { AUTHORITY_HEADER, recordToStructured as structured } from '@lienthong/contracts';
 import {
@@ -237,6 +238,52 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     await expectEventually(
       async () => expect((await post(gateway, bearer, next)).status).toBe(202),
       { timeoutMs: 30_000, intervalMs: 500 },
+    );
+  });
+
+  it('answers every body, content type and token with 202 or problem+json, never a 500 (fast-check, 300 requests)', async () => {
+    const world = await DossierWorld.create(ctx, 'gatewayfuzz');
+    const gateway = await startGateway(world, 'gwfuzz', {
+      RATE_PER_SECOND: '10000',
+      RATE_BURST: '100000',
+    });
+    const life = dossierLifecycle(new Rng(11), { number: 1 });
+    const bearer = await token(world, `commune-${life.commune.code}`);
+    const valid = lifecycleRecords(life).map(structured);
+    const plausible = fc
+      .tuple(fc.constantFrom(...valid), fc.string({ maxLength: 20 }), fc.jsonValue())
+      .map(([event, name, value]) => ({ ...event, [name]: value }));
+    const body = fc.oneof(
+      fc.jsonValue(),
+      plausible,
+      fc.array(plausible, { maxLength: 5 }),
+      fc.string({ maxLength: 200 }),
+    );
+    const contentType = fc.constantFrom(
+      'application/cloudevents+json',
+      'application/cloudevents-batch+json',
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      '',
+    );
+    const credential = fc.oneof(
+      fc.constant(bearer),
+      fc.constant(undefined),
+      fc.string({ maxLength: 40 }).filter((t) => !/[\r\n]/.test(t)),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, contentType, credential, async (b, type, auth) => {
+        const answer = await post(
+          gateway,
+          auth,
+          typeof b === 'string' ? b : JSON.stringify(b),
+          type,
+        );
+        expect(answer.status).not.toBe(500);
+        if (answer.status !== 202) expect(answer.type).toMatch(PROBLEM);
+      }),
+      { numRuns: 300 },
     );
   });
 });
