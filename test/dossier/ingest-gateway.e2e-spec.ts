@@ -48,7 +48,11 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
       }),
     });
     expect(res.status).toBe(200);
-    return ((await res.json()) as { access_token: string }).access_token;
+    const bearer = ((await res.json()) as { access_token: string }).access_token;
+    // Neither the token nor the client's secret may show up in a log or a DLQ header.
+    world.watchSecret(bearer, `${client}'s access token`);
+    world.watchSecret(`${client}-demo`, `${client}'s client secret`);
+    return bearer;
   }
 
   async function post(

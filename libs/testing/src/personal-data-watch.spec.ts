@@ -36,4 +36,13 @@ describe('PersonalDataWatch', () => {
       'log: ChuHoSo in clear (…ấn, 19 chars)',
     ]);
   });
+
+  it('finds a planted secret (a password, a token) like a personal value, and refuses one too short to watch', () => {
+    const w = new PersonalDataWatch();
+    w.plantSecret('eyJhbGciOiJFUzI1NiJ9.canary.sig', 'an access token');
+    expect(w.leaks('gateway log', 'Authorization: Bearer eyJhbGciOiJFUzI1NiJ9.canary.sig')).toEqual(
+      ['gateway log: an access token in clear (…ig, 31 chars)'],
+    );
+    expect(() => w.plantSecret('abc', 'short')).toThrow(/cannot be watched/);
+  });
 });

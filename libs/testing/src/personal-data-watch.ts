@@ -5,7 +5,8 @@ const PERSONAL_KEYS = new Set(Object.keys(PERSONAL_DATA_FIELDS));
 const MIN_LENGTH = 6;
 
 /**
- * The personal values planted in a test's traffic, and where any of them shows up in clear.
+ * The personal values planted in a test's traffic (and the secrets planted by hand), and where
+ * any of them shows up in clear.
  * Values are taken from the payloads under the fields the contracts declare personal
  * (x-personal-data), so every new domain's fields are watched the day its schema declares them.
  * A leak is reported by field and place, with the value masked (the report is a log too).
@@ -26,6 +27,14 @@ export class PersonalDataWatch {
       }
     }
     this.walk(data, undefined);
+  }
+
+  /** Plants a secret (a password, an access token): it must not show up in clear either. */
+  plantSecret(value: string, name: string): void {
+    if (value.length < MIN_LENGTH)
+      throw new Error(`a secret of ${value.length} characters cannot be watched`);
+    this.values.set(value, name);
+    this.byPrefix = undefined;
   }
 
   get size(): number {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EncodedRecord, SyncHealthV2, SyncStatusV2 } from '@lienthong/contracts';
 import { TOPICS, dlqTopicFor } from '@lienthong/contracts';
@@ -142,6 +142,14 @@ export class SyncWorld {
     return `${this.ctx.schema}_${this.label}_sim`;
   }
 
+  /** Secrets of the world (tokens, client secrets) that must not show up in clear either. */
+  private readonly secrets: Array<{ value: string; name: string }> = [];
+
+  /** Watches for a secret in clear, wherever personal data is watched for. */
+  watchSecret(value: string, name: string): void {
+    this.secrets.push({ value, name });
+  }
+
   /** Watches another process's logs for personal data in clear, with the world's traffic. */
   watchLogs(name: string, process: ServiceProcess): void {
     this.watched.push({ name, process });
@@ -269,6 +277,17 @@ export class SyncWorld {
     );
     const watch = new PersonalDataWatch();
     for (const m of this.input.messages) watch.plant(m.value);
+    const planted = watch.size > 0 || produced === 0;
+    // Canaries: every Kafka principal's password, and the secrets the test handed the world.
+    const secretsDir = this.ctx.stack.kafkaSecretsDir;
+    if (secretsDir) {
+      for (const file of readdirSync(secretsDir).filter((f) => f.endsWith('.password')))
+        watch.plantSecret(
+          readFileSync(join(secretsDir, file), 'utf8').trim(),
+          `Kafka password ${file}`,
+        );
+    }
+    for (const s of this.secrets) watch.plantSecret(s.value, s.name);
     const leaks = [
       ...[this.sim, ...this.instances].flatMap((s, i) =>
         watch.leaks(
@@ -298,7 +317,7 @@ export class SyncWorld {
       for (const w of this.watched)
         writeFileSync(join(process.env.LEAK_DUMP, `${this.label}-${w.name}.log`), w.process.logs);
     }
-    expect({ planted: watch.size > 0 || produced === 0, leaks }).toEqual({
+    expect({ planted, leaks }).toEqual({
       planted: true,
       leaks: [],
     });
