@@ -107,19 +107,21 @@ export function passwordFile(principal: string): string {
   return join(secretsDir, `${principal}.password`);
 }
 
-/** Every principal's password, generated on first use (32 random bytes) and kept in a 0600 file. */
-export function ensureSecrets(): Record<string, string> {
+/** A secret of the local stack, generated on first use (32 random bytes) in a 0600 file. */
+export function ensureSecret(name: string): string {
   mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
   chmodSync(secretsDir, 0o700);
-  const out: Record<string, string> = {};
-  for (const principal of [ADMIN, ...Object.keys(PRINCIPALS)]) {
-    const file = passwordFile(principal);
-    if (!existsSync(file)) {
-      writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    }
-    out[principal] = readFileSync(file, 'utf8').trim();
-  }
-  return out;
+  const file = join(secretsDir, name);
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Every principal's password (`<principal>.password`, see ensureSecret). */
+export function ensureSecrets(): Record<string, string> {
+  return Object.fromEntries(
+    [ADMIN, ...Object.keys(PRINCIPALS)].map((p) => [p, ensureSecret(`${p}.password`)]),
+  );
 }
 
 export function adminSasl(): { mechanism: 'scram-sha-512'; username: string; password: string } {

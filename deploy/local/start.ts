@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { paths, repoRoot } from './config.ts';
+import { ensureSecret } from './kafka-security.ts';
 import type { StackState } from './stack.ts';
 
 interface ServiceSpec {
@@ -30,6 +31,8 @@ const portal = `http://127.0.0.1:${port('PORTAL_SIM_PORT', 8090)}`;
 const landSync = `http://127.0.0.1:${port('LAND_SYNC_PORT', 8094)}`;
 const monitor = `http://127.0.0.1:${port('SYNC_MONITOR_PORT', 8095)}`;
 const gateway = `http://127.0.0.1:${port('INGEST_GATEWAY_PORT', 8096)}`;
+// The simulators' admin endpoints (portal-sim /admin, commune-sim PUT /traffic) take this token.
+const simulatorsAdminToken = ensureSecret('simulators-admin.token');
 
 const services: ServiceSpec[] = [
   {
@@ -47,6 +50,7 @@ const services: ServiceSpec[] = [
       PORT: port('PORTAL_SIM_PORT', 8090),
       DATABASE_URL: state.databaseUrl,
       PORTAL_SIM_LAND_CALLBACK_URL: `${landSync}/land/callbacks`,
+      PORTAL_SIM_ADMIN_TOKEN: simulatorsAdminToken,
     },
     url: `${portal}/health`,
   },
@@ -104,6 +108,7 @@ const services: ServiceSpec[] = [
       PORT: port('COMMUNE_SIM_PORT', 8092),
       INGEST_GATEWAY_URL: gateway,
       IDP_TOKEN_URL: `${portal}/idp/token`,
+      COMMUNE_SIM_ADMIN_TOKEN: simulatorsAdminToken,
     },
     url: `http://127.0.0.1:${port('COMMUNE_SIM_PORT', 8092)}/traffic`,
   },

@@ -12,7 +12,13 @@ import type { Consumer } from 'kafkajs';
 import { Client } from 'pg';
 import type { EncodedRecord } from '@lienthong/contracts';
 import { TOPICS } from '@lienthong/contracts';
-import { Rng, dossierLifecycle, kafkaPrincipalSasl, lifecycleRecords } from '@lienthong/testing';
+import {
+  Rng,
+  SIMULATOR_ADMIN_TOKEN,
+  dossierLifecycle,
+  kafkaPrincipalSasl,
+  lifecycleRecords,
+} from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import {
   build,
@@ -136,7 +142,12 @@ async function runSystem(system: System, stack: Stack, kafka: Kafka): Promise<Fi
   const sim = await startProcess(
     'portal-sim',
     'services/portal-sim/dist/main.js',
-    { PORT: String(simPort), DATABASE_URL: stack.databaseUrl, PORTAL_SIM_SCHEMA: simSchema },
+    {
+      PORT: String(simPort),
+      DATABASE_URL: stack.databaseUrl,
+      PORTAL_SIM_SCHEMA: simSchema,
+      PORTAL_SIM_ADMIN_TOKEN: SIMULATOR_ADMIN_TOKEN,
+    },
     { url: `http://127.0.0.1:${simPort}/health` },
   );
   const port = await freePort();

@@ -28,6 +28,7 @@ import {
   Rng,
   dossierLifecycle,
   kafkaPrincipalSasl,
+  SIMULATOR_ADMIN_TOKEN,
   lifecycleRecords,
   opsReconcile,
   toRecord,
@@ -146,13 +147,21 @@ async function main(): Promise<void> {
   const sim = await startProcess(
     'portal-sim',
     'services/portal-sim/dist/main.js',
-    { PORT: String(simPort), DATABASE_URL: stack.databaseUrl, PORTAL_SIM_SCHEMA: simSchema },
+    {
+      PORT: String(simPort),
+      DATABASE_URL: stack.databaseUrl,
+      PORTAL_SIM_SCHEMA: simSchema,
+      PORTAL_SIM_ADMIN_TOKEN: SIMULATOR_ADMIN_TOKEN,
+    },
     { url: `${simUrl}/health` },
   );
   const adminCall = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${simUrl}/admin${path}`, {
       method,
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${SIMULATOR_ADMIN_TOKEN}`,
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     if (!res.ok) throw new Error(`portal-sim ${method} ${path}: ${res.status}`);

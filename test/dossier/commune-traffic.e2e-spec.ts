@@ -3,6 +3,7 @@ import type { DossierLifecycle } from '@lienthong/testing';
 import {
   FIXTURE_COMMUNES,
   RecordingConsumer,
+  SIMULATOR_ADMIN_TOKEN,
   ServiceProcess,
   expectEventually,
   useTestContext,
@@ -81,6 +82,7 @@ describe('simulated communes → dossier-sync → DVCQG, all real processes', ()
         TIME_SCALE: '21600',
         MISTAKE_RATIO: '0.1',
         LOG_LEVEL: 'warn',
+        COMMUNE_SIM_ADMIN_TOKEN: SIMULATOR_ADMIN_TOKEN,
       },
       readyPath: '/health/ready',
     });
@@ -92,13 +94,21 @@ describe('simulated communes → dossier-sync → DVCQG, all real processes', ()
     await expectEventually(async () => expect((await traffic()).started).toBeGreaterThan(150), {
       timeoutMs: 30_000,
     });
-    // Stop new dossiers; those under way play to the end.
-    const put = await fetch(await communes.url('/traffic'), {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ dossiersPerMinute: 0 }),
-    });
-    expect(put.status).toBe(200);
+    // Stop new dossiers; those under way play to the end. Changing the rates takes the admin token.
+    const change = (authorization?: string) =>
+      communes.url('/traffic').then((url) =>
+        fetch(url, {
+          method: 'PUT',
+          headers: {
+            'content-type': 'application/json',
+            ...(authorization ? { authorization } : {}),
+          },
+          body: JSON.stringify({ dossiersPerMinute: 0 }),
+        }),
+      );
+    expect((await change()).status).toBe(401);
+    expect((await change('Bearer not-the-admin-token-at-all')).status).toBe(401);
+    expect((await change(`Bearer ${SIMULATOR_ADMIN_TOKEN}`)).status).toBe(200);
     await expectEventually(
       async () => expect(await traffic()).toMatchObject({ inFlight: 0, unpublished: 0 }),
       { timeoutMs: 60_000 },

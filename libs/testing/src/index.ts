@@ -10,7 +10,7 @@ export type { ConsumedMessage } from './kafka';
 export { BrokerControl, PostgresControl } from './broker-control';
 export { PersonalDataWatch } from './personal-data-watch';
 export { ServiceProcess, freePort } from './service-process';
-export { portalAdmin, startPortalSim } from './portal-sim-process';
+export { SIMULATOR_ADMIN_TOKEN, portalAdmin, startPortalSim } from './portal-sim-process';
 export { SyncWorld } from './sync-world';
 export { ReconcileDriver } from './reconcile-driver';
 export type { ReconcileRunRow } from './reconcile-driver';

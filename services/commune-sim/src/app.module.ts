@@ -1,9 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { Module } from '@nestjs/common';
-import type { DynamicModule, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, RequestMethod } from '@nestjs/common';
+import type {
+  DynamicModule,
+  MiddlewareConsumer,
+  NestModule,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { EventProducer, createKafka } from '@lienthong/messaging';
+import { adminTokenMiddleware } from '@lienthong/observability';
 import { CommuneTraffic, FIXTURE_COMMUNES } from '@lienthong/simulation';
 import type { CommuneSimConfig } from './config/commune-sim.config';
 import { HealthController } from './health.controller';
@@ -44,8 +51,19 @@ function clientSecrets(file: string): (client: string) => string {
   };
 }
 
+const COMMUNE_SIM_CONFIG = Symbol('COMMUNE_SIM_CONFIG');
+
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  constructor(@Inject(COMMUNE_SIM_CONFIG) private readonly config: CommuneSimConfig) {}
+
+  /** Changing the rates takes the admin bearer token; reading them does not. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(adminTokenMiddleware(this.config.COMMUNE_SIM_ADMIN_TOKEN, 'COMMUNE_SIM_ADMIN_TOKEN'))
+      .forRoutes({ path: 'traffic', method: RequestMethod.PUT });
+  }
+
   static register(config: CommuneSimConfig, logger: Logger): DynamicModule {
     const wanted = new Set(config.COMMUNES.split(',').filter(Boolean));
     const communes = FIXTURE_COMMUNES.filter((c) => wanted.size === 0 || wanted.has(c.code));
@@ -88,6 +106,7 @@ export class AppModule {
       imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } })],
       controllers: [TrafficController, HealthController],
       providers: [
+        { provide: COMMUNE_SIM_CONFIG, useValue: config },
         { provide: CommuneTrafficRunner, useValue: runner },
         { provide: EventProducer, useValue: producer },
         {

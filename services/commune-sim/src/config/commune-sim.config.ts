@@ -34,6 +34,8 @@ export interface CommuneSimConfig {
   IDP_TOKEN_URL: string;
   /** The file holding `client_id secret` lines of the communes' clients; empty: the demo secrets (`<client_id>-demo`) portal-sim's identity provider takes. */
   IDP_CLIENT_SECRETS_FILE: string;
+  /** The bearer token of PUT /traffic (changing the rates); empty: the rates cannot be changed. */
+  COMMUNE_SIM_ADMIN_TOKEN: string;
 }
 
 const schema: JSONSchemaType<CommuneSimConfig> = {
@@ -60,6 +62,7 @@ const schema: JSONSchemaType<CommuneSimConfig> = {
     INGEST_GATEWAY_URL: { type: 'string', pattern: '^(https?://.+)?$', default: '' },
     IDP_TOKEN_URL: { type: 'string', pattern: '^(https?://.+)?$', default: '' },
     IDP_CLIENT_SECRETS_FILE: { type: 'string', default: '' },
+    COMMUNE_SIM_ADMIN_TOKEN: { type: 'string', pattern: '^(|[!-~]{16,})$', default: '' },
   },
   required: [
     'PORT',
@@ -79,6 +82,7 @@ const schema: JSONSchemaType<CommuneSimConfig> = {
     'INGEST_GATEWAY_URL',
     'IDP_TOKEN_URL',
     'IDP_CLIENT_SECRETS_FILE',
+    'COMMUNE_SIM_ADMIN_TOKEN',
   ],
   additionalProperties: false,
 };

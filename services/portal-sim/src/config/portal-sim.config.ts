@@ -40,6 +40,8 @@ export interface PortalSimConfig {
   PORTAL_SIM_IDP_ISSUER: string;
   PORTAL_SIM_IDP_AUDIENCE: string;
   PORTAL_SIM_IDP_TOKEN_TTL_SECONDS: number;
+  /** The bearer token of the admin API (faults, effects, resets); empty: the admin API is off. */
+  PORTAL_SIM_ADMIN_TOKEN: string;
 }
 
 const credentials = { type: 'string', pattern: '^[^:,]+:[^,]+(,[^:,]+:[^,]+)*$' } as const;
@@ -84,6 +86,7 @@ const schema: JSONSchemaType<PortalSimConfig> = {
     PORTAL_SIM_IDP_ISSUER: { type: 'string', minLength: 1, default: 'lienthong-idp-sim' },
     PORTAL_SIM_IDP_AUDIENCE: { type: 'string', minLength: 1, default: 'lienthong-ingest' },
     PORTAL_SIM_IDP_TOKEN_TTL_SECONDS: { type: 'integer', minimum: 5, default: 300 },
+    PORTAL_SIM_ADMIN_TOKEN: { type: 'string', pattern: '^(|[!-~]{16,})$', default: '' },
   },
   required: [
     'PORT',
@@ -109,6 +112,7 @@ const schema: JSONSchemaType<PortalSimConfig> = {
     'PORTAL_SIM_IDP_ISSUER',
     'PORTAL_SIM_IDP_AUDIENCE',
     'PORTAL_SIM_IDP_TOKEN_TTL_SECONDS',
+    'PORTAL_SIM_ADMIN_TOKEN',
   ],
   additionalProperties: false,
 };

@@ -30,6 +30,7 @@ export class PortalSimSettings {
     jitterMs: number;
   };
   readonly faults: Partial<Record<PortalApi, FaultProfile>>;
+  readonly adminToken: string;
   readonly idp: {
     clients: Map<string, { secret: string; authority: string }>;
     demo: boolean;
@@ -54,6 +55,7 @@ export class PortalSimSettings {
       duplicateRatio: config.PORTAL_SIM_LAND_CALLBACK_DUPLICATE_RATIO,
       jitterMs: config.PORTAL_SIM_LAND_CALLBACK_JITTER_MS,
     };
+    this.adminToken = config.PORTAL_SIM_ADMIN_TOKEN;
     this.idp = {
       clients: new Map(
         config.PORTAL_SIM_IDP_CLIENTS.split(',')

@@ -13,6 +13,7 @@ import { LandController } from './land/land.controller';
 import { LandService } from './land/land.service';
 import { AdminController } from './admin/admin.controller';
 import { IdentityController } from './identity/identity.controller';
+import { adminTokenMiddleware } from '@lienthong/observability';
 import { PortalSimSettings } from '../config/portal-sim.settings';
 
 /** The three simulated national APIs, their shared auth and write counters, the admin API, and the commune systems' identity provider. */
@@ -39,9 +40,16 @@ import { PortalSimSettings } from '../config/portal-sim.settings';
   ],
 })
 export class PortalsModule implements NestModule {
-  constructor(private readonly faults: FaultRegistry) {}
+  constructor(
+    private readonly faults: FaultRegistry,
+    private readonly settings: PortalSimSettings,
+  ) {}
 
   configure(consumer: MiddlewareConsumer): void {
+    // The admin API changes what the portals hold and how they fail: a bearer token, always.
+    consumer
+      .apply(adminTokenMiddleware(this.settings.adminToken, 'PORTAL_SIM_ADMIN_TOKEN'))
+      .forRoutes(AdminController);
     // Faults sit in front of the portal APIs only: admin and health always answer.
     consumer.apply(faultMiddleware('dvcqg', this.faults)).forRoutes(DvcqgController);
     consumer.apply(faultMiddleware('civil-status', this.faults)).forRoutes(CivilStatusController);
