@@ -33,6 +33,8 @@ const monitor = `http://127.0.0.1:${port('SYNC_MONITOR_PORT', 8095)}`;
 const gateway = `http://127.0.0.1:${port('INGEST_GATEWAY_PORT', 8096)}`;
 // The simulators' admin endpoints (portal-sim /admin, commune-sim PUT /traffic) take this token.
 const simulatorsAdminToken = ensureSecret('simulators-admin.token');
+// ingest-gateway reads the full results (personal data) from the sync services with this token.
+const resultsApiToken = ensureSecret('results-api.token');
 
 const services: ServiceSpec[] = [
   {
@@ -71,6 +73,7 @@ const services: ServiceSpec[] = [
       PORT: port('CIVIL_STATUS_SYNC_PORT', 8093),
       DATABASE_URL: state.databaseUrl,
       CIVIL_BASE_URL: portal,
+      RESULTS_API_TOKEN: resultsApiToken,
     },
     url: `http://127.0.0.1:${port('CIVIL_STATUS_SYNC_PORT', 8093)}/metrics`,
   },
@@ -81,6 +84,7 @@ const services: ServiceSpec[] = [
       PORT: port('LAND_SYNC_PORT', 8094),
       DATABASE_URL: state.databaseUrl,
       LAND_BASE_URL: portal,
+      RESULTS_API_TOKEN: resultsApiToken,
     },
     url: `${landSync}/metrics`,
   },
@@ -94,6 +98,9 @@ const services: ServiceSpec[] = [
       DATABASE_URL: state.databaseUrl,
       OAUTH_ISSUER: 'lienthong-idp-sim',
       OAUTH_JWKS_URL: `${portal}/idp/jwks.json`,
+      CIVIL_STATUS_RESULTS_URL: `http://127.0.0.1:${port('CIVIL_STATUS_SYNC_PORT', 8093)}`,
+      LAND_RESULTS_URL: landSync,
+      RESULTS_API_TOKEN: resultsApiToken,
     },
     url: `${gateway}/health`,
   },

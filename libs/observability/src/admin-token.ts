@@ -2,34 +2,46 @@ import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
 /**
+ * Why a request may not use endpoints guarded by a shared bearer token (a simulator's controls,
+ * a service's internal API), or undefined when it may. An empty token turns the endpoints off
+ * (403); a missing or wrong one is a 401. The token is compared in constant time, never logged.
+ */
+export function bearerRefusal(
+  authorization: string | undefined,
+  token: string,
+  variable: string,
+): { status: 401 | 403; detail: string } | undefined {
+  const expected = Buffer.from(token);
+  if (expected.length === 0)
+    return { status: 403, detail: `these endpoints are off: set ${variable} to use them` };
+  const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { status: 401, detail: `Authorization: the bearer token (${variable}) is required` };
+  return undefined;
+}
+
+/**
  * Express middleware for a simulator's control endpoints (portal-sim's /admin, commune-sim's
- * PUT /traffic): nothing there is reachable without `Authorization: Bearer <token>`. An empty
- * token turns the endpoints off (403). Refusals are problem details; the token is never logged.
+ * PUT /traffic): nothing there is reachable without `Authorization: Bearer <token>`; refusals are
+ * problem details.
  */
 export function adminTokenMiddleware(token: string, variable: string) {
-  const expected = Buffer.from(token);
   return (req: Request, res: Response, next: NextFunction): void => {
-    const refuse = (status: number, detail: string) =>
-      void res
-        .status(status)
-        .type('application/problem+json')
-        .send(
-          JSON.stringify({
-            type: 'about:blank',
-            title: status === 401 ? 'Not authenticated' : 'Forbidden',
-            status,
-            detail,
-          }),
-        );
-    if (expected.length === 0) {
-      refuse(403, `the admin endpoints are off: set ${variable} to use them`);
+    const refused = bearerRefusal(req.headers.authorization, token, variable);
+    if (!refused) {
+      next();
       return;
     }
-    const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      refuse(401, `Authorization: the admin bearer token (${variable}) is required`);
-      return;
-    }
-    next();
+    res
+      .status(refused.status)
+      .type('application/problem+json')
+      .send(
+        JSON.stringify({
+          type: 'about:blank',
+          title: refused.status === 401 ? 'Not authenticated' : 'Forbidden',
+          status: refused.status,
+          detail: refused.detail,
+        }),
+      );
   };
 }

@@ -206,6 +206,13 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       default: TOPICS.opsCommandResults,
       description: 'where this service answers the commands that concern it; tests use a copy',
     },
+    RESULTS_API_TOKEN: {
+      type: 'string',
+      pattern: '^(|[!-~]{16,})$',
+      default: '',
+      description:
+        'bearer token of GET /results (the full results, personal data included, for ingest-gateway only); empty: off',
+    },
     OPS_COMMAND_MAX_AGE_MS: int(
       1000,
       3_600_000,

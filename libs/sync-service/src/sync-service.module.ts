@@ -35,6 +35,7 @@ import { HealthController } from './health.controller';
 import { KafkaProbe } from './kafka-probe';
 import { MetricsController } from './metrics.controller';
 import { OpsCommands } from './ops-commands.service';
+import { ResultsController } from './results.controller';
 import type { SyncDomain } from './sync-domain';
 import { portalSettings } from './sync-service.config';
 import type { SyncServiceConfig } from './sync-service.config';
@@ -104,6 +105,7 @@ export class SyncServiceModule {
         domainEventsController(domain.contractTopic),
         HealthController,
         MetricsController,
+        ResultsController,
         ...(domain.controllers ?? []),
       ],
       providers: [

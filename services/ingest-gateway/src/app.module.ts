@@ -15,6 +15,7 @@ import { HealthController } from './health.controller';
 import { Receipts1763800003000 } from './infrastructure/migrations/1763800003000-receipts';
 import { IngestController } from './ingest/ingest.controller';
 import { IngestService } from './ingest/ingest.service';
+import { ResultsClient } from './ingest/results.client';
 import { GATEWAY_CONFIG, PROVINCE_OF } from './tokens';
 
 /** Disconnects the producer on shutdown, after the HTTP server stopped taking requests. */
@@ -79,6 +80,7 @@ export class AppModule {
         },
         { provide: ContractValidator, useValue: new ContractValidator() },
         IngestService,
+        ResultsClient,
       ],
     };
   }

@@ -5,6 +5,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { CommuneCredentials } from './auth/commune-credentials';
 import { IngestController } from './ingest/ingest.controller';
 import { IngestService } from './ingest/ingest.service';
+import { ResultsClient } from './ingest/results.client';
 import { GATEWAY_CONFIG } from './tokens';
 
 /** The API's controller alone: its document needs its routes and types, not Kafka or a database. */
@@ -14,6 +15,7 @@ import { GATEWAY_CONFIG } from './tokens';
     { provide: GATEWAY_CONFIG, useValue: {} },
     { provide: CommuneCredentials, useValue: {} },
     { provide: IngestService, useValue: {} },
+    { provide: ResultsClient, useValue: {} },
   ],
 })
 class IngestApiDocumentModule {}

@@ -96,6 +96,25 @@ export const INGEST_GATEWAY_VARS = {
     default: 500,
     description: 'most events in one batch (413 beyond)',
   },
+  CIVIL_STATUS_RESULTS_URL: {
+    type: 'string',
+    pattern: '^(https?://.+)?$',
+    default: '',
+    description:
+      "civil-status-sync's base URL, where the full results are (GET /results); empty: none",
+  },
+  LAND_RESULTS_URL: {
+    type: 'string',
+    pattern: '^(https?://.+)?$',
+    default: '',
+    description: "land-sync's base URL, where the full results are; empty: none",
+  },
+  RESULTS_API_TOKEN: {
+    type: 'string',
+    pattern: '^(|[!-~]{16,})$',
+    default: '',
+    description: "the sync services' RESULTS_API_TOKEN",
+  },
 } as const satisfies Record<string, EnvVar>;
 
 export type IngestGatewayConfig = ReturnType<typeof loadIngestGatewayConfig>;

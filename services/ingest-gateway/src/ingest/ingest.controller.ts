@@ -18,6 +18,7 @@ import type { IngestGatewayConfig } from '../config/ingest-gateway.config';
 import { GATEWAY_CONFIG } from '../tokens';
 import { IngestService } from './ingest.service';
 import type { EventReceipt } from './ingest.service';
+import { ResultsClient } from './results.client';
 
 const SINGLE = 'application/cloudevents+json';
 const BATCH = 'application/cloudevents-batch+json';
@@ -34,6 +35,7 @@ export class IngestController {
     @Inject(GATEWAY_CONFIG) private readonly config: IngestGatewayConfig,
     private readonly credentials: CommuneCredentials,
     private readonly ingest: IngestService,
+    private readonly results: ResultsClient,
   ) {}
 
   @Post('events')
@@ -117,6 +119,24 @@ export class IngestController {
     const receipt = await this.ingest.receipt(caller, source, id);
     if (!receipt) throw new Problem(404, 'Not found', 'no such event for this credential');
     return receipt;
+  }
+
+  @Get('results')
+  @ApiOperation({
+    summary: 'A result with personal data, for its own commune',
+    description:
+      'sync.status.v2 carries a result’s non-personal part and a `resultRef`; the commune that owns the entity (or its province system) resolves the reference here to the whole result (a newborn’s personal ID number included). 404 to anyone else.',
+  })
+  @ApiQuery({ name: 'ref', required: true, description: 'the resultRef of a SYNCED status' })
+  @ApiResponse({ status: 200, description: 'the whole result' })
+  @ApiResponse({ status: 404, description: 'no result the credential may see' })
+  @ApiResponse({ status: 503, description: 'the service holding the result does not answer' })
+  async result(@Req() req: Request, @Query('ref') ref?: string): Promise<object> {
+    const caller = await this.caller(req);
+    if (!ref) {
+      throw new Problem(400, 'Missing query parameter', 'ref: is required', { code: 'BAD_QUERY' });
+    }
+    return this.results.result(caller, ref);
   }
 
   private async caller(req: Request): Promise<Caller> {
