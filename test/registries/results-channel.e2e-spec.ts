@@ -58,19 +58,17 @@ describe('results with personal data reach only their own commune, real processe
     let synced: Array<{ key: string; commune: string; ref: string }> = [];
     await expectEventually(
       () => {
-        synced = world
-          .syncStatusesV2()
-          .flatMap((s) =>
-            s.state === 'SYNCED' && s.receipt?.result?.resultRef
-              ? [
-                  {
-                    key: s.entity.key,
-                    commune: s.entity.communeCode,
-                    ref: s.receipt.result.resultRef,
-                  },
-                ]
-              : [],
-          );
+        synced = world.syncStatusesV2().flatMap((s) =>
+          s.state === 'SYNCED' && s.receipt?.result?.resultRef
+            ? [
+                {
+                  key: s.entity.key,
+                  commune: s.entity.communeCode,
+                  ref: s.receipt.result.resultRef,
+                },
+              ]
+            : [],
+        );
         expect(new Set(synced.map((s) => s.key)).size).toBe(births.length);
       },
       { timeoutMs: 90_000 },
