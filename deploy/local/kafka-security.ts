@@ -87,6 +87,9 @@ export const PRINCIPALS: Record<string, Grant> = {
       'commune.dossier.events.v1': ['WRITE'],
       'commune.civil-status.events.v1': ['WRITE'],
       'commune.land.events.v1': ['WRITE'],
+      // Each commune reads its own entities' statuses back through the gateway's API.
+      'sync.status.v2': ['READ'],
+      [dlq('sync.status.v2')]: ['WRITE'],
     },
   },
   // The tests' own client (libs/testing): it creates a copy of the topics per test world, under

@@ -33,7 +33,13 @@ describe('contracts/openapi', () => {
   it('ingest-gateway.openapi.yaml (generated from the code by @nestjs/swagger) is a valid OpenAPI 3.0 document', () => {
     const { openapi, paths } = validate('ingest-gateway.openapi.yaml');
     expect(openapi).toBe('3.0.0');
-    expect(paths.sort()).toEqual(['/v1/events', '/v1/receipts', '/v1/results']);
+    expect(paths.sort()).toEqual([
+      '/v1/events',
+      '/v1/receipts',
+      '/v1/results',
+      '/v1/statuses',
+      '/v1/statuses/{domain}/{key}',
+    ]);
   });
 
   it('sync-monitor.openapi.yaml (generated from the code by @nestjs/swagger) is a valid OpenAPI 3.0 document', () => {

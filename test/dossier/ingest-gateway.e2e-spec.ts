@@ -25,6 +25,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
         KAFKA_BROKERS: ctx.stack.kafkaBrokers.join(','),
         DB_SCHEMA: `${ctx.schema}_${name}`,
         DOSSIER_TOPIC: world.topic,
+        SYNC_STATUS_V2_TOPIC: world.statusV2Topic,
         OAUTH_ISSUER: 'lienthong-idp-sim',
         OAUTH_JWKS_URL: await world.sim.url('/idp/jwks.json'),
         LOG_LEVEL: 'info',
@@ -209,6 +210,33 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     await world.waitForLedger({ SYNCED: lives.length }, 120_000);
     await expectPortalHoldsExactly(world, lives, { stepOrder: true });
     expect(world.input.messages).toHaveLength(posted);
+
+    // Each commune reads its own statuses back: one entity, and what changed since a time.
+    const get = async (path: string, bearer: string) => {
+      const res = await fetch(await gateway.url(path), {
+        headers: { authorization: `Bearer ${bearer}` },
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const ofBLives = byCommune.get(second) as DossierLifecycle[];
+    await expectEventually(
+      async () => {
+        const one = await get(`/v1/statuses/dossier/${encodeURIComponent(ofB.code)}`, tokenB);
+        expect([one.status, one.body.state, one.body.communeCode]).toEqual([200, 'SYNCED', second]);
+        const listed = await get('/v1/statuses?limit=1000', tokenB);
+        const keys = (listed.body.statuses as Array<{ key: string; communeCode: string }>).map(
+          (s) => `${s.communeCode} ${s.key}`,
+        );
+        expect(keys.sort()).toEqual(ofBLives.map((l) => `${second} ${l.code}`).sort());
+      },
+      { timeoutMs: 30_000 },
+    );
+    // Not another commune's.
+    expect((await get(`/v1/statuses/dossier/${encodeURIComponent(ofB.code)}`, tokenA)).status).toBe(
+      404,
+    );
+    const bad = await get('/v1/statuses?since=yesterday', tokenB);
+    expect([bad.status, bad.body.code]).toEqual([400, 'BAD_QUERY']);
   });
 
   it('limits each commune’s rate: 429 with Retry-After, taken again once the time has passed', async () => {

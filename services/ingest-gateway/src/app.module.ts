@@ -7,16 +7,23 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { loadVietnamAddressDatabase } from '@lienthong/admin-units';
 import { ContractValidator } from '@lienthong/contracts';
-import { EventProducer, createKafka } from '@lienthong/messaging';
+import {
+  ConsumerOffset1763800000200,
+  DeadLetterOriginal1763800000600,
+  EventProducer,
+  createKafka,
+} from '@lienthong/messaging';
 import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
 import { CommuneCredentials } from './auth/commune-credentials';
 import type { IngestGatewayConfig } from './config/ingest-gateway.config';
 import { HealthController } from './health.controller';
 import { Receipts1763800003000 } from './infrastructure/migrations/1763800003000-receipts';
+import { Statuses1763800003100 } from './infrastructure/migrations/1763800003100-statuses';
 import { IngestController } from './ingest/ingest.controller';
 import { IngestService } from './ingest/ingest.service';
 import { ResultsClient } from './ingest/results.client';
-import { GATEWAY_CONFIG, PROVINCE_OF } from './tokens';
+import { Statuses } from './ingest/statuses';
+import { GATEWAY_CONFIG, PROVINCE_OF, ROOT_LOGGER } from './tokens';
 
 /** Disconnects the producer on shutdown, after the HTTP server stopped taking requests. */
 class ProducerLifecycle implements OnApplicationShutdown {
@@ -34,7 +41,12 @@ export class AppModule {
     const persistence = {
       url: config.DATABASE_URL,
       schema: config.DB_SCHEMA,
-      migrations: [Receipts1763800003000],
+      migrations: [
+        ConsumerOffset1763800000200,
+        DeadLetterOriginal1763800000600,
+        Receipts1763800003000,
+        Statuses1763800003100,
+      ],
       applicationName: `ingest-gateway:${config.INSTANCE_ID}`,
       poolSize: 10,
     };
@@ -52,6 +64,7 @@ export class AppModule {
       controllers: [HealthController, IngestController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: ROOT_LOGGER, useValue: logger },
         {
           provide: PROVINCE_OF,
           useValue: (code: string) => communes.commune(code)?.provinceCode,
@@ -81,6 +94,7 @@ export class AppModule {
         { provide: ContractValidator, useValue: new ContractValidator() },
         IngestService,
         ResultsClient,
+        Statuses,
       ],
     };
   }

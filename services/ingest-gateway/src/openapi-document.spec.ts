@@ -16,7 +16,13 @@ describe('the ingest API document', () => {
 
   it('documents every route, with a bearer token and each refusal', async () => {
     const doc = await ingestApiDocument();
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/events', '/v1/receipts', '/v1/results']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/v1/events',
+      '/v1/receipts',
+      '/v1/results',
+      '/v1/statuses',
+      '/v1/statuses/{domain}/{key}',
+    ]);
     expect(Object.keys(doc.paths['/v1/events']?.post?.responses ?? {}).sort()).toEqual([
       '202',
       '400',

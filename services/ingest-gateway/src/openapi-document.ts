@@ -6,6 +6,7 @@ import { CommuneCredentials } from './auth/commune-credentials';
 import { IngestController } from './ingest/ingest.controller';
 import { IngestService } from './ingest/ingest.service';
 import { ResultsClient } from './ingest/results.client';
+import { Statuses } from './ingest/statuses';
 import { GATEWAY_CONFIG } from './tokens';
 
 /** The API's controller alone: its document needs its routes and types, not Kafka or a database. */
@@ -16,6 +17,7 @@ import { GATEWAY_CONFIG } from './tokens';
     { provide: CommuneCredentials, useValue: {} },
     { provide: IngestService, useValue: {} },
     { provide: ResultsClient, useValue: {} },
+    { provide: Statuses, useValue: {} },
   ],
 })
 class IngestApiDocumentModule {}

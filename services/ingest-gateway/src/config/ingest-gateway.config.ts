@@ -38,6 +38,18 @@ export const INGEST_GATEWAY_VARS = {
     default: '127.0.0.1:9092',
     description: 'host:port,…',
   },
+  KAFKA_GROUP_ID: {
+    type: 'string',
+    minLength: 1,
+    default: 'lienthong-ingest-gateway',
+    description: 'consumer group prefix (statuses)',
+  },
+  SYNC_STATUS_V2_TOPIC: {
+    type: 'string',
+    minLength: 1,
+    default: TOPICS.syncStatusV2,
+    description: 'the statuses communes read back (tests use a copy)',
+  },
   DOSSIER_TOPIC: {
     type: 'string',
     minLength: 1,

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -19,6 +19,8 @@ import { GATEWAY_CONFIG } from '../tokens';
 import { IngestService } from './ingest.service';
 import type { EventReceipt } from './ingest.service';
 import { ResultsClient } from './results.client';
+import { Statuses } from './statuses';
+import type { EntityStatus } from './statuses';
 
 const SINGLE = 'application/cloudevents+json';
 const BATCH = 'application/cloudevents-batch+json';
@@ -36,6 +38,7 @@ export class IngestController {
     private readonly credentials: CommuneCredentials,
     private readonly ingest: IngestService,
     private readonly results: ResultsClient,
+    private readonly statuses: Statuses,
   ) {}
 
   @Post('events')
@@ -137,6 +140,63 @@ export class IngestController {
       throw new Problem(400, 'Missing query parameter', 'ref: is required', { code: 'BAD_QUERY' });
     }
     return this.results.result(caller, ref);
+  }
+
+  @Get('statuses')
+  @ApiOperation({
+    summary: 'What became of the caller’s entities',
+    description:
+      'The latest sync status (sync.status.v2) of each entity of the caller’s commune (a province system: of every commune of its province) that changed after `since`, oldest first, at most `limit`; the last `changedAt` is the next `since`.',
+  })
+  @ApiQuery({ name: 'since', required: false, description: 'RFC 3339; default: the beginning' })
+  @ApiQuery({ name: 'limit', required: false, description: '1–1000, default 100' })
+  @ApiResponse({ status: 200, description: 'the statuses, oldest change first' })
+  async changedStatuses(
+    @Req() req: Request,
+    @Query('since') since?: string,
+    @Query('limit') limit?: string,
+  ): Promise<{ statuses: EntityStatus[] }> {
+    const caller = await this.caller(req);
+    const from = since === undefined ? new Date(0) : new Date(since);
+    if (
+      Number.isNaN(from.getTime()) ||
+      (since !== undefined && !/(Z|[+-]\d{2}:\d{2})$/.test(since))
+    ) {
+      throw new Problem(
+        400,
+        'Bad query parameter',
+        'since: must be an RFC 3339 timestamp with an offset',
+        {
+          code: 'BAD_QUERY',
+        },
+      );
+    }
+    const n = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+      throw new Problem(400, 'Bad query parameter', 'limit: must be an integer from 1 to 1000', {
+        code: 'BAD_QUERY',
+      });
+    }
+    return { statuses: await this.statuses.changed(caller, from, n) };
+  }
+
+  @Get('statuses/:domain/:key')
+  @ApiOperation({
+    summary: 'One entity’s latest sync status',
+    description:
+      'For the commune the entity belongs to (or its province system); 404 to anyone else.',
+  })
+  @ApiResponse({ status: 200, description: 'the latest status' })
+  @ApiResponse({ status: 404, description: 'no status the credential may see' })
+  async status(
+    @Req() req: Request,
+    @Param('domain') domain: string,
+    @Param('key') key: string,
+  ): Promise<EntityStatus> {
+    const caller = await this.caller(req);
+    const found = await this.statuses.one(caller, domain, key);
+    if (!found) throw new Problem(404, 'Not found', 'no status of this entity for this credential');
+    return found;
   }
 
   private async caller(req: Request): Promise<Caller> {
