@@ -171,17 +171,19 @@ function aclRows(principal: string, grant: Grant) {
   }
   // Its own consumer groups: `lienthong-<principal>` and what it derives (`….ops`, `….status`).
   add(AclResourceTypes.GROUP, `lienthong-${principal}`, AclOperationTypes.READ, true);
+  // …and removing the short-lived ones it makes (a dead-letter replay's group).
+  add(AclResourceTypes.GROUP, `lienthong-${principal}`, AclOperationTypes.DELETE, true);
   for (const prefix of TEST_PREFIXES) {
     add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.READ, true);
     add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.WRITE, true);
     add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.DESCRIBE, true);
     add(AclResourceTypes.GROUP, prefix, AclOperationTypes.READ, true);
+    add(AclResourceTypes.GROUP, prefix, AclOperationTypes.DELETE, true);
     if (principal === 'test') {
       // Creating and deleting the per-world topics, reading their configuration.
       add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.CREATE, true);
       add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.DELETE, true);
       add(AclResourceTypes.TOPIC, prefix, AclOperationTypes.DESCRIBE_CONFIGS, true);
-      add(AclResourceTypes.GROUP, prefix, AclOperationTypes.DELETE, true);
       add(AclResourceTypes.GROUP, prefix, AclOperationTypes.DESCRIBE, true);
     }
   }

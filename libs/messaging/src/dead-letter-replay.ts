@@ -35,6 +35,8 @@ export async function replayDeadLetters(
   producer: EventProducer,
   dlqTopic: string,
   selection: ReplaySelection,
+  /** The service's own consumer-group prefix: its Kafka principal may use only groups under it. */
+  groupPrefix: string,
 ): Promise<{
   count: number;
   letters: Array<{ partition: number; offset: string }>;
@@ -42,7 +44,7 @@ export async function replayDeadLetters(
 }> {
   const admin = kafka.admin();
   await admin.connect();
-  const groupId = `lienthong-replay-${randomUUID()}`;
+  const groupId = `${groupPrefix}.replay-${randomUUID()}`;
   try {
     const ends = (await admin.fetchTopicOffsets(dlqTopic))
       .filter((p) => selection.partition === undefined || p.partition === selection.partition)

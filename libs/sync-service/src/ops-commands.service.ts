@@ -217,7 +217,13 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
     if (command.command === 'replay-dead-letters') {
       const dlq = dlqTopicFor(this.config.EVENTS_TOPIC);
       const { topic: _topic, ...selection } = command.selection;
-      const replayed = await replayDeadLetters(this.kafka, this.producer, dlq, selection);
+      const replayed = await replayDeadLetters(
+        this.kafka,
+        this.producer,
+        dlq,
+        selection,
+        this.config.KAFKA_GROUP_ID,
+      );
       this.logger.info(
         { commandId: command.commandId, replayed: replayed.count },
         'dead letters replayed',
