@@ -175,6 +175,9 @@ export class CivilStatusService {
     }
     let refusal: string | null = null;
     if (s.module === 'LTKS' && typeof s.record.maGCS === 'string') {
+      // Two submissions of one certificate at once (two sync instances) must not both find it
+      // unused: the check and the insert are serialised per certificate until the commit.
+      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`maGCS:${s.record.maGCS}`]);
       const used: unknown[] = await tx.query(
         // A refused registration did not use up the certificate.
         `select 1 from civil_registration
