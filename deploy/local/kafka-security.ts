@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka, KafkaConfig } from 'kafkajs';
 import { paths } from './config.ts';
 
 /** The broker's own principal (inter-broker traffic, the stack's topic and ACL set-up): a super user. */
@@ -133,6 +133,20 @@ export function adminSasl(): { mechanism: 'scram-sha-512'; username: string; pas
     username: ADMIN,
     password: readFileSync(passwordFile(ADMIN), 'utf8').trim(),
   };
+}
+
+/**
+ * The stack's own client (topics, ACLs, readiness), as the admin principal once its password
+ * exists (before the first start there is none, and nothing answers anyway).
+ */
+export function stackKafka(brokers: string, extra: Partial<KafkaConfig> = {}): Kafka {
+  return new kafkajs.Kafka({
+    clientId: 'lienthong-stack',
+    brokers: [brokers],
+    sasl: existsSync(passwordFile(ADMIN)) ? adminSasl() : undefined,
+    logLevel: kafkajs.logLevel.NOTHING,
+    ...extra,
+  });
 }
 
 /** The SCRAM credentials `kafka-storage format --add-scram` writes into a new cluster's metadata. */

@@ -11,7 +11,6 @@ import {
   rmSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import {
   KAFKA_CONTROLLER_PORT,
   KAFKA_HEAP,
@@ -37,7 +36,7 @@ import {
   adminSasl,
   ensureAcls,
   ensureSecrets,
-  passwordFile,
+  stackKafka,
   scramFormatArgs,
   securityProperties,
 } from './kafka-security.ts';
@@ -191,13 +190,7 @@ async function ensurePrincipals(): Promise<void> {
     known.add(name);
     writeFileSync(usersMarker, `${[...known].join('\n')}\n`);
   }
-  const kafka = new Kafka({
-    clientId: 'lienthong-stack',
-    brokers: [kafkaBrokers],
-    sasl: adminSasl(),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
+  const admin = stackKafka(kafkaBrokers).admin();
   await admin.connect();
   try {
     await ensureAcls(admin);
@@ -212,14 +205,10 @@ export function brokerPid(): number | undefined {
 
 /** Ready means the broker answers an admin metadata call, not merely that the port is open. */
 export async function brokerReady(timeoutMs = 2000): Promise<boolean> {
-  const kafka = new Kafka({
-    clientId: 'lienthong-stack',
-    brokers: [kafkaBrokers],
-    sasl: existsSync(passwordFile(ADMIN)) ? adminSasl() : undefined,
+  const kafka = stackKafka(kafkaBrokers, {
     connectionTimeout: timeoutMs,
     requestTimeout: timeoutMs,
     retry: { retries: 0 },
-    logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin();
   try {

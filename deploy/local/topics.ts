@@ -1,9 +1,8 @@
 // Creates the project's topics from contracts/topics.json, idempotently: missing topics are
 // created, topics with fewer partitions than listed are grown, nothing is ever deleted.
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel } from 'kafkajs';
 import { kafkaBrokers, paths } from './config.ts';
-import { adminSasl } from './kafka-security.ts';
+import { stackKafka } from './kafka-security.ts';
 
 export interface TopicSpec {
   name: string;
@@ -36,13 +35,7 @@ export async function ensureTopics(
 }
 
 async function ensureTopicsOnce(brokers: string): Promise<{ created: string[]; grown: string[] }> {
-  const kafka = new Kafka({
-    clientId: 'lienthong-stack',
-    brokers: [brokers],
-    sasl: adminSasl(),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
+  const admin = stackKafka(brokers).admin();
   await admin.connect();
   try {
     const specs = topicList();

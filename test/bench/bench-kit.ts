@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaPrincipalEnv } from '@lienthong/testing';
+import { kafkaPrincipalEnv, principalOfEntry } from '@lienthong/testing';
 
 export const root = resolve(__dirname, '..', '..');
 
@@ -61,7 +61,7 @@ export async function startProcess(
   ready: { url?: string; line?: string },
 ): Promise<ChildProcess> {
   // A service authenticates to Kafka as itself; the baseline, a bench program, as `test`.
-  const principal = /^services\/([^/]+)\//.exec(entry)?.[1] ?? 'test';
+  const principal = principalOfEntry(entry) ?? 'test';
   const child = spawn(process.execPath, [join(root, entry)], {
     cwd: root,
     env: { ...process.env, ...kafkaPrincipalEnv(principal), ...env },

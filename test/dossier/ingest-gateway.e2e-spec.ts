@@ -3,13 +3,14 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { AUTHORITY_HEADER, recordToStructured as structured } from '@lienthong/contracts';
 import {
   Rng,
-  ServiceProcess,
   dossierLifecycle,
   expectEventually,
   lifecycleRecords,
+  idpToken,
+  startIngestGateway,
   useTestContext,
 } from '@lienthong/testing';
-import type { DossierLifecycle } from '@lienthong/testing';
+import type { DossierLifecycle, ServiceProcess } from '@lienthong/testing';
 import { DossierWorld, expectPortalHoldsExactly } from './dossier-harness';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -17,44 +18,8 @@ const PROBLEM = /^application\/problem\+json/;
 describe('ingest-gateway: commune systems post CloudEvents over HTTP, real processes', () => {
   const ctx = useTestContext('ingest-gateway');
 
-  async function startGateway(world: DossierWorld, name: string, env: Record<string, string> = {}) {
-    const gateway = new ServiceProcess({
-      entry: 'services/ingest-gateway/dist/main.js',
-      env: {
-        DATABASE_URL: ctx.stack.databaseUrl,
-        KAFKA_BROKERS: ctx.stack.kafkaBrokers.join(','),
-        DB_SCHEMA: `${ctx.schema}_${name}`,
-        DOSSIER_TOPIC: world.topic,
-        SYNC_STATUS_V2_TOPIC: world.statusV2Topic,
-        OAUTH_ISSUER: 'lienthong-idp-sim',
-        OAUTH_JWKS_URL: await world.sim.url('/idp/jwks.json'),
-        LOG_LEVEL: 'info',
-        ...env,
-      },
-    });
-    await gateway.start();
-    world.watchLogs(name, gateway);
-    ctx.onCleanup(() => gateway.stop());
-    return gateway;
-  }
-
-  async function token(world: DossierWorld, client: string): Promise<string> {
-    const res = await fetch(await world.sim.url('/idp/token'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: client,
-        client_secret: `${client}-demo`,
-      }),
-    });
-    expect(res.status).toBe(200);
-    const bearer = ((await res.json()) as { access_token: string }).access_token;
-    // Neither the token nor the client's secret may show up in a log or a DLQ header.
-    world.watchSecret(bearer, `${client}'s access token`);
-    world.watchSecret(`${client}-demo`, `${client}'s client secret`);
-    return bearer;
-  }
+  const startGateway = (world: DossierWorld, name: string, env: Record<string, string> = {}) =>
+    startIngestGateway(ctx, world, name, { DOSSIER_TOPIC: world.topic, ...env });
 
   async function post(
     gateway: ServiceProcess,
@@ -111,7 +76,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     expect(JSON.stringify(refused.body)).not.toContain(forged);
 
     // Commune A's system posting a dossier of commune B, alone or hidden in a batch: 403, nothing taken.
-    const tokenA = await token(world, `commune-${first}`);
+    const tokenA = await idpToken(world, `commune-${first}`);
     const ofB = (byCommune.get(second) as DossierLifecycle[])[0] as DossierLifecycle;
     const forBatch = eventsOf.get(ofB.code) as Array<Record<string, unknown>>;
     const ownA = eventsOf.get(
@@ -125,7 +90,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     );
     // A province system outside the commune's province: 403 as well.
     const otherProvince = ['01', '46', '79'].find((p) => p !== ofB.commune.provinceCode) as string;
-    const provinceToken = await token(world, `province-${otherProvince}`);
+    const provinceToken = await idpToken(world, `province-${otherProvince}`);
     expect((await post(gateway, provinceToken, forBatch)).status).toBe(403);
 
     // A broken contract, named by field and rule; malformed JSON; a wrong content type.
@@ -135,7 +100,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     ) as Record<string, unknown>;
     const broken = { ...received, data: { ...(received.data as object) } };
     (broken.data as Record<string, unknown>).NgayHenTra = '2025-06-01T08:00:00+07:00';
-    const tokenB = await token(world, `commune-${second}`);
+    const tokenB = await idpToken(world, `commune-${second}`);
     const invalid = await post(gateway, tokenB, broken, 'application/cloudevents+json');
     expect([invalid.status, invalid.body.code]).toEqual([422, 'BUSINESS_RULE_VIOLATION']);
     expect(invalid.body.issues).toEqual([
@@ -153,12 +118,12 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     for (const [commune, own] of byCommune) {
       const events = own.flatMap((l) => eventsOf.get(l.code) as Array<Record<string, unknown>>);
       if (commune === first) {
-        const province = await token(world, `province-${own[0]?.commune.provinceCode}`);
+        const province = await idpToken(world, `province-${own[0]?.commune.provinceCode}`);
         const res = await post(gateway, province, events);
         expect([res.status, res.body.accepted]).toEqual([202, events.length]);
       } else {
         for (const e of events) delete e.communecode;
-        const res = await post(gateway, await token(world, `commune-${commune}`), events);
+        const res = await post(gateway, await idpToken(world, `commune-${commune}`), events);
         expect([res.status, res.body.accepted, res.body.duplicates]).toEqual([
           202,
           events.length,
@@ -248,7 +213,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     });
     const life = dossierLifecycle(new Rng(7), { number: 1 });
     const events = lifecycleRecords(life).map(structured).slice(0, 6);
-    const bearer = await token(world, `commune-${life.commune.code}`);
+    const bearer = await idpToken(world, `commune-${life.commune.code}`);
     expect((await post(gateway, bearer, events)).status).toBe(202);
     const more = dossierLifecycle(new Rng(8), { number: 2, commune: life.commune });
     const next = lifecycleRecords(more).map(structured).slice(0, 3);
@@ -262,7 +227,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
     if (neighbour.commune.code !== life.commune.code) {
       const nb = await post(
         gateway,
-        await token(world, `commune-${neighbour.commune.code}`),
+        await idpToken(world, `commune-${neighbour.commune.code}`),
         theirs,
       );
       expect(nb.status).toBe(202);
@@ -280,7 +245,7 @@ describe('ingest-gateway: commune systems post CloudEvents over HTTP, real proce
       RATE_BURST: '100000',
     });
     const life = dossierLifecycle(new Rng(11), { number: 1 });
-    const bearer = await token(world, `commune-${life.commune.code}`);
+    const bearer = await idpToken(world, `commune-${life.commune.code}`);
     const valid = lifecycleRecords(life).map(structured);
     const plausible = fc
       .tuple(fc.constantFrom(...valid), fc.string({ maxLength: 20 }), fc.jsonValue())

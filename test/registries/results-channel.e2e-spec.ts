@@ -4,9 +4,10 @@ import { EVENT_TYPES } from '@lienthong/contracts';
 import type { BirthRegistered } from '@lienthong/contracts';
 import {
   Rng,
-  ServiceProcess,
   SyncWorld,
   expectEventually,
+  idpToken,
+  startIngestGateway,
   useTestContext,
 } from '@lienthong/testing';
 import { CIVIL_STATUS_SYNC, civilEntities } from './registries-harness';
@@ -26,22 +27,11 @@ describe('results with personal data reach only their own commune, real processe
     world.watchSecret(resultsToken, 'RESULTS_API_TOKEN');
     const civil = await world.instance('civil-results', { RESULTS_API_TOKEN: resultsToken });
     await civil.start();
-    const gateway = new ServiceProcess({
-      entry: 'services/ingest-gateway/dist/main.js',
-      env: {
-        DATABASE_URL: ctx.stack.databaseUrl,
-        KAFKA_BROKERS: ctx.stack.kafkaBrokers.join(','),
-        DB_SCHEMA: `${ctx.schema}_gw`,
-        CIVIL_STATUS_TOPIC: world.topic,
-        OAUTH_ISSUER: 'lienthong-idp-sim',
-        OAUTH_JWKS_URL: await world.sim.url('/idp/jwks.json'),
-        CIVIL_STATUS_RESULTS_URL: await civil.url(),
-        RESULTS_API_TOKEN: resultsToken,
-      },
+    const gateway = await startIngestGateway(ctx, world, 'gw', {
+      CIVIL_STATUS_TOPIC: world.topic,
+      CIVIL_STATUS_RESULTS_URL: await civil.url(),
+      RESULTS_API_TOKEN: resultsToken,
     });
-    await gateway.start();
-    world.watchLogs('ingest-gateway', gateway);
-    ctx.onCleanup(() => gateway.stop());
 
     // Births only, one per hospital birth certificate (the registry refuses a second one).
     const certificates = new Set<string>();
@@ -75,20 +65,7 @@ describe('results with personal data reach only their own commune, real processe
     );
     for (const m of world.statusesV2.messages) expect(m.value).not.toMatch(/soDinhDanh/);
 
-    const token = async (client: string) => {
-      const res = await fetch(await world.sim.url('/idp/token'), {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: client,
-          client_secret: `${client}-demo`,
-        }),
-      });
-      const bearer = ((await res.json()) as { access_token: string }).access_token;
-      world.watchSecret(bearer, `${client}'s access token`);
-      return bearer;
-    };
+    const token = (client: string) => idpToken(world, client);
     const resolve = async (ref: string, bearer?: string) => {
       const res = await fetch(await gateway.url(`/v1/results?ref=${encodeURIComponent(ref)}`), {
         headers: bearer ? { authorization: `Bearer ${bearer}` } : {},

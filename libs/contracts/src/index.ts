@@ -52,3 +52,5 @@ export type {
   DeadLetterSeen,
   DeadLetterStage,
 } from './dead-letter/dead-letter';
+export { formatResultRef, parseResultRef } from './result-ref';
+export type { ResultRef } from './result-ref';

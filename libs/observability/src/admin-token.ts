@@ -11,13 +11,19 @@ export function bearerRefusal(
   token: string,
   variable: string,
 ): { status: 401 | 403; detail: string } | undefined {
-  const expected = Buffer.from(token);
-  if (expected.length === 0)
+  if (token.length === 0)
     return { status: 403, detail: `these endpoints are off: set ${variable} to use them` };
-  const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+  const given = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '';
+  if (!sameSecret(given, token))
     return { status: 401, detail: `Authorization: the bearer token (${variable}) is required` };
   return undefined;
+}
+
+/** Whether a presented secret is the expected one, compared in constant time. */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**

@@ -5,4 +5,4 @@ export type { TraceContext } from './trace-context';
 export { exitGracefullyOnSignals } from './shutdown';
 export { SafeExceptionsFilter, describeSafely } from './safe-exceptions.filter';
 export { Problem, ProblemFilter } from './problem';
-export { adminTokenMiddleware, bearerRefusal } from './admin-token';
+export { adminTokenMiddleware, bearerRefusal, sameSecret } from './admin-token';

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { formatResultRef } from '@lienthong/contracts';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 import { fingerprint } from './ledger-ingest';
@@ -294,8 +295,12 @@ export class ResultPoller {
             reference: row.result_reference.slice(0, 200),
             receivedAt: new Date().toISOString(),
             result: {
-              // Resolvable only by the commune that owns the entity (the gateway, later).
-              resultRef: `${this.options.pushTarget.domain}:${row.entity_key}:${row.source_sequence}`,
+              // Resolvable only by the commune that owns the entity, through ingest-gateway.
+              resultRef: formatResultRef(
+                this.options.pushTarget.domain,
+                row.entity_key,
+                row.source_sequence,
+              ),
               ...(answer.published ?? {}),
             },
           },

@@ -1,13 +1,11 @@
 import { Controller, Get, Headers, Inject, Query } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { parseResultRef } from '@lienthong/contracts';
 import { Problem, bearerRefusal } from '@lienthong/observability';
 import { PushTarget } from '@lienthong/sync-engine';
 import type { SyncServiceConfig } from './sync-service.config';
 import { SYNC_CONFIG } from './tokens';
-
-/** `<domain>:<entity key>:<sequence>`, as the result poller names a result on sync.status.v2. */
-const RESULT_REF = /^([a-z-]+):(.{1,200}):([0-9]{1,15})$/;
 
 /**
  * The full result a portal gave for an entity (a newborn's personal ID included), by the
@@ -34,7 +32,7 @@ export class ResultsController {
       'RESULTS_API_TOKEN',
     );
     if (refused) throw new Problem(refused.status, 'Not allowed', refused.detail);
-    const parts = RESULT_REF.exec(ref ?? '');
+    const parts = parseResultRef(ref ?? '');
     if (!parts) {
       throw new Problem(
         400,
@@ -42,14 +40,13 @@ export class ResultsController {
         'ref: must be <domain>:<entity key>:<sequence>',
       );
     }
-    const [, domain, key, sequence] = parts as unknown as [string, string, string, string];
     const rows = await this.db.query<Array<{ commune_code: string; result: unknown }>>(
       `select commune_code, result from sync_entity
        where target = $1 and entity_key = $2 and source_sequence = $3 and state = 'SYNCED' and result is not null`,
-      [this.target.target, key, sequence],
+      [this.target.target, parts.entityKey, parts.sequence],
     );
     const row = rows[0];
-    if (!row || domain !== this.target.domain) {
+    if (!row || parts.domain !== this.target.domain) {
       throw new Problem(404, 'Not found', 'no result under this reference');
     }
     return { resultRef: ref as string, communeCode: row.commune_code, result: row.result };

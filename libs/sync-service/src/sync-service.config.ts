@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { ConfigError, loadEnvConfig } from '@lienthong/config';
+import { ConfigError, loadEnvConfig, serviceVars } from '@lienthong/config';
 import type { ConfigOf, EnvVar } from '@lienthong/config';
 import { TOPICS } from '@lienthong/contracts';
 
@@ -19,51 +18,8 @@ export interface SyncServiceDefaults {
  * domain service adds its portal's (`portalVars`) and its own.
  */
 export function syncServiceVars(d: SyncServiceDefaults) {
-  const schema = d.service.replace(/-/g, '_');
   return {
-    PORT: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 65535,
-      default: d.port,
-      description: 'HTTP port (health, metrics)',
-    },
-    HOST: { type: 'string', default: '127.0.0.1', description: 'HTTP bind address' },
-    LOG_LEVEL: {
-      type: 'string',
-      enum: ['debug', 'info', 'warn', 'error'],
-      default: 'info',
-      description: 'pino level',
-    },
-    DATABASE_URL: {
-      type: 'string',
-      pattern: '^postgres(ql)?://',
-      description: 'PostgreSQL of the ledger',
-    },
-    DB_SCHEMA: {
-      type: 'string',
-      pattern: '^[a-z_][a-z0-9_]{0,62}$',
-      default: schema,
-      description: "the service's own PostgreSQL schema",
-    },
-    INSTANCE_ID: {
-      type: 'string',
-      minLength: 1,
-      default: `${hostname()}-${process.pid}`,
-      description: 'unique per instance: consumer client id, health key',
-    },
-    KAFKA_BROKERS: {
-      type: 'string',
-      pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
-      default: '127.0.0.1:9092',
-      description: 'host:port,…',
-    },
-    KAFKA_GROUP_ID: {
-      type: 'string',
-      minLength: 1,
-      default: `lienthong-${d.service}`,
-      description: 'consumer group of the events topic',
-    },
+    ...serviceVars({ service: d.service, port: d.port, holds: 'the ledger' }),
     EVENTS_TOPIC: {
       type: 'string',
       minLength: 1,

@@ -1,6 +1,12 @@
 export { expectEventually } from './expect-eventually';
 export type { EventuallyOptions } from './expect-eventually';
-export { assertTestDatabase, kafkaPrincipalEnv, kafkaPrincipalSasl, testStack } from './test-env';
+export {
+  assertTestDatabase,
+  kafkaPrincipalEnv,
+  kafkaPrincipalSasl,
+  principalOfEntry,
+  testStack,
+} from './test-env';
 export type { TestStack } from './test-env';
 export { TestSql } from './sql';
 export { useTestContext } from './test-context';
@@ -24,3 +30,4 @@ export {
 } from './reconcile-scenario';
 export type { ReconcileScenario, ScenarioEntity } from './reconcile-scenario';
 export { openBrowser } from './browser';
+export { idpToken, startIngestGateway } from './ingest-gateway-process';

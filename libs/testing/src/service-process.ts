@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expectEventually } from './expect-eventually';
-import { kafkaPrincipalEnv } from './test-env';
+import { kafkaPrincipalEnv, principalOfEntry } from './test-env';
 
 /** The repository's root (libs/testing/src is three levels down). */
 export const workspaceRoot = resolve(__dirname, '..', '..', '..');
@@ -64,7 +64,7 @@ export class ServiceProcess {
       env: {
         ...process.env,
         // Each service authenticates to Kafka as itself (services/<name> → principal <name>).
-        ...kafkaPrincipalEnv(/services\/([^/]+)\//.exec(this.options.entry)?.[1] ?? ''),
+        ...kafkaPrincipalEnv(principalOfEntry(this.options.entry) ?? ''),
         ...this.options.env,
         PORT: String(port),
       },

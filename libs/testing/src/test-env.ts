@@ -44,6 +44,11 @@ export function testStack(): TestStack {
   };
 }
 
+/** The Kafka principal of a service's built entry: `services/<name>/…` runs as `<name>`. */
+export function principalOfEntry(entry: string): string | undefined {
+  return /^services\/([^/]+)\//.exec(entry)?.[1];
+}
+
 /**
  * The environment that makes a process authenticate to Kafka as `principal` (its password file
  * under the stack's secrets directory); empty when the broker takes no authentication.

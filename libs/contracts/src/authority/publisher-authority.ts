@@ -1,3 +1,4 @@
+import { headerText } from '../envelope/cloud-event.codec';
 import type { KafkaRecord } from '../envelope/cloud-event.codec';
 import { failure } from '../validation/validation-failure';
 import type { Validated } from '../validation/validation-failure';
@@ -37,12 +38,6 @@ export function authorityCovers(
     : provinceOf(communeCode) === authority.code;
 }
 
-function headerText(record: KafkaRecord, name: string): string | undefined {
-  const value = record.headers?.[name];
-  const one = Array.isArray(value) ? value[0] : value;
-  return one === undefined || one === null ? undefined : String(one);
-}
-
 /**
  * The consumer's side of it: a commune event is applied only if the record's authority covers the
  * commune the event names (`ce_communecode`). Missing or malformed: refused as unauthenticated;
@@ -55,7 +50,7 @@ export function checkAuthority(
   provinceOf: (communeCode: string) => string | undefined,
   eventType?: string,
 ): Validated<PublisherAuthority> {
-  const value = headerText(record, AUTHORITY_HEADER);
+  const value = headerText(record.headers?.[AUTHORITY_HEADER]);
   const authority = value === undefined ? undefined : parseAuthority(value);
   if (authority === undefined) {
     return failure(

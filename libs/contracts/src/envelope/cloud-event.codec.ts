@@ -104,7 +104,10 @@ export function encodeEvent<T extends EventType>(
   return { key: subject, value: Buffer.from(JSON.stringify(data), 'utf8'), headers };
 }
 
-function headerText(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+/** A Kafka header's text (the last value of a repeated header), as every reader takes it. */
+export function headerText(
+  value: Buffer | string | (Buffer | string)[] | undefined,
+): string | undefined {
   const one = Array.isArray(value) ? value[value.length - 1] : value;
   return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
 }

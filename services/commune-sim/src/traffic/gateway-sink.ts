@@ -48,7 +48,9 @@ export class GatewaySink implements RecordSink {
     const byCommune = new Map<string, EncodedRecord[]>();
     for (const r of records) {
       const commune = r.headers.ce_communecode ?? '';
-      byCommune.set(commune, [...(byCommune.get(commune) ?? []), r]);
+      const own = byCommune.get(commune);
+      if (own) own.push(r);
+      else byCommune.set(commune, [r]);
     }
     for (const [commune, own] of byCommune) {
       for (let i = 0; i < own.length; i += this.options.maxBatch) {

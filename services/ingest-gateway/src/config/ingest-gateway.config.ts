@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { ConfigError, loadEnvConfig } from '@lienthong/config';
+import { ConfigError, loadEnvConfig, serviceVars } from '@lienthong/config';
 import type { EnvVar } from '@lienthong/config';
 import { TOPICS } from '@lienthong/contracts';
 
@@ -7,43 +6,7 @@ export const SERVICE_NAME = 'ingest-gateway';
 
 /** Every variable ingest-gateway reads, declared once: type, default, rule and meaning. */
 export const INGEST_GATEWAY_VARS = {
-  PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8096, description: 'HTTP port' },
-  HOST: { type: 'string', default: '127.0.0.1', description: 'HTTP bind address' },
-  LOG_LEVEL: {
-    type: 'string',
-    enum: ['debug', 'info', 'warn', 'error'],
-    default: 'info',
-    description: 'pino level',
-  },
-  DATABASE_URL: {
-    type: 'string',
-    pattern: '^postgres(ql)?://',
-    description: 'PostgreSQL of the receipts (idempotency)',
-  },
-  DB_SCHEMA: {
-    type: 'string',
-    pattern: '^[a-z_][a-z0-9_]{0,62}$',
-    default: 'ingest_gateway',
-    description: "ingest-gateway's own schema",
-  },
-  INSTANCE_ID: {
-    type: 'string',
-    minLength: 1,
-    default: `${hostname()}-${process.pid}`,
-    description: 'unique per instance',
-  },
-  KAFKA_BROKERS: {
-    type: 'string',
-    pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
-    default: '127.0.0.1:9092',
-    description: 'host:port,…',
-  },
-  KAFKA_GROUP_ID: {
-    type: 'string',
-    minLength: 1,
-    default: 'lienthong-ingest-gateway',
-    description: 'consumer group prefix (statuses)',
-  },
+  ...serviceVars({ service: SERVICE_NAME, port: 8096, holds: 'the receipts and statuses' }),
   SYNC_STATUS_V2_TOPIC: {
     type: 'string',
     minLength: 1,

@@ -56,6 +56,8 @@ const COMMUNE_TOPIC_OF_TYPE = new Map(
 @Injectable()
 export class IngestService {
   private readonly limiter: BurstyRateLimiter;
+  /** Where each contract topic's events go (tests use copies). */
+  private readonly topics: Record<string, string>;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: IngestGatewayConfig,
@@ -64,6 +66,11 @@ export class IngestService {
     private readonly producer: EventProducer,
     private readonly validator: ContractValidator,
   ) {
+    this.topics = {
+      'commune.dossier.events.v1': config.DOSSIER_TOPIC,
+      'commune.civil-status.events.v1': config.CIVIL_STATUS_TOPIC,
+      'commune.land.events.v1': config.LAND_TOPIC,
+    };
     const rate = config.RATE_PER_SECOND;
     this.limiter = new BurstyRateLimiter(
       new RateLimiterMemory({ keyPrefix: 'rate', points: rate, duration: 1 }),
@@ -73,14 +80,6 @@ export class IngestService {
         duration: Math.max(1, Math.ceil(config.RATE_BURST / rate)),
       }),
     );
-  }
-
-  private get topics(): Record<string, string> {
-    return {
-      'commune.dossier.events.v1': this.config.DOSSIER_TOPIC,
-      'commune.civil-status.events.v1': this.config.CIVIL_STATUS_TOPIC,
-      'commune.land.events.v1': this.config.LAND_TOPIC,
-    };
   }
 
   async ingest(caller: Caller, events: unknown[], single: boolean): Promise<EventReceipt[]> {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { authorityCovers } from '@lienthong/contracts';
+import { authorityCovers, parseResultRef } from '@lienthong/contracts';
 import { Problem } from '@lienthong/observability';
 import type { Caller } from '../auth/commune-credentials';
 import type { IngestGatewayConfig } from '../config/ingest-gateway.config';
@@ -24,7 +24,7 @@ export class ResultsClient {
     const base = {
       'civil-status': this.config.CIVIL_STATUS_RESULTS_URL,
       land: this.config.LAND_RESULTS_URL,
-    }[ref.split(':')[0] ?? ''];
+    }[parseResultRef(ref)?.domain ?? ''];
     if (!base) throw new Problem(404, 'Not found', 'no result under this reference');
     let res: Response;
     try {

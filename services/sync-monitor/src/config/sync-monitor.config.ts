@@ -1,6 +1,5 @@
-import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadEnvConfig } from '@lienthong/config';
+import { loadEnvConfig, serviceVars } from '@lienthong/config';
 import type { EnvVar } from '@lienthong/config';
 import { TOPICS, TOPIC_SPECS } from '@lienthong/contracts';
 
@@ -11,43 +10,7 @@ const topicList = '^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$';
 
 /** Every variable sync-monitor reads, declared once: type, default, rule and meaning. */
 export const SYNC_MONITOR_VARS = {
-  PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8095, description: 'HTTP port' },
-  HOST: { type: 'string', default: '127.0.0.1', description: 'HTTP bind address' },
-  LOG_LEVEL: {
-    type: 'string',
-    enum: ['debug', 'info', 'warn', 'error'],
-    default: 'info',
-    description: 'pino level',
-  },
-  DATABASE_URL: {
-    type: 'string',
-    pattern: '^postgres(ql)?://',
-    description: 'PostgreSQL of the read model',
-  },
-  DB_SCHEMA: {
-    type: 'string',
-    pattern: '^[a-z_][a-z0-9_]{0,62}$',
-    default: 'sync_monitor',
-    description: "sync-monitor's own schema (its read model; never another service's tables)",
-  },
-  INSTANCE_ID: {
-    type: 'string',
-    minLength: 1,
-    default: `${hostname()}-${process.pid}`,
-    description: 'unique per instance',
-  },
-  KAFKA_BROKERS: {
-    type: 'string',
-    pattern: '^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
-    default: '127.0.0.1:9092',
-    description: 'host:port,…',
-  },
-  KAFKA_GROUP_ID: {
-    type: 'string',
-    minLength: 1,
-    default: 'lienthong-sync-monitor',
-    description: 'consumer group prefix (one group per topic kind)',
-  },
+  ...serviceVars({ service: SERVICE_NAME, port: 8095, holds: 'the read model' }),
   SYNC_STATUS_V2_TOPIC: {
     type: 'string',
     minLength: 1,

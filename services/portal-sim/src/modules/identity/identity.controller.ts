@@ -1,8 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Body, Controller, Get, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
-import { Problem } from '@lienthong/observability';
+import { Problem, sameSecret } from '@lienthong/observability';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 
 const KEY_ID = 'idp-sim-1';
@@ -43,7 +42,7 @@ export class IdentityController {
     }
     const [id, secret] = clientCredentials(body, authorization);
     const client = id === undefined ? undefined : this.client(id);
-    if (!client || secret === undefined || !same(secret, client.secret)) {
+    if (!client || secret === undefined || !sameSecret(secret, client.secret)) {
       throw new Problem(401, 'invalid_client', 'the client id or secret is wrong');
     }
     const ttl = this.settings.idp.tokenTtlSeconds;
@@ -86,10 +85,4 @@ function clientCredentials(
   }
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
   return [text(body.client_id), text(body.client_secret)];
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
