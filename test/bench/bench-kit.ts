@@ -2,7 +2,7 @@
 // ports, peak memory, percentiles and figures printed the same way.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -59,10 +59,11 @@ export async function startProcess(
   entry: string,
   env: Record<string, string>,
   ready: { url?: string; line?: string },
+  nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
   // A service authenticates to Kafka as itself; the baseline, a bench program, as `test`.
   const principal = principalOfEntry(entry) ?? 'test';
-  const child = spawn(process.execPath, [join(root, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, join(root, entry)], {
     cwd: root,
     env: { ...process.env, ...kafkaPrincipalEnv(principal), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,4 +124,146 @@ export function runMain(main: () => Promise<void>): void {
     );
     process.exit(1);
   });
+}
+
+/** The median of some figures (NaN when there are none). */
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc; 0 once it is gone. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, so split after its closing paren).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes whose command line matches: PostgreSQL backends, the Kafka broker. */
+export function pidsMatching(pattern: RegExp): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (pattern.test(cmd)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * Where the machine's CPU went during a phase, per party: sample before and after, then `shares`.
+ * PostgreSQL is every `postgres` process (backends come and go: their time counts while they live).
+ */
+export class CpuAccount {
+  private before = new Map<string, number>();
+  private startedAt = 0;
+
+  constructor(private readonly parties: Record<string, () => number[]>) {}
+
+  private sample(): Map<string, number> {
+    return new Map(
+      Object.entries(this.parties).map(([name, pids]) => [
+        name,
+        pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+      ]),
+    );
+  }
+
+  start(): void {
+    this.before = this.sample();
+    this.startedAt = Date.now();
+  }
+
+  /** Per party, its CPU seconds over the phase as a share of all cores' time (wall × cores). */
+  stop(): Record<string, number> {
+    const after = this.sample();
+    const capacity = ((Date.now() - this.startedAt) / 1000) * cpus().length;
+    return Object.fromEntries(
+      [...after].map(([name, s]) => [
+        name,
+        Math.max(0, s - (this.before.get(name) ?? 0)) / capacity,
+      ]),
+    );
+  }
+}
+
+/**
+ * A V8 CPU profile (node --cpu-prof) summed by where the code lives: a package under
+ * node_modules, one of our libs or services, Node itself, garbage collection. Self time only.
+ */
+export function profileSummary(file: string, top = 12): Array<[string, number]> {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>;
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const where = new Map<number, string>();
+  for (const node of profile.nodes) {
+    const { url, functionName } = node.callFrame;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+    const ours = /\/(libs|services)\/([^/]+)\//.exec(url);
+    where.set(
+      node.id,
+      pkg
+        ? pkg
+        : ours
+          ? `${ours[1]}/${ours[2]}`
+          : url.startsWith('node:')
+            ? 'node (core modules)'
+            : url === ''
+              ? functionName.startsWith('(')
+                ? functionName
+                : 'V8 builtins / native'
+              : url,
+    );
+  }
+  const self = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const key = where.get(id) ?? '?';
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  self.delete('(idle)');
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => [k, v / total]);
+}
+
+/** A portal-sim of its own schema on a free port (a bench's portals never share state). */
+export async function startPortalSim(
+  stack: Stack,
+  schema: string,
+  adminToken: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = await startProcess(
+    'portal-sim',
+    'services/portal-sim/dist/main.js',
+    {
+      PORT: String(port),
+      DATABASE_URL: stack.databaseUrl,
+      PORTAL_SIM_SCHEMA: schema,
+      PORTAL_SIM_ADMIN_TOKEN: adminToken,
+      LOG_LEVEL: 'warn',
+    },
+    { url: `http://127.0.0.1:${port}/health` },
+  );
+  return { child, url: `http://127.0.0.1:${port}` };
 }
