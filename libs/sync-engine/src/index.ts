@@ -19,6 +19,7 @@ export {
   SyncLedgerReconcileSchedule1763800001100,
   SyncLedgerPause1763800001200,
   SyncLedgerCommunePause1763800001300,
+  SyncLedgerClaimIndex1763800001400,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
