@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from 'pg';
 import { kafkaPrincipalEnv, principalOfEntry } from '@lienthong/testing';
 
 export const root = resolve(__dirname, '..', '..');
@@ -266,4 +267,52 @@ export async function startPortalSim(
     { url: `http://127.0.0.1:${port}/health` },
   );
   return { child, url: `http://127.0.0.1:${port}` };
+}
+
+export interface StatementFigure {
+  calls: number;
+  totalMs: number;
+  query: string;
+}
+
+/**
+ * PostgreSQL's own account of the statements a phase ran (pg_stat_statements), when the server
+ * loads the module (`shared_preload_libraries`; a bench cannot restart the server to add it).
+ */
+export class StatementAccount {
+  private enabled = false;
+
+  constructor(private readonly db: Client) {}
+
+  /** Whether the server keeps the account; creates the extension in this database if so. */
+  async open(): Promise<boolean> {
+    const { rows } = await this.db.query<{ loaded: boolean }>(
+      `select current_setting('shared_preload_libraries') like '%pg_stat_statements%' loaded`,
+    );
+    this.enabled = rows[0]?.loaded === true;
+    if (this.enabled) await this.db.query('create extension if not exists pg_stat_statements');
+    return this.enabled;
+  }
+
+  async reset(): Promise<void> {
+    if (this.enabled) await this.db.query('select pg_stat_statements_reset()');
+  }
+
+  /** The statements that took the most execution time since the last reset. */
+  async top(n: number): Promise<StatementFigure[]> {
+    if (!this.enabled) return [];
+    const { rows } = await this.db.query<{ calls: string; total: number; query: string }>(
+      `select calls, total_exec_time total, query from pg_stat_statements
+       where query not like '%pg_stat_statements%' order by total_exec_time desc limit $1`,
+      [n],
+    );
+    return rows.map((r) => ({
+      calls: Number(r.calls),
+      totalMs: r.total,
+      query: r.query
+        .replace(/\s+/g, ' ')
+        .replace(/"bench_[a-z0-9_]+"\./g, '')
+        .slice(0, 90),
+    }));
+  }
 }

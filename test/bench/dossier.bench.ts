@@ -6,7 +6,7 @@
 //                per dossier, new steps) into the same PostgreSQL, as many connections as
 //                dossier-sync consumes partitions, no Kafka, no validation;
 //             2. the portal: a plain load generator sending DVCQG the request mix a dossier needs
-//                (lookup, insert, steps ten per call) straight to portal-sim, no ledger;
+//                (an insert of its header, its steps ten per call) straight to portal-sim;
 //   Lienthong 3. ingest: BENCH_EVENTS events already on the topic, dossier-sync started; the
 //                sustained rate into the ledger (committed) and where the CPU went meanwhile;
 //             4. end to end: until every dossier is SYNCED at DVCQG, in dossiers/s against (2);
@@ -44,6 +44,7 @@ import {
 import type { DossierLifecycle } from '@lienthong/testing';
 import {
   CpuAccount,
+  StatementAccount,
   build,
   fmt,
   freePort,
@@ -61,7 +62,7 @@ import {
   startProcess,
   stopProcess,
 } from './bench-kit';
-import type { Stack } from './bench-kit';
+import type { Stack, StatementFigure } from './bench-kit';
 
 const num = (name: string, def: number) => Number(process.env[name] ?? def);
 const list = (name: string, def: string) =>
@@ -347,7 +348,7 @@ async function databaseCeiling(databaseUrl: string, schema: string, lives: Dossi
 }
 
 /**
- * Ceiling 2: DVCQG's capacity for what a new dossier needs — a lookup, an insert of its final
+ * Ceiling 2: DVCQG's capacity for what a new dossier needs — an insert of its final
  * header, its steps ten per call — from PORTAL_CONCURRENCY keep-alive callers with one session,
  * for PORTAL_SECONDS after a one-second warm-up. Dossiers and calls per second.
  */
@@ -377,9 +378,8 @@ async function portalCapacity(baseUrl: string, workload: Workload) {
     while (Date.now() < end) {
       const life = workload.next();
       let n = 0;
-      await call('TraCuuHoSo', { mahoso: life.code });
       await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
-      n += 2;
+      n += 1;
       for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
         const chunk = life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep);
         await call('CapNhatTienDoHoSoMC', { data: chunk });
@@ -412,6 +412,8 @@ interface RunFigures {
   /** Share of all cores per process during ingest, and from the end of ingest until every dossier was SYNCED. */
   cpu: Record<string, number>;
   cpuPush: Record<string, number>;
+  /** pg_stat_statements' top statements per phase (empty when the server does not load it). */
+  statements: { ingest: StatementFigure[]; push: StatementFigure[] };
   profile?: Array<[string, number]>;
   /** The profile of what followed ingest (end to end, latency, outage): pushes mostly. */
   pushProfile?: Array<[string, number]>;
@@ -435,6 +437,8 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
   };
   const db = new Client({ connectionString: stack.databaseUrl });
   await db.connect();
+  const statements = new StatementAccount(db);
+  await statements.open();
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({
@@ -522,6 +526,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
         if (!first && n > 0) {
           first = [Date.now(), n];
           cpu.start();
+          void statements.reset();
         }
         return n >= load.length;
       },
@@ -531,7 +536,9 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     const ingestDone = Date.now();
     const ingest = (load.length - first[1]) / ((ingestDone - first[0]) / 1000);
     const cpuShares = cpu.stop();
+    const ingestStatements = await statements.top(8);
     cpu.start();
+    await statements.reset();
     log(`run ${run}: ingest ${fmt(ingest)} events/s`);
     let profile: Array<[string, number]> | undefined;
     if (CPU_PROF_DIR) {
@@ -554,6 +561,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       throw new Error(`run ${run}: not every dossier reached SYNCED`);
     const e2eSeconds = (Date.now() - first[0]) / 1000;
     const cpuAfterIngest = cpu.stop();
+    const pushStatements = await statements.top(8);
     log(`run ${run}: every dossier SYNCED after ${fmt(e2eSeconds, 1)} s`);
 
     // 5. Latency at fixed offered rates.
@@ -634,6 +642,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       portalOk,
       cpu: cpuShares,
       cpuPush: cpuAfterIngest,
+      statements: { ingest: ingestStatements, push: pushStatements },
       ...(profile ? { profile } : {}),
     };
     return figures;
@@ -842,6 +851,25 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
         `| ${k} | ${(med((r) => r.cpu[k] ?? 0) * 100).toFixed(0)} % | ${(med((r) => r.cpuPush[k] ?? 0) * 100).toFixed(0)} % |`,
     ),
   ];
+  const first = runs[0];
+  for (const phase of ['ingest', 'push'] as const) {
+    const top = first?.statements[phase] ?? [];
+    lines.push(
+      '',
+      `PostgreSQL statements by execution time during ${phase === 'ingest' ? 'ingest' : 'the pushes after ingest'} (pg_stat_statements, first run):`,
+      '',
+      ...(top.length === 0
+        ? ['(not measured: the server does not load pg_stat_statements)']
+        : [
+            '| calls | total ms | ms per call | statement |',
+            '| ---: | ---: | ---: | --- |',
+            ...top.map(
+              (t) =>
+                `| ${fmt(t.calls)} | ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | \`${t.query.replaceAll('|', '\\|')}\` |`,
+            ),
+          ]),
+    );
+  }
   for (const [what, profile] of [
     ['ingest', runs[0]?.profile],
     ['what followed ingest (pushes)', runs[0]?.pushProfile],

@@ -118,7 +118,9 @@ export function headerText(
  */
 export function unstorable(text: string): string | undefined {
   if (text.includes('\u0000')) return 'a NUL character (\\u0000)';
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text))
+  // String.prototype.isWellFormed (ES2024, native in Node 20+): false exactly when a lone
+  // surrogate is present; a regular expression with lookbehind cost 2 % of ingest (profiled).
+  if (!(text as string & { isWellFormed(): boolean }).isWellFormed())
     return 'a lone UTF-16 surrogate';
   return undefined;
 }

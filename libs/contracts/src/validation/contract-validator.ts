@@ -46,20 +46,32 @@ function storableDateTime(base: (s: string) => boolean) {
   return (s: string) => base(s) && !Number.isNaN(Date.parse(s)) && yearInRange(s);
 }
 
-/** The first string (value or key) PostgreSQL cannot store, as an issue naming where. */
-function unstorableIssue(value: unknown, path = '', depth = 0): ValidationIssue | undefined {
+/** A JSON pointer from its segments (`~` and `/` escaped). */
+const pointerOf = (segments: string[]) =>
+  segments.map((k) => `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+
+/**
+ * The first string (value or key) PostgreSQL cannot store, as an issue naming where. Runs on
+ * every event: the path is built only for the issue, not for every key passed (profiled).
+ */
+function unstorableIssue(
+  value: unknown,
+  segments: string[] = [],
+  depth = 0,
+): ValidationIssue | undefined {
   if (depth > 64) return undefined;
   if (typeof value === 'string') {
     const broken = unstorable(value);
     if (!broken) return undefined;
+    const path = pointerOf(segments);
     const field = fieldOf(path);
     return { path, field, rule: 'storable-text', message: `${field}: must not contain ${broken}` };
   }
   if (value === null || typeof value !== 'object') return undefined;
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    const here = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     const brokenKey = unstorable(k);
     if (brokenKey) {
+      const path = pointerOf(segments);
       const field = fieldOf(path);
       return {
         path,
@@ -68,7 +80,9 @@ function unstorableIssue(value: unknown, path = '', depth = 0): ValidationIssue 
         message: `${field}: a property name must not contain ${brokenKey}`,
       };
     }
-    const found = unstorableIssue(v, here, depth + 1);
+    segments.push(k);
+    const found = unstorableIssue(v, segments, depth + 1);
+    segments.pop();
     if (found) return found;
   }
   return undefined;

@@ -23,9 +23,10 @@ const asPortalHolds = (h: DossierUpserted) => fromWireHeader(toWireHeader(h));
 
 /**
  * Dossier → DVCQG: pushes the latest header (insert or update) and then the steps not yet pushed,
- * ten per call, in source order. A dossier never synced is looked up first (insert vs update), and
- * so is one whose last push may have landed unseen (a timeout, a crashed worker): a header the
- * portal already holds is not sent again.
+ * ten per call, in source order. A dossier never synced is inserted (an insert answered "đã tồn
+ * tại" is re-sent as an update); one whose last push may have landed unseen (a timeout, a crashed
+ * worker, a reconciliation repair or re-sync) is looked up first: a header the portal already
+ * holds is not sent again.
  *
  * DVCQG returns no processing steps on lookup, so the ledger is the record of which steps were
  * pushed: each chunk is marked as being sent before the call and as pushed right after it (the
@@ -76,7 +77,10 @@ export class DvcqgPushTarget extends PushTarget {
     try {
       let exists = entity.syncedFingerprint !== undefined;
       let portal: DvcqgDossier | undefined;
-      if (entity.uncertain || !exists) {
+      // A dossier never pushed is inserted without a lookup: DVCQG answers "đã tồn tại" if it
+      // holds it (another system sent it), and the client re-sends that as an update, as public
+      // integrations do. One call fewer per new dossier (bench:dossier).
+      if (entity.uncertain) {
         portal = await this.client.lookup(header.MaHoSo, correlationId);
         exists = portal !== undefined;
       }
