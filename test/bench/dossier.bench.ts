@@ -400,7 +400,6 @@ interface RunFigures {
   databaseCeiling: number;
   portalDossiers: number;
   portalCalls: number;
-  produced: number;
   ingest: number;
   ingestVsCeiling: number;
   endToEndDossiers: number;
@@ -631,7 +630,6 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       databaseCeiling: ceiling,
       portalDossiers: capacity.dossiersPerSecond,
       portalCalls: capacity.callsPerSecond,
-      produced,
       ingest,
       ingestVsCeiling: ingest / ceiling,
       endToEndDossiers,

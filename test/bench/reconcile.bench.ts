@@ -41,6 +41,7 @@ import {
   machine,
   runMain,
   stackUp,
+  startPortalSim,
   startProcess,
   stopProcess,
 } from './bench-kit';
@@ -142,19 +143,8 @@ async function main(): Promise<void> {
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
 
-  const simPort = await freePort();
-  const simUrl = `http://127.0.0.1:${simPort}`;
-  const sim = await startProcess(
-    'portal-sim',
-    'services/portal-sim/dist/main.js',
-    {
-      PORT: String(simPort),
-      DATABASE_URL: stack.databaseUrl,
-      PORTAL_SIM_SCHEMA: simSchema,
-      PORTAL_SIM_ADMIN_TOKEN: SIMULATOR_ADMIN_TOKEN,
-    },
-    { url: `${simUrl}/health` },
-  );
+  const sim = await startPortalSim(stack, simSchema, SIMULATOR_ADMIN_TOKEN);
+  const simUrl = sim.url;
   const adminCall = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${simUrl}/admin${path}`, {
       method,
@@ -358,7 +348,7 @@ async function main(): Promise<void> {
   } finally {
     if (service) await stopProcess(service);
     await producer.disconnect();
-    await stopProcess(sim);
+    await stopProcess(sim.child);
     await admin.deleteTopics({ topics: allTopics }).catch(() => undefined);
     await admin.disconnect();
     for (const s of [simSchema, dsSchema]) await db.query(`drop schema if exists "${s}" cascade`);

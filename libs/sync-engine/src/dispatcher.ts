@@ -180,11 +180,11 @@ export class Dispatcher {
             });
           inFlight.add(push);
         }
-        // Everything free was filled: there may be more due. Claims run one at a time and cost
-        // the same for one row as for many, so under a backlog the next claim waits until a
-        // quarter of the slots are free (measured: claiming per freed slot capped pushes at about
-        // 100/s whatever the concurrency). Claimed rows still start at once: none waits unpushed
-        // while its lease runs.
+        // Everything free was filled: there may be more due. A claim costs about the same for one
+        // row as for many (it was the dispatcher's most expensive statement, pg_stat_statements
+        // under bench:dossier), so under a backlog the next claim waits until a quarter of the
+        // slots are free. Claimed rows still start at once: none waits unpushed while its lease
+        // runs.
         if (claimed.length === free) {
           const refill = Math.max(1, Math.floor(this.options.concurrency / 4));
           do await Promise.race(inFlight);
