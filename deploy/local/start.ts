@@ -146,13 +146,24 @@ try {
   process.exit(1);
 }
 
+/** The service's Node flags and environment, as every launcher runs it (deploy/service-runtime.json). */
+function runtimeOf(service: string): { nodeArgs: string[]; env: Record<string, string> } {
+  const { profiles } = JSON.parse(
+    readFileSync(join(repoRoot, 'deploy', 'service-runtime.json'), 'utf8'),
+  ) as { profiles: Array<{ services: string[]; nodeArgs: string[]; env: Record<string, string> }> };
+  const profile = profiles.find((p) => p.services.includes(service));
+  return { nodeArgs: profile?.nodeArgs ?? [], env: profile?.env ?? {} };
+}
+
 step('services');
 const children: ChildProcess[] = services.map((svc) => {
-  const child = spawn(node, [join(repoRoot, svc.entry)], {
+  const runtime = runtimeOf(svc.name);
+  const child = spawn(node, [...runtime.nodeArgs, join(repoRoot, svc.entry)], {
     cwd: repoRoot,
     // warn by default, so what is printed is what needs attention (LOG_LEVEL=info npm start for all).
     env: {
       ...process.env,
+      ...runtime.env,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       KAFKA_BROKERS: state.kafkaBrokers,
       // Each service is its own Kafka principal (deploy/local/kafka-security.ts, docs/security.md).

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from 'pg';
-import { kafkaPrincipalEnv, principalOfEntry } from '@lienthong/testing';
+import { kafkaPrincipalEnv, principalOfEntry, serviceRuntime } from '@lienthong/testing';
 
 export const root = resolve(__dirname, '..', '..');
 
@@ -64,9 +64,11 @@ export async function startProcess(
 ): Promise<ChildProcess> {
   // A service authenticates to Kafka as itself; the baseline, a bench program, as `test`.
   const principal = principalOfEntry(entry) ?? 'test';
-  const child = spawn(process.execPath, [...nodeArgs, join(root, entry)], {
+  // Run as every launcher runs it (deploy/service-runtime.json), plus the bench's own flags.
+  const runtime = serviceRuntime(entry);
+  const child = spawn(process.execPath, [...runtime.nodeArgs, ...nodeArgs, join(root, entry)], {
     cwd: root,
-    env: { ...process.env, ...kafkaPrincipalEnv(principal), ...env },
+    env: { ...process.env, ...runtime.env, ...kafkaPrincipalEnv(principal), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -41,6 +41,7 @@ import {
   dossierLifecycle,
   kafkaPrincipalSasl,
   lifecycleRecords,
+  serviceRuntime,
 } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import {
@@ -733,6 +734,12 @@ async function baselineRun(stack: Stack, kafka: Kafka): Promise<BaselineFigures>
   }
 }
 
+/** A service's Node flags and environment, as the launchers apply them. */
+function runtimeLine(entry: string): string {
+  const { nodeArgs, env } = serviceRuntime(entry);
+  return [...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ') || 'no flags';
+}
+
 function versions(databaseVersion: string): string {
   const pkg = (name: string) =>
     (
@@ -952,7 +959,7 @@ async function main(): Promise<void> {
     report(
       runs,
       baseline,
-      `${new Date().toISOString().slice(0, 10)}, ${versions(`PostgreSQL ${pgVersion}`)}; ${PARTITIONS} partitions`,
+      `${new Date().toISOString().slice(0, 10)}, ${versions(`PostgreSQL ${pgVersion}`)}; ${PARTITIONS} partitions; dossier-sync runs as deploy/service-runtime.json says (${runtimeLine('services/dossier-sync/dist/main.js')})`,
     ),
     '',
     `Command: \`${knobs} npm run bench:dossier\`; the run took ${fmt((Date.now() - started) / 1000)} s.`,

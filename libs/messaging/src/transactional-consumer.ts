@@ -73,6 +73,12 @@ export interface TransactionalConsumerOptions<T = ContractEvent> {
     tools: HandlerTools<T>,
   ) => Promise<void>;
   partitionsConsumedConcurrently?: number;
+  /**
+   * kafkajs fetch sizes (defaults 10 MiB per response, 1 MiB per partition). They bound what a
+   * consumer holds in memory: a response's records are slices of its buffer, and up to
+   * `partitionsConsumedConcurrently` batches are being applied at once.
+   */
+  fetch?: { maxBytes?: number; maxBytesPerPartition?: number };
   offsets?: ConsumerOffsetStore;
   /** Where dead letters and failed batches are reported (pino-like); each line carries the event's trace. */
   logger?: ConsumerLogger;
@@ -169,6 +175,7 @@ export class TransactionalConsumer<T = ContractEvent> {
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+      ...options.fetch,
     });
     this.offsets = options.offsets ?? new ConsumerOffsetStore();
     this.dlq = new DeadLetterWriter({

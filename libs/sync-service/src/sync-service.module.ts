@@ -231,6 +231,10 @@ export class SyncServiceModule {
               ),
               producer,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+              fetch: {
+                maxBytes: config.KAFKA_FETCH_MAX_BYTES,
+                maxBytesPerPartition: config.KAFKA_FETCH_MAX_BYTES_PER_PARTITION,
+              },
               maxHandleAttempts: config.MAX_HANDLE_ATTEMPTS,
               logger,
               // New ledger rows and ACCEPTED statuses are committed: no need to wait for the next poll.

@@ -15,13 +15,13 @@ export { RecordingConsumer, connectedProducer, testKafka } from './kafka';
 export type { ConsumedMessage } from './kafka';
 export { BrokerControl, PostgresControl } from './broker-control';
 export { PersonalDataWatch } from './personal-data-watch';
-export { ServiceProcess, freePort } from './service-process';
+export { ServiceProcess, freePort, serviceRuntime } from './service-process';
 export { SIMULATOR_ADMIN_TOKEN, portalAdmin, startPortalSim } from './portal-sim-process';
 export { SyncWorld } from './sync-world';
 export { ReconcileDriver } from './reconcile-driver';
 export type { ReconcileRunRow } from './reconcile-driver';
 export type { Effect, SyncServiceUnderTest, SyncStatusSeen } from './sync-world';
-export type { ServiceOptions } from './service-process';
+export type { ServiceOptions, ServiceRuntime } from './service-process';
 export * from './fixtures';
 export {
   RECONCILE_E2E_ENTITIES,

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -7,6 +8,23 @@ import { kafkaPrincipalEnv, principalOfEntry } from './test-env';
 
 /** The repository's root (libs/testing/src is three levels down). */
 export const workspaceRoot = resolve(__dirname, '..', '..', '..');
+
+/** How a launcher runs a service's Node process: its flags and environment (deploy/service-runtime.json). */
+export interface ServiceRuntime {
+  nodeArgs: string[];
+  env: Record<string, string>;
+}
+
+/** The runtime profile of the service an entry belongs to (none: no flags, no environment). */
+export function serviceRuntime(entry: string): ServiceRuntime {
+  const file = resolve(workspaceRoot, 'deploy', 'service-runtime.json');
+  const { profiles } = JSON.parse(readFileSync(file, 'utf8')) as {
+    profiles: Array<ServiceRuntime & { services: string[] }>;
+  };
+  const service = principalOfEntry(entry);
+  const profile = profiles.find((p) => service !== undefined && p.services.includes(service));
+  return { nodeArgs: profile?.nodeArgs ?? [], env: profile?.env ?? {} };
+}
 
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -59,17 +77,23 @@ export class ServiceProcess {
 
   async start(): Promise<this> {
     const port = await this.port;
-    const child = spawn(process.execPath, [resolve(workspaceRoot, this.options.entry)], {
-      cwd: workspaceRoot,
-      env: {
-        ...process.env,
-        // Each service authenticates to Kafka as itself (services/<name> → principal <name>).
-        ...kafkaPrincipalEnv(principalOfEntry(this.options.entry) ?? ''),
-        ...this.options.env,
-        PORT: String(port),
+    const runtime = serviceRuntime(this.options.entry);
+    const child = spawn(
+      process.execPath,
+      [...runtime.nodeArgs, resolve(workspaceRoot, this.options.entry)],
+      {
+        cwd: workspaceRoot,
+        env: {
+          ...process.env,
+          ...runtime.env,
+          // Each service authenticates to Kafka as itself (services/<name> → principal <name>).
+          ...kafkaPrincipalEnv(principalOfEntry(this.options.entry) ?? ''),
+          ...this.options.env,
+          PORT: String(port),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     this.child = child;
     const append = (chunk: Buffer) => {
       this.output += chunk.toString();
