@@ -77,13 +77,13 @@ export function fingerprint(value: unknown): string {
 /**
  * Ingest (docs/architecture.md, step 1): applies a batch of valid events to the ledger inside the caller's
  * transaction, with a fixed number of set-based statements whatever the batch size:
- * 1. what the ledger knows of these events and entities (earlier copies of the events by source +
- *    id with their payload fingerprints, the commune that owns each entity);
- * 2. refuse what contradicts it: the same source + id with another payload (EVENT_ID_CONFLICT),
- *    an event for an entity of another commune (COMMUNE_MISMATCH);
- * 3. remember the rest as processed (dedupe), keep the latest desired state per entity (an older
- *    sequence is superseded), record new parts, and write a sync.status outbox row for every
- *    accepted or superseded event.
+ * 1. the commune that owns each entity; an event for an entity of another commune is refused
+ *    (COMMUNE_MISMATCH);
+ * 2. the rest is remembered as processed (dedupe by source + id); what was there already is a
+ *    duplicate, or with another payload a conflict (EVENT_ID_CONFLICT), found by a look-up of
+ *    those events only;
+ * 3. the latest desired state per entity is kept (an older sequence is superseded), new parts
+ *    recorded, and a sync.status outbox row written for every accepted or superseded event.
  */
 export class LedgerIngest {
   constructor(readonly service: string) {}
@@ -121,44 +121,24 @@ export class LedgerIngest {
     }
     const unique = [...first.values()];
 
-    // 1. What the ledger knows: earlier copies of these events, and who owns these entities.
-    const known = await db.query<
-      Array<{ kind: 'event' | 'owner'; a: string; b: string; c: string | null }>
+    // 1. Who owns these entities (an entity's first event made its commune the owner).
+    const owners = await db.query<
+      Array<{ entity_type: string; entity_key: string; commune: string | null }>
     >(
-      `select 'event' as kind, pe.source as a, pe.event_id as b, pe.fingerprint as c
-         from processed_event pe join unnest($1::text[], $2::text[]) as t(source, event_id)
-           on pe.source = t.source and pe.event_id = t.event_id
-       union all
-       select 'owner', k.entity_type, k.entity_key, coalesce(
+      `select k.entity_type, k.entity_key, coalesce(
            (select e.commune_code from sync_entity e where e.entity_type = k.entity_type and e.entity_key = k.entity_key),
            (select p.commune_code from sync_entity_part p where p.entity_type = k.entity_type and p.entity_key = k.entity_key
-              and p.commune_code is not null limit 1))
-         from (select distinct * from unnest($3::text[], $4::text[])) as k(entity_type, entity_key)`,
-      [
-        unique.map((i) => i.source),
-        unique.map((i) => i.eventId),
-        unique.map((i) => i.entityType),
-        unique.map((i) => i.entityKey),
-      ],
+              and p.commune_code is not null limit 1)) as commune
+         from (select distinct * from unnest($1::text[], $2::text[])) as k(entity_type, entity_key)`,
+      [unique.map((i) => i.entityType), unique.map((i) => i.entityKey)],
     );
-    const earlier = new Map<string, string | null>();
     const owner = new Map<string, string>();
-    for (const row of known) {
-      if (row.kind === 'event') earlier.set(`${row.a}\u0000${row.b}`, row.c);
-      else if (row.c) owner.set(`${row.a}\u0000${row.b}`, row.c);
-    }
+    for (const row of owners)
+      if (row.commune) owner.set(`${row.entity_type}\u0000${row.entity_key}`, row.commune);
 
-    // 2. Refuse what contradicts the ledger; everything else is either a duplicate or to apply.
+    // 2. Refuse an event for an entity another commune owns.
     const candidates: LedgerItem[] = [];
     for (const item of unique) {
-      const key = eventKey(item);
-      if (earlier.has(key)) {
-        const before = earlier.get(key);
-        // Rows from before fingerprints were kept (null) count as the same event.
-        if (before && before !== fp.get(item)) refuse(item, conflict(item));
-        else outcomes.set(key, 'duplicate');
-        continue;
-      }
       const entity = `${item.entityType}\u0000${item.entityKey}`;
       const ownerCode = owner.get(entity);
       if (ownerCode !== undefined && ownerCode !== item.communeCode) {
@@ -175,7 +155,9 @@ export class LedgerIngest {
       candidates.push(item);
     }
 
-    // 3. Dedupe: only (source, id) pairs inserted now are new (a concurrent insert loses here).
+    // 3. Dedupe: only (source, id) pairs inserted now are new. The others were processed before
+    // (or by a concurrent batch): the same payload is a duplicate, another one a conflict. Looking
+    // up earlier copies only for those keeps the common case (new events) to one statement.
     const fresh = new Set(
       (
         await db.query<Array<{ source: string; event_id: string }>>(
@@ -190,8 +172,25 @@ export class LedgerIngest {
         )
       ).map((r) => `${r.source}\u0000${r.event_id}`),
     );
-    for (const item of candidates)
-      if (!fresh.has(eventKey(item))) outcomes.set(eventKey(item), 'duplicate');
+    const seenBefore = candidates.filter((i) => !fresh.has(eventKey(i)));
+    if (seenBefore.length > 0) {
+      const earlier = new Map(
+        (
+          await db.query<Array<{ source: string; event_id: string; fingerprint: string | null }>>(
+            `select pe.source, pe.event_id, pe.fingerprint
+               from processed_event pe join unnest($1::text[], $2::text[]) as t(source, event_id)
+                 on pe.source = t.source and pe.event_id = t.event_id`,
+            [seenBefore.map((i) => i.source), seenBefore.map((i) => i.eventId)],
+          )
+        ).map((r) => [`${r.source}\u0000${r.event_id}`, r.fingerprint]),
+      );
+      for (const item of seenBefore) {
+        const before = earlier.get(eventKey(item));
+        // Rows from before fingerprints were kept (null) count as the same event.
+        if (before && before !== fp.get(item)) refuse(item, conflict(item));
+        else outcomes.set(eventKey(item), 'duplicate');
+      }
+    }
     const todo = candidates.filter((i) => fresh.has(eventKey(i)));
 
     // 4. Snapshots: the highest sequence per entity in this batch competes with the stored one.
