@@ -2,12 +2,16 @@
 // ports, peak memory, percentiles and figures printed the same way.
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { Client as PgClient } from 'pg';
 import type { Client } from 'pg';
+import type { EncodedRecord } from '@lienthong/contracts';
 import { kafkaPrincipalEnv, principalOfEntry, serviceRuntime } from '@lienthong/testing';
 
 export const root = resolve(__dirname, '..', '..');
@@ -254,6 +258,7 @@ export async function startPortalSim(
   stack: Stack,
   schema: string,
   adminToken: string,
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = await startProcess(
@@ -265,6 +270,7 @@ export async function startPortalSim(
       PORTAL_SIM_SCHEMA: schema,
       PORTAL_SIM_ADMIN_TOKEN: adminToken,
       LOG_LEVEL: 'warn',
+      ...env,
     },
     { url: `http://127.0.0.1:${port}/health` },
   );
@@ -317,4 +323,309 @@ export class StatementAccount {
         .slice(0, 90),
     }));
   }
+}
+
+/**
+ * A sync service's default KAFKA_PARTITIONS_CONCURRENTLY (libs/sync-service): a database ceiling
+ * writes with as many connections as the service applies batches at once.
+ */
+export const PARTITIONS_CONSUMED_CONCURRENTLY = 8;
+
+/** #14's backlog goal: an outage of this length drains within this long; other lengths are only measured. */
+export const DRAIN_GOAL = { outageSeconds: 600, seconds: 60 };
+
+/** A record a bench sends, with the entity and sequence its status will name. */
+export interface Paced {
+  record: EncodedRecord;
+  key: string;
+  sequence: number;
+}
+
+/**
+ * Arrival times of the statuses a bench waits for, per entity: [sequence, ms] in arrival order.
+ * `states`: the states that count (SYNCED for a one-phase target; for a registry, its accepting
+ * the registration is enough).
+ */
+export class StatusWatch {
+  readonly seen = new Map<string, Array<[number, number]>>();
+  count = 0;
+  private consumer: Consumer;
+
+  constructor(
+    kafka: Kafka,
+    private readonly topic: string,
+    private readonly states: ReadonlySet<string> = new Set(['SYNCED']),
+    private readonly partitions = 12,
+  ) {
+    this.consumer = kafka.consumer({ groupId: `${topic}.watch`, maxWaitTimeInMs: 20 });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      partitionsConsumedConcurrently: this.partitions,
+      eachBatch: async ({ batch }) => {
+        const now = Date.now();
+        for (const m of batch.messages) {
+          const body = JSON.parse(m.value?.toString() ?? '{}') as {
+            key?: string;
+            entity?: { key: string };
+            state: string;
+            sequence: number;
+          };
+          if (!this.states.has(body.state)) continue;
+          const key = body.entity?.key ?? body.key ?? '';
+          const list = this.seen.get(key) ?? [];
+          list.push([body.sequence, now]);
+          this.seen.set(key, list);
+          this.count += 1;
+        }
+        await Promise.resolve();
+      },
+    });
+  }
+
+  /** When a watched state of (key, sequence or later) first arrived at or after `since`. */
+  reachedAt(key: string, sequence: number, since: number): number | undefined {
+    return this.seen.get(key)?.find(([seq, t]) => seq >= sequence && t >= since)?.[1];
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.disconnect();
+  }
+}
+
+/**
+ * Polls `check` every `everyMs` until it is true; false if `seconds` pass first. Each poll is a
+ * query on the database the bench measures: ledger polls are spaced 250 ms (a figure is then
+ * late by at most that much, under 0.5 % of an end-to-end phase).
+ */
+export async function waitFor(
+  check: () => Promise<boolean>,
+  seconds: number,
+  everyMs = 100,
+): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(everyMs);
+  }
+}
+
+/**
+ * Event → watched-state times of offered records, sorted, once every one has reached it;
+ * undefined if `seconds` pass first.
+ */
+export async function offeredTimes(
+  watch: StatusWatch,
+  paced: Paced[],
+  sentAt: number[],
+  seconds: number,
+): Promise<number[] | undefined> {
+  const times: number[] = [];
+  const measure = () => {
+    times.length = 0;
+    for (const [i, l] of paced.entries()) {
+      const at = watch.reachedAt(l.key, l.sequence, sentAt[i] as number);
+      if (at === undefined) return false;
+      times.push(at - (sentAt[i] as number));
+    }
+    return true;
+  };
+  if (!(await waitFor(() => Promise.resolve(measure()), seconds))) return undefined;
+  return times.sort((a, b) => a - b);
+}
+
+/** Sends records as fast as the broker takes them, 1,000 per request. */
+export async function produceAll(producer: Producer, topic: string, load: Paced[]): Promise<void> {
+  for (let i = 0; i < load.length; i += 1000)
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: load.slice(i, i + 1000).map((l) => l.record),
+    });
+}
+
+/** Offers records at `rate` per second (sent every 20 ms); returns when each was sent. */
+export async function producePaced(
+  producer: Producer,
+  topic: string,
+  load: Paced[],
+  rate: number,
+): Promise<number[]> {
+  const sentAt: number[] = [];
+  const start = Date.now();
+  for (let i = 0; i < load.length;) {
+    const due = Math.min(load.length, Math.floor(((Date.now() - start) / 1000) * rate) + 1);
+    if (due > i) {
+      const slice = load.slice(i, due);
+      const now = Date.now();
+      await producer.send({ topic, acks: -1, messages: slice.map((l) => l.record) });
+      slice.forEach(() => sentAt.push(now));
+      i = due;
+    }
+    await sleep(20);
+  }
+  return sentAt;
+}
+
+export async function sqlCount(db: Client, sql: string, params: unknown[] = []): Promise<number> {
+  return Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
+}
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** One event as the ledger stores it, for the database's ceiling. */
+export interface CeilingRow {
+  source: string;
+  id: string;
+  entityType: string;
+  key: string;
+  commune: string;
+  target: string;
+  sequence: number;
+  kind: 'snapshot' | 'part';
+  /** The part's key (parts only). */
+  part: string;
+  json: string;
+  fp: string;
+}
+
+/**
+ * The database's ceiling: the same rows written straight into a ledger schema (made by the sync
+ * service's own migrations) — dedupe insert, the latest snapshot per entity, new parts — in
+ * batches of `batch` events per transaction, entities spread over `connections` connections (an
+ * entity's events stay in one, in order), no Kafka, no validation. Events per second.
+ */
+export async function databaseCeiling(
+  databaseUrl: string,
+  schema: string,
+  rows: CeilingRow[],
+  o: { connections: number; batch: number },
+): Promise<number> {
+  const lanes: CeilingRow[][] = Array.from({ length: o.connections }, () => []);
+  const laneOf = new Map<string, number>();
+  for (const r of rows) {
+    const entity = `${r.entityType}\u0000${r.key}`;
+    if (!laneOf.has(entity)) laneOf.set(entity, laneOf.size % o.connections);
+    lanes[laneOf.get(entity) as number]?.push(r);
+  }
+  const clients = await Promise.all(
+    lanes.map(async () => {
+      const c = new PgClient({ connectionString: databaseUrl });
+      await c.connect();
+      await c.query(`set search_path to "${schema}"`);
+      return c;
+    }),
+  );
+  const started = Date.now();
+  await Promise.all(
+    lanes.map(async (lane, n) => {
+      const c = clients[n] as Client;
+      for (let i = 0; i < lane.length; i += o.batch) {
+        const batch = lane.slice(i, i + o.batch);
+        const latest = new Map<string, CeilingRow>();
+        for (const r of batch) {
+          const entity = `${r.entityType}\u0000${r.key}`;
+          if (r.kind === 'snapshot' && (latest.get(entity)?.sequence ?? -1) < r.sequence)
+            latest.set(entity, r);
+        }
+        const heads = [...latest.values()];
+        const parts = batch.filter((r) => r.kind === 'part');
+        const col = <K extends keyof CeilingRow>(list: CeilingRow[], k: K) => list.map((r) => r[k]);
+        await c.query('begin');
+        await c.query(
+          `insert into processed_event (source, event_id, fingerprint)
+           select * from unnest($1::text[], $2::text[], $3::text[]) on conflict do nothing`,
+          [col(batch, 'source'), col(batch, 'id'), col(batch, 'fp')],
+        );
+        await c.query(
+          `insert into sync_entity as e (entity_type, entity_key, commune_code, target, source_sequence, desired, desired_fingerprint, state)
+           select t, k, c, g, s, d, f, 'PENDING'
+           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[]) as x(t, k, c, g, s, d, f)
+           on conflict (entity_type, entity_key) do update set source_sequence = excluded.source_sequence,
+             desired = excluded.desired, desired_fingerprint = excluded.desired_fingerprint, state = 'PENDING'
+           where excluded.source_sequence > e.source_sequence`,
+          [
+            col(heads, 'entityType'),
+            col(heads, 'key'),
+            col(heads, 'commune'),
+            col(heads, 'target'),
+            col(heads, 'sequence'),
+            col(heads, 'json'),
+            col(heads, 'fp'),
+          ],
+        );
+        await c.query(
+          `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[])
+           on conflict do nothing`,
+          [
+            col(parts, 'entityType'),
+            col(parts, 'key'),
+            col(parts, 'part'),
+            col(parts, 'sequence'),
+            col(parts, 'json'),
+            col(parts, 'commune'),
+          ],
+        );
+        await c.query('commit');
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  await Promise.all(clients.map((c) => c.end()));
+  return rows.length / seconds;
+}
+
+/** A service's Node flags and environment, as the launchers apply them. */
+export function runtimeLine(entry: string): string {
+  const { nodeArgs, env } = serviceRuntime(entry);
+  return [...nodeArgs, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ') || 'no flags';
+}
+
+/** The machine and the versions a run measured. */
+export function versions(databaseVersion: string): string {
+  const pkg = (name: string) =>
+    (
+      JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+  // The version deploy/local fetches and runs.
+  const config = readFileSync(join(root, 'deploy/local/config.ts'), 'utf8');
+  const kafka = /KAFKA_VERSION = '([^']+)'/.exec(config)?.[1] ?? '?';
+  return `${machine()}, Kafka ${kafka}, ${databaseVersion}, kafkajs ${pkg('kafkajs')}, pg ${pkg('pg')}, typeorm ${pkg('typeorm')}, @nestjs/core ${pkg('@nestjs/core')}`;
+}
+
+/** PostgreSQL's version string, for `versions`. */
+export async function postgresVersion(databaseUrl: string): Promise<string> {
+  const db = new PgClient({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const v = (await db.query<{ v: string }>(`select current_setting('server_version') v`)).rows[0]
+      ?.v;
+    return `PostgreSQL ${v ?? '?'}`;
+  } finally {
+    await db.end();
+  }
+}
+
+/** Replaces the block between `<!-- bench:<name> results begin/end -->` in RESULTS.md with `text`. */
+export function writeResults(name: string, text: string): void {
+  const begin = `<!-- bench:${name} results begin -->`;
+  const end = `<!-- bench:${name} results end -->`;
+  const file = join(root, 'test/bench/RESULTS.md');
+  const current = readFileSync(file, 'utf8');
+  const from = current.indexOf(begin);
+  const to = current.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`RESULTS.md lacks the markers ${begin} … ${end}`);
+  writeFileSync(
+    file,
+    `${current.slice(0, from + begin.length)}\n\n${text}\n\n${current.slice(to)}`,
+  );
+  // The repository's format check covers this file: its tables are aligned as prettier does.
+  execFileSync(join(root, 'node_modules/.bin/prettier'), ['--write', file], { stdio: 'ignore' });
 }

@@ -1,0 +1,736 @@
+// `npm run bench:registries` — a benchmark, not a test. Civil-status and land events through
+// Lienthong (civil-status-sync, land-sync: the same kit as dossier-sync, two-phase targets), each
+// figure next to the limit it is bounded by, measured in the same run on the same machine. Per
+// registry (BENCH_REGISTRIES=civil-status,land), per run:
+//
+//   ceilings  1. the database: a raw batched upsert of the same rows (dedupe insert, latest
+//                registration per entity, new parts) into the same PostgreSQL, no Kafka;
+//             2. the registry: a plain load generator sending portal-sim what a new registration
+//                needs — civil status: NhanDKHT, and CaiChinhDKHT per amendment; land: TiepNhan —
+//                with one token, BENCH_PORTAL_CONCURRENCY keep-alive callers;
+//   Lienthong 3. ingest: BENCH_EVENTS events already on the topic, the service started; the
+//                sustained rate into the ledger (committed) and where the CPU went meanwhile;
+//             4. end to end: until the registry has accepted every registration (the entity
+//                AWAITING_RESULT or further), in registrations/s against (2); then until the
+//                registry's answer is in the ledger for every one (SYNCED, or FAILED if it
+//                refused): that part waits for the simulated registry's decision and for the
+//                poll (civil status) or the callbacks (land), so it is reported, not compared;
+//             5. latency event → accepted by the registry (AWAITING_RESULT on sync.status.v2) at
+//                each of BENCH_RATES offered, BENCH_LATENCY_SECONDS each;
+//             6. backlog drain: the registry down for BENCH_OUTAGE_SECONDS while
+//                BENCH_OUTAGE_RATE events/s arrive; from its recovery until it has accepted all;
+//             7. peak RSS of the service, and the registry holds exactly what was sent.
+//
+// Two-phase targets have no "SYNCED at the portal" the moment a write lands: the registry
+// accepts, then decides later. #14's end-to-end and latency goals are read at its acceptance.
+// BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
+import type { ChildProcess } from 'node:child_process';
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+import { dvcqgUnitCode } from '@lienthong/admin-units';
+import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
+import type {
+  BirthRegistered,
+  LandRegistrationReceived,
+  RegistrationAmended,
+} from '@lienthong/contracts';
+import { toAmendment, toSubmission, toTiepNhan } from '@lienthong/portal-clients';
+import type { CivilModule, CivilRegistration } from '@lienthong/portal-clients';
+import { FIXTURE_COMMUNES, Rng, civilStatusLife, landLife, toRecord } from '@lienthong/simulation';
+import type { RegistryLife } from '@lienthong/simulation';
+import { SIMULATOR_ADMIN_TOKEN, kafkaPrincipalSasl } from '@lienthong/testing';
+import {
+  CpuAccount,
+  DRAIN_GOAL,
+  PARTITIONS_CONSUMED_CONCURRENTLY,
+  StatusWatch,
+  build,
+  databaseCeiling,
+  fmt,
+  freePort,
+  log,
+  median,
+  offeredTimes,
+  peakRssMiB,
+  percentile,
+  pidsMatching,
+  postgresVersion,
+  produceAll,
+  producePaced,
+  runMain,
+  runtimeLine,
+  sha256,
+  sqlCount,
+  stackUp,
+  startPortalSim,
+  startProcess,
+  stopProcess,
+  versions,
+  waitFor,
+  writeResults,
+} from './bench-kit';
+import type { CeilingRow, Paced, Stack } from './bench-kit';
+
+const num = (name: string, def: number) => Number(process.env[name] ?? def);
+const list = (name: string, def: string) =>
+  (process.env[name] ?? def).split(',').filter(Boolean).map(Number);
+const EVENTS = num('BENCH_EVENTS', 30_000);
+const RATES = list('BENCH_RATES', '500,1000');
+const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 20);
+const OUTAGE_SECONDS = num('BENCH_OUTAGE_SECONDS', 60);
+const OUTAGE_RATE = num('BENCH_OUTAGE_RATE', 200);
+const RUNS = num('BENCH_RUNS', 1);
+const PORTAL_CONCURRENCY = num('BENCH_PORTAL_CONCURRENCY', 32);
+const PORTAL_SECONDS = num('BENCH_PORTAL_SECONDS', 15);
+const CEILING_BATCH = num('BENCH_CEILING_BATCH', 500);
+const REGISTRIES = (process.env.BENCH_REGISTRIES ?? 'civil-status,land').split(',').filter(Boolean);
+const PARTITIONS = 12;
+/** The simulated registries decide at once (no supplements, no silence): step 4's second figure measures Lienthong, not a wait. */
+const SIM_ENV = {
+  PORTAL_SIM_CIVIL_RESULT_DELAY_MS: '0',
+  PORTAL_SIM_CIVIL_SUPPLEMENT_RATIO: '0',
+  PORTAL_SIM_CIVIL_NO_RESULT_RATIO: '0',
+  PORTAL_SIM_LAND_STEP_MS: '100',
+  PORTAL_SIM_LAND_SUPPLEMENT_RATIO: '0',
+};
+const CALLBACK_SECRET = 'bench-land-callback-secret-0001';
+const runId = Date.now().toString(36);
+
+/** What a registry's bench needs to know about it. */
+interface Registry {
+  name: 'civil-status' | 'land';
+  service: string;
+  entry: string;
+  contractTopic: string;
+  target: string;
+  /** A life of this registry's entities (a registration and what follows it). */
+  life: (rng: Rng, at: number) => RegistryLife;
+  /** The ledger row of one of its events. */
+  ledgerRow: (life: RegistryLife, event: RegistryLife['events'][number]) => CeilingRow;
+  /** The service's environment for a portal-sim at `simUrl`, listening on `port`. */
+  serviceEnv: (simUrl: string) => Record<string, string>;
+  /** portal-sim's environment when the service listens on `servicePort`. */
+  simEnv: (servicePort: number) => Record<string, string>;
+  /** A plain load generator's sender: one token, then the calls one life needs; returns their number. */
+  sender: (baseUrl: string) => Promise<(life: RegistryLife) => Promise<number>>;
+  /** The registrations and parts the registry holds (in portal-sim's schema). */
+  held: (db: Client, schema: string) => Promise<{ registrations: number; parts: number }>;
+  /** The parts the registry must hold of these lives. */
+  expectedParts: (lives: RegistryLife[]) => number;
+}
+
+const MODULES: Record<string, CivilModule> = {
+  [EVENT_TYPES.BirthRegistered]: 'LTKS',
+  [EVENT_TYPES.DeathRegistered]: 'LTKT',
+  [EVENT_TYPES.MarriageRegistered]: 'LTKH',
+};
+const CIVIL_ENTITY: Record<string, string> = { LTKS: 'birth', LTKT: 'death', LTKH: 'marriage' };
+
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const civilStatus: Registry = {
+  name: 'civil-status',
+  service: 'civil-status-sync',
+  entry: 'services/civil-status-sync/dist/main.js',
+  contractTopic: TOPICS.communeCivilStatusEvents,
+  target: 'civil-status-registry',
+  life: (rng, at) => civilStatusLife(rng, { communes: FIXTURE_COMMUNES, at, mistake: false }),
+  ledgerRow: (life, event) => {
+    const module = MODULES[(life.events[0] as RegistryLife['events'][number]).type] as string;
+    const json = JSON.stringify(event.data);
+    const part = event.type === EVENT_TYPES.RegistrationAmended;
+    return {
+      source: `/communes/${life.communeCode}/mot-cua`,
+      id: `${life.key}:${event.sequence}`,
+      entityType: CIVIL_ENTITY[module] as string,
+      key: life.key,
+      commune: life.communeCode,
+      target: 'civil-status-registry',
+      sequence: event.sequence,
+      kind: part ? 'part' : 'snapshot',
+      part: part ? `CC-${sha256(json).slice(0, 24)}` : '',
+      json,
+      fp: sha256(json),
+    };
+  },
+  serviceEnv: (simUrl) => ({ CIVIL_BASE_URL: simUrl }),
+  simEnv: () => ({}),
+  sender: async (baseUrl) => {
+    const token = await postJson(`${baseUrl}/hotich/token`, {
+      client_id: 'lienthong',
+      client_secret: 'lienthong-hotich',
+    });
+    const auth = { authorization: `Bearer ${String(token.body.access_token)}` };
+    const call = async (operation: string, body: Record<string, unknown>) => {
+      const answer = await postJson(`${baseUrl}/hotich/${operation}`, body, auth);
+      if (answer.status !== 200 || String(answer.body.status) !== '1')
+        throw new Error(
+          `registry load: ${operation} ${answer.status} ${JSON.stringify(answer.body)}`,
+        );
+    };
+    return async (life) => {
+      const [first, ...rest] = life.events;
+      const registration = (first as RegistryLife['events'][number]).data as BirthRegistered;
+      const module = MODULES[(first as RegistryLife['events'][number]).type] as CivilModule;
+      const unit = dvcqgUnitCode({ code: registration.maXa, provinceCode: registration.maTinh });
+      await call('NhanDKHT', toSubmission({ module, registration } as CivilRegistration, unit));
+      for (const e of rest)
+        await call(
+          'CaiChinhDKHT',
+          toAmendment(
+            e.data as RegistrationAmended,
+            module,
+            unit,
+            `CC-${sha256(JSON.stringify(e.data)).slice(0, 24)}`,
+          ),
+        );
+      return life.events.length;
+    };
+  },
+  held: async (db, schema) => ({
+    registrations: await sqlCount(db, `select count(*) n from "${schema}".civil_registration`),
+    parts: await sqlCount(db, `select count(*) n from "${schema}".civil_amendment`),
+  }),
+  expectedParts: (lives) =>
+    lives.reduce(
+      (n, l) => n + l.events.filter((e) => e.type === EVENT_TYPES.RegistrationAmended).length,
+      0,
+    ),
+};
+
+const land: Registry = {
+  name: 'land',
+  service: 'land-sync',
+  entry: 'services/land-sync/dist/main.js',
+  contractTopic: TOPICS.communeLandEvents,
+  target: 'land-registry',
+  life: (rng, at) => landLife(rng, { communes: FIXTURE_COMMUNES, at, mistake: false }),
+  ledgerRow: (life, event) => {
+    const json = JSON.stringify(event.data);
+    const part = event.type !== EVENT_TYPES.LandRegistrationReceived;
+    return {
+      source: `/communes/${life.communeCode}/mot-cua`,
+      id: `${life.key}:${event.sequence}`,
+      entityType: 'land-registration',
+      key: life.key,
+      commune: life.communeCode,
+      target: 'land-registry',
+      sequence: event.sequence,
+      kind: part ? 'part' : 'snapshot',
+      part: part ? `status:${event.sequence}` : '',
+      json,
+      fp: sha256(json),
+    };
+  },
+  serviceEnv: (simUrl) => ({ LAND_BASE_URL: simUrl, LAND_CALLBACK_SECRET: CALLBACK_SECRET }),
+  simEnv: (servicePort) => ({
+    PORTAL_SIM_LAND_CALLBACK_URL: `http://127.0.0.1:${servicePort}/land/callbacks`,
+  }),
+  sender: async (baseUrl) => {
+    const res = await fetch(`${baseUrl}/land/connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username: 'lienthong',
+        password: 'lienthong-land',
+      }).toString(),
+    });
+    const token = (await res.json()) as { access_token: string };
+    const auth = { authorization: `Bearer ${token.access_token}` };
+    return async (life) => {
+      const dossier = (life.events[0] as RegistryLife['events'][number])
+        .data as LandRegistrationReceived;
+      const answer = await postJson(
+        `${baseUrl}/land/api/HoSo/TiepNhan`,
+        toTiepNhan(dossier, 'bench'),
+        auth,
+      );
+      if (answer.status !== 200 || Number(answer.body.data) !== 1)
+        throw new Error(`registry load: TiepNhan ${answer.status} ${JSON.stringify(answer.body)}`);
+      // The commune's own status records are kept in the ledger, not sent: one call per life.
+      return 1;
+    };
+  },
+  held: async (db, schema) => ({
+    registrations: await sqlCount(db, `select count(*) n from "${schema}".land_dossier`),
+    parts: 0,
+  }),
+  expectedParts: () => 0,
+};
+
+/** Lives with keys unique within a workload (the generators draw ids at random). */
+class Workload {
+  private n = 0;
+  private readonly keys = new Set<string>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly seed: number,
+  ) {}
+
+  next(): RegistryLife {
+    for (;;) {
+      const n = this.n++;
+      const life = this.registry.life(new Rng(this.seed + n), Date.parse('2025-08-01') + n * 1000);
+      if (this.keys.has(life.key)) continue;
+      this.keys.add(life.key);
+      return life;
+    }
+  }
+
+  take(events: number): RegistryLife[] {
+    const lives: RegistryLife[] = [];
+    for (let total = 0; total < events;) {
+      const life = this.next();
+      lives.push(life);
+      total += life.events.length;
+    }
+    return lives;
+  }
+}
+
+/** Every event of the lives as the commune system sends it; `snapshot`: a registration (latency is read on those). */
+function records(registry: Registry, lives: RegistryLife[]): Array<Paced & { snapshot: boolean }> {
+  return lives.flatMap((life) =>
+    life.events.map((e) => ({
+      key: life.key,
+      sequence: e.sequence,
+      snapshot: registry.ledgerRow(life, e).kind === 'snapshot',
+      record: toRecord(
+        {
+          name: '',
+          type: e.type,
+          topic: registry.contractTopic,
+          data: e.data,
+          communeCode: life.communeCode,
+          sequence: e.sequence,
+        },
+        { id: `${life.key}:${e.sequence}` },
+      ),
+    })),
+  );
+}
+
+const eventCount = (lives: RegistryLife[]) => lives.reduce((s, l) => s + l.events.length, 0);
+
+/** The registry's capacity for new registrations from a plain load generator. Registrations and calls per second. */
+async function registryCapacity(registry: Registry, baseUrl: string, workload: Workload) {
+  const send = await registry.sender(baseUrl);
+  const warmUntil = Date.now() + 1000;
+  const end = warmUntil + PORTAL_SECONDS * 1000;
+  let registrations = 0;
+  let calls = 0;
+  const caller = async () => {
+    while (Date.now() < end) {
+      const n = await send(workload.next());
+      if (Date.now() >= warmUntil && Date.now() < end) {
+        registrations += 1;
+        calls += n;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PORTAL_CONCURRENCY }, caller));
+  return { perSecond: registrations / PORTAL_SECONDS, callsPerSecond: calls / PORTAL_SECONDS };
+}
+
+interface RunFigures {
+  databaseCeiling: number;
+  portal: number;
+  portalCalls: number;
+  ingest: number;
+  ingestVsCeiling: number;
+  accepted: number;
+  acceptedVsPortal: number;
+  answeredSeconds: number;
+  latency: Array<{ rate: number; p50: number; p95: number; p99: number }>;
+  drainSeconds: number;
+  peakRssMiB: number;
+  portalOk: boolean;
+  /** Share of all cores per process during ingest, and from its end until every registration was accepted. */
+  cpu: Record<string, number>;
+  cpuPush: Record<string, number>;
+}
+
+async function registryRun(
+  registry: Registry,
+  stack: Stack,
+  kafka: Kafka,
+  run: number,
+): Promise<RunFigures> {
+  const prefix = `bench.${runId}.${registry.name}.${run}`;
+  const topic = `${prefix}.${registry.contractTopic}`;
+  const statusTopic = `${prefix}.${TOPICS.syncStatus}`;
+  const statusV2Topic = `${prefix}.${TOPICS.syncStatusV2}`;
+  const topics = [topic, `${topic}.dlq.v1`, statusTopic, statusV2Topic];
+  const tag = `bench_${runId}_${registry.name.replace('-', '_')}`;
+  const schemas = {
+    sim: `${tag}_sim`,
+    capacitySim: `${tag}_cap`,
+    ceiling: `${tag}_ceil`,
+    ledger: `${tag}_ls`,
+  };
+  const db = new Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: topics.map((t) => ({ topic: t, numPartitions: PARTITIONS })),
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const processes: ChildProcess[] = [];
+  const servicePort = await freePort();
+  const portalSim = async (schema: string) => {
+    const sim = await startPortalSim(stack, schema, SIMULATOR_ADMIN_TOKEN, {
+      ...SIM_ENV,
+      ...registry.simEnv(servicePort),
+    });
+    processes.push(sim.child);
+    return sim;
+  };
+  const startService = async (schema: string, simUrl: string, port: number) => {
+    const child = await startProcess(
+      registry.service,
+      registry.entry,
+      {
+        PORT: String(port),
+        DATABASE_URL: stack.databaseUrl,
+        DB_SCHEMA: schema,
+        EVENTS_TOPIC: topic,
+        SYNC_STATUS_TOPIC: statusTopic,
+        SYNC_STATUS_V2_TOPIC: statusV2Topic,
+        KAFKA_GROUP_ID: `${topic}.${schema}`,
+        LOG_LEVEL: 'warn',
+        ...registry.serviceEnv(simUrl),
+      },
+      { url: `http://127.0.0.1:${port}/health/ready` },
+    );
+    processes.push(child);
+    return child;
+  };
+  try {
+    const workload = new Workload(registry, 1);
+    const lives = workload.take(EVENTS);
+    const load = records(registry, lives);
+
+    // 1. The database's ceiling, in a ledger schema the service's migrations made.
+    const sim = await portalSim(schemas.sim);
+    await stopProcess(await startService(schemas.ceiling, sim.url, await freePort()));
+    const ceiling = await databaseCeiling(
+      stack.databaseUrl,
+      schemas.ceiling,
+      lives.flatMap((l) => l.events.map((e) => registry.ledgerRow(l, e))),
+      { connections: PARTITIONS_CONSUMED_CONCURRENTLY, batch: CEILING_BATCH },
+    );
+    log(`${registry.name} run ${run}: database ceiling ${fmt(ceiling)} events/s`);
+
+    // 2. The registry's capacity, on a portal-sim of its own.
+    const capacitySim = await portalSim(schemas.capacitySim);
+    const capacity = await registryCapacity(
+      registry,
+      capacitySim.url,
+      new Workload(registry, 1_000_000_000),
+    );
+    await stopProcess(capacitySim.child);
+    log(
+      `${registry.name} run ${run}: registry capacity ${fmt(capacity.perSecond)} registrations/s`,
+    );
+
+    // 3. Ingest: everything on the topic first, then the service starts.
+    await produceAll(producer, topic, load);
+    const service = await startService(schemas.ledger, sim.url, servicePort);
+    const watch = new StatusWatch(
+      kafka,
+      statusV2Topic,
+      new Set(['AWAITING_RESULT', 'SYNCED', 'FAILED']),
+      PARTITIONS,
+    );
+    await watch.start();
+    const cpu = new CpuAccount({
+      [registry.service]: () => [service.pid ?? 0],
+      'portal-sim': () => [sim.child.pid ?? 0],
+      PostgreSQL: () => pidsMatching(/^postgres[: ]/),
+      Kafka: () => pidsMatching(/kafka\.Kafka/),
+      'bench (producer, watcher)': () => [process.pid],
+    });
+    const ingested = () =>
+      sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
+    let first: [number, number] | undefined;
+    const allIn = await waitFor(
+      async () => {
+        const n = await ingested();
+        if (!first && n > 0) {
+          first = [Date.now(), n];
+          cpu.start();
+        }
+        return n >= load.length;
+      },
+      Math.max(300, EVENTS / 200),
+    );
+    if (!allIn || !first) throw new Error(`${registry.name} run ${run}: ingest did not finish`);
+    const ingest = (load.length - first[1]) / ((Date.now() - first[0]) / 1000);
+    const cpuShares = cpu.stop();
+    cpu.start();
+    log(`${registry.name} run ${run}: ingest ${fmt(ingest)} events/s`);
+
+    // 4. End to end: every registration accepted by the registry, then every one answered.
+    const noneIn = (states: string) => async () =>
+      (
+        await db.query<{ done: boolean }>(
+          `select not exists (select 1 from "${schemas.ledger}".sync_entity where target = $1 and state in (${states})) done`,
+          [registry.target],
+        )
+      ).rows[0]?.done === true;
+    const allAccepted = noneIn(`'PENDING', 'RETRYING'`);
+    const allAnswered = noneIn(`'PENDING', 'RETRYING', 'AWAITING_RESULT', 'SUPPLEMENT_REQUESTED'`);
+    if (!(await waitFor(allAccepted, Math.max(600, EVENTS / 50), 250)))
+      throw new Error(
+        `${registry.name} run ${run}: the registry did not accept every registration`,
+      );
+    const acceptedSeconds = (Date.now() - first[0]) / 1000;
+    const cpuPush = cpu.stop();
+    if (!(await waitFor(allAnswered, 600, 250)))
+      throw new Error(`${registry.name} run ${run}: the registry's answers did not all arrive`);
+    const answeredSeconds = (Date.now() - first[0]) / 1000;
+    log(
+      `${registry.name} run ${run}: all accepted after ${fmt(acceptedSeconds, 1)} s, answered after ${fmt(answeredSeconds, 1)} s`,
+    );
+
+    // 5. Latency at fixed offered rates, read on the registrations.
+    const latency: RunFigures['latency'] = [];
+    const more: RegistryLife[] = [];
+    for (const rate of RATES) {
+      const phase = workload.take(rate * LATENCY_SECONDS);
+      more.push(...phase);
+      const paced = records(registry, phase);
+      const sentAt = await producePaced(producer, topic, paced, rate);
+      const registrations = paced.flatMap((p, i) => (p.snapshot ? [i] : []));
+      const times = await offeredTimes(
+        watch,
+        registrations.map((i) => paced[i] as Paced),
+        registrations.map((i) => sentAt[i] as number),
+        180,
+      );
+      if (!times)
+        throw new Error(
+          `${registry.name} run ${run}: events offered at ${rate}/s were never accepted`,
+        );
+      latency.push({
+        rate,
+        p50: percentile(times, 50),
+        p95: percentile(times, 95),
+        p99: percentile(times, 99),
+      });
+      log(`${registry.name} run ${run}: p99 at ${rate} events/s ${fmt(percentile(times, 99))} ms`);
+    }
+
+    // 6. Backlog drain after a registry outage.
+    const faults = (profile: object) =>
+      fetch(`${sim.url}/admin/faults/${registry.name}`, {
+        method: 'PUT',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${SIMULATOR_ADMIN_TOKEN}`,
+        },
+        body: JSON.stringify(profile),
+      }).then((r) => {
+        if (!r.ok) throw new Error(`portal-sim faults: HTTP ${r.status}`);
+      });
+    const outage = workload.take(OUTAGE_RATE * OUTAGE_SECONDS);
+    more.push(...outage);
+    log(
+      `${registry.name} run ${run}: registry down for ${OUTAGE_SECONDS} s at ${OUTAGE_RATE} events/s offered`,
+    );
+    await faults({ down: true });
+    await producePaced(producer, topic, records(registry, outage), OUTAGE_RATE);
+    const offered = load.length + eventCount(more);
+    await waitFor(async () => (await ingested()) >= offered, 120);
+    await faults({});
+    const recovered = Date.now();
+    if (!(await waitFor(allAccepted, 900, 250)))
+      throw new Error(`${registry.name} run ${run}: the backlog did not drain within 900 s`);
+    const drainSeconds = (Date.now() - recovered) / 1000;
+    log(`${registry.name} run ${run}: backlog drained in ${fmt(drainSeconds, 1)} s`);
+
+    // 7. Memory, and what the registry holds.
+    const peak = peakRssMiB(service);
+    const all = [...lives, ...more];
+    const held = await registry.held(db, schemas.sim);
+    const portalOk =
+      held.registrations === all.length && held.parts === registry.expectedParts(all);
+    if (!portalOk)
+      log(
+        `${registry.name} run ${run}: the registry holds ${held.registrations} registrations / ${held.parts} parts, expected ${all.length} / ${registry.expectedParts(all)}`,
+      );
+    await watch.stop();
+    const accepted = lives.length / acceptedSeconds;
+    return {
+      databaseCeiling: ceiling,
+      portal: capacity.perSecond,
+      portalCalls: capacity.callsPerSecond,
+      ingest,
+      ingestVsCeiling: ingest / ceiling,
+      accepted,
+      acceptedVsPortal: accepted / capacity.perSecond,
+      answeredSeconds,
+      latency,
+      drainSeconds,
+      peakRssMiB: peak,
+      portalOk,
+      cpu: cpuShares,
+      cpuPush,
+    };
+  } finally {
+    await producer.disconnect();
+    for (const p of processes.reverse()) await stopProcess(p);
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+    for (const s of Object.values(schemas)) await db.query(`drop schema if exists "${s}" cascade`);
+    await db.end();
+  }
+}
+
+function report(registry: Registry, runs: RunFigures[], events: number): string[] {
+  const f = fmt;
+  const med = (pick: (r: RunFigures) => number) => median(runs.map(pick));
+  const each = (pick: (r: RunFigures) => number, digits: number) =>
+    runs.map((r) => f(pick(r), digits)).join(' / ');
+  const row = (
+    name: string,
+    pick: (r: RunFigures) => number,
+    goal?: { text: string; met: (v: number) => boolean },
+    digits = 0,
+  ) =>
+    `| ${name} | ${f(med(pick), digits)} | ${each(pick, digits)} | ${goal?.text ?? 'measured'} | ${goal ? (goal.met(med(pick)) ? 'met' : 'NOT met') : ''} |`;
+  const lat = (rate: number, p: 'p50' | 'p95' | 'p99') => (r: RunFigures) =>
+    r.latency.find((l) => l.rate === rate)?.[p] ?? NaN;
+  const goalP99 = (rate: number) => (rate <= 500 ? 250 : rate <= 1000 ? 1000 : undefined);
+  return [
+    `### ${registry.service} (${f(events)} events)`,
+    '',
+    '| figure | median | runs | goal (#14) | |',
+    '| --- | ---: | ---: | --- | --- |',
+    row('limit: raw batched upsert of the same rows, events/s', (r) => r.databaseCeiling),
+    `| limit: portal-sim, plain load generator, registrations/s (calls/s) | ${f(
+      med((r) => r.portal),
+      1,
+    )} (${f(med((r) => r.portalCalls))}) | ${each((r) => r.portal, 1)} | measured | |`,
+    row('ingest (Kafka → ledger committed), events/s', (r) => r.ingest, {
+      text: '≥ 15,000',
+      met: (v) => v >= 15_000,
+    }),
+    row(
+      'ingest / database limit',
+      (r) => r.ingestVsCeiling,
+      { text: '≥ 0.5', met: (v) => v >= 0.5 },
+      2,
+    ),
+    row(
+      'end to end (→ every registration accepted by the registry), registrations/s',
+      (r) => r.accepted,
+      undefined,
+      1,
+    ),
+    row(
+      'end to end / portal-sim capacity',
+      (r) => r.acceptedVsPortal,
+      { text: '≥ 0.70', met: (v) => v >= 0.7 },
+      2,
+    ),
+    row(
+      "until the registry's answer is in the ledger for every one, s",
+      (r) => r.answeredSeconds,
+      undefined,
+      1,
+    ),
+    ...RATES.flatMap((rate) => {
+      const goal = goalP99(rate);
+      return [
+        row(`event → accepted p50 at ${rate} events/s offered, ms`, lat(rate, 'p50')),
+        row(`event → accepted p95 at ${rate} events/s offered, ms`, lat(rate, 'p95')),
+        row(
+          `event → accepted p99 at ${rate} events/s offered, ms`,
+          lat(rate, 'p99'),
+          goal === undefined ? undefined : { text: `≤ ${f(goal)}`, met: (v) => v <= goal },
+        ),
+      ];
+    }),
+    row(
+      `backlog drain after a ${OUTAGE_SECONDS} s registry outage at ${OUTAGE_RATE} events/s, s`,
+      (r) => r.drainSeconds,
+      OUTAGE_SECONDS === DRAIN_GOAL.outageSeconds
+        ? { text: `≤ ${DRAIN_GOAL.seconds}`, met: (v) => v <= DRAIN_GOAL.seconds }
+        : undefined,
+      1,
+    ),
+    row(`peak RSS of ${registry.service}, MiB`, (r) => r.peakRssMiB, {
+      text: '≤ 300',
+      met: (v) => v <= 300,
+    }),
+    '',
+    `The registry holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
+    '',
+    'Where the CPU went (share of all cores, median): during ingest, and after it until the registry had accepted every registration:',
+    '',
+    '| process | ingest | pushes after ingest |',
+    '| --- | ---: | ---: |',
+    ...Object.keys(runs[0]?.cpu ?? {}).map(
+      (k) =>
+        `| ${k} | ${(med((r) => r.cpu[k] ?? 0) * 100).toFixed(0)} % | ${(med((r) => r.cpuPush[k] ?? 0) * 100).toFixed(0)} % |`,
+    ),
+  ];
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const registries = REGISTRIES.map((name) => {
+    const registry = [civilStatus, land].find((r) => r.name === name);
+    if (!registry)
+      throw new Error(`BENCH_REGISTRIES: unknown registry ${name} (civil-status, land)`);
+    return registry;
+  });
+  log('local stack');
+  const stack = stackUp();
+  log(`build (portal-sim, ${registries.map((r) => r.service).join(', ')})`);
+  build(['portal-sim', ...registries.map((r) => r.service)]);
+  const kafka = new Kafka({
+    clientId: 'bench',
+    brokers: stack.kafkaBrokers.split(','),
+    sasl: kafkaPrincipalSasl('test'),
+    logLevel: logLevel.NOTHING,
+  });
+  const pg = await postgresVersion(stack.databaseUrl);
+  const lines = [
+    `registries benchmark, ${RUNS} run(s) each (median, then each run): ${new Date().toISOString().slice(0, 10)}, ${versions(pg)}; ${PARTITIONS} partitions; the services run as deploy/service-runtime.json says (${runtimeLine(registries[0]?.entry ?? '')}); portal-sim decides at once (${Object.entries(
+      SIM_ENV,
+    )
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')})`,
+  ];
+  for (const registry of registries) {
+    const runs: RunFigures[] = [];
+    for (let run = 1; run <= RUNS; run += 1)
+      runs.push(await registryRun(registry, stack, kafka, run));
+    lines.push('', ...report(registry, runs, EVENTS));
+    if (runs.some((r) => !r.portalOk)) process.exitCode = 1;
+  }
+  const knobs = `BENCH_REGISTRIES=${REGISTRIES.join(',')} BENCH_EVENTS=${EVENTS} BENCH_RATES=${RATES.join(',')} BENCH_LATENCY_SECONDS=${LATENCY_SECONDS} BENCH_OUTAGE_SECONDS=${OUTAGE_SECONDS} BENCH_OUTAGE_RATE=${OUTAGE_RATE} BENCH_RUNS=${RUNS} BENCH_PORTAL_CONCURRENCY=${PORTAL_CONCURRENCY}`;
+  lines.push(
+    '',
+    `Command: \`${knobs} npm run bench:registries\`; the run took ${fmt((Date.now() - started) / 1000)} s.`,
+  );
+  const text = lines.join('\n');
+  process.stdout.write(`${text}\n`);
+  if (process.env.BENCH_WRITE_RESULTS === '1') writeResults('registries', text);
+}
+
+runMain(main);
