@@ -133,9 +133,9 @@ export function runMain(main: () => Promise<void>): void {
   });
 }
 
-/** The median of some figures (NaN when there are none). */
+/** The median of some figures (NaN when there are none); Infinity (not reached) counts as the largest. */
 export function median(values: number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2
@@ -414,6 +414,16 @@ export async function waitFor(
   }
 }
 
+/** Event → watched-state times of offered records so far, sorted; Infinity for those not there yet. */
+export function reachedTimes(watch: StatusWatch, paced: Paced[], sentAt: number[]): number[] {
+  return paced
+    .map((l, i) => {
+      const at = watch.reachedAt(l.key, l.sequence, sentAt[i] as number);
+      return at === undefined ? Infinity : at - (sentAt[i] as number);
+    })
+    .sort((a, b) => a - b);
+}
+
 /**
  * Event → watched-state times of offered records, sorted, once every one has reached it;
  * undefined if `seconds` pass first.
@@ -424,18 +434,10 @@ export async function offeredTimes(
   sentAt: number[],
   seconds: number,
 ): Promise<number[] | undefined> {
-  const times: number[] = [];
-  const measure = () => {
-    times.length = 0;
-    for (const [i, l] of paced.entries()) {
-      const at = watch.reachedAt(l.key, l.sequence, sentAt[i] as number);
-      if (at === undefined) return false;
-      times.push(at - (sentAt[i] as number));
-    }
-    return true;
-  };
-  if (!(await waitFor(() => Promise.resolve(measure()), seconds))) return undefined;
-  return times.sort((a, b) => a - b);
+  const all = () =>
+    Promise.resolve(Number.isFinite(reachedTimes(watch, paced, sentAt).at(-1) ?? 0));
+  if (!(await waitFor(all, seconds))) return undefined;
+  return reachedTimes(watch, paced, sentAt);
 }
 
 /** Sends records as fast as the broker takes them, 1,000 per request. */
