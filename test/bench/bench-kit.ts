@@ -631,3 +631,65 @@ export function writeResults(name: string, text: string): void {
   // The repository's format check covers this file: its tables are aligned as prettier does.
   execFileSync(join(root, 'node_modules/.bin/prettier'), ['--write', file], { stdio: 'ignore' });
 }
+
+/** A numeric knob from the environment. */
+export const knob = (name: string, def: number) => Number(process.env[name] ?? def);
+
+/** A comma-separated numeric knob from the environment (empty: none). */
+export const knobList = (name: string, def: string) =>
+  (process.env[name] ?? def).split(',').filter(Boolean).map(Number);
+
+/** Sets (or, with `{}`, clears) a portal-sim API's fault profile: `{ down: true }` is an outage. */
+export async function setPortalFaults(
+  simUrl: string,
+  api: string,
+  adminToken: string,
+  profile: object,
+): Promise<void> {
+  const r = await fetch(`${simUrl}/admin/faults/${api}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify(profile),
+  });
+  if (!r.ok) throw new Error(`portal-sim faults: HTTP ${r.status}`);
+}
+
+/**
+ * The sustained ingest rate into a ledger schema, in events/s: from the first event committed
+ * (when `onFirst` runs: start the CPU account there) until `total` are in processed_event.
+ * Throws if that takes more than `seconds`. `first`: when the first commit was seen.
+ */
+export async function measureIngest(
+  db: Client,
+  schema: string,
+  total: number,
+  seconds: number,
+  onFirst: () => void,
+): Promise<{ rate: number; first: number }> {
+  let first: [number, number] | undefined;
+  const allIn = await waitFor(async () => {
+    const n = await sqlCount(db, `select count(*) n from "${schema}".processed_event`);
+    if (!first && n > 0) {
+      first = [Date.now(), n];
+      onFirst();
+    }
+    return n >= total;
+  }, seconds);
+  if (!allIn || !first) throw new Error(`ingest into ${schema} did not finish in ${seconds} s`);
+  return { rate: (total - first[1]) / ((Date.now() - first[0]) / 1000), first: first[0] };
+}
+
+/** The knobs every sync-service bench reads (see RESULTS.md); `events`: BENCH_EVENTS' default. */
+export function syncBenchKnobs(events: number) {
+  return {
+    EVENTS: knob('BENCH_EVENTS', events),
+    RATES: knobList('BENCH_RATES', '500,1000'),
+    LATENCY_SECONDS: knob('BENCH_LATENCY_SECONDS', 20),
+    OUTAGE_SECONDS: knob('BENCH_OUTAGE_SECONDS', 60),
+    OUTAGE_RATE: knob('BENCH_OUTAGE_RATE', 200),
+    RUNS: knob('BENCH_RUNS', 1),
+    PORTAL_CONCURRENCY: knob('BENCH_PORTAL_CONCURRENCY', 32),
+    PORTAL_SECONDS: knob('BENCH_PORTAL_SECONDS', 15),
+    CEILING_BATCH: knob('BENCH_CEILING_BATCH', 500),
+  };
+}

@@ -41,6 +41,10 @@ import type { DossierLifecycle } from '@lienthong/testing';
 import {
   CpuAccount,
   DRAIN_GOAL,
+  knob,
+  knobList,
+  measureIngest,
+  setPortalFaults,
   PARTITIONS_CONSUMED_CONCURRENTLY,
   StatementAccount,
   StatusWatch,
@@ -66,28 +70,28 @@ import {
   startPortalSim,
   startProcess,
   stopProcess,
+  syncBenchKnobs,
   versions,
   waitFor,
   writeResults,
 } from './bench-kit';
 import type { CeilingRow, Paced, Stack, StatementFigure } from './bench-kit';
 
-const num = (name: string, def: number) => Number(process.env[name] ?? def);
-const list = (name: string, def: string) =>
-  (process.env[name] ?? def).split(',').filter(Boolean).map(Number);
-const EVENTS = num('BENCH_EVENTS', 100_000);
-const RATES = list('BENCH_RATES', '500,1000');
-const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 20);
-const OUTAGE_SECONDS = num('BENCH_OUTAGE_SECONDS', 60);
-const OUTAGE_RATE = num('BENCH_OUTAGE_RATE', 200);
-const RUNS = num('BENCH_RUNS', 1);
-const PORTAL_CONCURRENCY = num('BENCH_PORTAL_CONCURRENCY', 32);
-const PORTAL_SECONDS = num('BENCH_PORTAL_SECONDS', 15);
-const CEILING_BATCH = num('BENCH_CEILING_BATCH', 500);
+const {
+  EVENTS,
+  RATES,
+  LATENCY_SECONDS,
+  OUTAGE_SECONDS,
+  OUTAGE_RATE,
+  RUNS,
+  PORTAL_CONCURRENCY,
+  PORTAL_SECONDS,
+  CEILING_BATCH,
+} = syncBenchKnobs(100_000);
 const BASELINE = process.env.BENCH_BASELINE !== 'off';
-const BASELINE_EVENTS = num('BENCH_BASELINE_EVENTS', 4_096);
-const BASELINE_RATES = list('BENCH_BASELINE_RATES', '50,100');
-const BASELINE_DEADLINE_SECONDS = num('BENCH_BASELINE_DEADLINE_SECONDS', 150);
+const BASELINE_EVENTS = knob('BENCH_BASELINE_EVENTS', 4_096);
+const BASELINE_RATES = knobList('BENCH_BASELINE_RATES', '50,100');
+const BASELINE_DEADLINE_SECONDS = knob('BENCH_BASELINE_DEADLINE_SECONDS', 150);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 const PARTITIONS = 12;
 const runId = Date.now().toString(36);
@@ -325,22 +329,16 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     });
     const ingested = () =>
       sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
-    let first: [number, number] | undefined;
-    const allIn = await waitFor(
-      async () => {
-        const n = await ingested();
-        if (!first && n > 0) {
-          first = [Date.now(), n];
-          cpu.start();
-          void statements.reset();
-        }
-        return n >= load.length;
-      },
+    const { rate: ingest, first: firstAt } = await measureIngest(
+      db,
+      schemas.ledger,
+      load.length,
       Math.max(300, EVENTS / 500),
+      () => {
+        cpu.start();
+        void statements.reset();
+      },
     );
-    if (!allIn || !first) throw new Error(`run ${run}: ingest did not finish`);
-    const ingestDone = Date.now();
-    const ingest = (load.length - first[1]) / ((ingestDone - first[0]) / 1000);
     const cpuShares = cpu.stop();
     const ingestStatements = await statements.top(8);
     cpu.start();
@@ -365,7 +363,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       ).rows[0]?.done === true;
     if (!(await waitFor(allSynced, Math.max(600, EVENTS / 100))))
       throw new Error(`run ${run}: not every dossier reached SYNCED`);
-    const e2eSeconds = (Date.now() - first[0]) / 1000;
+    const e2eSeconds = (Date.now() - firstAt) / 1000;
     const cpuAfterIngest = cpu.stop();
     const pushStatements = await statements.top(8);
     log(`run ${run}: every dossier SYNCED after ${fmt(e2eSeconds, 1)} s`);
@@ -391,16 +389,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
 
     // 6. Backlog drain after a DVCQG outage.
     const faults = (profile: object) =>
-      fetch(`${sim.url}/admin/faults/dvcqg`, {
-        method: 'PUT',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${SIMULATOR_ADMIN_TOKEN}`,
-        },
-        body: JSON.stringify(profile),
-      }).then((r) => {
-        if (!r.ok) throw new Error(`portal-sim faults: HTTP ${r.status}`);
-      });
+      setPortalFaults(sim.url, 'dvcqg', SIMULATOR_ADMIN_TOKEN, profile);
     const outage = workload.take(OUTAGE_RATE * OUTAGE_SECONDS);
     more.push(...outage);
     log(`run ${run}: DVCQG down for ${OUTAGE_SECONDS} s at ${OUTAGE_RATE} events/s offered`);

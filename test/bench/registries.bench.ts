@@ -42,6 +42,9 @@ import { SIMULATOR_ADMIN_TOKEN, kafkaPrincipalSasl } from '@lienthong/testing';
 import {
   CpuAccount,
   DRAIN_GOAL,
+  knob,
+  measureIngest,
+  setPortalFaults,
   reachedTimes,
   PARTITIONS_CONSUMED_CONCURRENTLY,
   StatusWatch,
@@ -66,26 +69,26 @@ import {
   startPortalSim,
   startProcess,
   stopProcess,
+  syncBenchKnobs,
   versions,
   waitFor,
   writeResults,
 } from './bench-kit';
 import type { CeilingRow, Paced, Stack } from './bench-kit';
 
-const num = (name: string, def: number) => Number(process.env[name] ?? def);
-const list = (name: string, def: string) =>
-  (process.env[name] ?? def).split(',').filter(Boolean).map(Number);
-const EVENTS = num('BENCH_EVENTS', 30_000);
-const RATES = list('BENCH_RATES', '500,1000');
-const LATENCY_SECONDS = num('BENCH_LATENCY_SECONDS', 20);
-const OUTAGE_SECONDS = num('BENCH_OUTAGE_SECONDS', 60);
-const OUTAGE_RATE = num('BENCH_OUTAGE_RATE', 200);
-const RUNS = num('BENCH_RUNS', 1);
+const {
+  EVENTS,
+  RATES,
+  LATENCY_SECONDS,
+  OUTAGE_SECONDS,
+  OUTAGE_RATE,
+  RUNS,
+  PORTAL_CONCURRENCY,
+  PORTAL_SECONDS,
+  CEILING_BATCH,
+} = syncBenchKnobs(30_000);
 /** How long a latency phase waits for every registration offered to be accepted. */
-const LATENCY_WAIT_SECONDS = num('BENCH_LATENCY_WAIT_SECONDS', 180);
-const PORTAL_CONCURRENCY = num('BENCH_PORTAL_CONCURRENCY', 32);
-const PORTAL_SECONDS = num('BENCH_PORTAL_SECONDS', 15);
-const CEILING_BATCH = num('BENCH_CEILING_BATCH', 500);
+const LATENCY_WAIT_SECONDS = knob('BENCH_LATENCY_WAIT_SECONDS', 180);
 const REGISTRIES = (process.env.BENCH_REGISTRIES ?? 'civil-status,land').split(',').filter(Boolean);
 const PARTITIONS = 12;
 /** The simulated registries decide at once (no supplements, no silence): step 4's second figure measures Lienthong, not a wait. */
@@ -467,20 +470,13 @@ async function registryRun(
     });
     const ingested = () =>
       sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
-    let first: [number, number] | undefined;
-    const allIn = await waitFor(
-      async () => {
-        const n = await ingested();
-        if (!first && n > 0) {
-          first = [Date.now(), n];
-          cpu.start();
-        }
-        return n >= load.length;
-      },
+    const { rate: ingest, first: firstAt } = await measureIngest(
+      db,
+      schemas.ledger,
+      load.length,
       Math.max(300, EVENTS / 200),
+      () => cpu.start(),
     );
-    if (!allIn || !first) throw new Error(`${registry.name} run ${run}: ingest did not finish`);
-    const ingest = (load.length - first[1]) / ((Date.now() - first[0]) / 1000);
     const cpuShares = cpu.stop();
     cpu.start();
     log(`${registry.name} run ${run}: ingest ${fmt(ingest)} events/s`);
@@ -499,11 +495,11 @@ async function registryRun(
       throw new Error(
         `${registry.name} run ${run}: the registry did not accept every registration`,
       );
-    const acceptedSeconds = (Date.now() - first[0]) / 1000;
+    const acceptedSeconds = (Date.now() - firstAt) / 1000;
     const cpuPush = cpu.stop();
     if (!(await waitFor(allAnswered, 600, 250)))
       throw new Error(`${registry.name} run ${run}: the registry's answers did not all arrive`);
-    const answeredSeconds = (Date.now() - first[0]) / 1000;
+    const answeredSeconds = (Date.now() - firstAt) / 1000;
     log(
       `${registry.name} run ${run}: all accepted after ${fmt(acceptedSeconds, 1)} s, answered after ${fmt(answeredSeconds, 1)} s`,
     );
@@ -542,16 +538,7 @@ async function registryRun(
 
     // 6. Backlog drain after a registry outage.
     const faults = (profile: object) =>
-      fetch(`${sim.url}/admin/faults/${registry.name}`, {
-        method: 'PUT',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${SIMULATOR_ADMIN_TOKEN}`,
-        },
-        body: JSON.stringify(profile),
-      }).then((r) => {
-        if (!r.ok) throw new Error(`portal-sim faults: HTTP ${r.status}`);
-      });
+      setPortalFaults(sim.url, registry.name, SIMULATOR_ADMIN_TOKEN, profile);
     const outage = workload.take(OUTAGE_RATE * OUTAGE_SECONDS);
     more.push(...outage);
     log(
