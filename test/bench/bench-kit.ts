@@ -331,9 +331,6 @@ export class StatementAccount {
  */
 export const PARTITIONS_CONSUMED_CONCURRENTLY = 8;
 
-/** #14's backlog goal: an outage of this length drains within this long; other lengths are only measured. */
-export const DRAIN_GOAL = { outageSeconds: 600, seconds: 60 };
-
 /** A record a bench sends, with the entity and sequence its status will name. */
 export interface Paced {
   record: EncodedRecord;
@@ -434,8 +431,11 @@ export async function offeredTimes(
   sentAt: number[],
   seconds: number,
 ): Promise<number[] | undefined> {
+  // Each poll stops at the first record not there yet; the times are sorted once, at the end.
   const all = () =>
-    Promise.resolve(Number.isFinite(reachedTimes(watch, paced, sentAt).at(-1) ?? 0));
+    Promise.resolve(
+      paced.every((l, i) => watch.reachedAt(l.key, l.sequence, sentAt[i] as number) !== undefined),
+    );
   if (!(await waitFor(all, seconds))) return undefined;
   return reachedTimes(watch, paced, sentAt);
 }
@@ -692,4 +692,126 @@ export function syncBenchKnobs(events: number) {
     PORTAL_SECONDS: knob('BENCH_PORTAL_SECONDS', 15),
     CEILING_BATCH: knob('BENCH_CEILING_BATCH', 500),
   };
+}
+
+/**
+ * A closed-loop load generator: `concurrency` callers each run `unit` (one dossier's or one
+ * registration's calls; it returns how many) back to back for `seconds` after a one-second
+ * warm-up. Units and calls per second within the window.
+ */
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  unit: () => Promise<number>,
+): Promise<{ perSecond: number; callsPerSecond: number }> {
+  const warmUntil = Date.now() + 1000;
+  const end = warmUntil + seconds * 1000;
+  let units = 0;
+  let calls = 0;
+  const caller = async () => {
+    while (Date.now() < end) {
+      const n = await unit();
+      if (Date.now() >= warmUntil && Date.now() < end) {
+        units += 1;
+        calls += n;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, caller));
+  return { perSecond: units / seconds, callsPerSecond: calls / seconds };
+}
+
+/** A sync service's environment in a bench: its own schema, port, copies of the topics, quiet logs. */
+export function syncServiceEnv(o: {
+  databaseUrl: string;
+  schema: string;
+  port: number;
+  topic: string;
+  statusTopic: string;
+  statusV2Topic: string;
+}): Record<string, string> {
+  return {
+    PORT: String(o.port),
+    DATABASE_URL: o.databaseUrl,
+    DB_SCHEMA: o.schema,
+    EVENTS_TOPIC: o.topic,
+    SYNC_STATUS_TOPIC: o.statusTopic,
+    SYNC_STATUS_V2_TOPIC: o.statusV2Topic,
+    KAFKA_GROUP_ID: `${o.topic}.${o.schema}`,
+    LOG_LEVEL: 'warn',
+  };
+}
+
+/** The CPU account of a sync bench: the service, portal-sim, PostgreSQL, Kafka and the bench itself. */
+export function syncCpuAccount(
+  service: string,
+  servicePid: () => number | undefined,
+  simPid: () => number | undefined,
+): CpuAccount {
+  return new CpuAccount({
+    [service]: () => [servicePid() ?? 0],
+    'portal-sim': () => [simPid() ?? 0],
+    PostgreSQL: () => pidsMatching(/^postgres[: ]/),
+    Kafka: () => pidsMatching(/kafka\.Kafka/),
+    'bench (producer, watcher)': () => [process.pid],
+  });
+}
+
+/** A goal of #14 for one figure: its text in the table and whether a value meets it. */
+export interface Goal {
+  text: string;
+  met: (v: number) => boolean;
+}
+
+/**
+ * A results-table row: the median of the runs' values, each run's value, the goal ('measured'
+ * without one: neither met nor missed) and its verdict on the median. Infinity (a latency phase's
+ * record not there within its wait) is shown as `unreached`.
+ */
+export function figureRow(
+  name: string,
+  values: number[],
+  o: { goal?: Goal; digits?: number; unreached?: string } = {},
+): string {
+  const show = (v: number) =>
+    v === Infinity && o.unreached !== undefined ? o.unreached : fmt(v, o.digits ?? 0);
+  const mid = median(values);
+  const verdict = o.goal ? (o.goal.met(mid) ? 'met' : 'NOT met') : '';
+  return `| ${name} | ${show(mid)} | ${values.map(show).join(' / ')} | ${o.goal?.text ?? 'measured'} | ${verdict} |`;
+}
+
+const goal = (text: string, met: (v: number) => boolean): Goal => ({ text, met });
+
+/** #14's goals, the same for every sync service. */
+export const GOALS = {
+  ingest: goal('≥ 15,000', (v) => v >= 15_000),
+  ingestVsDatabase: goal('≥ 0.5', (v) => v >= 0.5),
+  endToEndVsPortal: goal('≥ 0.70', (v) => v >= 0.7),
+  rssMiB: goal('≤ 300', (v) => v <= 300),
+  /** p99 ≤ 250 ms at 500 events/s offered, ≤ 1 s at 1,000; none above. */
+  p99AtRate(rate: number): Goal | undefined {
+    const ms = rate <= 500 ? 250 : rate <= 1000 ? 1000 : undefined;
+    return ms === undefined ? undefined : goal(`≤ ${fmt(ms)}`, (v) => v <= ms);
+  },
+  /** A 600 s outage's backlog drains within 60 s; other outage lengths are only measured. */
+  drain(outageSeconds: number): Goal | undefined {
+    return outageSeconds === 600 ? goal('≤ 60', (v) => v <= 60) : undefined;
+  },
+};
+
+/** Rows of the CPU table: per process, the median share of all cores in each phase's accounts. */
+export function cpuRows(phases: Array<Array<Record<string, number>>>): string[] {
+  return Object.keys(phases[0]?.[0] ?? {}).map(
+    (k) =>
+      `| ${k} | ${phases.map((runs) => `${(median(runs.map((r) => r[k] ?? 0)) * 100).toFixed(0)} %`).join(' | ')} |`,
+  );
+}
+
+/** The portal's limit row: units (dossiers, registrations) per second and, beside the median, calls per second. */
+export function portalLimitRow(
+  unit: string,
+  perSecond: number[],
+  callsPerSecond: number[],
+): string {
+  return `| limit: portal-sim, plain load generator, ${unit}/s (calls/s) | ${fmt(median(perSecond), 1)} (${fmt(median(callsPerSecond))}) | ${perSecond.map((v) => fmt(v, 1)).join(' / ')} | measured | |`;
 }

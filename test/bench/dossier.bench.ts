@@ -39,8 +39,13 @@ import {
 } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import {
-  CpuAccount,
-  DRAIN_GOAL,
+  GOALS,
+  closedLoop,
+  portalLimitRow,
+  syncCpuAccount,
+  syncServiceEnv,
+  cpuRows,
+  figureRow,
   knob,
   knobList,
   measureIngest,
@@ -57,7 +62,6 @@ import {
   offeredTimes,
   peakRssMiB,
   percentile,
-  pidsMatching,
   postgresVersion,
   produceAll,
   producePaced,
@@ -75,7 +79,7 @@ import {
   waitFor,
   writeResults,
 } from './bench-kit';
-import type { CeilingRow, Paced, Stack, StatementFigure } from './bench-kit';
+import type { CeilingRow, Goal, Paced, Stack, StatementFigure } from './bench-kit';
 
 const {
   EVENTS,
@@ -182,29 +186,19 @@ async function portalCapacity(baseUrl: string, workload: Workload) {
   })) as DvcqgResponse & { session: string };
   const call = (service: string, payload: object) =>
     post('/dvcqg/api', { session, madonvi: DVCQG.unit, service, ...payload });
-  const warmUntil = Date.now() + 1000;
-  const end = warmUntil + PORTAL_SECONDS * 1000;
-  let dossiers = 0;
-  let calls = 0;
-  const caller = async () => {
-    while (Date.now() < end) {
-      const life = workload.next();
-      let n = 0;
-      await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
+  const capacity = await closedLoop(PORTAL_CONCURRENCY, PORTAL_SECONDS, async () => {
+    const life = workload.next();
+    await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
+    let n = 1;
+    for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
+      await call('CapNhatTienDoHoSoMC', {
+        data: life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep),
+      });
       n += 1;
-      for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
-        const chunk = life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep);
-        await call('CapNhatTienDoHoSoMC', { data: chunk });
-        n += 1;
-      }
-      if (Date.now() >= warmUntil && Date.now() < end) {
-        dossiers += 1;
-        calls += n;
-      }
     }
-  };
-  await Promise.all(Array.from({ length: PORTAL_CONCURRENCY }, caller));
-  return { dossiersPerSecond: dossiers / PORTAL_SECONDS, callsPerSecond: calls / PORTAL_SECONDS };
+    return n;
+  });
+  return { dossiersPerSecond: capacity.perSecond, callsPerSecond: capacity.callsPerSecond };
 }
 
 interface RunFigures {
@@ -266,15 +260,15 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       'dossier-sync',
       'services/dossier-sync/dist/main.js',
       {
-        PORT: String(port),
-        DATABASE_URL: stack.databaseUrl,
-        DB_SCHEMA: schema,
-        EVENTS_TOPIC: topic,
-        SYNC_STATUS_TOPIC: statusTopic,
-        SYNC_STATUS_V2_TOPIC: statusV2Topic,
-        KAFKA_GROUP_ID: `${topic}.${schema}`,
+        ...syncServiceEnv({
+          databaseUrl: stack.databaseUrl,
+          schema,
+          port,
+          topic,
+          statusTopic,
+          statusV2Topic,
+        }),
         DVCQG_BASE_URL: simUrl,
-        LOG_LEVEL: 'warn',
       },
       { url: `http://127.0.0.1:${port}/health/ready` },
       nodeArgs,
@@ -320,13 +314,11 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     let service = await dossierSync(schemas.ledger, sim.url, profiling('ingest'));
     const watch = new StatusWatch(kafka, statusTopic);
     await watch.start();
-    const cpu = new CpuAccount({
-      'dossier-sync': () => [service.pid ?? 0],
-      'portal-sim': () => [sim.child.pid ?? 0],
-      PostgreSQL: () => pidsMatching(/^postgres[: ]/),
-      Kafka: () => pidsMatching(/kafka\.Kafka/),
-      'bench (producer, watcher)': () => [process.pid],
-    });
+    const cpu = syncCpuAccount(
+      'dossier-sync',
+      () => service.pid,
+      () => sim.child.pid,
+    );
     const ingested = () =>
       sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
     const { rate: ingest, first: firstAt } = await measureIngest(
@@ -530,97 +522,43 @@ async function baselineRun(stack: Stack, kafka: Kafka): Promise<BaselineFigures>
 
 function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: string): string {
   const f = fmt;
-  const each = (pick: (r: RunFigures) => number, digits = 0) =>
-    runs.map((r) => f(pick(r), digits)).join(' / ');
   const med = (pick: (r: RunFigures) => number) => median(runs.map(pick));
-  const row = (
-    name: string,
-    pick: (r: RunFigures) => number,
-    goal: string,
-    met: (v: number) => boolean,
-    digits = 0,
-  ) =>
-    // A figure without a goal ('measured') is neither met nor missed.
-    `| ${name} | ${f(med(pick), digits)} | ${each(pick, digits)} | ${goal} | ${goal === 'measured' ? '' : met(med(pick)) ? 'met' : 'NOT met'} |`;
+  const row = (name: string, pick: (r: RunFigures) => number, goal?: Goal, digits = 0) =>
+    figureRow(name, runs.map(pick), { ...(goal ? { goal } : {}), digits });
   const lat = (rate: number, p: 'p50' | 'p95' | 'p99') => (r: RunFigures) =>
     r.latency.find((l) => l.rate === rate)?.[p] ?? NaN;
-  const goalP99 = (rate: number) => (rate <= 500 ? 250 : rate <= 1000 ? 1000 : Infinity);
   const lines = [
     `dossier benchmark, ${runs.length} run(s) (median, then each run): ${env}`,
     '',
     '| figure | median | runs | goal (#14) | |',
     '| --- | ---: | ---: | --- | --- |',
-    `| limit: raw batched upsert of the same rows, events/s | ${f(med((r) => r.databaseCeiling))} | ${each((r) => r.databaseCeiling)} | measured | |`,
-    `| limit: portal-sim, plain load generator, dossiers/s (calls/s) | ${f(
-      med((r) => r.portalDossiers),
-      1,
-    )} (${f(med((r) => r.portalCalls))}) | ${each((r) => r.portalDossiers, 1)} | measured | |`,
-    row(
-      'ingest (Kafka → ledger committed), events/s',
-      (r) => r.ingest,
-      '≥ 15,000',
-      (v) => v >= 15_000,
+    row('limit: raw batched upsert of the same rows, events/s', (r) => r.databaseCeiling),
+    portalLimitRow(
+      'dossiers',
+      runs.map((r) => r.portalDossiers),
+      runs.map((r) => r.portalCalls),
     ),
-    row(
-      'ingest / database limit',
-      (r) => r.ingestVsCeiling,
-      '≥ 0.5',
-      (v) => v >= 0.5,
-      2,
-    ),
-    row(
-      'end to end (→ every dossier SYNCED), dossiers/s',
-      (r) => r.endToEndDossiers,
-      'measured',
-      () => true,
-      1,
-    ),
-    row(
-      'end to end, events/s',
-      (r) => r.endToEndEvents,
-      'measured',
-      () => true,
-    ),
-    row(
-      'end to end / portal-sim capacity',
-      (r) => r.endToEndVsPortal,
-      '≥ 0.70',
-      (v) => v >= 0.7,
-      2,
-    ),
+    row('ingest (Kafka → ledger committed), events/s', (r) => r.ingest, GOALS.ingest),
+    row('ingest / database limit', (r) => r.ingestVsCeiling, GOALS.ingestVsDatabase, 2),
+    row('end to end (→ every dossier SYNCED), dossiers/s', (r) => r.endToEndDossiers, undefined, 1),
+    row('end to end, events/s', (r) => r.endToEndEvents),
+    row('end to end / portal-sim capacity', (r) => r.endToEndVsPortal, GOALS.endToEndVsPortal, 2),
     ...RATES.flatMap((rate) => [
-      row(
-        `event → SYNCED p50 at ${rate} events/s offered, ms`,
-        lat(rate, 'p50'),
-        'measured',
-        () => true,
-      ),
-      row(
-        `event → SYNCED p95 at ${rate} events/s offered, ms`,
-        lat(rate, 'p95'),
-        'measured',
-        () => true,
-      ),
+      row(`event → SYNCED p50 at ${rate} events/s offered, ms`, lat(rate, 'p50')),
+      row(`event → SYNCED p95 at ${rate} events/s offered, ms`, lat(rate, 'p95')),
       row(
         `event → SYNCED p99 at ${rate} events/s offered, ms`,
         lat(rate, 'p99'),
-        Number.isFinite(goalP99(rate)) ? `≤ ${f(goalP99(rate))}` : 'measured',
-        (v) => v <= goalP99(rate),
+        GOALS.p99AtRate(rate),
       ),
     ]),
     row(
       `backlog drain after a ${OUTAGE_SECONDS} s DVCQG outage at ${OUTAGE_RATE} events/s, s`,
       (r) => r.drainSeconds,
-      OUTAGE_SECONDS === DRAIN_GOAL.outageSeconds ? `≤ ${DRAIN_GOAL.seconds}` : 'measured',
-      (v) => v <= DRAIN_GOAL.seconds,
+      GOALS.drain(OUTAGE_SECONDS),
       1,
     ),
-    row(
-      'peak RSS of dossier-sync, MiB',
-      (r) => r.peakRssMiB,
-      '≤ 300',
-      (v) => v <= 300,
-    ),
+    row('peak RSS of dossier-sync, MiB', (r) => r.peakRssMiB, GOALS.rssMiB),
     '',
     `DVCQG holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
     '',
@@ -628,10 +566,7 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     '',
     '| process | ingest | pushes after ingest |',
     '| --- | ---: | ---: |',
-    ...Object.keys(runs[0]?.cpu ?? {}).map(
-      (k) =>
-        `| ${k} | ${(med((r) => r.cpu[k] ?? 0) * 100).toFixed(0)} % | ${(med((r) => r.cpuPush[k] ?? 0) * 100).toFixed(0)} % |`,
-    ),
+    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush)]),
   ];
   const first = runs[0];
   for (const phase of ['ingest', 'push'] as const) {

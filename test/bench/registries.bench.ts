@@ -37,11 +37,16 @@ import type {
 import { toAmendment, toSubmission, toTiepNhan } from '@lienthong/portal-clients';
 import type { CivilModule, CivilRegistration } from '@lienthong/portal-clients';
 import { FIXTURE_COMMUNES, Rng, civilStatusLife, landLife, toRecord } from '@lienthong/simulation';
-import type { RegistryLife } from '@lienthong/simulation';
+import type { RegistryEvent, RegistryLife } from '@lienthong/simulation';
 import { SIMULATOR_ADMIN_TOKEN, kafkaPrincipalSasl } from '@lienthong/testing';
 import {
-  CpuAccount,
-  DRAIN_GOAL,
+  GOALS,
+  closedLoop,
+  cpuRows,
+  figureRow,
+  portalLimitRow,
+  syncCpuAccount,
+  syncServiceEnv,
   knob,
   measureIngest,
   setPortalFaults,
@@ -53,11 +58,9 @@ import {
   fmt,
   freePort,
   log,
-  median,
   offeredTimes,
   peakRssMiB,
   percentile,
-  pidsMatching,
   postgresVersion,
   produceAll,
   producePaced,
@@ -74,7 +77,7 @@ import {
   waitFor,
   writeResults,
 } from './bench-kit';
-import type { CeilingRow, Paced, Stack } from './bench-kit';
+import type { CeilingRow, Goal, Paced, Stack } from './bench-kit';
 
 const {
   EVENTS,
@@ -111,8 +114,12 @@ interface Registry {
   target: string;
   /** A life of this registry's entities (a registration and what follows it). */
   life: (rng: Rng, at: number) => RegistryLife;
-  /** The ledger row of one of its events. */
-  ledgerRow: (life: RegistryLife, event: RegistryLife['events'][number]) => CeilingRow;
+  /** Whether an event of this type is a part of its entity (the others are the registration itself). */
+  isPart: (type: string) => boolean;
+  /** The ledger's entity type of a life. */
+  entityType: (life: RegistryLife) => string;
+  /** The ledger's key of a part (as the service's mapping makes it); `fp` is its payload's hash. */
+  partKey: (event: RegistryEvent, fp: string) => string;
   /** The service's environment for a portal-sim at `simUrl`, listening on `port`. */
   serviceEnv: (simUrl: string) => Record<string, string>;
   /** portal-sim's environment when the service listens on `servicePort`. */
@@ -148,24 +155,10 @@ const civilStatus: Registry = {
   contractTopic: TOPICS.communeCivilStatusEvents,
   target: 'civil-status-registry',
   life: (rng, at) => civilStatusLife(rng, { communes: FIXTURE_COMMUNES, at, mistake: false }),
-  ledgerRow: (life, event) => {
-    const module = MODULES[(life.events[0] as RegistryLife['events'][number]).type] as string;
-    const json = JSON.stringify(event.data);
-    const part = event.type === EVENT_TYPES.RegistrationAmended;
-    return {
-      source: `/communes/${life.communeCode}/mot-cua`,
-      id: `${life.key}:${event.sequence}`,
-      entityType: CIVIL_ENTITY[module] as string,
-      key: life.key,
-      commune: life.communeCode,
-      target: 'civil-status-registry',
-      sequence: event.sequence,
-      kind: part ? 'part' : 'snapshot',
-      part: part ? `CC-${sha256(json).slice(0, 24)}` : '',
-      json,
-      fp: sha256(json),
-    };
-  },
+  isPart: (type) => type === EVENT_TYPES.RegistrationAmended,
+  entityType: (life) =>
+    CIVIL_ENTITY[MODULES[(life.events[0] as RegistryEvent).type] as string] as string,
+  partKey: (_event, fp) => `CC-${fp.slice(0, 24)}`,
   serviceEnv: (simUrl) => ({ CIVIL_BASE_URL: simUrl }),
   simEnv: () => ({}),
   sender: async (baseUrl) => {
@@ -183,8 +176,8 @@ const civilStatus: Registry = {
     };
     return async (life) => {
       const [first, ...rest] = life.events;
-      const registration = (first as RegistryLife['events'][number]).data as BirthRegistered;
-      const module = MODULES[(first as RegistryLife['events'][number]).type] as CivilModule;
+      const registration = (first as RegistryEvent).data as BirthRegistered;
+      const module = MODULES[(first as RegistryEvent).type] as CivilModule;
       const unit = dvcqgUnitCode({ code: registration.maXa, provinceCode: registration.maTinh });
       await call('NhanDKHT', toSubmission({ module, registration } as CivilRegistration, unit));
       for (const e of rest)
@@ -194,7 +187,7 @@ const civilStatus: Registry = {
             e.data as RegistrationAmended,
             module,
             unit,
-            `CC-${sha256(JSON.stringify(e.data)).slice(0, 24)}`,
+            civilStatus.partKey(e, sha256(JSON.stringify(e.data))),
           ),
         );
       return life.events.length;
@@ -218,23 +211,9 @@ const land: Registry = {
   contractTopic: TOPICS.communeLandEvents,
   target: 'land-registry',
   life: (rng, at) => landLife(rng, { communes: FIXTURE_COMMUNES, at, mistake: false }),
-  ledgerRow: (life, event) => {
-    const json = JSON.stringify(event.data);
-    const part = event.type !== EVENT_TYPES.LandRegistrationReceived;
-    return {
-      source: `/communes/${life.communeCode}/mot-cua`,
-      id: `${life.key}:${event.sequence}`,
-      entityType: 'land-registration',
-      key: life.key,
-      commune: life.communeCode,
-      target: 'land-registry',
-      sequence: event.sequence,
-      kind: part ? 'part' : 'snapshot',
-      part: part ? `status:${event.sequence}` : '',
-      json,
-      fp: sha256(json),
-    };
-  },
+  isPart: (type) => type !== EVENT_TYPES.LandRegistrationReceived,
+  entityType: () => 'land-registration',
+  partKey: (event) => `status:${event.sequence}`,
   serviceEnv: (simUrl) => ({ LAND_BASE_URL: simUrl, LAND_CALLBACK_SECRET: CALLBACK_SECRET }),
   simEnv: (servicePort) => ({
     PORTAL_SIM_LAND_CALLBACK_URL: `http://127.0.0.1:${servicePort}/land/callbacks`,
@@ -252,8 +231,7 @@ const land: Registry = {
     const token = (await res.json()) as { access_token: string };
     const auth = { authorization: `Bearer ${token.access_token}` };
     return async (life) => {
-      const dossier = (life.events[0] as RegistryLife['events'][number])
-        .data as LandRegistrationReceived;
+      const dossier = (life.events[0] as RegistryEvent).data as LandRegistrationReceived;
       const answer = await postJson(
         `${baseUrl}/land/api/HoSo/TiepNhan`,
         toTiepNhan(dossier, 'bench'),
@@ -271,6 +249,26 @@ const land: Registry = {
   }),
   expectedParts: () => 0,
 };
+
+/** The ledger row of one of a registry's events, for the database's ceiling. */
+function ledgerRow(registry: Registry, life: RegistryLife, event: RegistryEvent): CeilingRow {
+  const json = JSON.stringify(event.data);
+  const fp = sha256(json);
+  const part = registry.isPart(event.type);
+  return {
+    source: `/communes/${life.communeCode}/mot-cua`,
+    id: `${life.key}:${event.sequence}`,
+    entityType: registry.entityType(life),
+    key: life.key,
+    commune: life.communeCode,
+    target: registry.target,
+    sequence: event.sequence,
+    kind: part ? 'part' : 'snapshot',
+    part: part ? registry.partKey(event, fp) : '',
+    json,
+    fp,
+  };
+}
 
 /** Lives with keys unique within a workload (the generators draw ids at random). */
 class Workload {
@@ -309,7 +307,7 @@ function records(registry: Registry, lives: RegistryLife[]): Array<Paced & { sna
     life.events.map((e) => ({
       key: life.key,
       sequence: e.sequence,
-      snapshot: registry.ledgerRow(life, e).kind === 'snapshot',
+      snapshot: !registry.isPart(e.type),
       record: toRecord(
         {
           name: '',
@@ -330,21 +328,7 @@ const eventCount = (lives: RegistryLife[]) => lives.reduce((s, l) => s + l.event
 /** The registry's capacity for new registrations from a plain load generator. Registrations and calls per second. */
 async function registryCapacity(registry: Registry, baseUrl: string, workload: Workload) {
   const send = await registry.sender(baseUrl);
-  const warmUntil = Date.now() + 1000;
-  const end = warmUntil + PORTAL_SECONDS * 1000;
-  let registrations = 0;
-  let calls = 0;
-  const caller = async () => {
-    while (Date.now() < end) {
-      const n = await send(workload.next());
-      if (Date.now() >= warmUntil && Date.now() < end) {
-        registrations += 1;
-        calls += n;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: PORTAL_CONCURRENCY }, caller));
-  return { perSecond: registrations / PORTAL_SECONDS, callsPerSecond: calls / PORTAL_SECONDS };
+  return closedLoop(PORTAL_CONCURRENCY, PORTAL_SECONDS, () => send(workload.next()));
 }
 
 interface RunFigures {
@@ -408,14 +392,14 @@ async function registryRun(
       registry.service,
       registry.entry,
       {
-        PORT: String(port),
-        DATABASE_URL: stack.databaseUrl,
-        DB_SCHEMA: schema,
-        EVENTS_TOPIC: topic,
-        SYNC_STATUS_TOPIC: statusTopic,
-        SYNC_STATUS_V2_TOPIC: statusV2Topic,
-        KAFKA_GROUP_ID: `${topic}.${schema}`,
-        LOG_LEVEL: 'warn',
+        ...syncServiceEnv({
+          databaseUrl: stack.databaseUrl,
+          schema,
+          port,
+          topic,
+          statusTopic,
+          statusV2Topic,
+        }),
         ...registry.serviceEnv(simUrl),
       },
       { url: `http://127.0.0.1:${port}/health/ready` },
@@ -434,7 +418,7 @@ async function registryRun(
     const ceiling = await databaseCeiling(
       stack.databaseUrl,
       schemas.ceiling,
-      lives.flatMap((l) => l.events.map((e) => registry.ledgerRow(l, e))),
+      lives.flatMap((l) => l.events.map((e) => ledgerRow(registry, l, e))),
       { connections: PARTITIONS_CONSUMED_CONCURRENTLY, batch: CEILING_BATCH },
     );
     log(`${registry.name} run ${run}: database ceiling ${fmt(ceiling)} events/s`);
@@ -461,13 +445,11 @@ async function registryRun(
       PARTITIONS,
     );
     await watch.start();
-    const cpu = new CpuAccount({
-      [registry.service]: () => [service.pid ?? 0],
-      'portal-sim': () => [sim.child.pid ?? 0],
-      PostgreSQL: () => pidsMatching(/^postgres[: ]/),
-      Kafka: () => pidsMatching(/kafka\.Kafka/),
-      'bench (producer, watcher)': () => [process.pid],
-    });
+    const cpu = syncCpuAccount(
+      registry.service,
+      () => service.pid,
+      () => sim.child.pid,
+    );
     const ingested = () =>
       sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
     const { rate: ingest, first: firstAt } = await measureIngest(
@@ -594,85 +576,57 @@ async function registryRun(
 }
 
 function report(registry: Registry, runs: RunFigures[], events: number): string[] {
-  const f = fmt;
-  const med = (pick: (r: RunFigures) => number) => median(runs.map(pick));
-  // Infinity: a latency phase's registration not accepted within its wait.
-  const show = (v: number, digits: number) =>
-    v === Infinity ? `> ${f(LATENCY_WAIT_SECONDS * 1000)}` : f(v, digits);
-  const each = (pick: (r: RunFigures) => number, digits: number) =>
-    runs.map((r) => show(pick(r), digits)).join(' / ');
-  const row = (
-    name: string,
-    pick: (r: RunFigures) => number,
-    goal?: { text: string; met: (v: number) => boolean },
-    digits = 0,
-  ) =>
-    `| ${name} | ${show(med(pick), digits)} | ${each(pick, digits)} | ${goal?.text ?? 'measured'} | ${goal ? (goal.met(med(pick)) ? 'met' : 'NOT met') : ''} |`;
+  const row = (name: string, pick: (r: RunFigures) => number, goal?: Goal, digits = 0) =>
+    figureRow(name, runs.map(pick), {
+      ...(goal ? { goal } : {}),
+      digits,
+      // A latency phase's registration not accepted within its wait.
+      unreached: `> ${fmt(LATENCY_WAIT_SECONDS * 1000)}`,
+    });
   const lat = (rate: number, p: 'p50' | 'p95' | 'p99') => (r: RunFigures) =>
     r.latency.find((l) => l.rate === rate)?.[p] ?? NaN;
-  const goalP99 = (rate: number) => (rate <= 500 ? 250 : rate <= 1000 ? 1000 : undefined);
   return [
-    `### ${registry.service} (${f(events)} events)`,
+    `### ${registry.service} (${fmt(events)} events)`,
     '',
     '| figure | median | runs | goal (#14) | |',
     '| --- | ---: | ---: | --- | --- |',
     row('limit: raw batched upsert of the same rows, events/s', (r) => r.databaseCeiling),
-    `| limit: portal-sim, plain load generator, registrations/s (calls/s) | ${f(
-      med((r) => r.portal),
-      1,
-    )} (${f(med((r) => r.portalCalls))}) | ${each((r) => r.portal, 1)} | measured | |`,
-    row('ingest (Kafka → ledger committed), events/s', (r) => r.ingest, {
-      text: '≥ 15,000',
-      met: (v) => v >= 15_000,
-    }),
-    row(
-      'ingest / database limit',
-      (r) => r.ingestVsCeiling,
-      { text: '≥ 0.5', met: (v) => v >= 0.5 },
-      2,
+    portalLimitRow(
+      'registrations',
+      runs.map((r) => r.portal),
+      runs.map((r) => r.portalCalls),
     ),
+    row('ingest (Kafka → ledger committed), events/s', (r) => r.ingest, GOALS.ingest),
+    row('ingest / database limit', (r) => r.ingestVsCeiling, GOALS.ingestVsDatabase, 2),
     row(
       'end to end (→ every registration accepted by the registry), registrations/s',
       (r) => r.accepted,
       undefined,
       1,
     ),
-    row(
-      'end to end / portal-sim capacity',
-      (r) => r.acceptedVsPortal,
-      { text: '≥ 0.70', met: (v) => v >= 0.7 },
-      2,
-    ),
+    row('end to end / portal-sim capacity', (r) => r.acceptedVsPortal, GOALS.endToEndVsPortal, 2),
     row(
       "until the registry's answer is in the ledger for every one, s",
       (r) => r.answeredSeconds,
       undefined,
       1,
     ),
-    ...RATES.flatMap((rate) => {
-      const goal = goalP99(rate);
-      return [
-        row(`event → accepted p50 at ${rate} events/s offered, ms`, lat(rate, 'p50')),
-        row(`event → accepted p95 at ${rate} events/s offered, ms`, lat(rate, 'p95')),
-        row(
-          `event → accepted p99 at ${rate} events/s offered, ms`,
-          lat(rate, 'p99'),
-          goal === undefined ? undefined : { text: `≤ ${f(goal)}`, met: (v) => v <= goal },
-        ),
-      ];
-    }),
+    ...RATES.flatMap((rate) => [
+      row(`event → accepted p50 at ${rate} events/s offered, ms`, lat(rate, 'p50')),
+      row(`event → accepted p95 at ${rate} events/s offered, ms`, lat(rate, 'p95')),
+      row(
+        `event → accepted p99 at ${rate} events/s offered, ms`,
+        lat(rate, 'p99'),
+        GOALS.p99AtRate(rate),
+      ),
+    ]),
     row(
       `backlog drain after a ${OUTAGE_SECONDS} s registry outage at ${OUTAGE_RATE} events/s, s`,
       (r) => r.drainSeconds,
-      OUTAGE_SECONDS === DRAIN_GOAL.outageSeconds
-        ? { text: `≤ ${DRAIN_GOAL.seconds}`, met: (v) => v <= DRAIN_GOAL.seconds }
-        : undefined,
+      GOALS.drain(OUTAGE_SECONDS),
       1,
     ),
-    row(`peak RSS of ${registry.service}, MiB`, (r) => r.peakRssMiB, {
-      text: '≤ 300',
-      met: (v) => v <= 300,
-    }),
+    row(`peak RSS of ${registry.service}, MiB`, (r) => r.peakRssMiB, GOALS.rssMiB),
     '',
     `The registry holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
     '',
@@ -680,10 +634,7 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     '',
     '| process | ingest | pushes after ingest |',
     '| --- | ---: | ---: |',
-    ...Object.keys(runs[0]?.cpu ?? {}).map(
-      (k) =>
-        `| ${k} | ${(med((r) => r.cpu[k] ?? 0) * 100).toFixed(0)} % | ${(med((r) => r.cpuPush[k] ?? 0) * 100).toFixed(0)} % |`,
-    ),
+    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush)]),
   ];
 }
 
