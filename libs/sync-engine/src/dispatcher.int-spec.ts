@@ -504,6 +504,62 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(a.stats).toMatchObject({ rejected: 0, leaseLost: 1 });
   });
 
+  it('group commit: concurrent outcomes share transactions; a row another writer holds is recorded alone once free; a lost lease in a batch writes nothing for it', async () => {
+    const lives = Array.from({ length: 12 }, (_, i) =>
+      dossierLifecycle(new Rng(960 + i), { number: i + 1, endAt: 4 }),
+    );
+    await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
+    const finish = gate();
+    let confirmed = 0;
+    const target = new ScriptedTarget();
+    target.behaviour = async (e) => {
+      await e.lease.confirm();
+      confirmed += 1;
+      await finish.opened;
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    const d = dispatcher(target, { concurrency: lives.length });
+    const round = d.runOnce();
+    await expectEventually(() => expect(confirmed).toBe(lives.length));
+    const [busy, stolen] = [lives[0]?.code as string, lives[1]?.code as string];
+    // Another worker took one row over; another writer (an ingest transaction) holds another.
+    await ctx.sql.query(
+      `update sync_entity set lease_token = gen_random_uuid() where entity_key = $1`,
+      [stolen],
+    );
+    const qr = ds.createQueryRunner();
+    await qr.connect();
+    await qr.startTransaction();
+    await qr.query('select 1 from sync_entity where entity_key = $1 for update', [busy]);
+    finish.open();
+    // Everything else is recorded while the held row waits (a batch never waits for a lock).
+    await expectEventually(async () =>
+      expect(await states()).toEqual({ SYNCED: lives.length - 2, PENDING: 2 }),
+    );
+    await qr.commitTransaction();
+    await qr.release();
+    await round;
+    expect(await states()).toEqual({ SYNCED: lives.length - 1, PENDING: 1 });
+    // The stolen row is left to its new holder: still leased, nothing recorded.
+    const pending = await ctx.sql.query<{ entity_key: string; leased: boolean }>(
+      `select entity_key, lease_token is not null as leased from sync_entity where state = 'PENDING'`,
+    );
+    expect(pending).toEqual([{ entity_key: stolen, leased: true }]);
+    expect(d.stats).toMatchObject({ synced: lives.length - 1, leaseLost: 1 });
+    // One SYNCED status per synced dossier, written by fewer transactions than dossiers.
+    const written = await ctx.sql.query<{ statuses: string; transactions: string }>(
+      `select count(*) statuses, count(distinct xmin::text) transactions from outbox where payload->>'state' = 'SYNCED'`,
+    );
+    expect(Number(written[0]?.statuses)).toBe(lives.length - 1);
+    expect(Number(written[0]?.transactions)).toBeLessThan(lives.length - 2);
+    // Every step of every synced dossier is marked pushed.
+    const unpushed = await ctx.sql.query<{ n: string }>(
+      `select count(*) n from sync_entity_part where pushed_at is null and entity_key <> $1`,
+      [stolen],
+    );
+    expect(Number(unpushed[0]?.n)).toBe(0);
+  });
+
   it('fairness: one commune bulk import cannot hold every push slot; a pending dossier that keeps changing keeps its place', async () => {
     const bulk = Array.from({ length: 120 }, (_, i) =>
       dossierLifecycle(new Rng(1000 + i), { number: i + 1, endAt: 2 }),

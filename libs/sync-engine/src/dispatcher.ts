@@ -8,7 +8,13 @@ import type { SqlExecutor } from './ledger-ingest';
 import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
-import { syncStatus, writeRepairedIfDrifted, writeSyncStatus } from './sync-status';
+import { GroupCommit } from './group-commit';
+import {
+  syncStatus,
+  writeRepairedIfDrifted,
+  writeSyncStatus,
+  writeSyncStatuses,
+} from './sync-status';
 import type { DriftMark } from './sync-status';
 import { Wakeup } from './wakeup';
 
@@ -59,6 +65,38 @@ interface Row {
 
 /** A claimed entity with its ledger bookkeeping (not for adapters). */
 type Claimed = ClaimedEntity & { partsVersion: number; token: string; lease: TokenLease };
+
+/** A lease to renew, with the parts about to be sent (marked only while the lease is ours). */
+interface Renewal {
+  entityType: string;
+  entityKey: string;
+  token: string;
+  sending: string[];
+}
+
+/** A push the portal took, to record. */
+interface Success {
+  entity: Claimed;
+  receipt: PushReceipt;
+}
+
+const rowKey = (r: { entity_type: string; entity_key: string }) =>
+  `${r.entity_type}\u0000${r.entity_key}`;
+const entityRowKey = (e: { entityType: string; entityKey: string }) =>
+  `${e.entityType}\u0000${e.entityKey}`;
+
+/**
+ * The rows of `$1`, `$2`, `$3` (entity types, keys, lease tokens) whose lease is still that token,
+ * locked in key order. A batch of several entities skips rows another transaction holds right now:
+ * it never waits for a lock while holding others (ingest's batches lock rows in their own order, so
+ * waiting could deadlock). A skipped row is then written alone, which may wait.
+ */
+const heldLeases = (wait: boolean) =>
+  `select e.entity_type, e.entity_key from sync_entity e
+   join unnest($1::text[], $2::text[], $3::uuid[]) as i(entity_type, entity_key, token)
+     on e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+   order by e.entity_type, e.entity_key
+   for update of e${wait ? '' : ' skip locked'}`;
 
 export interface DispatchStats {
   synced: number;
@@ -143,9 +181,21 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup: Wakeup;
+  /**
+   * Lease renewals and outcomes of concurrent pushes are written in batches (group commit): one
+   * statement renews many leases, one transaction records many outcomes. Every row is still fenced
+   * by its own lease token. A push used to cost about six round trips and two commits of its own.
+   */
+  private readonly renewals: GroupCommit<Renewal, boolean>;
+  private readonly successes: GroupCommit<Success, boolean | undefined>;
 
   constructor(private readonly options: DispatcherOptions) {
     this.wakeup = options.wakeup ?? new Wakeup();
+    this.renewals = new GroupCommit((batch) => this.renewLeases(batch, false), options.concurrency);
+    this.successes = new GroupCommit(
+      (batch) => this.recordSuccesses(batch, false),
+      options.concurrency,
+    );
   }
 
   start(): void {
@@ -287,7 +337,7 @@ export class Dispatcher {
         token: r.lease_token,
         parts: r.parts.map((p) => ({ ...p, sequence: Number(p.sequence) })),
         lease: new TokenLease(
-          (sending) => this.renewLease(key.entityType, key.entityKey, r.lease_token, sending),
+          (sending) => this.renewLease({ ...key, token: r.lease_token, sending }),
           (partKeys) => this.markPushed(key.entityType, key.entityKey, r.lease_token, partKeys),
           r.entity_key,
           leaseMs,
@@ -330,28 +380,46 @@ export class Dispatcher {
   /**
    * True when the lease is still this claim's (and now extended). The parts about to be sent are
    * marked in the same statement, only while the lease is ours (write-ahead, see Lease.confirm).
+   * Renewals of concurrent pushes share a statement; one that batch could not take (the row was
+   * locked by another writer that moment, or the lease is lost) is tried alone, waiting for the lock.
    */
-  private async renewLease(
-    entityType: string,
-    entityKey: string,
-    token: string,
-    sending: string[],
-  ): Promise<boolean> {
-    const rows = await this.options.dataSource.query<Array<{ ours: boolean }>>(
-      `with lease as (
-         update sync_entity set lease_until = now() + make_interval(secs => $4::double precision / 1000)
-         where entity_type = $1 and entity_key = $2 and lease_token = $3 returning 1
+  private async renewLease(renewal: Renewal): Promise<boolean> {
+    if (await this.renewals.submit(renewal).catch(() => false)) return true;
+    return (await this.renewLeases([renewal], true))[0] === true;
+  }
+
+  /** Renews the leases still held by their tokens: true for each one renewed. */
+  private async renewLeases(batch: Renewal[], wait: boolean): Promise<boolean[]> {
+    const sending = batch.flatMap((r) => r.sending.map((partKey) => ({ ...r, partKey })));
+    const rows = await this.options.dataSource.query<
+      Array<{ entity_type: string; entity_key: string }>
+    >(
+      `with held as (${heldLeases(wait)}), lease as (
+         update sync_entity e set lease_until = now() + make_interval(secs => $4::double precision / 1000)
+         from held h where e.entity_type = h.entity_type and e.entity_key = h.entity_key
+         returning e.entity_type, e.entity_key
        ), sending as (
-         update sync_entity_part set sent_at = now(), sends = sends + 1
-         where entity_type = $1 and entity_key = $2 and part_key = any($5::text[])
-           and pushed_at is null and exists (select 1 from lease)
+         update sync_entity_part p set sent_at = now(), sends = p.sends + 1
+         from held h, unnest($5::text[], $6::text[], $7::text[]) as s(entity_type, entity_key, part_key)
+         where s.entity_type = h.entity_type and s.entity_key = h.entity_key
+           and p.entity_type = s.entity_type and p.entity_key = s.entity_key and p.part_key = s.part_key
+           and p.pushed_at is null
          returning 1
        )
        -- A data-modifying CTE runs whether or not it is read.
-       select exists (select 1 from lease) as ours`,
-      [entityType, entityKey, token, this.options.leaseMs, sending],
+       select entity_type, entity_key from lease`,
+      [
+        batch.map((r) => r.entityType),
+        batch.map((r) => r.entityKey),
+        batch.map((r) => r.token),
+        this.options.leaseMs,
+        sending.map((s) => s.entityType),
+        sending.map((s) => s.entityKey),
+        sending.map((s) => s.partKey),
+      ],
     );
-    return rows[0]?.ours === true;
+    const ours = new Set(rows.map(rowKey));
+    return batch.map((r) => ours.has(entityRowKey(r)));
   }
 
   /** Marks parts the portal took, while the lease is this claim's; false when it is not. */
@@ -410,92 +478,153 @@ export class Dispatcher {
     );
   }
 
+  /**
+   * Records a push the portal took, in a transaction shared with the other pushes finishing now.
+   * One the batch could not lock (another writer held its row that moment) is recorded alone.
+   */
   private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<boolean> {
-    return this.options.dataSource.transaction(async (tx) => {
-      if (!(await this.holdsLease(tx, entity))) return false;
-      await this.markParts(tx, entity, receipt.pushedParts);
-      // The row may have a newer desired state (ingest went on during the push): then it stays
-      // PENDING. A two-phase portal that accepted it is answered later: AWAITING_RESULT.
-      const complete = `desired_fingerprint = $3 and parts_version = $6 and not exists (
-             select 1 from sync_entity_part p where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is null)`;
-      const awaiting = receipt.awaiting !== undefined;
-      const updated: unknown = await tx.query(
-        `update sync_entity set
-           synced_fingerprint = $3, receipt = $4, attempts = 0, last_error = null,
-           lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
-           state = case when ${complete} then $7 else 'PENDING' end,
-           -- Still the same submission at the portal (only parts were pushed): the wait goes on.
-           awaiting_since = case when $8 and ${complete} then
-             case when result_reference = $9 then coalesce(awaiting_since, now()) else now() end
-             else null end,
-           polls = case when $8 and result_reference = $9 then polls else 0 end,
-           -- A push that awaits nothing (an amendment after the result) keeps the result.
-           result = case when $8 and result_reference is distinct from $9 then null else result end,
-           result_reference = coalesce($9, result_reference), supplement = null,
-           next_poll_at = case when $8 and ${complete}
-             then now() + make_interval(secs => $10::double precision / 1000) else null end,
-           next_attempt_at = now(), updated_at = now()
-         where entity_type = $1 and entity_key = $2 and lease_token = $5
-         returning state, awaiting_since, next_poll_at, drift_detected, greatest(source_sequence, (
-           select max(p.source_sequence) from sync_entity_part p
-           where p.entity_type = $1 and p.entity_key = $2 and p.pushed_at is not null)) as reflected_sequence`,
+    const batched = await this.successes.submit({ entity, receipt }).catch(() => undefined);
+    if (batched !== undefined) return batched;
+    return (await this.recordSuccesses([{ entity, receipt }], true))[0] === true;
+  }
+
+  /**
+   * Records successful pushes under their leases, in one transaction: the parts they pushed, the
+   * rows' new state, and their sync.status outbox rows. Per push: true when recorded, false when
+   * its lease was lost (another worker holds the row now and writes its own outcome), undefined when
+   * a batch skipped its locked row.
+   */
+  private async recordSuccesses(
+    batch: Success[],
+    wait: boolean,
+  ): Promise<Array<boolean | undefined>> {
+    const counts = { synced: 0, awaiting: 0 };
+    const held = await this.options.dataSource.transaction(async (tx) => {
+      const locked = await tx.query<Array<{ entity_type: string; entity_key: string }>>(
+        heldLeases(wait),
         [
-          entity.entityType,
-          entity.entityKey,
-          entity.desiredFingerprint,
-          JSON.stringify(receipt),
-          entity.token,
-          entity.partsVersion,
-          awaiting ? 'AWAITING_RESULT' : 'SYNCED',
-          awaiting,
-          receipt.awaiting?.reference ?? null,
-          receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000,
+          batch.map((s) => s.entity.entityType),
+          batch.map((s) => s.entity.entityKey),
+          batch.map((s) => s.entity.token),
         ],
       );
-      const row = returnedRows<{
+      const held = new Set(locked.map(rowKey));
+      const mine = batch.filter((s) => held.has(entityRowKey(s.entity)));
+      if (mine.length === 0) return held;
+      const pushedParts = mine.flatMap((s) =>
+        s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey })),
+      );
+      if (pushedParts.length > 0)
+        await tx.query(
+          `update sync_entity_part p set pushed_at = now()
+           from unnest($1::text[], $2::text[], $3::text[]) as i(entity_type, entity_key, part_key)
+           where p.entity_type = i.entity_type and p.entity_key = i.entity_key and p.part_key = i.part_key`,
+          [
+            pushedParts.map((p) => p.entityType),
+            pushedParts.map((p) => p.entityKey),
+            pushedParts.map((p) => p.partKey),
+          ],
+        );
+      // The row may have a newer desired state (ingest went on during the push): then it stays
+      // PENDING. A two-phase portal that accepted it is answered later: AWAITING_RESULT.
+      const complete = `e.desired_fingerprint = i.fingerprint and e.parts_version = i.parts_version
+        and not exists (select 1 from sync_entity_part p
+                        where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null)`;
+      const updated: unknown = await tx.query(
+        `update sync_entity e set
+           synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
+           lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
+           state = case when ${complete} then i.done_state else 'PENDING' end,
+           -- Still the same submission at the portal (only parts were pushed): the wait goes on.
+           awaiting_since = case when i.awaiting and ${complete} then
+             case when e.result_reference = i.reference then coalesce(e.awaiting_since, now()) else now() end
+             else null end,
+           polls = case when i.awaiting and e.result_reference = i.reference then e.polls else 0 end,
+           -- A push that awaits nothing (an amendment after the result) keeps the result.
+           result = case when i.awaiting and e.result_reference is distinct from i.reference then null else e.result end,
+           result_reference = coalesce(i.reference, e.result_reference), supplement = null,
+           next_poll_at = case when i.awaiting and ${complete}
+             then now() + make_interval(secs => i.poll_ms / 1000) else null end,
+           next_attempt_at = now(), updated_at = now()
+         from unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
+                     $7::text[], $8::boolean[], $9::text[], $10::double precision[])
+           as i(entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms)
+         where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+         returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
+           greatest(e.source_sequence, (
+             select max(p.source_sequence) from sync_entity_part p
+             where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is not null
+           )) as reflected_sequence`,
+        [
+          mine.map((s) => s.entity.entityType),
+          mine.map((s) => s.entity.entityKey),
+          mine.map((s) => s.entity.token),
+          mine.map((s) => s.entity.desiredFingerprint),
+          mine.map((s) => JSON.stringify(s.receipt)),
+          mine.map((s) => s.entity.partsVersion),
+          mine.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
+          mine.map((s) => s.receipt.awaiting !== undefined),
+          mine.map((s) => s.receipt.awaiting?.reference ?? null),
+          mine.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
+        ],
+      );
+      const rows = returnedRows<{
+        entity_type: string;
+        entity_key: string;
         state: string;
         reflected_sequence: string;
         awaiting_since: Date | null;
         next_poll_at: Date | null;
         drift_detected: DriftMark | null;
-      }>(updated)[0];
-      const reference = receipt.awaiting?.reference ?? receipt.reference;
-      const acknowledged = {
-        ...(reference ? { reference: reference.slice(0, 200) } : {}),
-        receivedAt: new Date().toISOString(),
-      };
-      if (row?.state === 'SYNCED') {
-        await writeSyncStatus(
-          tx,
-          this.status(entity, 'SYNCED', {
-            // The newest source event the portal now reflects: the header's or a later step's.
-            sequence: Number(row.reflected_sequence),
-            receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
-          }),
-        );
-        await writeRepairedIfDrifted(tx, this.options.pushTarget, row.drift_detected, {
+      }>(updated);
+      const byKey = new Map(mine.map((s) => [entityRowKey(s.entity), s]));
+      const statuses: SyncStatus[] = [];
+      const repaired: Array<{ entity: Claimed; sequence: number; mark: DriftMark }> = [];
+      for (const row of rows) {
+        const { entity, receipt } = byKey.get(rowKey(row)) as Success;
+        const sequence = Number(row.reflected_sequence);
+        const reference = receipt.awaiting?.reference ?? receipt.reference;
+        const acknowledged = {
+          ...(reference ? { reference: reference.slice(0, 200) } : {}),
+          receivedAt: new Date().toISOString(),
+        };
+        if (row.state === 'SYNCED') {
+          statuses.push(
+            this.status(entity, 'SYNCED', {
+              // The newest source event the portal now reflects: the header's or a later step's.
+              sequence,
+              receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
+            }),
+          );
+          if (row.drift_detected) repaired.push({ entity, sequence, mark: row.drift_detected });
+          counts.synced += 1;
+        } else if (row.state === 'AWAITING_RESULT' && row.awaiting_since) {
+          statuses.push(
+            this.status(entity, 'AWAITING_RESULT', {
+              sequence,
+              receipt: acknowledged,
+              awaiting: {
+                since: new Date(row.awaiting_since).toISOString(),
+                polls: 0,
+                nextPollAt: row.next_poll_at ? new Date(row.next_poll_at).toISOString() : null,
+              },
+            }),
+          );
+          counts.awaiting += 1;
+        }
+      }
+      await writeSyncStatuses(tx, statuses);
+      for (const { entity, sequence, mark } of repaired)
+        await writeRepairedIfDrifted(tx, this.options.pushTarget, mark, {
           ...entity,
-          sequence: Number(row.reflected_sequence),
+          sequence,
           attempt: entity.attempts + 1,
         });
-        this.stats.synced += 1;
-      } else if (row?.state === 'AWAITING_RESULT' && row.awaiting_since) {
-        await writeSyncStatus(
-          tx,
-          this.status(entity, 'AWAITING_RESULT', {
-            sequence: Number(row.reflected_sequence),
-            receipt: acknowledged,
-            awaiting: {
-              since: new Date(row.awaiting_since).toISOString(),
-              polls: 0,
-              nextPollAt: row.next_poll_at ? new Date(row.next_poll_at).toISOString() : null,
-            },
-          }),
-        );
-        this.stats.awaiting += 1;
-      }
-      return true;
+      return held;
     });
+    this.stats.synced += counts.synced;
+    this.stats.awaiting += counts.awaiting;
+    return batch.map((s) => (held.has(entityRowKey(s.entity)) ? true : wait ? false : undefined));
   }
 
   /**
