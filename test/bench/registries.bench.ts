@@ -479,8 +479,26 @@ async function registryRun(
       );
     const acceptedSeconds = (Date.now() - firstAt) / 1000;
     const cpuPush = cpu.stop();
-    if (!(await waitFor(allAnswered, 600, 250)))
-      throw new Error(`${registry.name} run ${run}: the registry's answers did not all arrive`);
+    if (!(await waitFor(allAnswered, 600, 250))) {
+      // What the ledger says about the ones still waiting, so a failed run shows where they stand.
+      const waiting = await db.query<{
+        state: string;
+        n: string;
+        polls: string;
+        next_poll: string;
+      }>(
+        `select state, count(*) n, max(polls) polls,
+           coalesce(to_char(min(next_poll_at) - now(), 'HH24:MI:SS'), 'none') next_poll
+         from "${schemas.ledger}".sync_entity where target = $1 and state <> 'SYNCED' and state <> 'REJECTED'
+         group by state`,
+        [registry.target],
+      );
+      throw new Error(
+        `${registry.name} run ${run}: the registry's answers did not all arrive within 600 s; still waiting: ${waiting.rows
+          .map((r) => `${r.n} ${r.state} (polls up to ${r.polls}, next poll in ${r.next_poll})`)
+          .join(', ')}`,
+      );
+    }
     const answeredSeconds = (Date.now() - firstAt) / 1000;
     log(
       `${registry.name} run ${run}: all accepted after ${fmt(acceptedSeconds, 1)} s, answered after ${fmt(answeredSeconds, 1)} s`,

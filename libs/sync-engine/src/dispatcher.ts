@@ -9,6 +9,7 @@ import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
 import { GroupCommit } from './group-commit';
+import { entityRowKey, heldLeases, rowKey } from './held-leases';
 import {
   syncStatus,
   writeRepairedIfDrifted,
@@ -79,24 +80,6 @@ interface Success {
   entity: Claimed;
   receipt: PushReceipt;
 }
-
-const rowKey = (r: { entity_type: string; entity_key: string }) =>
-  `${r.entity_type}\u0000${r.entity_key}`;
-const entityRowKey = (e: { entityType: string; entityKey: string }) =>
-  `${e.entityType}\u0000${e.entityKey}`;
-
-/**
- * The rows of `$1`, `$2`, `$3` (entity types, keys, lease tokens) whose lease is still that token,
- * locked in key order. A batch of several entities skips rows another transaction holds right now:
- * it never waits for a lock while holding others (ingest's batches lock rows in their own order, so
- * waiting could deadlock). A skipped row is then written alone, which may wait.
- */
-const heldLeases = (wait: boolean) =>
-  `select e.entity_type, e.entity_key from sync_entity e
-   join unnest($1::text[], $2::text[], $3::uuid[]) as i(entity_type, entity_key, token)
-     on e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
-   order by e.entity_type, e.entity_key
-   for update of e${wait ? '' : ' skip locked'}`;
 
 export interface DispatchStats {
   synced: number;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { openDataSource } from '@lienthong/persistence';
 import { PortalCallError } from '@lienthong/resilience';
-import { useTestContext } from '@lienthong/testing';
+import { expectEventually, useTestContext } from '@lienthong/testing';
 import { Dispatcher } from './dispatcher';
 import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem } from './ledger-ingest';
@@ -235,6 +235,45 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
         message: 'the registry refused NhanDKHT: Giấy chứng sinh đã được sử dụng',
       },
     });
+  });
+
+  it("a round's answers are recorded in one transaction; a row another writer holds is recorded alone once free", async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    const keys = ['KS-21', 'KS-22', 'KS-23'];
+    await ingest.ingest(
+      ds.manager,
+      keys.map((k) => birth(k, 1)),
+    );
+    await dispatcher.runOnce();
+    for (const k of keys) registry.answers.set(k, { kind: 'done', result: {} });
+    const qr = ds.createQueryRunner();
+    await qr.connect();
+    await qr.startTransaction();
+    // Between the poller's claim and its answers, another writer locks one of the rows.
+    const ask = registry.poll.bind(registry);
+    registry.poll = async (entities) => {
+      await qr.query(`select 1 from sync_entity where entity_key = 'KS-22' for update`);
+      return ask(entities);
+    };
+    const round = poller.runOnce();
+    await expectEventually(async () =>
+      expect(await ledger()).toEqual({
+        'KS-21': 'SYNCED',
+        'KS-22': 'AWAITING_RESULT',
+        'KS-23': 'SYNCED',
+      }),
+    );
+    await qr.commitTransaction();
+    await qr.release();
+    expect(await round).toBe(3);
+    expect(await ledger()).toEqual({ 'KS-21': 'SYNCED', 'KS-22': 'SYNCED', 'KS-23': 'SYNCED' });
+    const written = await ctx.sql.query<{ key: string; tx: string }>(
+      `select message_key key, xmin::text tx from outbox where payload->>'state' = 'SYNCED' order by message_key`,
+    );
+    expect(written.map((w) => w.key)).toEqual(keys.map((k) => `civil-status:${k}`));
+    expect(written[0]?.tx).toBe(written[2]?.tx);
+    expect(written[1]?.tx).not.toBe(written[0]?.tx);
   });
 
   it('asks about at most pollBatch entities per call, each once per round across pollers; a result that never comes stays visible', async () => {

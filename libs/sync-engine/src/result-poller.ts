@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { formatResultRef } from '@lienthong/contracts';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
+import { heldLeases, rowKey } from './held-leases';
 import { fingerprint } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
@@ -138,14 +139,50 @@ export class ResultPoller {
     } catch (err) {
       // The portal could not be asked: every entity of the batch is asked again later.
       this.stats.failedPolls += 1;
-      await Promise.all(rows.map((r) => this.record(r, { kind: 'waiting' }, false)));
+      await this.recordAll(rows.map((row) => ({ row, answer: { kind: 'waiting' }, asked: false })));
       throw err;
     }
-    await Promise.all(
-      rows.map((r) => this.record(r, answers.get(r.entity_key) ?? { kind: 'waiting' }, true)),
+    await this.recordAll(
+      rows.map((row) => ({
+        row,
+        answer: answers.get(row.entity_key) ?? { kind: 'waiting' },
+        asked: true,
+      })),
     );
     this.options.onRecorded?.();
     return rows.length;
+  }
+
+  /**
+   * Records a round's answers in one transaction (one commit for the batch, not one per entity).
+   * It writes only rows it could lock at once under their lease (see heldLeases); a row another
+   * writer holds that moment — or every row, if the batch fails — is recorded in its own
+   * transaction, which waits for the lock.
+   */
+  private async recordAll(
+    items: Array<{ row: Row; answer: PollAnswer; asked: boolean }>,
+  ): Promise<void> {
+    const held = await this.options.dataSource
+      .transaction(async (tx) => {
+        const locked = await tx.query<Array<{ entity_type: string; entity_key: string }>>(
+          heldLeases(false),
+          [
+            items.map((i) => i.row.entity_type),
+            items.map((i) => i.row.entity_key),
+            items.map((i) => i.row.lease_token),
+          ],
+        );
+        const held = new Set(locked.map(rowKey));
+        for (const { row, answer, asked } of items)
+          if (held.has(rowKey(row))) await this.recordIn(tx, row, answer, asked);
+        return held;
+      })
+      .catch(() => new Set<string>());
+    await Promise.all(
+      items
+        .filter((i) => !held.has(rowKey(i.row)))
+        .map((i) => this.record(i.row, i.answer, i.asked)),
+    );
   }
 
   private async claim(limit: number): Promise<Row[]> {
