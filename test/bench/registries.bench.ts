@@ -118,6 +118,12 @@ interface Registry {
   isPart: (type: string) => boolean;
   /** The ledger's entity type of a life. */
   entityType: (life: RegistryLife) => string;
+  /**
+   * The number the registry knows a registration by, when the commune chooses it (land: the
+   * one-stop desk's SoBienNhan). The generator draws it at random, so lives are kept only while it
+   * is unique, as a real receipt book's numbers are.
+   */
+  reference?: (life: RegistryLife) => string;
   /** The ledger's key of a part (as the service's mapping makes it); `fp` is its payload's hash. */
   partKey: (event: RegistryEvent, fp: string) => string;
   /** The service's environment for a portal-sim at `simUrl`, listening on `port`. */
@@ -213,6 +219,8 @@ const land: Registry = {
   life: (rng, at) => landLife(rng, { communes: FIXTURE_COMMUNES, at, mistake: false }),
   isPart: (type) => type !== EVENT_TYPES.LandRegistrationReceived,
   entityType: () => 'land-registration',
+  reference: (life) =>
+    ((life.events[0] as RegistryEvent).data as { SoBienNhan: string }).SoBienNhan,
   partKey: (event) => `status:${event.sequence}`,
   serviceEnv: (simUrl) => ({ LAND_BASE_URL: simUrl, LAND_CALLBACK_SECRET: CALLBACK_SECRET }),
   simEnv: (servicePort) => ({
@@ -274,6 +282,7 @@ function ledgerRow(registry: Registry, life: RegistryLife, event: RegistryEvent)
 class Workload {
   private n = 0;
   private readonly keys = new Set<string>();
+  private readonly references = new Set<string>();
 
   constructor(
     private readonly registry: Registry,
@@ -284,8 +293,10 @@ class Workload {
     for (;;) {
       const n = this.n++;
       const life = this.registry.life(new Rng(this.seed + n), Date.parse('2025-08-01') + n * 1000);
-      if (this.keys.has(life.key)) continue;
+      const reference = this.registry.reference?.(life);
+      if (this.keys.has(life.key) || (reference && this.references.has(reference))) continue;
       this.keys.add(life.key);
+      if (reference) this.references.add(reference);
       return life;
     }
   }

@@ -309,6 +309,55 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     );
   });
 
+  it('a poll answer older than a callback already applied changes nothing, yet the poll is counted and the next one waits its turn', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher } = world(registry);
+    const poller = new ResultPoller({
+      dataSource: ds,
+      pushTarget: registry,
+      owner: 'p1',
+      leaseMs: 30_000,
+      initialMs: 60_000,
+      maxMs: 600_000,
+      idleMs: 20,
+    });
+    await ingest.ingest(ds.manager, [birth('KS-6', 1)]);
+    await dispatcher.runOnce();
+    expect(
+      await poller.applyFact({
+        id: 'cb-6',
+        reference: 'LT-KS-6',
+        at: new Date('2025-07-04T08:00:00Z'),
+        answer: { kind: 'waiting', stage: { code: 'LuanChuyen' } },
+      }),
+    ).toBe('applied');
+    // The fallback poll is due; the registry's lookup still shows an earlier moment: its answer is stale.
+    await ctx.sql.query(`update sync_entity set next_poll_at = now()`);
+    registry.answers.set('KS-6', {
+      kind: 'done',
+      result: {},
+      at: new Date('2025-07-03T08:00:00Z'),
+    });
+    expect(await poller.runOnce()).toBe(1);
+    const [row] = await ctx.sql.query<{
+      state: string;
+      polls: number;
+      leased: boolean;
+      wait_s: number;
+    }>(
+      `select state, polls, lease_token is not null leased,
+         extract(epoch from next_poll_at - now())::int wait_s from sync_entity`,
+    );
+    expect(row && { ...row, wait_s: row.wait_s > 100 }).toEqual({
+      state: 'AWAITING_RESULT',
+      polls: 1,
+      leased: false,
+      wait_s: true,
+    });
+    // Not asked again at once.
+    expect(await poller.runOnce()).toBe(0);
+  });
+
   it('callbacks (inbound facts): applied once, in the portal order; a late or repeated one changes nothing; an unknown reference is not remembered', async () => {
     const registry = new ScriptedRegistry();
     const { dispatcher, poller } = world(registry);

@@ -74,6 +74,7 @@ export interface InboundFact {
 export type FactOutcome = 'applied' | 'duplicate' | 'stale' | 'settled' | 'unknown';
 
 const MESSAGE_MAX = 500;
+const AWAITING = `state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
 
 /**
  * The second phase of a two-phase target: a portal that accepted a submission (AWAITING_RESULT)
@@ -254,6 +255,38 @@ export class ResultPoller {
     answer: PollAnswer,
     asked: boolean,
     isFact = false,
+  ): Promise<boolean> {
+    const applied = await this.applyAnswer(tx, row, answer, asked, isFact);
+    if (!applied && !isFact) {
+      // The answer changed nothing under this lease: a fact newer than it is in already (it is
+      // stale), the entity left the wait (a new desired state), or the lease is lost. While the
+      // lease is ours, release it, and if the entity still waits, ask again after the usual wait:
+      // a claim is never left to expire and be polled again at once, over and over.
+      const polls = row.polls + (asked ? 1 : 0);
+      await tx.query(
+        `update sync_entity set
+           polls = case when ${AWAITING} then $4 else polls end,
+           next_poll_at = case when ${AWAITING} then $5 else next_poll_at end,
+           lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
+         where entity_type = $1 and entity_key = $2 and lease_token = $3`,
+        [
+          row.entity_type,
+          row.entity_key,
+          row.lease_token,
+          polls,
+          new Date(Date.now() + this.nextWaitMs(polls)),
+        ],
+      );
+    }
+    return applied;
+  }
+
+  private async applyAnswer(
+    tx: SqlExecutor,
+    row: Row,
+    answer: PollAnswer,
+    asked: boolean,
+    isFact: boolean,
   ): Promise<boolean> {
     const key = [row.entity_type, row.entity_key, row.lease_token];
     const polls = row.polls + (asked ? 1 : 0);
