@@ -9,7 +9,7 @@ import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
 import { GroupCommit } from './group-commit';
-import { entityRowKey, heldLeases, rowKey } from './held-leases';
+import { entityRowKey, heldLeases, lockHeldLeases, rowKey } from './held-leases';
 import {
   syncStatus,
   writeRepairedIfDrifted,
@@ -483,15 +483,11 @@ export class Dispatcher {
   ): Promise<Array<boolean | undefined>> {
     const counts = { synced: 0, awaiting: 0 };
     const held = await this.options.dataSource.transaction(async (tx) => {
-      const locked = await tx.query<Array<{ entity_type: string; entity_key: string }>>(
-        heldLeases(wait),
-        [
-          batch.map((s) => s.entity.entityType),
-          batch.map((s) => s.entity.entityKey),
-          batch.map((s) => s.entity.token),
-        ],
+      const held = await lockHeldLeases(
+        tx,
+        batch.map((s) => s.entity),
+        wait,
       );
-      const held = new Set(locked.map(rowKey));
       const mine = batch.filter((s) => held.has(entityRowKey(s.entity)));
       if (mine.length === 0) return held;
       const pushedParts = mine.flatMap((s) =>

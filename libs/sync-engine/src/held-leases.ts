@@ -1,3 +1,5 @@
+import type { SqlExecutor } from './ledger-ingest';
+
 /** The ledger rows a batch of lease holders still holds (dispatcher, result poller). */
 
 /** A ledger row's key, as rows come back from SQL … */
@@ -19,3 +21,16 @@ export const heldLeases = (wait: boolean) =>
      on e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
    order by e.entity_type, e.entity_key
    for update of e${wait ? '' : ' skip locked'}`;
+
+/** Locks, in `tx`, the rows still held under these leases (see heldLeases); their row keys. */
+export async function lockHeldLeases(
+  tx: SqlExecutor,
+  leases: Array<{ entityType: string; entityKey: string; token: string | null }>,
+  wait: boolean,
+): Promise<Set<string>> {
+  const locked = await tx.query<Array<{ entity_type: string; entity_key: string }>>(
+    heldLeases(wait),
+    [leases.map((l) => l.entityType), leases.map((l) => l.entityKey), leases.map((l) => l.token)],
+  );
+  return new Set(locked.map(rowKey));
+}

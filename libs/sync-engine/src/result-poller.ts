@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { formatResultRef } from '@lienthong/contracts';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
-import { heldLeases, rowKey } from './held-leases';
+import { lockHeldLeases, rowKey } from './held-leases';
 import { fingerprint } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
@@ -165,15 +165,15 @@ export class ResultPoller {
   ): Promise<void> {
     const held = await this.options.dataSource
       .transaction(async (tx) => {
-        const locked = await tx.query<Array<{ entity_type: string; entity_key: string }>>(
-          heldLeases(false),
-          [
-            items.map((i) => i.row.entity_type),
-            items.map((i) => i.row.entity_key),
-            items.map((i) => i.row.lease_token),
-          ],
+        const held = await lockHeldLeases(
+          tx,
+          items.map(({ row }) => ({
+            entityType: row.entity_type,
+            entityKey: row.entity_key,
+            token: row.lease_token,
+          })),
+          false,
         );
-        const held = new Set(locked.map(rowKey));
         for (const { row, answer, asked } of items)
           if (held.has(rowKey(row))) await this.recordIn(tx, row, answer, asked);
         return held;
