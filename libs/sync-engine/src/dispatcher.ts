@@ -147,6 +147,20 @@ class TokenLease implements Lease {
   }
 }
 
+/** Marks parts the portal took as pushed, in the caller's transaction (under the rows' locks). */
+async function markParts(
+  tx: SqlExecutor,
+  parts: Array<{ entityType: string; entityKey: string; partKey: string }>,
+): Promise<void> {
+  if (parts.length === 0) return;
+  await tx.query(
+    `update sync_entity_part p set pushed_at = now()
+     from unnest($1::text[], $2::text[], $3::text[]) as i(entity_type, entity_key, part_key)
+     where p.entity_type = i.entity_type and p.entity_key = i.entity_key and p.part_key = i.part_key`,
+    [parts.map((p) => p.entityType), parts.map((p) => p.entityKey), parts.map((p) => p.partKey)],
+  );
+}
+
 /**
  * Dispatch (docs/architecture.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
  * push per entity in flight; several instances share the work), pushes the latest desired state
@@ -428,18 +442,6 @@ export class Dispatcher {
     return rows[0]?.ours === true;
   }
 
-  /**
-   * Locks the row if this claim still holds its lease: every outcome is written under that lock,
-   * or not at all (another worker holds the row now and will write its own).
-   */
-  private async holdsLease(tx: SqlExecutor, entity: Claimed): Promise<boolean> {
-    const rows = await tx.query<unknown[]>(
-      'select 1 from sync_entity where entity_type = $1 and entity_key = $2 and lease_token = $3 for update',
-      [entity.entityType, entity.entityKey, entity.token],
-    );
-    return rows.length > 0;
-  }
-
   private status(
     entity: ClaimedEntity,
     state: SyncStatus['state'],
@@ -447,18 +449,6 @@ export class Dispatcher {
   ): SyncStatus {
     const subject = { ...entity, sequence: entity.sourceSequence, attempt: entity.attempts + 1 };
     return syncStatus(this.options.pushTarget, subject, state, extra);
-  }
-
-  private async markParts(
-    tx: SqlExecutor,
-    entity: ClaimedEntity,
-    partKeys: string[],
-  ): Promise<void> {
-    if (partKeys.length === 0) return;
-    await tx.query(
-      `update sync_entity_part set pushed_at = now() where entity_type = $1 and entity_key = $2 and part_key = any($3::text[])`,
-      [entity.entityType, entity.entityKey, partKeys],
-    );
   }
 
   /**
@@ -490,20 +480,10 @@ export class Dispatcher {
       );
       const mine = batch.filter((s) => held.has(entityRowKey(s.entity)));
       if (mine.length === 0) return held;
-      const pushedParts = mine.flatMap((s) =>
-        s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey })),
+      await markParts(
+        tx,
+        mine.flatMap((s) => s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey }))),
       );
-      if (pushedParts.length > 0)
-        await tx.query(
-          `update sync_entity_part p set pushed_at = now()
-           from unnest($1::text[], $2::text[], $3::text[]) as i(entity_type, entity_key, part_key)
-           where p.entity_type = i.entity_type and p.entity_key = i.entity_key and p.part_key = i.part_key`,
-          [
-            pushedParts.map((p) => p.entityType),
-            pushedParts.map((p) => p.entityKey),
-            pushedParts.map((p) => p.partKey),
-          ],
-        );
       // The row may have a newer desired state (ingest went on during the push): then it stays
       // PENDING. A two-phase portal that accepted it is answered later: AWAITING_RESULT.
       const complete = `e.desired_fingerprint = i.fingerprint and e.parts_version = i.parts_version
@@ -617,8 +597,13 @@ export class Dispatcher {
     pushedParts: string[],
   ): Promise<boolean> {
     return this.options.dataSource.transaction(async (tx) => {
-      if (!(await this.holdsLease(tx, entity))) return false;
-      await this.markParts(tx, entity, pushedParts);
+      // Every outcome is written under the row's lock while this claim holds its lease, or not at
+      // all (another worker holds the row now and will write its own).
+      if ((await lockHeldLeases(tx, [entity], true)).size === 0) return false;
+      await markParts(
+        tx,
+        pushedParts.map((partKey) => ({ ...entity, partKey })),
+      );
       if (surelyNotApplied(error)) {
         // The portal did not take what was being sent: sending it again is no duplicate.
         await tx.query(

@@ -256,26 +256,21 @@ export class ResultPoller {
     asked: boolean,
     isFact = false,
   ): Promise<boolean> {
-    const applied = await this.applyAnswer(tx, row, answer, asked, isFact);
+    const polls = row.polls + (asked ? 1 : 0);
+    const nextPollAt = new Date(Date.now() + this.nextWaitMs(polls));
+    const applied = await this.applyAnswer(tx, row, answer, polls, nextPollAt, isFact);
     if (!applied && !isFact) {
       // The answer changed nothing under this lease: a fact newer than it is in already (it is
       // stale), the entity left the wait (a new desired state), or the lease is lost. While the
       // lease is ours, release it, and if the entity still waits, ask again after the usual wait:
       // a claim is never left to expire and be polled again at once, over and over.
-      const polls = row.polls + (asked ? 1 : 0);
       await tx.query(
         `update sync_entity set
            polls = case when ${AWAITING} then $4 else polls end,
            next_poll_at = case when ${AWAITING} then $5 else next_poll_at end,
            lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
          where entity_type = $1 and entity_key = $2 and lease_token = $3`,
-        [
-          row.entity_type,
-          row.entity_key,
-          row.lease_token,
-          polls,
-          new Date(Date.now() + this.nextWaitMs(polls)),
-        ],
+        [row.entity_type, row.entity_key, row.lease_token, polls, nextPollAt],
       );
     }
     return applied;
@@ -285,12 +280,11 @@ export class ResultPoller {
     tx: SqlExecutor,
     row: Row,
     answer: PollAnswer,
-    asked: boolean,
+    polls: number,
+    nextPollAt: Date,
     isFact: boolean,
   ): Promise<boolean> {
     const key = [row.entity_type, row.entity_key, row.lease_token];
-    const polls = row.polls + (asked ? 1 : 0);
-    const nextPollAt = new Date(Date.now() + this.nextWaitMs(polls));
     const stage = answer.stage ? JSON.stringify(answer.stage) : null;
     const at = answer.at ?? null;
     // A fact leaves any lease a poll holds; a poll's answer releases its lease. Either way the
@@ -301,7 +295,7 @@ export class ResultPoller {
     const ordered = `last_fact_at = case when $4::timestamptz is null then last_fact_at
         else greatest(last_fact_at, $4::timestamptz) end`;
     const still = `entity_type = $1 and entity_key = $2 and ${isFact ? '$3::text is null' : 'lease_token = $3'}
-        and state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
+        and ${AWAITING}
         and ($4::timestamptz is null or last_fact_at is null or last_fact_at <= $4::timestamptz)`;
     const base = [...key, at];
     switch (answer.kind) {
