@@ -90,36 +90,45 @@ export function expectedAtPortal(life: DossierLifecycle): { header: string; step
 }
 
 /**
- * Every dossier at DVCQG exactly as its lifecycle ends, each step once — except a step the ledger
- * itself flags as possibly duplicated (sent again after a lost outcome), which may be there twice.
- * Returns how many such repeats DVCQG really holds (never more than the ledger flagged).
+ * How DVCQG's copy of each dossier differs from where its lifecycle ends: missing, header, or
+ * steps (each once, in source order when `stepOrder`) — except a step the ledger itself flags as
+ * possibly duplicated (sent again after an outcome it could not know: a timeout, a killed
+ * worker), which may be there twice, as dvcqg.push-target.ts documents. Also counts the repeats
+ * DVCQG really holds and the steps the ledger flagged.
  */
-export async function expectPortalHoldsExactly(
+export async function portalDifferences(
   world: DossierWorld,
   lives: DossierLifecycle[],
   { stepOrder }: { stepOrder: boolean },
-): Promise<{ flagged: number; repeated: number }> {
-  const portal = await world.portalDossiers();
-  const effects = await world.dvcqgEffects();
+): Promise<{
+  problems: Map<string, string>;
+  held: Map<string, { header: unknown; steps: unknown[] }>;
+  /** Per dossier, the second copies of flagged steps DVCQG holds. */
+  repeats: Map<string, number>;
+  repeated: number;
+  flagged: number;
+}> {
+  const held = await world.portalDossiers();
   const flaggedSteps = await world.possiblyDuplicatedSteps();
-  expect(portal.size).toBe(lives.length);
-  const problems: string[] = [];
+  const problems = new Map<string, string>();
+  const repeats = new Map<string, number>();
   let repeated = 0;
   for (const life of lives) {
-    const held = portal.get(life.code);
+    const copy = held.get(life.code);
     const want = expectedAtPortal(life);
-    if (!held) {
-      problems.push(`${life.code}: missing`);
+    if (!copy) {
+      problems.set(life.code, 'missing');
       continue;
     }
-    if (fingerprint(held.header) !== want.header) problems.push(`${life.code}: header differs`);
+    if (fingerprint(copy.header) !== want.header) problems.set(life.code, 'header differs');
     // A flagged step may appear a second time: keep its first copy only.
     const flagged = new Set(flaggedSteps.get(life.code) ?? []);
     const seen = new Set<string>();
     const got: string[] = [];
-    for (const step of held.steps.map((x) => fingerprint(x))) {
+    for (const step of copy.steps.map((x) => fingerprint(x))) {
       if (flagged.has(step) && seen.has(step)) {
         repeated += 1;
+        repeats.set(life.code, (repeats.get(life.code) ?? 0) + 1);
         continue;
       }
       seen.add(step);
@@ -130,11 +139,38 @@ export async function expectPortalHoldsExactly(
         ? got.join() !== want.steps.join()
         : [...got].sort().join() !== [...want.steps].sort().join()
     )
-      problems.push(`${life.code}: steps ${got.length} held, ${want.steps.length} expected`);
+      problems.set(life.code, `steps ${got.length} held, ${want.steps.length} expected`);
+  }
+  const flagged = [...flaggedSteps.values()].reduce((n, list) => n + list.length, 0);
+  return { problems, held, repeats, repeated, flagged };
+}
+
+/**
+ * Every dossier at DVCQG exactly as its lifecycle ends (portalDifferences), nothing else there,
+ * and one write effect per change. Returns how many repeats of flagged steps DVCQG really holds
+ * (never more than the ledger flagged).
+ */
+export async function expectPortalHoldsExactly(
+  world: DossierWorld,
+  lives: DossierLifecycle[],
+  { stepOrder }: { stepOrder: boolean },
+): Promise<{ flagged: number; repeated: number }> {
+  const {
+    problems: found,
+    held,
+    repeats,
+    repeated,
+    flagged,
+  } = await portalDifferences(world, lives, { stepOrder });
+  const effects = await world.dvcqgEffects();
+  expect(held.size).toBe(lives.length);
+  const problems = [...found].map(([code, what]) => `${code}: ${what}`);
+  for (const life of lives) {
+    if (!held.has(life.code)) continue;
     // One effect per change: every step write appended a step that belongs there; a second copy
     // only of a step the ledger flagged.
     const e = effects.get(life.code);
-    const extra = held.steps.length - got.length;
+    const extra = repeats.get(life.code) ?? 0;
     if (e?.step?.writes !== life.steps.length + extra || e.step.changes !== e.step.writes)
       problems.push(`${life.code}: step writes ${e?.step?.writes}, expected ${life.steps.length}`);
     const snapshots = life.events.filter((x) => x.kind === 'upsert').length;
@@ -142,7 +178,6 @@ export async function expectPortalHoldsExactly(
       problems.push(`${life.code}: header changes ${e?.header?.changes} not in 1..${snapshots}`);
   }
   expect(problems).toEqual([]);
-  const flagged = [...flaggedSteps.values()].reduce((n, list) => n + list.length, 0);
   expect(repeated).toBeLessThanOrEqual(flagged);
   return { flagged, repeated };
 }

@@ -43,7 +43,10 @@ export interface ReconcileScenario<W extends SyncWorld, E extends ScenarioEntity
   entities: E[];
   /** Records that change these (clean, synced) entities while a run passes over them. */
   changes: (rng: Rng, entities: E[]) => EncodedRecord[];
-  /** Keys of the entities whose portal copy differs from what the ledger says it must hold. */
+  /**
+   * The entities whose portal copy differs from what the ledger says it must hold: each key, with
+   * what differs where the world can tell.
+   */
   wrongAtPortal: (world: W, entities: E[]) => Promise<string[]>;
 }
 
