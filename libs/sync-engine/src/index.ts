@@ -20,6 +20,7 @@ export {
   SyncLedgerPause1763800001200,
   SyncLedgerCommunePause1763800001300,
   SyncLedgerClaimIndex1763800001400,
+  SyncLedgerReference1763800001500,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';

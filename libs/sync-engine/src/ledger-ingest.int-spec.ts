@@ -253,4 +253,55 @@ describe('ledger ingest on real PostgreSQL', () => {
     expect(fixed.refused).toBe(0);
     expect(fixed.accepted).toBeGreaterThan(0);
   });
+
+  it('a reference names one entity of its target: a second entity bringing it is refused (REFERENCE_CONFLICT), in the ledger and within a batch; moving on frees it', async () => {
+    // The first snapshot of a lifecycle, as an entity known by a receipt number (like land's SoBienNhan).
+    const snapshot = (seed: number, receipt: string, sequence = 1): LedgerItem => {
+      const [first] = itemsOf(dossierLifecycle(new Rng(seed), { endAt: 2 }));
+      return {
+        ...(first as LedgerItem),
+        sequence,
+        reference: { field: 'SoBienNhan', value: receipt },
+      };
+    };
+    const a = snapshot(61, 'BN-1');
+    expect((await ingest.ingest(ds.manager, [a])).accepted).toBe(1);
+    const b = snapshot(62, 'BN-1');
+    const refused = await ingest.ingest(ds.manager, [b]);
+    expect(refused).toMatchObject({ accepted: 0, refused: 1 });
+    expect(refused.refusals.get(0)).toMatchObject({
+      code: 'REFERENCE_CONFLICT',
+      field: 'SoBienNhan',
+      rule: 'unique-reference',
+    });
+    expect(refused.refusals.get(0)?.message).toContain(a.entityKey);
+    expect(await entity(b.entityKey)).toBeUndefined();
+    // Not remembered: the same event with its own receipt number applies.
+    const fixed = { ...b, reference: { field: 'SoBienNhan', value: 'BN-2' } };
+    expect((await ingest.ingest(ds.manager, [fixed])).accepted).toBe(1);
+
+    // Within one batch: the first entity takes it, the second is refused; the first's own later
+    // snapshot keeps it.
+    const c = snapshot(63, 'BN-3');
+    const d = snapshot(64, 'BN-3');
+    const again = { ...c, eventId: randomUUID(), sequence: 2 };
+    const batch = await ingest.ingest(ds.manager, [c, d, again]);
+    expect(batch).toMatchObject({ accepted: 1, superseded: 1, refused: 1 });
+    expect(batch.refusals.get(1)?.code).toBe('REFERENCE_CONFLICT');
+
+    // An entity that moves to another receipt number frees its old one.
+    const moved = {
+      ...a,
+      eventId: randomUUID(),
+      sequence: 2,
+      reference: { field: 'SoBienNhan', value: 'BN-9' },
+    };
+    expect((await ingest.ingest(ds.manager, [moved])).accepted).toBe(1);
+    expect((await ingest.ingest(ds.manager, [snapshot(65, 'BN-1')])).accepted).toBe(1);
+    const held = await ctx.sql.query<{ entity_key: string; reference: string }>(
+      `select entity_key, reference from sync_entity where reference like 'BN-%' order by reference`,
+    );
+    expect(held.map((r) => r.reference)).toEqual(['BN-1', 'BN-2', 'BN-3', 'BN-9']);
+    expect(held.find((r) => r.reference === 'BN-9')?.entity_key).toBe(a.entityKey);
+  });
 });

@@ -22,6 +22,13 @@ export interface LedgerItem {
   kind: 'snapshot' | 'part';
   /** Stable id of the part (the dossier step's MaBuocXuLy); parts only. */
   partKey?: string;
+  /**
+   * Snapshots only: the name the target knows this entity by besides its key, and the payload
+   * field it comes from (the land registry's SoBienNhan: its callbacks carry nothing else). Unique
+   * within the target: a snapshot bringing one that another entity holds is refused
+   * (REFERENCE_CONFLICT), so that an answer can never be applied to the wrong entity.
+   */
+  reference?: { field: string; value: string };
   payload: unknown;
 }
 
@@ -36,7 +43,7 @@ export type IngestOutcome = 'accepted' | 'superseded' | 'duplicate' | 'refused';
 
 /** Why ingest refused an event: goes to the DLQ at stage `handle` with this code. */
 export interface IngestRefusal {
-  code: 'EVENT_ID_CONFLICT' | 'COMMUNE_MISMATCH';
+  code: 'EVENT_ID_CONFLICT' | 'COMMUNE_MISMATCH' | 'REFERENCE_CONFLICT';
   field: string;
   rule: string;
   message: string;
@@ -78,7 +85,8 @@ export function fingerprint(value: unknown): string {
  * Ingest (docs/architecture.md, step 1): applies a batch of valid events to the ledger inside the caller's
  * transaction, with a fixed number of set-based statements whatever the batch size:
  * 1. the commune that owns each entity; an event for an entity of another commune is refused
- *    (COMMUNE_MISMATCH);
+ *    (COMMUNE_MISMATCH); so is a snapshot whose reference another entity of its target holds
+ *    (REFERENCE_CONFLICT, only for items that carry one);
  * 2. the rest is remembered as processed (dedupe by source + id); what was there already is a
  *    duplicate, or with another payload a conflict (EVENT_ID_CONFLICT), found by a look-up of
  *    those events only;
@@ -154,6 +162,7 @@ export class LedgerIngest {
       owner.set(entity, item.communeCode);
       candidates.push(item);
     }
+    const admitted = await this.admitReferences(db, candidates, refuse);
 
     // 3. Dedupe: only (source, id) pairs inserted now are new. The others were processed before
     // (or by a concurrent batch): the same payload is a duplicate, another one a conflict. Looking
@@ -165,14 +174,14 @@ export class LedgerIngest {
            select * from unnest($1::text[], $2::text[], $3::text[])
            on conflict do nothing returning source, event_id`,
           [
-            candidates.map((i) => i.source),
-            candidates.map((i) => i.eventId),
-            candidates.map((i) => fp.get(i) as string),
+            admitted.map((i) => i.source),
+            admitted.map((i) => i.eventId),
+            admitted.map((i) => fp.get(i) as string),
           ],
         )
       ).map((r) => `${r.source}\u0000${r.event_id}`),
     );
-    const seenBefore = candidates.filter((i) => !fresh.has(eventKey(i)));
+    const seenBefore = admitted.filter((i) => !fresh.has(eventKey(i)));
     if (seenBefore.length > 0) {
       const earlier = new Map(
         (
@@ -191,7 +200,7 @@ export class LedgerIngest {
         else outcomes.set(eventKey(item), 'duplicate');
       }
     }
-    const todo = candidates.filter((i) => fresh.has(eventKey(i)));
+    const todo = admitted.filter((i) => fresh.has(eventKey(i)));
 
     // 4. Snapshots: the highest sequence per entity in this batch competes with the stored one.
     const latest = new Map<string, LedgerItem>();
@@ -207,13 +216,14 @@ export class LedgerIngest {
     if (contenders.length > 0) {
       const won = await db.query<Array<{ entity_type: string; entity_key: string }>>(
         `with incoming as (
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[])
-             as t(entity_type, entity_key, commune_code, target, seq, desired, fp)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[], $8::text[])
+             as t(entity_type, entity_key, commune_code, target, seq, desired, fp, reference)
          )
-         insert into sync_entity as e (entity_type, entity_key, commune_code, target, source_sequence, desired, desired_fingerprint, state)
-         select entity_type, entity_key, commune_code, target, seq, desired, fp, 'PENDING' from incoming
+         insert into sync_entity as e (entity_type, entity_key, commune_code, target, source_sequence, desired, desired_fingerprint, reference, state)
+         select entity_type, entity_key, commune_code, target, seq, desired, fp, reference, 'PENDING' from incoming
          on conflict (entity_type, entity_key) do update set
            source_sequence = excluded.source_sequence,
+           reference = excluded.reference,
            desired = excluded.desired,
            desired_fingerprint = excluded.desired_fingerprint,
            -- Nothing to push when the portal already holds exactly this state and no part waits.
@@ -242,6 +252,7 @@ export class LedgerIngest {
           contenders.map((i) => i.sequence),
           contenders.map((i) => JSON.stringify(i.payload)),
           contenders.map((i) => fp.get(i) as string),
+          contenders.map((i) => i.reference?.value ?? null),
         ],
       );
       const winners = new Set(won.map((w) => `${w.entity_type}\u0000${w.entity_key}`));
@@ -337,6 +348,59 @@ export class LedgerIngest {
       duplicate: count('duplicate') + repeats,
       refused: count('refused') + conflictingRepeats,
     };
+  }
+
+  /**
+   * The items whose reference (if any) no other entity of their target holds, in the ledger or
+   * earlier in this batch; the others are refused. Conservative within a batch: an entity moving
+   * to a new reference frees its old one from the next batch on. A concurrent batch taking the
+   * same reference first makes the upsert fail on the unique index; the consumer's retry then
+   * refuses it here.
+   */
+  private async admitReferences(
+    db: SqlExecutor,
+    items: LedgerItem[],
+    refuse: (item: LedgerItem, refusal: IngestRefusal) => void,
+  ): Promise<LedgerItem[]> {
+    const referenced = items.filter((i) => i.kind === 'snapshot' && i.reference);
+    if (referenced.length === 0) return items;
+    const ref = (target: string, value: string) => `${target}\u0000${value}`;
+    const holder = new Map<string, { entityType: string; entityKey: string }>();
+    const held = await db.query<
+      Array<{ target: string; reference: string; entity_type: string; entity_key: string }>
+    >(
+      `select e.target, e.reference, e.entity_type, e.entity_key
+         from (select distinct * from unnest($1::text[], $2::text[])) as t(target, reference)
+         join sync_entity e on e.target = t.target and e.reference = t.reference`,
+      [referenced.map((i) => i.target), referenced.map((i) => i.reference?.value)],
+    );
+    for (const r of held)
+      holder.set(ref(r.target, r.reference), {
+        entityType: r.entity_type,
+        entityKey: r.entity_key,
+      });
+    const admitted: LedgerItem[] = [];
+    for (const item of items) {
+      const reference = item.kind === 'snapshot' ? item.reference : undefined;
+      if (!reference) {
+        admitted.push(item);
+        continue;
+      }
+      const key = ref(item.target, reference.value);
+      const other = holder.get(key);
+      if (other && (other.entityType !== item.entityType || other.entityKey !== item.entityKey)) {
+        refuse(item, {
+          code: 'REFERENCE_CONFLICT',
+          field: reference.field,
+          rule: 'unique-reference',
+          message: `${reference.field}: ${item.target} already knows ${other.entityType} ${other.entityKey} by this ${reference.field}; ${item.entityType} ${item.entityKey} needs its own (the target answers by it alone)`,
+        });
+        continue;
+      }
+      holder.set(key, { entityType: item.entityType, entityKey: item.entityKey });
+      admitted.push(item);
+    }
+    return admitted;
   }
 
   /** Retention of the dedupe table: ids older than this are forgotten (replays beyond it rely on sequences). */

@@ -407,6 +407,29 @@ export class SyncLedgerClaimIndex1763800001400 implements MigrationInterface {
   }
 }
 
+/**
+ * The name a target knows an entity by besides its key (the land registry's SoBienNhan: its
+ * callbacks carry nothing else), unique within the target, so that an answer can never be applied
+ * to the wrong entity. Written by ingest from each accepted snapshot (LedgerItem.reference);
+ * entities ingested before this migration have none until their next snapshot.
+ */
+export class SyncLedgerReference1763800001500 implements MigrationInterface {
+  name = 'SyncLedgerReference1763800001500';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('alter table sync_entity add column reference text');
+    await q.query(
+      `create unique index sync_entity_target_reference on sync_entity (target, reference)
+         where reference is not null`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index if exists sync_entity_target_reference');
+    await q.query('alter table sync_entity drop column reference');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -420,4 +443,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerPause1763800001200,
   SyncLedgerCommunePause1763800001300,
   SyncLedgerClaimIndex1763800001400,
+  SyncLedgerReference1763800001500,
 ];

@@ -27,7 +27,14 @@ export function landLedgerItem({ event }: ConsumedEvent): LedgerItem {
   switch (envelope.type) {
     case EVENT_TYPES.LandRegistrationReceived: {
       const data = event.data as LandRegistrationReceived;
-      return { ...common, entityKey: data.MaHoSoMotCua, kind: 'snapshot', payload: data };
+      return {
+        ...common,
+        entityKey: data.MaHoSoMotCua,
+        kind: 'snapshot',
+        // The registry calls back by SoBienNhan alone: one dossier per receipt number.
+        reference: { field: 'SoBienNhan', value: data.SoBienNhan },
+        payload: data,
+      };
     }
     case EVENT_TYPES.LandStatusChanged: {
       const data = event.data as LandStatusChanged;
