@@ -6,6 +6,7 @@ import {
   SyncWorld,
   expectEventually,
   freePort,
+  landRegistrationReceived,
   toRecord,
   useTestContext,
 } from '@lienthong/testing';
@@ -93,6 +94,22 @@ describe('land-sync end to end: Kafka → ledger → land registry (portal-sim) 
         });
       }),
     );
+    // Another dossier under a receipt number the registry already knows: refused at ingest (the
+    // registry calls back by that number alone), so it never reaches the ledger or the registry.
+    const holder = entities[10] as (typeof entities)[number];
+    let twin = landRegistrationReceived(rng, { SoBienNhan: holder.latest.SoBienNhan });
+    while (byKey.has(twin.MaHoSoMotCua))
+      twin = landRegistrationReceived(rng, { SoBienNhan: holder.latest.SoBienNhan });
+    await world.produce([
+      toRecord({
+        name: '',
+        type: EVENT_TYPES.LandRegistrationReceived,
+        topic: '',
+        data: twin,
+        communeCode: twin.XaId,
+        sequence: 1,
+      }),
+    ]);
     await world.waitForLedger(
       { SYNCED: entities.length - late.length, REJECTED: late.length },
       60_000,
@@ -154,8 +171,21 @@ describe('land-sync end to end: Kafka → ledger → land registry (portal-sim) 
     expect(rejected[0]?.error?.message).toContain('Hồ sơ đã kết thúc');
 
     await expectEventually(
-      () => expect(world.dlqConsumer.messages.length).toBeGreaterThanOrEqual(invalid),
+      () => expect(world.dlqConsumer.messages.length).toBeGreaterThanOrEqual(invalid + 1),
       { timeoutMs: 30_000 },
     );
+    const conflicts = world.dlqConsumer.messages.filter(
+      (m) => m.headers.dlq_error_code === 'REFERENCE_CONFLICT',
+    );
+    expect(conflicts.map((m) => [m.key, m.headers.dlq_field, m.headers.dlq_rule])).toEqual([
+      [twin.MaHoSoMotCua, 'SoBienNhan', 'unique-reference'],
+    ]);
+    expect(conflicts[0]?.headers.dlq_error_message).toContain(holder.key);
+    expect(held.has(twin.MaHoSoMotCua)).toBe(false);
+    const [inLedger] = await ctx.sql.query<{ n: number }>(
+      `select count(*)::int n from "${world.syncSchema}".sync_entity where entity_key = $1`,
+      [twin.MaHoSoMotCua],
+    );
+    expect(inLedger?.n).toBe(0);
   });
 });
