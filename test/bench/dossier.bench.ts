@@ -312,7 +312,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
           ]
         : [];
     let service = await dossierSync(schemas.ledger, sim.url, profiling('ingest'));
-    const watch = new StatusWatch(kafka, statusTopic);
+    const watch = new StatusWatch(kafka, statusV2Topic);
     await watch.start();
     const cpu = syncCpuAccount(
       'dossier-sync',
