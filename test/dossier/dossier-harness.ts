@@ -105,6 +105,7 @@ export async function portalDifferences(
   held: Map<string, { header: unknown; steps: unknown[] }>;
   /** Per dossier, the second copies of flagged steps DVCQG holds. */
   repeats: Map<string, number>;
+  /** Those second copies in all. */
   repeated: number;
   flagged: number;
 }> {
@@ -112,7 +113,6 @@ export async function portalDifferences(
   const flaggedSteps = await world.possiblyDuplicatedSteps();
   const problems = new Map<string, string>();
   const repeats = new Map<string, number>();
-  let repeated = 0;
   for (const life of lives) {
     const copy = held.get(life.code);
     const want = expectedAtPortal(life);
@@ -127,7 +127,6 @@ export async function portalDifferences(
     const got: string[] = [];
     for (const step of copy.steps.map((x) => fingerprint(x))) {
       if (flagged.has(step) && seen.has(step)) {
-        repeated += 1;
         repeats.set(life.code, (repeats.get(life.code) ?? 0) + 1);
         continue;
       }
@@ -142,6 +141,7 @@ export async function portalDifferences(
       problems.set(life.code, `steps ${got.length} held, ${want.steps.length} expected`);
   }
   const flagged = [...flaggedSteps.values()].reduce((n, list) => n + list.length, 0);
+  const repeated = [...repeats.values()].reduce((n, k) => n + k, 0);
   return { problems, held, repeats, repeated, flagged };
 }
 

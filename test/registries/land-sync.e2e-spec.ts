@@ -97,9 +97,9 @@ describe('land-sync end to end: Kafka → ledger → land registry (portal-sim) 
     // Another dossier under a receipt number the registry already knows: refused at ingest (the
     // registry calls back by that number alone), so it never reaches the ledger or the registry.
     const holder = entities[10] as (typeof entities)[number];
-    let twin = landRegistrationReceived(rng, { SoBienNhan: holder.latest.SoBienNhan });
-    while (byKey.has(twin.MaHoSoMotCua))
-      twin = landRegistrationReceived(rng, { SoBienNhan: holder.latest.SoBienNhan });
+    let twin: LandRegistrationReceived;
+    do twin = landRegistrationReceived(rng, { SoBienNhan: holder.latest.SoBienNhan });
+    while (byKey.has(twin.MaHoSoMotCua));
     await world.produce([
       toRecord({
         name: '',
