@@ -130,7 +130,7 @@ describe('dispatcher on real PostgreSQL', () => {
     Number(
       (
         await ctx.sql.query<{ n: string }>(
-          `select count(*) n from outbox where payload->>'state' = $1`,
+          `select count(*) n from outbox_status where payload->>'state' = $1`,
           [state],
         )
       )[0]?.n,
@@ -256,7 +256,7 @@ describe('dispatcher on real PostgreSQL', () => {
     await d.runOnce();
     expect(target.pushes).toHaveLength(1);
     const [status] = await ctx.sql.query<{ payload: { error: unknown } }>(
-      `select payload from outbox where payload->>'state' = 'REJECTED'`,
+      `select payload from outbox_status where payload->>'state' = 'REJECTED'`,
     );
     expect(status?.payload.error).toEqual({
       code: 'PORTAL_REJECTED',
@@ -548,7 +548,7 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(d.stats).toMatchObject({ synced: lives.length - 1, leaseLost: 1 });
     // One SYNCED status per synced dossier, written by fewer transactions than dossiers.
     const written = await ctx.sql.query<{ statuses: string; transactions: string }>(
-      `select count(*) statuses, count(distinct xmin::text) transactions from outbox where payload->>'state' = 'SYNCED'`,
+      `select count(*) statuses, count(distinct tx) transactions from outbox_status where payload->>'state' = 'SYNCED'`,
     );
     expect(Number(written[0]?.statuses)).toBe(lives.length - 1);
     expect(Number(written[0]?.transactions)).toBeLessThan(lives.length - 2);

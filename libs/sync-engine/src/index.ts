@@ -1,4 +1,4 @@
-export { LedgerIngest, SYNC_STATUS_TOPIC, eventKey, fingerprint } from './ledger-ingest';
+export { LedgerIngest, eventKey, fingerprint } from './ledger-ingest';
 export type {
   IngestOutcome,
   IngestRefusal,
@@ -21,6 +21,7 @@ export {
   SyncLedgerCommunePause1763800001300,
   SyncLedgerClaimIndex1763800001400,
   SyncLedgerReference1763800001500,
+  SyncLedgerOutboxBatch1763800001600,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';
@@ -71,7 +72,7 @@ export type {
   RunProgress,
   RunSpec,
 } from './reconcile-runs';
-export { writeCommandResult } from './sync-status';
+export { OUTBOX_STATUSES_PER_ROW, SYNC_STATUS_TOPIC, writeCommandResult } from './sync-status';
 export {
   countPausedCommunes,
   pauseCommunes,

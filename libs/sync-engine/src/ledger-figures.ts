@@ -50,7 +50,7 @@ export class LedgerFiguresReader {
          union all
          select 'awaiting', extract(epoch from now() - min(awaiting_since))::text from sync_entity where state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')
          union all
-         select 'unpublished', count(*)::text from outbox where published_at is null and failed_reason is null
+         select 'unpublished', coalesce(sum(statuses), 0)::text from outbox where published_at is null and failed_reason is null
          union all
          select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null
          union all

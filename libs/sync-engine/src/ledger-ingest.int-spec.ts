@@ -66,7 +66,7 @@ describe('ledger ingest on real PostgreSQL', () => {
   const outbox = async (key: string) =>
     (
       await ctx.sql.query<{ state: string }>(
-        `select payload->>'state' state from outbox where message_key = $1 order by id`,
+        `select payload->>'state' state from outbox_status where message_key = $1 order by id, n`,
         [`dossier:${key}`],
       )
     ).map((r) => r.state);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
+import { writeSyncStatuses } from './sync-status';
 
 /** Anything that runs SQL inside the consumer's transaction (TypeORM EntityManager, QueryRunner). */
 export interface SqlExecutor {
@@ -65,8 +66,6 @@ export function eventKey(item: { source: string; eventId: string }): string {
   return `${item.source}\u0000${item.eventId}`;
 }
 
-export const SYNC_STATUS_TOPIC = 'sync.status.v1';
-
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
@@ -91,7 +90,8 @@ export function fingerprint(value: unknown): string {
  *    duplicate, or with another payload a conflict (EVENT_ID_CONFLICT), found by a look-up of
  *    those events only;
  * 3. the latest desired state per entity is kept (an older sequence is superseded), new parts
- *    recorded, and a sync.status outbox row written for every accepted or superseded event.
+ *    recorded, and a sync.status written to the outbox for every accepted or superseded event
+ *    (one outbox row for the batch).
  */
 export class LedgerIngest {
   constructor(readonly service: string) {}
@@ -306,7 +306,7 @@ export class LedgerIngest {
       );
     }
 
-    // 6. The outbox: one sync.status event per accepted or superseded event, in this transaction.
+    // 6. The outbox: one sync.status per accepted or superseded event, in this transaction.
     const now = new Date().toISOString();
     const statuses = unique
       .filter(
@@ -327,16 +327,7 @@ export class LedgerIngest {
         target: i.target,
         occurredAt: now,
       }));
-    if (statuses.length > 0) {
-      await db.query(
-        `insert into outbox (topic, message_key, payload) select $1, * from unnest($2::text[], $3::jsonb[])`,
-        [
-          SYNC_STATUS_TOPIC,
-          statuses.map((s) => `${s.entity.domain}:${s.entity.key}`),
-          statuses.map((s) => JSON.stringify(s)),
-        ],
-      );
-    }
+    await writeSyncStatuses(db, statuses);
 
     const count = (o: IngestOutcome) => [...outcomes.values()].filter((v) => v === o).length;
     return {

@@ -63,26 +63,39 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
       dossierLifecycle(new Rng(500 + i), { number: i + 1 }),
     );
     const ingest = new LedgerIngest('dossier-sync');
-    for (const life of lives) {
-      for (const e of life.events) {
-        await ingest.ingest(ds.manager, [
-          {
-            eventId: randomUUID(),
-            domain: 'dossier',
-            entityType: 'dossier',
-            entityKey: life.code,
-            communeCode: life.commune.code,
-            source: `/communes/${life.commune.code}/test`,
-            target: 'dvcqg',
-            sequence: e.sequence,
-            kind: e.kind === 'upsert' ? 'snapshot' : 'part',
-            ...(e.kind === 'step' ? { partKey: e.data.MaBuocXuLy } : {}),
-            payload: e.data,
-          },
-        ]);
-      }
+    // Round k ingests the k-th event of every dossier in one batch: one outbox row of many
+    // statuses, the way the consumer writes them (a round's rows hold more than one such batch).
+    const rounds = Math.max(...lives.map((l) => l.events.length));
+    for (let k = 0; k < rounds; k += 1) {
+      await ingest.ingest(
+        ds.manager,
+        lives.flatMap((life) => {
+          const e = life.events[k];
+          if (!e) return [];
+          return [
+            {
+              eventId: randomUUID(),
+              domain: 'dossier' as const,
+              entityType: 'dossier' as const,
+              entityKey: life.code,
+              communeCode: life.commune.code,
+              source: `/communes/${life.commune.code}/test`,
+              target: 'dvcqg' as const,
+              sequence: e.sequence,
+              kind: e.kind === 'upsert' ? ('snapshot' as const) : ('part' as const),
+              ...(e.kind === 'step' ? { partKey: e.data.MaBuocXuLy } : {}),
+              payload: e.data,
+            },
+          ];
+        }),
+      );
     }
+    const [rows] = await ctx.sql.query<{ rows: string; statuses: string }>(
+      'select count(*) rows, sum(statuses) statuses from outbox',
+    );
+    expect(Number(rows?.rows)).toBeLessThanOrEqual(rounds);
     const expected = lives.reduce((n, l) => n + l.events.length, 0);
+    expect(Number(rows?.statuses)).toBe(expected);
     const relay = await drain('dossier-sync', topic, v2Topic);
     expect(relay.published).toBe(expected);
 
@@ -112,7 +125,9 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
       expect(sequences).toEqual(life.events.map((e) => e.sequence));
     }
     expect(ids.size).toBe(expected);
-    expect([...ids].filter((id) => !/^dossier-sync-outbox-\d+$/.test(id))).toEqual([]);
+    // A status of a batch row is <row id>.<n> in its event ids; a row of one status is <row id>.
+    expect([...ids].filter((id) => !/^dossier-sync-outbox-\d+(\.\d+)?$/.test(id))).toEqual([]);
+    expect([...ids].filter((id) => id.includes('.')).length).toBeGreaterThan(expected / 2);
     const [pending] = await ctx.sql.query<{ n: string }>(
       'select count(*) n from outbox where published_at is null',
     );
@@ -174,6 +189,65 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
     expect(await relay.purgePublished(2)).toBe(2);
     expect(await ctx.sql.query('select message_key from outbox')).toEqual([
       { message_key: 'dossier:H56.14-250702-0002' },
+    ]);
+  });
+
+  it('publishes the good statuses of a batch row with a malformed one, and sets the row aside naming it', async () => {
+    const topic = await ctx.createTopic('status-aside-batch', 1);
+    const v2Topic = await ctx.createTopic('status-aside-batch-v2', 1);
+    await ctx.sql.query('truncate outbox');
+    const good = (key: string) => ({
+      entity: { domain: 'dossier', type: 'dossier', key, communeCode: '26734' },
+      state: 'ACCEPTED',
+      sequence: 1,
+      attempt: 0,
+      causationId: randomUUID(),
+      target: 'dvcqg',
+      occurredAt: '2025-07-02T10:00:00+07:00',
+    });
+    const batch = [
+      good('H56.14-250702-0011'),
+      { ...good('H56.14-250702-0012'), state: 'NOT_A_STATE' },
+      good('H56.14-250702-0013'),
+    ];
+    await ctx.sql.query(
+      `insert into outbox (topic, message_key, payload, statuses) values ('sync.status.v1', '', $1, 3)`,
+      [JSON.stringify(batch)],
+    );
+    // A row behind it is not held up.
+    await ctx.sql.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+      'sync.status.v1',
+      'dossier:H56.14-250702-0014',
+      JSON.stringify(good('H56.14-250702-0014')),
+    ]);
+    const setAside: string[] = [];
+    const relay = await drain('dossier-sync', topic, v2Topic, {
+      onSetAside: (_id, reason) => setAside.push(reason),
+    });
+    expect(relay.published).toBe(3);
+    expect(relay.setAside).toBe(1);
+    expect(setAside).toEqual([expect.stringMatching(/^status 2: CONTRACT_VIOLATION: state: /)]);
+    const v2 = new RecordingConsumer(ctx.kafka);
+    await v2.start(v2Topic);
+    try {
+      await expectEventually(() => expect(v2.messages).toHaveLength(3), { timeoutMs: 30_000 });
+    } finally {
+      await v2.stop();
+    }
+    expect(v2.messages.map((m) => [m.key, m.headers.ce_id])).toEqual([
+      ['dossier:H56.14-250702-0011', expect.stringMatching(/^dossier-sync-outbox-v2-\d+\.1$/)],
+      ['dossier:H56.14-250702-0013', expect.stringMatching(/^dossier-sync-outbox-v2-\d+\.3$/)],
+      ['dossier:H56.14-250702-0014', expect.stringMatching(/^dossier-sync-outbox-v2-\d+$/)],
+    ]);
+    // The view reads the batch row as one line per status, each with its own key.
+    const lines = await ctx.sql.query<{ n: string; message_key: string; aside: boolean }>(
+      `select n, message_key, failed_reason is not null aside from outbox_status order by id, n`,
+    );
+    expect(lines.map((l) => [Number(l.n), l.message_key, l.aside])).toEqual([
+      [1, 'dossier:H56.14-250702-0011', true],
+      [2, 'dossier:H56.14-250702-0012', true],
+      [3, 'dossier:H56.14-250702-0013', true],
+      [1, 'dossier:H56.14-250702-0014', false],
     ]);
   });
 

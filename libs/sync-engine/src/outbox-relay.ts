@@ -42,10 +42,16 @@ export interface OutboxRelayOptions {
 
 /**
  * An outbox row: a sync status (topic sync.status.v1: published on v2, and on v1 when v1 can say
- * it) or an answer to an operator command (topic ops.command-results.v1).
+ * it), a batch of them (a JSON array, written by one transaction: see writeSyncStatuses), or an
+ * answer to an operator command (topic ops.command-results.v1).
  */
 type OutboxRow =
-  | { id: string; topic: typeof TOPICS.syncStatus; message_key: string; payload: SyncStatusV2 }
+  | {
+      id: string;
+      topic: typeof TOPICS.syncStatus;
+      message_key: string;
+      payload: SyncStatusV2 | SyncStatusV2[];
+    }
   | {
       id: string;
       topic: typeof TOPICS.opsCommandResults;
@@ -153,37 +159,45 @@ export class OutboxRelay {
     const session = await this.lead();
     if (!session) return 0;
     try {
+      // Rows in id order until about batchSize statuses (a batch row counts its statuses; the
+      // first row is taken whatever its size).
       const rows = (await session.query(
-        'select id, topic, message_key, payload from outbox where published_at is null and failed_reason is null order by id limit $1',
+        `select id, topic, message_key, payload from (
+           select id, topic, message_key, payload, statuses,
+                  sum(statuses) over (order by id) as upto
+             from outbox where published_at is null and failed_reason is null order by id limit $1) r
+          where upto - statuses < $1 order by id`,
         [batchSize],
       )) as OutboxRow[];
       if (rows.length === 0) return 0;
       const byTopic = new Map<string, Encoded[]>();
       const sendable: string[] = [];
+      let statuses = 0;
       for (const row of rows) {
-        const encoded = this.encode(row);
-        if (typeof encoded === 'string') {
-          await session.query('update outbox set failed_reason = $2 where id = $1', [
-            row.id,
-            encoded,
-          ]);
-          this.setAside += 1;
-          this.options.onSetAside?.(row.id, encoded);
-          continue;
-        }
-        for (const [topic, message] of encoded) {
+        const { messages, failures } = this.encodeRow(row);
+        for (const [topic, message] of messages) {
           const group = byTopic.get(topic) ?? [];
           group.push(message);
           byTopic.set(topic, group);
         }
-        sendable.push(row.id);
+        statuses += this.statusCount(row) - failures.length;
+        if (failures.length === 0) {
+          sendable.push(row.id);
+          continue;
+        }
+        // Set aside with the reason: a batch row's other statuses are published all the same
+        // (published again, under the same ids, only if an operator clears the reason).
+        const reason = failures.join('; ').slice(0, 1000);
+        await session.query('update outbox set failed_reason = $2 where id = $1', [row.id, reason]);
+        this.setAside += failures.length;
+        this.options.onSetAside?.(row.id, reason);
       }
       for (const [topic, messages] of byTopic) await producer.send(topic, messages);
-      const marked: unknown = await session.query(
-        'update outbox set published_at = now() where id = any($1::bigint[]) returning 1',
-        [sendable],
-      );
-      this.published += returnedRows(marked).length;
+      if (sendable.length > 0)
+        await session.query('update outbox set published_at = now() where id = any($1::bigint[])', [
+          sendable,
+        ]);
+      this.published += statuses;
       return rows.length;
     } catch (err) {
       // Our connection may be gone (and the lock with it): lead again next round, or let another.
@@ -192,33 +206,65 @@ export class OutboxRelay {
     }
   }
 
-  /** The CloudEvents of a row and their topics (v2, and v1 when it can say it), or why it cannot be published. */
-  private encode(row: OutboxRow): Array<[string, Encoded]> | string {
-    if (row.topic === TOPICS.opsCommandResults) return this.encodeResult(row.id, row.payload);
-    const valid = this.validator.validate(EVENT_TYPES.SyncStatusV2, row.payload);
+  /** How many statuses (or command answers) a row holds. */
+  private statusCount(row: OutboxRow): number {
+    return Array.isArray(row.payload) ? row.payload.length : 1;
+  }
+
+  /**
+   * A row's CloudEvents and their topics, and why any of its statuses cannot be published. A
+   * status of a batch row is `<row id>.<n>` (1-based) in its event ids and keyed by its entity.
+   */
+  private encodeRow(row: OutboxRow): { messages: Array<[string, Encoded]>; failures: string[] } {
+    if (row.topic === TOPICS.opsCommandResults) {
+      const encoded = this.encodeResult(row.id, row.payload);
+      return typeof encoded === 'string'
+        ? { messages: [], failures: [encoded] }
+        : { messages: encoded, failures: [] };
+    }
+    if (!Array.isArray(row.payload)) {
+      const encoded = this.encode(row.id, row.message_key, row.payload);
+      return typeof encoded === 'string'
+        ? { messages: [], failures: [encoded] }
+        : { messages: encoded, failures: [] };
+    }
+    const messages: Array<[string, Encoded]> = [];
+    const failures: string[] = [];
+    row.payload.forEach((status, i) => {
+      const key = `${status?.entity?.domain}:${status?.entity?.key}`;
+      const encoded = this.encode(`${row.id}.${i + 1}`, key, status);
+      if (typeof encoded === 'string') failures.push(`status ${i + 1}: ${encoded}`);
+      else messages.push(...encoded);
+    });
+    return { messages, failures };
+  }
+
+  /** The CloudEvents of a status and their topics (v2, and v1 when it can say it), or why it cannot be published. */
+  private encode(id: string, key: string, status: SyncStatusV2): Array<[string, Encoded]> | string {
+    const valid = this.validator.validate(EVENT_TYPES.SyncStatusV2, status);
     if (!valid.ok) return describeFailure(valid.failure).slice(0, 1000);
     const common = {
       source: `/lienthong/${this.options.service}`,
-      subject: row.message_key,
-      time: row.payload.occurredAt,
+      subject: key,
+      time: status.occurredAt,
     };
     try {
       const out: Array<[string, Encoded]> = [
         [
           this.options.v2Topic ?? TOPICS.syncStatusV2,
-          encodeEvent(EVENT_TYPES.SyncStatusV2, row.payload, {
+          encodeEvent(EVENT_TYPES.SyncStatusV2, status, {
             ...common,
-            id: `${this.options.service}-outbox-v2-${row.id}`,
+            id: `${this.options.service}-outbox-v2-${id}`,
           }),
         ],
       ];
-      const v1 = asV1(row.payload);
+      const v1 = asV1(status);
       if (v1 && this.validator.validate(EVENT_TYPES.SyncStatus, v1).ok)
         out.push([
-          this.options.topicFor?.(row.topic) ?? row.topic,
+          this.options.topicFor?.(TOPICS.syncStatus) ?? TOPICS.syncStatus,
           encodeEvent(EVENT_TYPES.SyncStatus, v1, {
             ...common,
-            id: `${this.options.service}-outbox-${row.id}`,
+            id: `${this.options.service}-outbox-${id}`,
           }),
         ]);
       return out;

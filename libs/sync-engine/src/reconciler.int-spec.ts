@@ -123,8 +123,8 @@ describe('reconciliation: ledger vs portal (real PostgreSQL)', () => {
     );
   const published = async (state: string) =>
     ctx.sql.query<{ key: string; drift: unknown }>(
-      `select payload->'entity'->>'key' as key, payload->'drift' as drift from outbox
-       where payload->>'state' = $1 order by id`,
+      `select payload->'entity'->>'key' as key, payload->'drift' as drift from outbox_status
+       where payload->>'state' = $1 order by id, n`,
       [state],
     );
 

@@ -118,7 +118,7 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
   const statuses = async (key: string) =>
     (
       await ctx.sql.query<{ payload: Record<string, unknown> }>(
-        `select payload from outbox where message_key = $1 order by id`,
+        `select payload from outbox_status where message_key = $1 order by id, n`,
         [`civil-status:${key}`],
       )
     ).map((r) => r.payload);
@@ -269,7 +269,7 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     expect(await round).toBe(3);
     expect(await ledger()).toEqual({ 'KS-21': 'SYNCED', 'KS-22': 'SYNCED', 'KS-23': 'SYNCED' });
     const written = await ctx.sql.query<{ key: string; tx: string }>(
-      `select message_key key, xmin::text tx from outbox where payload->>'state' = 'SYNCED' order by message_key`,
+      `select message_key key, tx from outbox_status where payload->>'state' = 'SYNCED' order by message_key`,
     );
     expect(written.map((w) => w.key)).toEqual(keys.map((k) => `civil-status:${k}`));
     expect(written[0]?.tx).toBe(written[2]?.tx);

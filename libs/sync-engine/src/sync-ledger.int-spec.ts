@@ -43,6 +43,7 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
       expect(full).toEqual([
         'commune_pause',
         'outbox',
+        'outbox_status',
         'processed_event',
         'reconcile_finding',
         'reconcile_run',
@@ -58,6 +59,31 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
       // And it works after the round trip.
       const report = await new LedgerIngest('dossier-sync').ingest(ds.manager, [item('K1', 1)]);
       expect(report.accepted).toBe(1);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
+  it('undoing the outbox batch rows turns each batch row into one row per status, in order', async () => {
+    const ds = await open();
+    try {
+      await ctx.sql.query('truncate sync_entity, sync_entity_part, processed_event, outbox');
+      await new LedgerIngest('dossier-sync').ingest(ds.manager, [
+        item('B1', 1),
+        item('B2', 1),
+        item('B3', 1),
+      ]);
+      expect(await ctx.sql.query('select statuses from outbox')).toEqual([{ statuses: 3 }]);
+      const last = SYNC_LEDGER_MIGRATIONS[SYNC_LEDGER_MIGRATIONS.length - 1];
+      expect(last?.name).toBe('SyncLedgerOutboxBatch1763800001600');
+      await ds.undoLastMigration();
+      const rows = await ctx.sql.query<{ message_key: string; key: string }>(
+        `select message_key, payload->'entity'->>'key' as key from outbox order by id`,
+      );
+      expect(rows).toEqual(
+        ['B1', 'B2', 'B3'].map((k) => ({ message_key: `dossier:${k}`, key: k })),
+      );
+      await ds.runMigrations();
     } finally {
       await ds.destroy();
     }

@@ -430,6 +430,49 @@ export class SyncLedgerReference1763800001500 implements MigrationInterface {
   }
 }
 
+/**
+ * Outbox rows that carry a batch: `payload` is then a JSON array of statuses (in publishing
+ * order) and `statuses` says how many; a row of one status keeps its object payload. Ingest and
+ * the dispatcher's group commit write one row per transaction instead of one per status: per
+ * status, one heap tuple and its index entries fewer when written and again when marked
+ * published (measured: the outbox's insert and publish marks were a third of ingest's statement
+ * time). `outbox_status` reads any row as one line per status, with the key it is published under.
+ */
+export class SyncLedgerOutboxBatch1763800001600 implements MigrationInterface {
+  name = 'SyncLedgerOutboxBatch1763800001600';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('alter table outbox add column statuses integer not null default 1');
+    await q.query(`
+      create view outbox_status as
+        select o.id, s.n, o.topic,
+               case when jsonb_typeof(o.payload) = 'array'
+                 then (s.status->'entity'->>'domain') || ':' || (s.status->'entity'->>'key')
+                 else o.message_key end as message_key,
+               s.status as payload, o.created_at, o.published_at, o.failed_reason, o.xmin::text as tx
+          from outbox o
+          cross join lateral jsonb_array_elements(
+            case when jsonb_typeof(o.payload) = 'array' then o.payload else jsonb_build_array(o.payload) end
+          ) with ordinality as s(status, n)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop view if exists outbox_status');
+    // A batch row becomes one row per status, in order, before the column goes.
+    await q.query(`
+      insert into outbox (topic, message_key, payload, created_at, published_at, failed_reason)
+        select topic, message_key, payload, created_at, published_at, failed_reason
+          from (select o.id, s.n, o.topic,
+                       (s.status->'entity'->>'domain') || ':' || (s.status->'entity'->>'key') as message_key,
+                       s.status as payload, o.created_at, o.published_at, o.failed_reason
+                  from outbox o cross join lateral jsonb_array_elements(o.payload) with ordinality as s(status, n)
+                 where jsonb_typeof(o.payload) = 'array') b
+         order by id, n`);
+    await q.query(`delete from outbox where jsonb_typeof(payload) = 'array'`);
+    await q.query('alter table outbox drop column statuses');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -444,4 +487,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerCommunePause1763800001300,
   SyncLedgerClaimIndex1763800001400,
   SyncLedgerReference1763800001500,
+  SyncLedgerOutboxBatch1763800001600,
 ];

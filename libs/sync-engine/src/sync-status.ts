@@ -1,8 +1,10 @@
 import { TOPICS } from '@lienthong/contracts';
 import type { OpsCommandResult, SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { SYNC_STATUS_TOPIC } from './ledger-ingest';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
+
+/** The outbox's topic of sync statuses (the relay publishes them on sync.status.v2, and v1 when v1 can say it). */
+export const SYNC_STATUS_TOPIC = 'sync.status.v1';
 
 /** The entity a status is about, as the dispatcher and the result poller know it. */
 export interface StatusSubject {
@@ -45,20 +47,26 @@ export async function writeSyncStatus(tx: SqlExecutor, status: SyncStatus): Prom
   ]);
 }
 
-/** Writes many statuses to the outbox in few statements (a re-sync of a whole province). */
+/** Statuses per outbox row (the relay's default round): a row's statuses are published together. */
+export const OUTBOX_STATUSES_PER_ROW = 500;
+
+/**
+ * Writes many statuses to the outbox, in the caller's transaction: one row per
+ * OUTBOX_STATUSES_PER_ROW statuses, its payload the array of them in order (the relay publishes
+ * each with its own key and event id). One row per status would cost a heap tuple and its index
+ * entries per status twice: written, then marked published.
+ */
 export async function writeSyncStatuses(tx: SqlExecutor, statuses: SyncStatus[]): Promise<void> {
-  for (let i = 0; i < statuses.length; i += 5000) {
-    const batch = statuses.slice(i, i + 5000);
-    await tx.query(
-      `insert into outbox (topic, message_key, payload)
-       select $1, k, p from unnest($2::text[], $3::jsonb[]) as t(k, p)`,
-      [
-        SYNC_STATUS_TOPIC,
-        batch.map((s) => `${s.entity.domain}:${s.entity.key}`),
-        batch.map((s) => JSON.stringify(s)),
-      ],
-    );
-  }
+  if (statuses.length === 1) return writeSyncStatus(tx, statuses[0] as SyncStatus);
+  if (statuses.length === 0) return;
+  const rows: string[] = [];
+  for (let i = 0; i < statuses.length; i += OUTBOX_STATUSES_PER_ROW)
+    rows.push(JSON.stringify(statuses.slice(i, i + OUTBOX_STATUSES_PER_ROW)));
+  await tx.query(
+    `insert into outbox (topic, message_key, payload, statuses)
+     select $1, '', p, jsonb_array_length(p) from unnest($2::jsonb[]) with ordinality as t(p, n) order by n`,
+    [SYNC_STATUS_TOPIC, rows],
+  );
 }
 
 /** Writes the answer to an operator's command to the outbox, in the caller's transaction. */
