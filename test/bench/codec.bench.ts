@@ -7,9 +7,15 @@
 // - JSON.parse / JSON.stringify of the same payload: the floor any JSON codec pays;
 // - the cloudevents SDK's own Kafka binding (Kafka.toEvent + validate, Kafka.binary), which the
 //   codec used to call and now calls only for the attributes (it parsed and serialised the
-//   payload a second time).
+//   payload a second time);
+// - ingest's fingerprint of a payload (canonical JSON + SHA-256) with the first canonical form
+//   (JSON.stringify with a replacer rebuilding every object sorted), which it replaced;
+// - kafkajs encoding a status record with its CloudEvents headers, as patched
+//   (patches/kafkajs+2.2.4.patch: buffers from Node's pool, not zero-filled) and as kafkajs
+//   2.2.4 ships it (the same code with every such buffer zero-filled, emulated here).
 //
 //   npm run bench:codec
+import { createHash } from 'node:crypto';
 import { CloudEvent, Kafka } from 'cloudevents';
 import type { KafkaMessage } from 'cloudevents';
 import {
@@ -21,8 +27,22 @@ import {
   readEvent,
 } from '@lienthong/contracts';
 import type { EncodedRecord, SyncStatusV2 } from '@lienthong/contracts';
+import { fingerprint } from '@lienthong/sync-engine';
 import { Rng, dossierLifecycle, lifecycleRecords } from '@lienthong/testing';
 import { fmt, knob, machine, median, runMain } from './bench-kit';
+
+// kafkajs' own record encoder (what producer.send runs per message); no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const KafkaEncoder = require('kafkajs/src/protocol/encoder') as new () => {
+  writeEncoder(e: unknown): unknown;
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const kafkaRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: {
+  offsetDelta: number;
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}) => unknown;
 
 const OPS = knob('BENCH_CODEC_OPS', 20_000);
 const ROUNDS = knob('BENCH_CODEC_ROUNDS', 5);
@@ -105,10 +125,40 @@ function main(): Promise<void> {
   );
   const validate = perCall(statuses, (s) => validator.validate(EVENT_TYPES.SyncStatusV2, s));
 
+  const payloads = texts.map((t) => JSON.parse(t) as unknown);
+  const firstCanonical = (value: unknown) =>
+    JSON.stringify(value, (_k, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+          )
+        : v,
+    );
+  const payloadStringify = perCall(payloads, (p) => JSON.stringify(p));
+  const fingerprintNow = perCall(payloads, (p) => fingerprint(p));
+  const fingerprintBefore = perCall(payloads, (p) =>
+    createHash('sha256').update(firstCanonical(p)).digest('hex'),
+  );
+
+  const encoded = statuses.map((s, i) => encodeEvent(EVENT_TYPES.SyncStatusV2, s, options(s, i)));
+  const encodeRecord = (e: (typeof encoded)[number], i: number) =>
+    new KafkaEncoder().writeEncoder(
+      kafkaRecord({ offsetDelta: i, key: e.key, value: e.value, headers: e.headers }),
+    );
+  const recordPatched = perCall(encoded, encodeRecord);
+  const unfilled = Buffer.allocUnsafe;
+  Buffer.allocUnsafe = (size: number) => Buffer.alloc(size);
+  let recordStock: number;
+  try {
+    recordStock = perCall(encoded, encodeRecord);
+  } finally {
+    Buffer.allocUnsafe = unfilled;
+  }
+
   const row = (what: string, us: number, base: number, baseName: string) =>
     `| ${what} | ${fmt(us, 1)} | ${fmt(us / base, 1)}× ${baseName} |`;
   const lines = [
-    `codec benchmark: ${machine()}, node ${process.version}; ${OPS.toLocaleString('en')} calls × ${ROUNDS} rounds per figure (median), µs per event`,
+    `codec benchmark: ${machine()}; ${OPS.toLocaleString('en')} calls × ${ROUNDS} rounds per figure (median), µs per event`,
     '',
     '| per event | µs | ratio |',
     '| --- | ---: | --- |',
@@ -139,6 +189,36 @@ function main(): Promise<void> {
       validate,
       stringify,
       'JSON.stringify',
+    ),
+    row(
+      'JSON.stringify of a dossier payload',
+      payloadStringify,
+      payloadStringify,
+      'JSON.stringify',
+    ),
+    row(
+      'fingerprint of a dossier payload, first canonical form (replacer, localeCompare per object)',
+      fingerprintBefore,
+      payloadStringify,
+      'JSON.stringify',
+    ),
+    row(
+      'fingerprint of a dossier payload (canonical JSON, key orders cached)',
+      fingerprintNow,
+      payloadStringify,
+      'JSON.stringify',
+    ),
+    row(
+      'kafkajs: a status record with its headers, buffers zero-filled (kafkajs 2.2.4 as shipped)',
+      recordStock,
+      encode,
+      'encodeEvent',
+    ),
+    row(
+      'kafkajs: the same record, buffers from the pool (patches/kafkajs+2.2.4.patch)',
+      recordPatched,
+      encode,
+      'encodeEvent',
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,4 +1,5 @@
-export { LedgerIngest, eventKey, fingerprint } from './ledger-ingest';
+export { LedgerIngest, eventKey } from './ledger-ingest';
+export { canonicalJson, fingerprint } from './fingerprint';
 export type {
   IngestOutcome,
   IngestRefusal,

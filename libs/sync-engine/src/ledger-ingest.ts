@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
+import { fingerprint } from './fingerprint';
 import { writeSyncStatuses } from './sync-status';
 
 /** Anything that runs SQL inside the consumer's transaction (TypeORM EntityManager, QueryRunner). */
@@ -64,20 +64,6 @@ export interface IngestReport {
 /** The identity of an event: CloudEvents source + id, as the spec defines uniqueness. */
 export function eventKey(item: { source: string; eventId: string }): string {
   return `${item.source}\u0000${item.eventId}`;
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
-}
-
-export function fingerprint(value: unknown): string {
-  return createHash('sha256').update(canonical(value)).digest('hex');
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { fingerprint } from './ledger-ingest';
+import { fingerprint } from './fingerprint';
 import type { SqlExecutor } from './ledger-ingest';
 import type { DriftField, InspectedEntity, Inspection, PushTarget } from './push-target.port';
 import { syncStatus, writeSyncStatus } from './sync-status';

@@ -3,7 +3,7 @@ import { formatResultRef } from '@lienthong/contracts';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { returnedRows } from '@lienthong/persistence';
 import { lockHeldLeases, rowKey } from './held-leases';
-import { fingerprint } from './ledger-ingest';
+import { fingerprint } from './fingerprint';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';
