@@ -160,13 +160,17 @@ export class OutboxRelay {
     if (!session) return 0;
     try {
       // Rows in id order until about batchSize statuses (a batch row counts its statuses; the
-      // first row is taken whatever its size).
+      // first row is taken whatever its size). The cut is made on ids and counts alone: only the
+      // rows taken have their payload read (a batch row's is large and stored out of line).
       const rows = (await session.query(
-        `select id, topic, message_key, payload from (
-           select id, topic, message_key, payload, statuses,
-                  sum(statuses) over (order by id) as upto
-             from outbox where published_at is null and failed_reason is null order by id limit $1) r
-          where upto - statuses < $1 order by id`,
+        `select o.id, o.topic, o.message_key, o.payload from outbox o
+          where o.id in (
+            select id from (
+              select id, statuses, sum(statuses) over (order by id) as upto
+                from (select id, statuses from outbox
+                       where published_at is null and failed_reason is null order by id limit $1) u) r
+             where upto - statuses < $1)
+          order by o.id`,
         [batchSize],
       )) as OutboxRow[];
       if (rows.length === 0) return 0;
