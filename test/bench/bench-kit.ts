@@ -679,6 +679,35 @@ export async function measureIngest(
   return { rate: (total - first[1]) / ((Date.now() - first[0]) / 1000), first: first[0] };
 }
 
+/**
+ * A sync service's event-loop meter: `lienthong_event_loop_busy_seconds_total` read at the start
+ * and at the end of a phase, as the share of the phase's wall time its one thread was busy (near
+ * 1: the service itself sets the pace).
+ */
+export function loopMeter(metricsUrl: string): {
+  start(): void;
+  stop(): Promise<number | undefined>;
+} {
+  const read = async (): Promise<[number, number] | undefined> => {
+    const text = await (await fetch(metricsUrl)).text().catch(() => '');
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('lienthong_event_loop_busy_seconds_total'));
+    return line ? [Date.now(), Number(line.split(' ').pop())] : undefined;
+  };
+  let started: Promise<[number, number] | undefined> | undefined;
+  return {
+    start() {
+      started = read().catch(() => undefined);
+    },
+    async stop() {
+      const [from, to] = [await started, await read().catch(() => undefined)];
+      if (!from || !to || to[0] <= from[0]) return undefined;
+      return (to[1] - from[1]) / ((to[0] - from[0]) / 1000);
+    },
+  };
+}
+
 /** The knobs every sync-service bench reads (see RESULTS.md); `events`: BENCH_EVENTS' default. */
 export function syncBenchKnobs(events: number) {
   return {

@@ -72,6 +72,7 @@ import {
   sqlCount,
   stackUp,
   startPortalSim,
+  loopMeter,
   startProcess,
   stopProcess,
   syncBenchKnobs,
@@ -201,6 +202,11 @@ async function portalCapacity(baseUrl: string, workload: Workload) {
   return { dossiersPerSecond: capacity.perSecond, callsPerSecond: capacity.callsPerSecond };
 }
 
+/** Event-loop shares of the runs, as percentages ('—' where not read). */
+function loopShares(shares: Array<number | undefined>): string {
+  return shares.map((v) => (v === undefined ? '—' : `${fmt(100 * v)} %`)).join(' / ');
+}
+
 interface RunFigures {
   databaseCeiling: number;
   portalDossiers: number;
@@ -217,6 +223,8 @@ interface RunFigures {
   /** Share of all cores per process during ingest, and from the end of ingest until every dossier was SYNCED. */
   cpu: Record<string, number>;
   cpuPush: Record<string, number>;
+  /** How busy dossier-sync's event loop was, during ingest and after it (undefined: not read). */
+  loop: { ingest?: number; push?: number };
   /** pg_stat_statements' top statements per phase (empty when the server does not load it). */
   statements: { ingest: StatementFigure[]; push: StatementFigure[] };
   profile?: Array<[string, number]>;
@@ -249,6 +257,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const processes: Array<Awaited<ReturnType<typeof startProcess>>> = [];
+  const metricsUrl = new Map<Awaited<ReturnType<typeof startProcess>>, string>();
   const portalSim = async (schema: string) => {
     const sim = await startPortalSim(stack, schema, SIMULATOR_ADMIN_TOKEN);
     processes.push(sim.child);
@@ -274,6 +283,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       nodeArgs,
     );
     processes.push(child);
+    metricsUrl.set(child, `http://127.0.0.1:${port}/metrics`);
     return child;
   };
   let figures: RunFigures | undefined;
@@ -319,6 +329,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       () => service.pid,
       () => sim.child.pid,
     );
+    const loopIngest = loopMeter(metricsUrl.get(service) as string);
     const ingested = () =>
       sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
     const { rate: ingest, first: firstAt } = await measureIngest(
@@ -328,10 +339,12 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       Math.max(300, EVENTS / 500),
       () => {
         cpu.start();
+        loopIngest.start();
         void statements.reset();
       },
     );
     const cpuShares = cpu.stop();
+    const loopDuringIngest = await loopIngest.stop();
     const ingestStatements = await statements.top(8);
     cpu.start();
     await statements.reset();
@@ -342,6 +355,8 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       profile = profileSummary(join(CPU_PROF_DIR, `ingest-${runId}-${run}.cpuprofile`));
       service = await dossierSync(schemas.ledger, sim.url, profiling('push'));
     }
+    const loopPush = loopMeter(metricsUrl.get(service) as string);
+    loopPush.start();
 
     // 4. End to end: every dossier SYNCED.
     // Called once every event offered is in the ledger: then nothing unsynced means all synced.
@@ -357,6 +372,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       throw new Error(`run ${run}: not every dossier reached SYNCED`);
     const e2eSeconds = (Date.now() - firstAt) / 1000;
     const cpuAfterIngest = cpu.stop();
+    const loopAfterIngest = await loopPush.stop();
     const pushStatements = await statements.top(8);
     log(`run ${run}: every dossier SYNCED after ${fmt(e2eSeconds, 1)} s`);
 
@@ -428,6 +444,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       portalOk,
       cpu: cpuShares,
       cpuPush: cpuAfterIngest,
+      loop: { ingest: loopDuringIngest, push: loopAfterIngest },
       statements: { ingest: ingestStatements, push: pushStatements },
       ...(profile ? { profile } : {}),
     };
@@ -567,6 +584,8 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     '| process | ingest | pushes after ingest |',
     '| --- | ---: | ---: |',
     ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush)]),
+    '',
+    `dossier-sync's event loop was busy (\`lienthong_event_loop_busy_seconds_total\`, each run) ${loopShares(runs.map((r) => r.loop.ingest))} of the time during ingest and ${loopShares(runs.map((r) => r.loop.push))} after it: near 100 %, the service's one thread sets the pace.`,
   ];
   const first = runs[0];
   for (const phase of ['ingest', 'push'] as const) {

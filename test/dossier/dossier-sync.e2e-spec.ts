@@ -50,6 +50,15 @@ describe('dossier-sync end to end: Kafka → ledger → DVCQG (portal-sim), real
       ),
     );
     expect(pushes.map(([n]) => (n ?? 0) > 0)).toEqual([true, true]);
+    // Each instance reports how long its event loop has been busy (it ran ingest and pushes).
+    const busy = await Promise.all(
+      [a, b].map(async (s) =>
+        (await world.metric(s, 'lienthong_event_loop_busy_seconds_total')).map((l) =>
+          Number(l.split(' ').pop()),
+        ),
+      ),
+    );
+    expect(busy.map(([seconds]) => (seconds ?? 0) > 0)).toEqual([true, true]);
 
     // One SYNCED status per dossier at its final sequence (ids deduplicated: a replay repeats its id).
     const lastSequence = new Map(lives.map((l) => [l.code, l.events.at(-1)?.sequence]));

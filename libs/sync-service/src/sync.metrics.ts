@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConsumerStats } from '@lienthong/messaging';
 import type {
@@ -25,6 +26,18 @@ export class SyncMetrics {
   constructor(figures: LedgerFiguresReader, service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
+    // Node's default metrics give the event loop's lag, not how much of the time it is busy: a
+    // sync service does everything on one thread, so a rate near 1 means it is the limit (scale
+    // out) rather than the database or the portal.
+    new Counter({
+      name: 'lienthong_event_loop_busy_seconds_total',
+      help: "Time the event loop spent running code (not waiting for I/O) since the start; its rate is the loop's utilisation, 0 to 1.",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(performance.eventLoopUtilization().active / 1000);
+      },
+    });
     const sources = this.sources;
     const ledger = () => figures.read();
     new Counter({
