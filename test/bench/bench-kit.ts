@@ -774,11 +774,11 @@ export function syncServiceEnv(o: {
 /** The CPU account of a sync bench: the service, portal-sim, PostgreSQL, Kafka and the bench itself. */
 export function syncCpuAccount(
   service: string,
-  servicePid: () => number | undefined,
+  servicePids: () => Array<number | undefined>,
   simPid: () => number | undefined,
 ): CpuAccount {
   return new CpuAccount({
-    [service]: () => [servicePid() ?? 0],
+    [service]: () => servicePids().map((pid) => pid ?? 0),
     'portal-sim': () => [simPid() ?? 0],
     PostgreSQL: () => pidsMatching(/^postgres[: ]/),
     Kafka: () => pidsMatching(/kafka\.Kafka/),
@@ -834,6 +834,29 @@ export function cpuRows(phases: Array<Array<Record<string, number>>>): string[] 
     (k) =>
       `| ${k} | ${phases.map((runs) => `${(median(runs.map((r) => r[k] ?? 0)) * 100).toFixed(0)} %`).join(' | ')} |`,
   );
+}
+
+/**
+ * CPU time per ingested event (µs), per process and in all, from each run's shares of all cores
+ * during ingest and its ingest rate: what an event costs the machine, which a rate on a shared,
+ * noisy machine hides.
+ */
+export function cpuPerEventLine(
+  runs: Array<{ cpu: Record<string, number>; ingest: number }>,
+): string {
+  const per = (r: { cpu: Record<string, number>; ingest: number }, share: number) =>
+    fmt((share * cpus().length * 1e6) / r.ingest);
+  const names = Object.keys(runs[0]?.cpu ?? {});
+  const parts = names.map((k) => `${k} ${runs.map((r) => per(r, r.cpu[k] ?? 0)).join(' / ')}`);
+  const all = runs
+    .map((r) =>
+      per(
+        r,
+        Object.values(r.cpu).reduce((a, b) => a + b, 0),
+      ),
+    )
+    .join(' / ');
+  return `CPU per ingested event during ingest, µs (each run): ${parts.join('; ')}; all together ${all}.`;
 }
 
 /** The portal's limit row: units (dossiers, registrations) per second and, beside the median, calls per second. */

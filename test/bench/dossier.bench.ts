@@ -18,6 +18,13 @@
 //                per message, on BENCH_BASELINE_EVENTS events; a phase it cannot finish within
 //                BENCH_BASELINE_DEADLINE_SECONDS is reported as not finished, not failed.
 //
+// BENCH_INSTANCES=<n> (default 1) runs n dossier-sync processes in one consumer group, as a
+// deployment scales out: ingest is then measured from the moment the group has all n members
+// (events already taken by the first are left out), the CPU of all of them counts as the
+// service's, and RSS is the largest instance's.
+// BENCH_INGEST_ALONE=1 keeps DVCQG down while ingest is measured (3): dossier-sync ingests without
+// pushing (its breaker opens), so ingest's own cost is measured, not its share of a machine that
+// also pushes; DVCQG comes back before (4).
 // BENCH_RUNS repeats 1–7 (fresh topics, schemas and processes each time) and reports medians.
 // BENCH_CPU_PROF=<dir> writes dossier-sync's CPU profiles there and prints summaries: one of the
 // ingest phase, one of the rest (dossier-sync is restarted after ingest, so end to end then
@@ -44,6 +51,7 @@ import {
   portalLimitRow,
   syncCpuAccount,
   syncServiceEnv,
+  cpuPerEventLine,
   cpuRows,
   figureRow,
   knob,
@@ -95,6 +103,8 @@ const {
 } = syncBenchKnobs(100_000);
 const BASELINE = process.env.BENCH_BASELINE !== 'off';
 const BASELINE_EVENTS = knob('BENCH_BASELINE_EVENTS', 4_096);
+const INSTANCES = knob('BENCH_INSTANCES', 1);
+const INGEST_ALONE = process.env.BENCH_INGEST_ALONE === '1';
 const BASELINE_RATES = knobList('BENCH_BASELINE_RATES', '50,100');
 const BASELINE_DEADLINE_SECONDS = knob('BENCH_BASELINE_DEADLINE_SECONDS', 150);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
@@ -321,15 +331,59 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
             `--cpu-prof-name=${phase}-${runId}-${run}.cpuprofile`,
           ]
         : [];
+    const faults = (profile: object) =>
+      setPortalFaults(sim.url, 'dvcqg', SIMULATOR_ADMIN_TOKEN, profile);
+    if (INGEST_ALONE) await faults({ down: true });
+    const startedAt = Date.now();
     let service = await dossierSync(schemas.ledger, sim.url, profiling('ingest'));
+    // More instances join the same consumer group (BENCH_INSTANCES).
+    const others: Array<Awaited<ReturnType<typeof startProcess>>> = [];
+    for (let i = 1; i < INSTANCES; i += 1) others.push(await dossierSync(schemas.ledger, sim.url));
+    const instances = () => [service, ...others];
     const watch = new StatusWatch(kafka, statusV2Topic);
     await watch.start();
     const cpu = syncCpuAccount(
       'dossier-sync',
-      () => service.pid,
+      () => instances().map((c) => c.pid),
       () => sim.child.pid,
     );
-    const loopIngest = loopMeter(metricsUrl.get(service) as string);
+    const loops = (children: Array<Awaited<ReturnType<typeof startProcess>>>) => {
+      const meters = children.map((c) => loopMeter(metricsUrl.get(c) as string));
+      return {
+        start: () => meters.forEach((m) => m.start()),
+        stop: async () => {
+          const shares = (await Promise.all(meters.map((m) => m.stop()))).filter(
+            (v): v is number => v !== undefined,
+          );
+          return shares.length ? shares.reduce((a, b) => a + b, 0) / shares.length : undefined;
+        },
+      };
+    };
+    const loopIngest = loops(instances());
+    if (INSTANCES > 1) {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const groupId = `${topic}.${schemas.ledger}`;
+        const joined = await waitFor(async () => {
+          const { groups } = await admin.describeGroups([groupId]);
+          return groups[0]?.state === 'Stable' && groups[0].members.length === INSTANCES;
+        }, 120);
+        if (!joined) throw new Error(`run ${run}: ${INSTANCES} instances never formed one group`);
+      } finally {
+        await admin.disconnect();
+      }
+      const before = await sqlCount(
+        db,
+        `select count(*) n from "${schemas.ledger}".processed_event`,
+      );
+      // At least 20,000 events (or half of them) must be left to measure a sustained rate.
+      if (load.length - before < Math.min(20_000, load.length / 2))
+        throw new Error(
+          `run ${run}: ${before} of ${load.length} events were ingested before all ${INSTANCES} instances had joined: raise BENCH_EVENTS`,
+        );
+      log(`run ${run}: ${INSTANCES} instances in the group (${before} events ingested before)`);
+    }
     const ingested = () =>
       sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
     const { rate: ingest, first: firstAt } = await measureIngest(
@@ -348,14 +402,17 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     const ingestStatements = await statements.top(8);
     cpu.start();
     await statements.reset();
-    log(`run ${run}: ingest ${fmt(ingest)} events/s`);
+    log(
+      `run ${run}: ingest ${fmt(ingest)} events/s${INGEST_ALONE ? ' (DVCQG down meanwhile)' : ''}`,
+    );
+    if (INGEST_ALONE) await faults({});
     let profile: Array<[string, number]> | undefined;
     if (CPU_PROF_DIR) {
       await stopProcess(service);
       profile = profileSummary(join(CPU_PROF_DIR, `ingest-${runId}-${run}.cpuprofile`));
       service = await dossierSync(schemas.ledger, sim.url, profiling('push'));
     }
-    const loopPush = loopMeter(metricsUrl.get(service) as string);
+    const loopPush = loops(instances());
     loopPush.start();
 
     // 4. End to end: every dossier SYNCED.
@@ -370,7 +427,9 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       ).rows[0]?.done === true;
     if (!(await waitFor(allSynced, Math.max(600, EVENTS / 100))))
       throw new Error(`run ${run}: not every dossier reached SYNCED`);
-    const e2eSeconds = (Date.now() - firstAt) / 1000;
+    // With several instances, from the start of the first (conservative: it includes starting
+    // the others), since ingest was measured only once they had all joined.
+    const e2eSeconds = (Date.now() - (INSTANCES > 1 ? startedAt : firstAt)) / 1000;
     const cpuAfterIngest = cpu.stop();
     const loopAfterIngest = await loopPush.stop();
     const pushStatements = await statements.top(8);
@@ -396,8 +455,6 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     }
 
     // 6. Backlog drain after a DVCQG outage.
-    const faults = (profile: object) =>
-      setPortalFaults(sim.url, 'dvcqg', SIMULATOR_ADMIN_TOKEN, profile);
     const outage = workload.take(OUTAGE_RATE * OUTAGE_SECONDS);
     more.push(...outage);
     log(`run ${run}: DVCQG down for ${OUTAGE_SECONDS} s at ${OUTAGE_RATE} events/s offered`);
@@ -415,7 +472,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     log(`run ${run}: backlog of ${outage.length} dossiers drained in ${fmt(drainSeconds, 1)} s`);
 
     // 7. Memory, and what DVCQG holds.
-    const peak = peakRssMiB(service);
+    const peak = Math.max(...instances().map((c) => peakRssMiB(c)));
     const all = [...lives, ...more];
     const held = await db.query<{ dossiers: string; steps: string }>(
       `select (select count(*) from "${schemas.sim}".dvcqg_dossier) dossiers, (select count(*) from "${schemas.sim}".dvcqg_step) steps`,
@@ -585,6 +642,8 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     '| --- | ---: | ---: |',
     ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush)]),
     '',
+    cpuPerEventLine(runs),
+    '',
     `dossier-sync's event loop was busy (\`lienthong_event_loop_busy_seconds_total\`, each run) ${loopShares(runs.map((r) => r.loop.ingest))} of the time during ingest and ${loopShares(runs.map((r) => r.loop.push))} after it: near 100 %, the service's one thread sets the pace.`,
   ];
   const first = runs[0];
@@ -667,7 +726,7 @@ async function main(): Promise<void> {
     report(
       runs,
       baseline,
-      `${new Date().toISOString().slice(0, 10)}, ${versions(pgVersion)}; ${PARTITIONS} partitions; dossier-sync runs as deploy/service-runtime.json says (${runtimeLine('services/dossier-sync/dist/main.js')})`,
+      `${new Date().toISOString().slice(0, 10)}, ${versions(pgVersion)}; ${PARTITIONS} partitions; dossier-sync runs as deploy/service-runtime.json says (${runtimeLine('services/dossier-sync/dist/main.js')})${INSTANCES > 1 ? `, ${INSTANCES} instances in one consumer group` : ''}${INGEST_ALONE ? '; DVCQG down while ingest is measured (BENCH_INGEST_ALONE=1)' : ''}`,
     ),
     '',
     `Command: \`${knobs} npm run bench:dossier\`; the run took ${fmt((Date.now() - started) / 1000)} s.`,

@@ -458,7 +458,7 @@ async function registryRun(
     await watch.start();
     const cpu = syncCpuAccount(
       registry.service,
-      () => service.pid,
+      () => [service.pid],
       () => sim.child.pid,
     );
     const ingested = () =>
