@@ -220,18 +220,12 @@ export class OutboxRelay {
    * status of a batch row is `<row id>.<n>` (1-based) in its event ids and keyed by its entity.
    */
   private encodeRow(row: OutboxRow): { messages: Array<[string, Encoded]>; failures: string[] } {
-    if (row.topic === TOPICS.opsCommandResults) {
-      const encoded = this.encodeResult(row.id, row.payload);
-      return typeof encoded === 'string'
+    const one = (encoded: Array<[string, Encoded]> | string) =>
+      typeof encoded === 'string'
         ? { messages: [], failures: [encoded] }
         : { messages: encoded, failures: [] };
-    }
-    if (!Array.isArray(row.payload)) {
-      const encoded = this.encode(row.id, row.message_key, row.payload);
-      return typeof encoded === 'string'
-        ? { messages: [], failures: [encoded] }
-        : { messages: encoded, failures: [] };
-    }
+    if (row.topic === TOPICS.opsCommandResults) return one(this.encodeResult(row.id, row.payload));
+    if (!Array.isArray(row.payload)) return one(this.encode(row.id, row.message_key, row.payload));
     const messages: Array<[string, Encoded]> = [];
     const failures: string[] = [];
     row.payload.forEach((status, i) => {
