@@ -79,6 +79,12 @@ export interface TransactionalConsumerOptions<T = ContractEvent> {
    * `partitionsConsumedConcurrently` batches are being applied at once.
    */
   fetch?: { maxBytes?: number; maxBytesPerPartition?: number };
+  /**
+   * How long the group waits for a member that stopped heartbeating before its partitions move
+   * (default 30 s, kafkajs' own). A SIGKILLed instance holds its partitions, and a replacement's
+   * join, for this long. A heartbeat goes after every batch, so it must exceed the longest batch.
+   */
+  sessionTimeoutMs?: number;
   offsets?: ConsumerOffsetStore;
   /** Where dead letters and failed batches are reported (pino-like); each line carries the event's trace. */
   logger?: ConsumerLogger;
@@ -172,8 +178,9 @@ export class TransactionalConsumer<T = ContractEvent> {
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      // Kafka's advice: at most a third of the session.
+      heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
       ...options.fetch,
     });

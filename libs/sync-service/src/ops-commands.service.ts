@@ -71,6 +71,8 @@ export class OpsCommands implements OnApplicationBootstrap, BeforeApplicationShu
       validator: this.validator,
       producer: this.producer,
       logger: this.logger,
+      // Its own group: a crashed instance holds this one too, and the start (this hook) waits on it.
+      sessionTimeoutMs: this.config.KAFKA_SESSION_TIMEOUT_MS,
       handle: async (events, tx, tools) => {
         for (const { event } of events) await this.handle(event.data as OpsCommand, tx);
         // The answers are in the outbox: publish them now rather than at the relay's next round;

@@ -91,6 +91,18 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       524_288,
       "bytes one fetch may return per partition (kafkajs' maxBytesPerPartition): about one batch",
     ),
+    // For both groups (events and ops commands). kafkajs' 30 s held a SIGKILLed instance's
+    // partitions, and its replacement's start (each join waits for its rebalance), that long: in
+    // the land e2e a restart took 28–29 s. A batch is one database transaction (well under a
+    // second) and a heartbeat follows each.
+    KAFKA_SESSION_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 6_000,
+      maximum: 300_000,
+      default: 10_000,
+      description:
+        "how long a silent instance keeps its partitions before the group moves them (the broker's group.min/max.session.timeout.ms bound it)",
+    },
     MAX_HANDLE_ATTEMPTS: {
       type: 'integer',
       minimum: 1,

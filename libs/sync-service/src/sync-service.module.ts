@@ -235,6 +235,7 @@ export class SyncServiceModule {
                 maxBytes: config.KAFKA_FETCH_MAX_BYTES,
                 maxBytesPerPartition: config.KAFKA_FETCH_MAX_BYTES_PER_PARTITION,
               },
+              sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
               maxHandleAttempts: config.MAX_HANDLE_ATTEMPTS,
               logger,
               // New ledger rows and ACCEPTED statuses are committed: no need to wait for the next poll.
