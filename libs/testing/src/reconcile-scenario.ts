@@ -64,11 +64,7 @@ export async function reconcileScenario<W extends SyncWorld, E extends ScenarioE
 ): Promise<{ drifted: string[] }> {
   const N = s.entities.length;
   const { world } = s;
-  const started = Date.now();
-  const phase = (what: string) =>
-    process.stderr.write(
-      `[${world.label}] ${Math.round((Date.now() - started) / 1000)} s: ${what}\n`,
-    );
+  const phase = (what: string) => world.phase(what);
   const driver = await ReconcileDriver.open(ctx, world);
   const env = {
     ...driver.env,

@@ -60,6 +60,7 @@ export class SyncWorld {
   readonly health: RecordingConsumer;
   /** Every record of the world's topic, whoever produced it: its personal values are watched. */
   readonly input: RecordingConsumer;
+  private readonly openedAt = Date.now();
 
   protected constructor(
     protected readonly ctx: TestContext,
@@ -77,6 +78,16 @@ export class SyncWorld {
     this.dlqConsumer = new RecordingConsumer(ctx.kafka);
     this.health = new RecordingConsumer(ctx.kafka);
     this.input = new RecordingConsumer(ctx.kafka);
+  }
+
+  /**
+   * Writes `[label] N s: what` to stderr, N counted from the world's opening: long e2e runs show
+   * where their time went, so a run near its ceiling can be read rather than guessed at.
+   */
+  phase(what: string): void {
+    process.stderr.write(
+      `[${this.label}] ${Math.round((Date.now() - this.openedAt) / 1000)} s: ${what}\n`,
+    );
   }
 
   /** `label` keeps several worlds of one test file apart: own topics, ledger schema and portal state. */
