@@ -286,9 +286,22 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
       const seen = last.get(st.key);
       if (!seen || st.sequence >= seen.sequence) last.set(st.key, st);
     }
+    // A failure names each dossier's statuses as they arrived, v1 (id) and v2, to read the order.
+    const arrivals = (code: string) =>
+      [
+        ...world
+          .syncStatuses()
+          .filter((st) => st.key === code)
+          .map((st) => `${st.state}@${st.sequence} ${st.id}`),
+        '| v2:',
+        ...world
+          .syncStatusesV2()
+          .filter((st) => st.entity.key === code)
+          .map((st) => `${st.state}@${st.sequence}`),
+      ].join(', ');
     const notSynced = lives
       .filter((l) => last.get(l.code)?.state !== 'SYNCED')
-      .map((l) => `${l.code}: ${last.get(l.code)?.state ?? 'no status'}`);
+      .map((l) => `${l.code}: ${arrivals(l.code)}`);
     expect(notSynced).toEqual([]);
     // The same process did it all, and it is ready again.
     expect(service.pid).toBe(pid);

@@ -49,6 +49,8 @@ export const CIVIL_STATUS_SYNC: SyncServiceUnderTest = {
   portalEnv: (url) => ({
     CIVIL_BASE_URL: url,
     CIVIL_TIMEOUT_MS: '2000',
+    // Crashed instances leave the groups in 10 s, not 30: their replacements start sooner.
+    KAFKA_SESSION_TIMEOUT_MS: '10000',
     CIVIL_BREAKER_RESET_TIMEOUT_MS: '2000',
     POLL_INITIAL_MS: '500',
     POLL_MAX_MS: '2000',
@@ -63,6 +65,8 @@ export const LAND_SYNC: SyncServiceUnderTest = {
   portalEnv: (url) => ({
     LAND_BASE_URL: url,
     LAND_TIMEOUT_MS: '2000',
+    // Crashed instances leave the groups in 10 s, not 30: their replacements start sooner.
+    KAFKA_SESSION_TIMEOUT_MS: '10000',
     LAND_BREAKER_RESET_TIMEOUT_MS: '2000',
     LAND_CALLBACK_SECRET: CALLBACK_SECRET,
     POLL_INITIAL_MS: '3000',
