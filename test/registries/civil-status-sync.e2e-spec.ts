@@ -63,15 +63,13 @@ describe('civil-status-sync end to end: Kafka → ledger → civil-status regist
       const a = await world.instance('civil-a');
       const b = await world.instance('civil-b');
       await Promise.all([a.start(), b.start()]);
-      await world.produce(records);
-      world.phase(`${records.length} records produced`);
 
       const progressed = async () => {
         const s = await world.ledgerStates();
         return (s.SYNCED ?? 0) + (s.AWAITING_RESULT ?? 0) + (s.REJECTED ?? 0);
       };
       // A 30-second outage of the registry under load: nothing is lost, the breaker holds pushes.
-      await outageCrashesAndBrokerRestart(ctx, world, 'civil-status', progressed, [
+      await outageCrashesAndBrokerRestart(ctx, world, records, 'civil-status', progressed, [
         [a, 900],
         [b, 1300],
       ]);

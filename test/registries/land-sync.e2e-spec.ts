@@ -64,14 +64,12 @@ describe('land-sync end to end: Kafka → ledger → land registry (portal-sim) 
       const a = await world.instance('land-a', { PORT: String(callbackPort) });
       const b = await world.instance('land-b');
       await Promise.all([a.start(), b.start()]);
-      await world.produce(records);
-      world.phase(`${records.length} records produced`);
 
       const progressed = async () => {
         const s = await world.ledgerStates();
         return (s.SYNCED ?? 0) + (s.AWAITING_RESULT ?? 0) + (s.SUPPLEMENT_REQUESTED ?? 0);
       };
-      await outageCrashesAndBrokerRestart(ctx, world, 'land', progressed, [
+      await outageCrashesAndBrokerRestart(ctx, world, records, 'land', progressed, [
         [a, 900],
         [b, 1400],
       ]);

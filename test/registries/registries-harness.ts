@@ -39,6 +39,9 @@ import type {
  */
 export const REGISTRY_E2E_TIMEOUT_MS = 420_000;
 
+/** Crashed instances leave the consumer groups in 10 s, not 30: their replacements start sooner. */
+const FAST_FAILOVER = { KAFKA_SESSION_TIMEOUT_MS: '10000' };
+
 export const CALLBACK_SECRET = 'e2e-land-callback-secret-0001';
 
 /** civil-status-sync as the worlds run it: results polled every half second, at most every two. */
@@ -47,10 +50,9 @@ export const CIVIL_STATUS_SYNC: SyncServiceUnderTest = {
   entry: 'services/civil-status-sync/dist/main.js',
   contractTopic: TOPICS.communeCivilStatusEvents,
   portalEnv: (url) => ({
+    ...FAST_FAILOVER,
     CIVIL_BASE_URL: url,
     CIVIL_TIMEOUT_MS: '2000',
-    // Crashed instances leave the groups in 10 s, not 30: their replacements start sooner.
-    KAFKA_SESSION_TIMEOUT_MS: '10000',
     CIVIL_BREAKER_RESET_TIMEOUT_MS: '2000',
     POLL_INITIAL_MS: '500',
     POLL_MAX_MS: '2000',
@@ -63,10 +65,9 @@ export const LAND_SYNC: SyncServiceUnderTest = {
   entry: 'services/land-sync/dist/main.js',
   contractTopic: TOPICS.communeLandEvents,
   portalEnv: (url) => ({
+    ...FAST_FAILOVER,
     LAND_BASE_URL: url,
     LAND_TIMEOUT_MS: '2000',
-    // Crashed instances leave the groups in 10 s, not 30: their replacements start sooner.
-    KAFKA_SESSION_TIMEOUT_MS: '10000',
     LAND_BREAKER_RESET_TIMEOUT_MS: '2000',
     LAND_CALLBACK_SECRET: CALLBACK_SECRET,
     POLL_INITIAL_MS: '3000',
@@ -261,18 +262,21 @@ export function inversions(order: string[], reference: string[]): number {
 }
 
 /**
- * The faults every registry suite goes through, under load: once `progressed()` passes 200, the
- * portal API is down for 30 s (pushes are seen RETRYING meanwhile); then each instance is killed
- * (SIGKILL) once `progressed()` passes its threshold, and restarted; then the broker is killed and
- * started again.
+ * The faults every registry suite goes through, under the load of `records` (produced first):
+ * once `progressed()` passes 200, the portal API is down for 30 s (pushes are seen RETRYING
+ * meanwhile); then each instance is killed (SIGKILL) once `progressed()` passes its threshold, and
+ * restarted; then the broker is killed and started again.
  */
 export async function outageCrashesAndBrokerRestart(
   ctx: TestContext,
   world: SyncWorld,
+  records: EncodedRecord[],
   api: 'civil-status' | 'land',
   progressed: () => Promise<number>,
   kills: Array<[ServiceProcess, number]>,
 ): Promise<void> {
+  await world.produce(records);
+  world.phase(`${records.length} records produced`);
   await expectEventually(async () => expect(await progressed()).toBeGreaterThan(200), {
     timeoutMs: 120_000,
     intervalMs: 100,

@@ -175,12 +175,13 @@ export class TransactionalConsumer<T = ContractEvent> {
   private readonly sentDeadLetters = new Map<number, Set<string>>();
 
   constructor(private readonly options: TransactionalConsumerOptions<T>) {
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      sessionTimeout,
       // Kafka's advice: at most a third of the session.
-      heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
       ...options.fetch,
     });

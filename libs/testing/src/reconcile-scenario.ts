@@ -64,7 +64,6 @@ export async function reconcileScenario<W extends SyncWorld, E extends ScenarioE
 ): Promise<{ drifted: string[] }> {
   const N = s.entities.length;
   const { world } = s;
-  const phase = (what: string) => world.phase(what);
   const driver = await ReconcileDriver.open(ctx, world);
   const env = {
     ...driver.env,
@@ -89,7 +88,7 @@ export async function reconcileScenario<W extends SyncWorld, E extends ScenarioE
     intervalMs: 500,
   });
   const synced = (await world.ledgerStates()).SYNCED ?? 0;
-  phase(`${synced} synced`);
+  world.phase(`${synced} synced`);
   expect(synced).toBeGreaterThan(N * 0.95);
   // The portal's quota from now on: its own token bucket per client.
   await portalAdmin(world.sim, 'PUT', `/faults/${s.api}`, {
@@ -135,7 +134,7 @@ export async function reconcileScenario<W extends SyncWorld, E extends ScenarioE
     in_flux: 0,
     repaired: 0,
   });
-  phase('dry run finished');
+  world.phase('dry run finished');
   const dryFindings = await driver.findings(dryRun.id);
   expect([...dryFindings.keys()].sort()).toEqual([...drifted].sort());
   expect(deleted.every((k) => dryFindings.get(k) === 'MISSING')).toBe(true);
@@ -170,9 +169,9 @@ export async function reconcileScenario<W extends SyncWorld, E extends ScenarioE
   const killedAt = new Date();
   expect(atKill?.status).toBe('running');
   await service.start();
-  phase('killed mid-run, restarted');
+  world.phase('killed mid-run, restarted');
   const repaired = await driver.finished(repair, 240_000);
-  phase('repair run finished');
+  world.phase('repair run finished');
   expect(repaired).toMatchObject({
     checked: synced,
     missing: deleted.length,
