@@ -279,7 +279,10 @@ export async function startPortalSim(
 
 export interface StatementFigure {
   calls: number;
+  /** Execution time. */
   totalMs: number;
+  /** Planning time, when the server tracks it (pg_stat_statements.track_planning); else 0. */
+  planMs: number;
   query: string;
 }
 
@@ -306,17 +309,24 @@ export class StatementAccount {
     if (this.enabled) await this.db.query('select pg_stat_statements_reset()');
   }
 
-  /** The statements that took the most execution time since the last reset. */
+  /** The statements that took the most execution (and planning) time since the last reset. */
   async top(n: number): Promise<StatementFigure[]> {
     if (!this.enabled) return [];
-    const { rows } = await this.db.query<{ calls: string; total: number; query: string }>(
-      `select calls, total_exec_time total, query from pg_stat_statements
-       where query not like '%pg_stat_statements%' order by total_exec_time desc limit $1`,
+    const { rows } = await this.db.query<{
+      calls: string;
+      total: number;
+      plan: number;
+      query: string;
+    }>(
+      `select calls, total_exec_time total, total_plan_time plan, query from pg_stat_statements
+       where query not like '%pg_stat_statements%'
+       order by total_exec_time + total_plan_time desc limit $1`,
       [n],
     );
     return rows.map((r) => ({
       calls: Number(r.calls),
       totalMs: r.total,
+      planMs: r.plan,
       query: r.query
         .replace(/\s+/g, ' ')
         .replace(/"bench_[a-z0-9_]+"\./g, '')
@@ -362,6 +372,10 @@ export class StatusWatch {
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await this.consumer.run({
       partitionsConsumedConcurrently: this.partitions,
+      // A watch reads each run's fresh topic from its start and never resumes: committing offsets
+      // (kafkajs does after every batch by default) only loaded the broker the bench measures —
+      // about 180 OffsetCommit requests a second, more than dossier-sync sent it.
+      autoCommit: false,
       eachBatch: async ({ batch }) => {
         const now = Date.now();
         for (const m of batch.messages) {

@@ -651,16 +651,16 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     const top = first?.statements[phase] ?? [];
     lines.push(
       '',
-      `PostgreSQL statements by execution time during ${phase === 'ingest' ? 'ingest' : 'the pushes after ingest'} (pg_stat_statements, first run):`,
+      `PostgreSQL statements by execution and planning time during ${phase === 'ingest' ? 'ingest' : 'the pushes after ingest'} (pg_stat_statements, first run):`,
       '',
       ...(top.length === 0
         ? ['(not measured: the server does not load pg_stat_statements)']
         : [
-            '| calls | total ms | ms per call | statement |',
-            '| ---: | ---: | ---: | --- |',
+            '| calls | total ms | ms per call | planning ms per call | statement |',
+            '| ---: | ---: | ---: | ---: | --- |',
             ...top.map(
               (t) =>
-                `| ${fmt(t.calls)} | ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | \`${t.query.replaceAll('|', '\\|')}\` |`,
+                `| ${fmt(t.calls)} | ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | ${t.planMs > 0 ? fmt(t.planMs / t.calls, 2) : '—'} | \`${t.query.replaceAll('|', '\\|')}\` |`,
             ),
           ]),
     );

@@ -1,3 +1,4 @@
+import { prepared } from '@lienthong/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Anything that runs SQL: a TypeORM EntityManager or QueryRunner inside the handler's transaction. */
@@ -21,7 +22,9 @@ export class ConsumerOffsetStore {
     partition: number,
   ): Promise<bigint | undefined> {
     const rows = await db.query<Array<{ next_offset: string }>>(
-      `select next_offset from ${this.table} where group_id = $1 and topic = $2 and partition = $3`,
+      prepared(
+        `select next_offset from ${this.table} where group_id = $1 and topic = $2 and partition = $3`,
+      ),
       [group, topic, partition],
     );
     return rows[0] ? BigInt(rows[0].next_offset) : undefined;
@@ -50,8 +53,8 @@ export class ConsumerOffsetStore {
         ? `greatest(${this.table}.next_offset, excluded.next_offset)`
         : 'excluded.next_offset';
     await db.query(
-      `insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
-       on conflict (group_id, topic, partition) do update set next_offset = ${next}, updated_at = now()`,
+      prepared(`insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
+       on conflict (group_id, topic, partition) do update set next_offset = ${next}, updated_at = now()`),
       [group, topic, partition, nextOffset.toString()],
     );
   }

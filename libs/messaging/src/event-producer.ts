@@ -30,6 +30,14 @@ export class EventProducer {
     return this.producer.send({ topic, messages, acks: -1 });
   }
 
+  /** Messages for several topics in one produce request (one round trip, one broker request). */
+  async sendBatch(
+    batches: Array<{ topic: string; messages: Message[] }>,
+  ): Promise<RecordMetadata[]> {
+    await this.connect();
+    return this.producer.sendBatch({ topicMessages: batches, acks: -1 });
+  }
+
   async disconnect(): Promise<void> {
     if (this.connected) await this.producer.disconnect();
     this.connected = undefined;

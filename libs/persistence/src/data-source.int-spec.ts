@@ -1,7 +1,9 @@
 import { EntitySchema } from 'typeorm';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { useTestContext } from '@lienthong/testing';
+import { QueryFailedError } from 'typeorm';
 import { openDataSource } from './data-source';
+import { prepared } from './prepared';
 
 interface Probe {
   id: number;
@@ -70,6 +72,45 @@ describe('persistence: a TypeORM migration on real PostgreSQL', () => {
       expect(applied.map((m) => m.name)).toEqual(['CreateProbe1700000000000']);
     } finally {
       await Promise.all(instances.map((ds) => ds.destroy()));
+    }
+  });
+
+  it('runs a prepared statement once parsed per connection, in and out of transactions, with errors as usual', async () => {
+    const ds = await openDataSource(config());
+    // One connection throughout, to see what is prepared on it.
+    const runner = ds.createQueryRunner();
+    try {
+      const insert = prepared(
+        'insert into probe (commune_code, note) values ($1, $2) returning note',
+      );
+      expect(await runner.query(insert, ['26740', 'một'])).toEqual([{ note: 'một' }]);
+      await runner.startTransaction();
+      expect(await runner.manager.query(insert, ['26740', 'hai'])).toEqual([{ note: 'hai' }]);
+      await runner.commitTransaction();
+      // The same text gives the same statement; another text another one.
+      expect(
+        prepared('insert into probe (commune_code, note) values ($1, $2) returning note'),
+      ).toBe(insert);
+      const count = prepared('select count(*)::int n from probe where note in ($1, $2)');
+      expect(await runner.query(count, ['một', 'hai'])).toEqual([{ n: 2 }]);
+      // Both were parsed on this connection once and stay prepared there.
+      const onConnection = (await runner.query(
+        'select statement from pg_prepared_statements order by prepare_time',
+      )) as Array<{ statement: string }>;
+      expect(onConnection.map((s) => s.statement)).toEqual([String(insert), String(count)]);
+      // A failing execution is TypeORM's QueryFailedError with PostgreSQL's code, as unprepared.
+      const failure: unknown = await runner
+        .query(insert, [null, 'ba'])
+        .then(() => undefined)
+        .catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(QueryFailedError);
+      expect(
+        (failure as QueryFailedError & { driverError: { code: string } }).driverError.code,
+      ).toBe('23502');
+      expect(await ds.query(count, ['một', 'hai'])).toEqual([{ n: 2 }]);
+    } finally {
+      await runner.release();
+      await ds.destroy();
     }
   });
 

@@ -18,7 +18,9 @@ describe('dataSourceOptions', () => {
       schema: 'dossier_sync',
       migrationsTableName: 'typeorm_migrations',
       applicationName: 'dossier-sync',
-      extra: { options: '-c search_path="dossier_sync",public' },
+      extra: {
+        options: '-c search_path="dossier_sync",public -c plan_cache_mode=force_generic_plan',
+      },
     });
   });
 });

@@ -31,7 +31,12 @@ export function dataSourceOptions(config: PersistenceConfig): DataSourceOptions 
     migrationsRun: false,
     applicationName: config.applicationName,
     poolSize: config.poolSize ?? 10,
-    extra: { options: `-c search_path="${config.schema}",public` },
+    // plan_cache_mode touches only named prepared statements (see prepared.ts): key look-ups over
+    // unnest() arrays, for which one generic plan is right. In PostgreSQL's default (auto) mode some
+    // of them were planned again at every call (a lease renewal: 0.46 ms planning, 0.59 ms running).
+    extra: {
+      options: `-c search_path="${config.schema}",public -c plan_cache_mode=force_generic_plan`,
+    },
   };
 }
 

@@ -2,3 +2,5 @@ export { dataSourceOptions, openDataSource } from './data-source';
 export type { PersistenceConfig } from './data-source';
 export { returnedRows } from './returned-rows';
 export { isTransientDatabaseError } from './transient-error';
+export { prepared } from './prepared';
+export type { PreparedStatement } from './prepared';

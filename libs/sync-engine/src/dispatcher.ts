@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { returnedRows } from '@lienthong/persistence';
+import { prepared, returnedRows } from '@lienthong/persistence';
 import { asPortalCallError, retryDelayMs, surelyNotApplied } from '@lienthong/resilience';
 import type { PortalCallError } from '@lienthong/resilience';
 import type { RetryPolicy } from '@lienthong/resilience';
@@ -154,9 +154,9 @@ async function markParts(
 ): Promise<void> {
   if (parts.length === 0) return;
   await tx.query(
-    `update sync_entity_part p set pushed_at = now()
+    prepared(`update sync_entity_part p set pushed_at = now()
      from unnest($1::text[], $2::text[], $3::text[]) as i(entity_type, entity_key, part_key)
-     where p.entity_type = i.entity_type and p.entity_key = i.entity_key and p.part_key = i.part_key`,
+     where p.entity_type = i.entity_type and p.entity_key = i.entity_key and p.part_key = i.part_key`),
     [parts.map((p) => p.entityType), parts.map((p) => p.entityKey), parts.map((p) => p.partKey)],
   );
 }
@@ -269,7 +269,9 @@ export class Dispatcher {
    * across communes (each commune's oldest due row first, then each one's second, …), so one
    * commune's bulk import cannot hold every push slot while others wait. The communes with due
    * rows are found by a loose index scan (one index probe per commune, not a scan of the backlog).
-   * A commune an operator paused (commune_pause) has none of its rows claimed.
+   * A commune an operator paused (commune_pause) has none of its rows claimed. Not a prepared
+   * statement (prepared.ts): its best plan depends on how the due rows spread over communes, and
+   * a generic plan made on a young table took 30 ms a claim instead of 4 (bench:dossier).
    */
   private async claim(limit: number): Promise<Claimed[]> {
     const { dataSource, leaseMs, pushTarget } = this.options;
@@ -391,7 +393,7 @@ export class Dispatcher {
     const rows = await this.options.dataSource.query<
       Array<{ entity_type: string; entity_key: string }>
     >(
-      `with held as (${heldLeases(wait)}), lease as (
+      prepared(`with held as (${heldLeases(wait)}), lease as (
          update sync_entity e set lease_until = now() + make_interval(secs => $4::double precision / 1000)
          from held h where e.entity_type = h.entity_type and e.entity_key = h.entity_key
          returning e.entity_type, e.entity_key
@@ -404,7 +406,7 @@ export class Dispatcher {
          returning 1
        )
        -- A data-modifying CTE runs whether or not it is read.
-       select entity_type, entity_key from lease`,
+       select entity_type, entity_key from lease`),
       [
         batch.map((r) => r.entityType),
         batch.map((r) => r.entityKey),
@@ -427,7 +429,7 @@ export class Dispatcher {
     partKeys: string[],
   ): Promise<boolean> {
     const rows = await this.options.dataSource.query<Array<{ ours: boolean }>>(
-      `with lease as (
+      prepared(`with lease as (
          select 1 from sync_entity where entity_type = $1 and entity_key = $2 and lease_token = $3
          for update
        ), marked as (
@@ -436,7 +438,7 @@ export class Dispatcher {
            and pushed_at is null and exists (select 1 from lease)
          returning 1
        )
-       select exists (select 1 from lease) as ours`,
+       select exists (select 1 from lease) as ours`),
       [entityType, entityKey, token, partKeys],
     );
     return rows[0]?.ours === true;
@@ -490,7 +492,7 @@ export class Dispatcher {
         and not exists (select 1 from sync_entity_part p
                         where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null)`;
       const updated: unknown = await tx.query(
-        `update sync_entity e set
+        prepared(`update sync_entity e set
            synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
            lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
            state = case when ${complete} then i.done_state else 'PENDING' end,
@@ -513,7 +515,7 @@ export class Dispatcher {
            greatest(e.source_sequence, (
              select max(p.source_sequence) from sync_entity_part p
              where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is not null
-           )) as reflected_sequence`,
+           )) as reflected_sequence`),
         [
           mine.map((s) => s.entity.entityType),
           mine.map((s) => s.entity.entityKey),

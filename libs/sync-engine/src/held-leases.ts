@@ -1,3 +1,4 @@
+import { prepared } from '@lienthong/persistence';
 import type { SqlExecutor } from './ledger-ingest';
 
 /** The ledger rows a batch of lease holders still holds (dispatcher, result poller). */
@@ -16,11 +17,11 @@ export const entityRowKey = (e: { entityType: string; entityKey: string }) =>
  * waiting could deadlock). A skipped row is then written alone, which may wait.
  */
 export const heldLeases = (wait: boolean) =>
-  `select e.entity_type, e.entity_key from sync_entity e
+  prepared(`select e.entity_type, e.entity_key from sync_entity e
    join unnest($1::text[], $2::text[], $3::uuid[]) as i(entity_type, entity_key, token)
      on e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
    order by e.entity_type, e.entity_key
-   for update of e${wait ? '' : ' skip locked'}`;
+   for update of e${wait ? '' : ' skip locked'}`);
 
 /** Locks, in `tx`, the rows still held under these leases (see heldLeases); their row keys. */
 export async function lockHeldLeases(

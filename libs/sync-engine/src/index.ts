@@ -42,6 +42,7 @@ export { ResultPoller } from './result-poller';
 export type { FactOutcome, InboundFact, PollStats, ResultPollerOptions } from './result-poller';
 export { OutboxRelay } from './outbox-relay';
 export type { OutboxProducer, OutboxRelayOptions } from './outbox-relay';
+export { sendTopics } from './outbox-relay';
 export { Wakeup } from './wakeup';
 export { LedgerFiguresReader } from './ledger-figures';
 export type { LedgerFigures } from './ledger-figures';

@@ -1,5 +1,5 @@
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { returnedRows } from '@lienthong/persistence';
+import { prepared, returnedRows } from '@lienthong/persistence';
 import { fingerprint } from './fingerprint';
 import { writeSyncStatuses } from './sync-status';
 
@@ -119,11 +119,11 @@ export class LedgerIngest {
     const owners = await db.query<
       Array<{ entity_type: string; entity_key: string; commune: string | null }>
     >(
-      `select k.entity_type, k.entity_key, coalesce(
+      prepared(`select k.entity_type, k.entity_key, coalesce(
            (select e.commune_code from sync_entity e where e.entity_type = k.entity_type and e.entity_key = k.entity_key),
            (select p.commune_code from sync_entity_part p where p.entity_type = k.entity_type and p.entity_key = k.entity_key
               and p.commune_code is not null limit 1)) as commune
-         from (select distinct * from unnest($1::text[], $2::text[])) as k(entity_type, entity_key)`,
+         from (select distinct * from unnest($1::text[], $2::text[])) as k(entity_type, entity_key)`),
       [unique.map((i) => i.entityType), unique.map((i) => i.entityKey)],
     );
     const owner = new Map<string, string>();
@@ -156,9 +156,9 @@ export class LedgerIngest {
     const fresh = new Set(
       (
         await db.query<Array<{ source: string; event_id: string }>>(
-          `insert into processed_event (source, event_id, fingerprint)
+          prepared(`insert into processed_event (source, event_id, fingerprint)
            select * from unnest($1::text[], $2::text[], $3::text[])
-           on conflict do nothing returning source, event_id`,
+           on conflict do nothing returning source, event_id`),
           [
             admitted.map((i) => i.source),
             admitted.map((i) => i.eventId),
@@ -201,7 +201,7 @@ export class LedgerIngest {
     const contenders = [...latest.values()];
     if (contenders.length > 0) {
       const won = await db.query<Array<{ entity_type: string; entity_key: string }>>(
-        `with incoming as (
+        prepared(`with incoming as (
            select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[], $8::text[])
              as t(entity_type, entity_key, commune_code, target, seq, desired, fp, reference)
          )
@@ -229,7 +229,7 @@ export class LedgerIngest {
          where excluded.source_sequence > e.source_sequence
            -- Ownership was checked above; this guard keeps it under a concurrent writer too.
            and e.commune_code = excluded.commune_code
-         returning e.entity_type, e.entity_key`,
+         returning e.entity_type, e.entity_key`),
         [
           contenders.map((i) => i.entityType),
           contenders.map((i) => i.entityKey),
@@ -252,10 +252,10 @@ export class LedgerIngest {
       const inserted = await db.query<
         Array<{ entity_type: string; entity_key: string; part_key: string }>
       >(
-        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
+        prepared(`insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
          select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[])
          on conflict do nothing
-         returning entity_type, entity_key, part_key`,
+         returning entity_type, entity_key, part_key`),
         [
           parts.map((i) => i.entityType),
           parts.map((i) => i.entityKey),
@@ -281,13 +281,13 @@ export class LedgerIngest {
       // moment sees (it updates this row, so it waits for our commit and re-reads it).
       const settled = `state in ('SYNCED', 'AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
       await db.query(
-        `update sync_entity set
+        prepared(`update sync_entity set
            parts_version = parts_version + 1,
            state = case when ${settled} then 'PENDING' else state end,
            next_attempt_at = case when ${settled} then now() else next_attempt_at end,
            pending_since = case when ${settled} then now() else pending_since end,
            updated_at = now()
-         where (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))`,
+         where (entity_type, entity_key) in (select * from unnest($1::text[], $2::text[]))`),
         [inserted.map((r) => r.entity_type), inserted.map((r) => r.entity_key)],
       );
     }
@@ -346,9 +346,9 @@ export class LedgerIngest {
     const held = await db.query<
       Array<{ target: string; reference: string; entity_type: string; entity_key: string }>
     >(
-      `select e.target, e.reference, e.entity_type, e.entity_key
+      prepared(`select e.target, e.reference, e.entity_type, e.entity_key
          from (select distinct * from unnest($1::text[], $2::text[])) as t(target, reference)
-         join sync_entity e on e.target = t.target and e.reference = t.reference`,
+         join sync_entity e on e.target = t.target and e.reference = t.reference`),
       [referenced.map((i) => i.target), referenced.map((i) => i.reference?.value)],
     );
     for (const r of held)

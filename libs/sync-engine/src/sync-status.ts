@@ -1,5 +1,6 @@
 import { TOPICS } from '@lienthong/contracts';
 import type { OpsCommandResult, SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
+import { prepared } from '@lienthong/persistence';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
 
@@ -40,7 +41,7 @@ export function syncStatus(
 
 /** Writes a status to the outbox, in the caller's transaction (the relay publishes it). */
 export async function writeSyncStatus(tx: SqlExecutor, status: SyncStatus): Promise<void> {
-  await tx.query('insert into outbox (topic, message_key, payload) values ($1, $2, $3)', [
+  await tx.query(prepared('insert into outbox (topic, message_key, payload) values ($1, $2, $3)'), [
     SYNC_STATUS_TOPIC,
     `${status.entity.domain}:${status.entity.key}`,
     JSON.stringify(status),
@@ -63,8 +64,8 @@ export async function writeSyncStatuses(tx: SqlExecutor, statuses: SyncStatus[])
   for (let i = 0; i < statuses.length; i += OUTBOX_STATUSES_PER_ROW)
     rows.push(JSON.stringify(statuses.slice(i, i + OUTBOX_STATUSES_PER_ROW)));
   await tx.query(
-    `insert into outbox (topic, message_key, payload, statuses)
-     select $1, '', p, jsonb_array_length(p) from unnest($2::jsonb[]) with ordinality as t(p, n) order by n`,
+    prepared(`insert into outbox (topic, message_key, payload, statuses)
+     select $1, '', p, jsonb_array_length(p) from unnest($2::jsonb[]) with ordinality as t(p, n) order by n`),
     [SYNC_STATUS_TOPIC, rows],
   );
 }

@@ -114,7 +114,9 @@ export class IngestService {
     }
     // On Kafka first, then the receipts: a crash in between means the client sends again and the
     // event is published twice, which the sync services' ledgers absorb (one effect per sequence).
-    for (const [topic, messages] of byTopic) await this.producer.send(topic, messages);
+    // One produce request for every topic of the batch.
+    if (byTopic.size > 0)
+      await this.producer.sendBatch([...byTopic].map(([topic, messages]) => ({ topic, messages })));
     if (fresh.length > 0) {
       await this.db.query(
         `insert into receipt (source, id, digest, event_type, topic, commune_code, client)
