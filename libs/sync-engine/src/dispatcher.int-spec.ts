@@ -591,6 +591,40 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(await placed()).toBe(before);
   });
 
+  it('a claim passes over rows a concurrent claim holds locked and still fills every free slot', async () => {
+    const communes = ['11111', '22222', '33333', '44444'];
+    const lives = Array.from({ length: 40 }, (_, i) =>
+      dossierLifecycle(new Rng(4000 + i), { number: 6000 + i, endAt: 2 }),
+    );
+    await ingest.ingest(
+      ds.manager,
+      lives.flatMap((life, i) =>
+        itemsOf(life).map((item) => ({ ...item, communeCode: communes[i % 4] as string })),
+      ),
+    );
+    // Another instance's claim, mid-transaction, holds every due row of the first commune: its
+    // rows are first in line at every turn.
+    const other = ds.createQueryRunner();
+    await other.connect();
+    await other.startTransaction();
+    try {
+      const rows = (await other.query(
+        `select entity_key from sync_entity where commune_code = $1 for update`,
+        [communes[0]],
+      )) as Array<{ entity_key: string }>;
+      const held = rows.map((r) => r.entity_key);
+      expect(held).toHaveLength(10);
+      const target = new ScriptedTarget();
+      await dispatcher(target, { concurrency: 8 }).runOnce();
+      const pushed = target.pushes.map((p) => p.key);
+      expect(new Set(pushed).size).toBe(8);
+      expect(pushed.filter((key) => held.includes(key))).toEqual([]);
+    } finally {
+      await other.rollbackTransaction();
+      await other.release();
+    }
+  });
+
   it('write-ahead parts: a chunk whose outcome is lost is sent again and counted as possibly duplicated; one the portal surely refused is not', async () => {
     const life = dossierLifecycle(new Rng(77), { endAt: 4 });
     await ingest.ingest(ds.manager, itemsOf(life));
