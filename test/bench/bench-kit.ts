@@ -669,20 +669,37 @@ export async function setPortalFaults(
 }
 
 /**
- * The sustained ingest rate into a ledger schema, in events/s: from the first event committed
- * (when `onFirst` runs: start the CPU account there) until `total` are in processed_event.
- * Throws if that takes more than `seconds`. `first`: when the first commit was seen.
+ * The records of `topic` a service has committed into its ledger schema: the sum of its stored
+ * consumer offsets (TransactionalConsumer stores them in the transaction that writes the ledger,
+ * and a bench's topics are fresh, so offsets start at 0). One row per partition: unlike a
+ * `count(*)` of processed_event (4.6 ms at 50,000 rows, 10 times a second), polling it costs the
+ * database it measures nothing worth noting.
+ */
+export function committedRecords(db: Client, schema: string, topic: string): Promise<number> {
+  return sqlCount(
+    db,
+    `select coalesce(sum(next_offset), 0) n from "${schema}".consumer_offset where topic = $1`,
+    [topic],
+  );
+}
+
+/**
+ * The sustained ingest rate into a ledger schema, in events/s: from the first record committed
+ * (when `onFirst` runs: start the CPU account there) until all `total` records of `topic` are
+ * (committedRecords). Throws if that takes more than `seconds`. `first`: when the first commit
+ * was seen.
  */
 export async function measureIngest(
   db: Client,
   schema: string,
+  topic: string,
   total: number,
   seconds: number,
   onFirst: () => void,
 ): Promise<{ rate: number; first: number }> {
   let first: [number, number] | undefined;
   const allIn = await waitFor(async () => {
-    const n = await sqlCount(db, `select count(*) n from "${schema}".processed_event`);
+    const n = await committedRecords(db, schema, topic);
     if (!first && n > 0) {
       first = [Date.now(), n];
       onFirst();

@@ -56,6 +56,7 @@ import {
   figureRow,
   knob,
   knobList,
+  committedRecords,
   measureIngest,
   setPortalFaults,
   PARTITIONS_CONSUMED_CONCURRENTLY,
@@ -77,7 +78,6 @@ import {
   runMain,
   runtimeLine,
   sha256,
-  sqlCount,
   stackUp,
   startPortalSim,
   loopMeter,
@@ -373,10 +373,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       } finally {
         await admin.disconnect();
       }
-      const before = await sqlCount(
-        db,
-        `select count(*) n from "${schemas.ledger}".processed_event`,
-      );
+      const before = await committedRecords(db, schemas.ledger, topic);
       // At least 20,000 events (or half of them) must be left to measure a sustained rate.
       if (load.length - before < Math.min(20_000, load.length / 2))
         throw new Error(
@@ -384,11 +381,11 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
         );
       log(`run ${run}: ${INSTANCES} instances in the group (${before} events ingested before)`);
     }
-    const ingested = () =>
-      sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
+    const ingested = () => committedRecords(db, schemas.ledger, topic);
     const { rate: ingest, first: firstAt } = await measureIngest(
       db,
       schemas.ledger,
+      topic,
       load.length,
       Math.max(300, EVENTS / 500),
       () => {

@@ -48,6 +48,7 @@ import {
   syncCpuAccount,
   syncServiceEnv,
   knob,
+  committedRecords,
   measureIngest,
   setPortalFaults,
   reachedTimes,
@@ -461,11 +462,11 @@ async function registryRun(
       () => [service.pid],
       () => sim.child.pid,
     );
-    const ingested = () =>
-      sqlCount(db, `select count(*) n from "${schemas.ledger}".processed_event`);
+    const ingested = () => committedRecords(db, schemas.ledger, topic);
     const { rate: ingest, first: firstAt } = await measureIngest(
       db,
       schemas.ledger,
+      topic,
       load.length,
       Math.max(300, EVENTS / 200),
       () => cpu.start(),
