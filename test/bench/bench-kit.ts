@@ -684,29 +684,26 @@ export function committedRecords(db: Client, schema: string, topic: string): Pro
 }
 
 /**
- * The sustained ingest rate into a ledger schema, in events/s: from the first record committed
- * (when `onFirst` runs: start the CPU account there) until all `total` records of `topic` are
- * (committedRecords). Throws if that takes more than `seconds`. `first`: when the first commit
- * was seen.
+ * The sustained ingest rate, in events/s: from the first record committed (when `onFirst` runs:
+ * start the CPU account there) until `committed()` (e.g. committedRecords) reaches `total`.
+ * Throws if that takes more than `seconds`. `first`: when the first commit was seen.
  */
 export async function measureIngest(
-  db: Client,
-  schema: string,
-  topic: string,
+  committed: () => Promise<number>,
   total: number,
   seconds: number,
   onFirst: () => void,
 ): Promise<{ rate: number; first: number }> {
   let first: [number, number] | undefined;
   const allIn = await waitFor(async () => {
-    const n = await committedRecords(db, schema, topic);
+    const n = await committed();
     if (!first && n > 0) {
       first = [Date.now(), n];
       onFirst();
     }
     return n >= total;
   }, seconds);
-  if (!allIn || !first) throw new Error(`ingest into ${schema} did not finish in ${seconds} s`);
+  if (!allIn || !first) throw new Error(`ingest did not finish in ${seconds} s`);
   return { rate: (total - first[1]) / ((Date.now() - first[0]) / 1000), first: first[0] };
 }
 

@@ -383,9 +383,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     }
     const ingested = () => committedRecords(db, schemas.ledger, topic);
     const { rate: ingest, first: firstAt } = await measureIngest(
-      db,
-      schemas.ledger,
-      topic,
+      ingested,
       load.length,
       Math.max(300, EVENTS / 500),
       () => {

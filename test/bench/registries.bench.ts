@@ -464,9 +464,7 @@ async function registryRun(
     );
     const ingested = () => committedRecords(db, schemas.ledger, topic);
     const { rate: ingest, first: firstAt } = await measureIngest(
-      db,
-      schemas.ledger,
-      topic,
+      ingested,
       load.length,
       Math.max(300, EVENTS / 200),
       () => cpu.start(),
