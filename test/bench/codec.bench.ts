@@ -10,9 +10,11 @@
 //   payload a second time);
 // - ingest's fingerprint of a payload (canonical JSON + SHA-256) with the first canonical form
 //   (JSON.stringify with a replacer rebuilding every object sorted), which it replaced;
-// - kafkajs encoding a status record with its CloudEvents headers, as patched
-//   (patches/kafkajs+2.2.4.patch: buffers from Node's pool, not zero-filled) and as kafkajs
-//   2.2.4 ships it (the same code with every such buffer zero-filled, emulated here).
+// - kafkajs partitioning a status record by its key (murmur2) and encoding a produce request of
+//   BENCH_CODEC_BATCH status records over 12 partitions (what the outbox relay sends), as kafkajs
+//   2.2.4 ships it (the unpatched copy installed as `kafkajs-stock`, with its DefaultPartitioner)
+//   and as this repository runs it (patches/kafkajs+2.2.4.patch, libs/messaging's
+//   KeyHashPartitioner).
 //
 //   npm run bench:codec
 import { createHash } from 'node:crypto';
@@ -28,24 +30,44 @@ import {
 } from '@lienthong/contracts';
 import type { EncodedRecord, SyncStatusV2 } from '@lienthong/contracts';
 import { fingerprint } from '@lienthong/sync-engine';
+import { KeyHashPartitioner } from '@lienthong/messaging';
 import { Rng, dossierLifecycle, lifecycleRecords } from '@lienthong/testing';
+import { Partitioners } from 'kafkajs';
+import type { ICustomPartitioner, Message, PartitionMetadata } from 'kafkajs';
 import { fmt, knob, machine, median, runMain } from './bench-kit';
 
-// kafkajs' own record encoder (what producer.send runs per message); no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const KafkaEncoder = require('kafkajs/src/protocol/encoder') as new () => {
-  writeEncoder(e: unknown): unknown;
-};
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const kafkaRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: {
-  offsetDelta: number;
-  key: string;
-  value: Buffer;
-  headers: Record<string, string>;
-}) => unknown;
+/** kafkajs' internals a producer runs per send (no type declarations): stock or as patched. */
+interface KafkaInternals {
+  partitioner: ICustomPartitioner;
+  group: (args: {
+    topic: string;
+    partitionMetadata: PartitionMetadata[];
+    messages: Message[];
+    partitioner: ReturnType<ICustomPartitioner>;
+  }) => Record<string, Message[]>;
+  request: (args: {
+    acks: number;
+    timeout: number;
+    compression: number;
+    producerId: number;
+    producerEpoch: number;
+    topicData: Array<{
+      topic: string;
+      partitions: Array<{ partition: number; firstSequence: number; messages: Message[] }>;
+    }>;
+  }) => { encode(): Promise<{ buffer: Buffer }> };
+}
+const internals = (pkg: 'kafkajs' | 'kafkajs-stock', partitioner: ICustomPartitioner) => ({
+  partitioner,
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  group: require(`${pkg}/src/producer/groupMessagesPerPartition`) as KafkaInternals['group'],
+  request: require(`${pkg}/src/protocol/requests/produce/v3/request`) as KafkaInternals['request'],
+  /* eslint-enable @typescript-eslint/no-require-imports */
+});
 
 const OPS = knob('BENCH_CODEC_OPS', 20_000);
 const ROUNDS = knob('BENCH_CODEC_ROUNDS', 5);
+const BATCH = knob('BENCH_CODEC_BATCH', 500);
 
 /** µs per call of `fn` over `inputs` (cycled), median of the rounds, after a warm-up round. */
 function perCall<T>(inputs: T[], fn: (input: T, i: number) => unknown): number {
@@ -58,7 +80,46 @@ function perCall<T>(inputs: T[], fn: (input: T, i: number) => unknown): number {
   return median(Array.from({ length: ROUNDS }, round));
 }
 
-function main(): Promise<void> {
+/** µs per record of encoding produce requests of `messages` (OPS records a round), median of the rounds. */
+async function perRecordOfRequest(kafka: KafkaInternals, messages: Message[]): Promise<number> {
+  const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+  }));
+  const partitioner = kafka.partitioner();
+  const encodeRequest = async () => {
+    const byPartition = kafka.group({ topic: 't', partitionMetadata, messages, partitioner });
+    const partitions = Object.entries(byPartition).map(([p, group]) => ({
+      partition: Number(p),
+      firstSequence: 0,
+      messages: group,
+    }));
+    const request = kafka.request({
+      acks: -1,
+      timeout: 30_000,
+      compression: 0,
+      producerId: 1,
+      producerEpoch: 0,
+      topicData: [{ topic: 't', partitions }],
+    });
+    return (await request.encode()).buffer.length;
+  };
+  const requests = Math.max(1, Math.round(OPS / messages.length));
+  const round = async () => {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < requests; i += 1) await encodeRequest();
+    return Number(process.hrtime.bigint() - started) / 1000 / (requests * messages.length);
+  };
+  await round();
+  const rounds: number[] = [];
+  for (let i = 0; i < ROUNDS; i += 1) rounds.push(await round());
+  return median(rounds);
+}
+
+async function main(): Promise<void> {
   // The first record of 200 dossiers (a full header snapshot, ~1 KB) and statuses like the ones
   // ingest writes for them.
   const records = Array.from({ length: 200 }, (_, i) => {
@@ -140,20 +201,42 @@ function main(): Promise<void> {
     createHash('sha256').update(firstCanonical(p)).digest('hex'),
   );
 
-  const encoded = statuses.map((s, i) => encodeEvent(EVENT_TYPES.SyncStatusV2, s, options(s, i)));
-  const encodeRecord = (e: (typeof encoded)[number], i: number) =>
-    new KafkaEncoder().writeEncoder(
-      kafkaRecord({ offsetDelta: i, key: e.key, value: e.value, headers: e.headers }),
+  const stock = internals('kafkajs-stock', Partitioners.DefaultPartitioner);
+  const ours = internals('kafkajs', KeyHashPartitioner);
+  const keyed = statuses.map((s) => ({ key: `${s.entity.domain}:${s.entity.key}`, value: '' }));
+  const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+  }));
+  const partitionWith = (partitioner: ICustomPartitioner) => {
+    const partition = partitioner();
+    return (message: Message) => partition({ topic: 't', partitionMetadata, message });
+  };
+  const partitionStock = perCall(keyed, partitionWith(stock.partitioner));
+  const partitionOurs = perCall(keyed, partitionWith(ours.partitioner));
+  const messages: Message[] = Array.from({ length: BATCH }, (_, i) => {
+    const status = statuses[i % statuses.length] as SyncStatusV2;
+    const e = encodeEvent(
+      EVENT_TYPES.SyncStatusV2,
+      { ...status, sequence: i + 1 },
+      options(status, i),
     );
-  const recordPatched = perCall(encoded, encodeRecord);
-  const unfilled = Buffer.allocUnsafe;
-  Buffer.allocUnsafe = (size: number) => Buffer.alloc(size);
-  let recordStock: number;
-  try {
-    recordStock = perCall(encoded, encodeRecord);
-  } finally {
-    Buffer.allocUnsafe = unfilled;
-  }
+    return { key: e.key, value: e.value, headers: e.headers };
+  });
+  const [stockGroups, ourGroups] = [stock, ours].map((kafka) => {
+    const p = kafka.partitioner();
+    const byPartition = kafka.group({ topic: 't', partitionMetadata, messages, partitioner: p });
+    return Object.fromEntries(
+      Object.entries(byPartition).map(([k, group]) => [k, group.map((m) => m.key).join()]),
+    );
+  });
+  if (JSON.stringify(stockGroups) !== JSON.stringify(ourGroups))
+    throw new Error('the two partitioners put some key on different partitions');
+  const requestStock = await perRecordOfRequest(stock, messages);
+  const requestOurs = await perRecordOfRequest(ours, messages);
 
   const row = (what: string, us: number, base: number, baseName: string) =>
     `| ${what} | ${fmt(us, 1)} | ${fmt(us / base, 1)}× ${baseName} |`;
@@ -209,20 +292,31 @@ function main(): Promise<void> {
       'JSON.stringify',
     ),
     row(
-      'kafkajs: a status record with its headers, buffers zero-filled (kafkajs 2.2.4 as shipped)',
-      recordStock,
+      "kafkajs 2.2.4 as shipped: partition a status record by its key (DefaultPartitioner's murmur2)",
+      partitionStock,
       encode,
       'encodeEvent',
     ),
     row(
-      'kafkajs: the same record, buffers from the pool (patches/kafkajs+2.2.4.patch)',
-      recordPatched,
+      'the same key, KeyHashPartitioner (libs/messaging: murmur2 in 32-bit arithmetic, same partitions)',
+      partitionOurs,
+      encode,
+      'encodeEvent',
+    ),
+    row(
+      `kafkajs 2.2.4 as shipped: a produce request of ${BATCH} status records over 12 partitions, per record (partition, group, encode)`,
+      requestStock,
+      encode,
+      'encodeEvent',
+    ),
+    row(
+      'the same request, as patched (patches/kafkajs+2.2.4.patch) with KeyHashPartitioner',
+      requestOurs,
       encode,
       'encodeEvent',
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  return Promise.resolve();
 }
 
 runMain(main);

@@ -1,5 +1,5 @@
-import { Partitioners } from 'kafkajs';
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import { KeyHashPartitioner } from './partitioner';
 
 /**
  * The one long-lived producer of a process: idempotent (no duplicates from its own retries),
@@ -11,9 +11,9 @@ export class EventProducer {
 
   constructor(kafka: Kafka) {
     this.producer = kafka.producer({
-      // Named rather than defaulted (kafkajs warns at every start otherwise): the Java client's
-      // murmur2 partitioning, so a key lands where other Kafka clients put it.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      // The Java client's murmur2 partitioning, so a key lands where other Kafka clients put it
+      // (kafkajs' DefaultPartitioner, with a hash 19× cheaper: see partitioner.ts).
+      createPartitioner: KeyHashPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,

@@ -3,6 +3,7 @@ export { DeadLetterOriginal1763800000600, DeadLetterWriter } from './dead-letter
 export type { DeadLetter, DeadLetterWriterOptions } from './dead-letter-writer';
 export type { SqlExecutor } from './consumer-offset.store';
 export { EventProducer } from './event-producer';
+export { KeyHashPartitioner, murmur2 } from './partitioner';
 export { replayDeadLetters } from './dead-letter-replay';
 export type { ReplaySelection } from './dead-letter-replay';
 export { createKafka, kafkaSaslFromEnv } from './kafka-client';
