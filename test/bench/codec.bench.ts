@@ -57,6 +57,14 @@ interface KafkaInternals {
     }>;
   }) => { encode(): Promise<{ buffer: Buffer }> };
 }
+/** kafkajs' record batch decoder (what a consumer runs per fetched batch): stock or as patched. */
+type BatchDecoder = (decoder: unknown) => Promise<{ records: unknown[] }>;
+const batchDecoding = (pkg: 'kafkajs' | 'kafkajs-stock') => ({
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  Decoder: require(`${pkg}/src/protocol/decoder`) as new (buffer: Buffer) => unknown,
+  decode: require(`${pkg}/src/protocol/recordBatch/v0/decoder`) as BatchDecoder,
+  /* eslint-enable @typescript-eslint/no-require-imports */
+});
 const internals = (pkg: 'kafkajs' | 'kafkajs-stock', partitioner: ICustomPartitioner) => ({
   partitioner,
   /* eslint-disable @typescript-eslint/no-require-imports */
@@ -78,6 +86,28 @@ function perCall<T>(inputs: T[], fn: (input: T, i: number) => unknown): number {
   };
   round();
   return median(Array.from({ length: ROUNDS }, round));
+}
+
+/** µs per record of decoding a fetched record batch of `count` records, median of the rounds. */
+async function perRecordOfBatch(
+  kafka: ReturnType<typeof batchDecoding>,
+  bytes: Buffer,
+  count: number,
+): Promise<number> {
+  const batches = Math.max(1, Math.round(OPS / count));
+  const round = async () => {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < batches; i += 1) {
+      const { records } = await kafka.decode(new kafka.Decoder(bytes));
+      if (records.length !== count)
+        throw new Error(`decoded ${records.length} of ${count} records`);
+    }
+    return Number(process.hrtime.bigint() - started) / 1000 / (batches * count);
+  };
+  await round();
+  const rounds: number[] = [];
+  for (let i = 0; i < ROUNDS; i += 1) rounds.push(await round());
+  return median(rounds);
 }
 
 /** µs per record of encoding produce requests of `messages` (OPS records a round), median of the rounds. */
@@ -237,6 +267,20 @@ async function main(): Promise<void> {
     throw new Error('the two partitioners put some key on different partitions');
   const requestStock = await perRecordOfRequest(stock, messages);
   const requestOurs = await perRecordOfRequest(ours, messages);
+  // A record batch as the broker returns it in a fetch (encoded by the stock package), decoded.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { RecordBatch } = require('kafkajs-stock/src/protocol/recordBatch/v0') as {
+    RecordBatch: (args: { records: unknown[] }) => Promise<{ buffer: Buffer }>;
+  };
+  const stockRecord = require('kafkajs-stock/src/protocol/recordBatch/record/v0') as (
+    r: Message & { offsetDelta: number },
+  ) => unknown;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const fetched = (
+    await RecordBatch({ records: messages.map((m, i) => stockRecord({ ...m, offsetDelta: i })) })
+  ).buffer;
+  const decodeStock = await perRecordOfBatch(batchDecoding('kafkajs-stock'), fetched, BATCH);
+  const decodeOurs = await perRecordOfBatch(batchDecoding('kafkajs'), fetched, BATCH);
 
   const row = (what: string, us: number, base: number, baseName: string) =>
     `| ${what} | ${fmt(us, 1)} | ${fmt(us / base, 1)}× ${baseName} |`;
@@ -314,6 +358,18 @@ async function main(): Promise<void> {
       requestOurs,
       encode,
       'encodeEvent',
+    ),
+    row(
+      `kafkajs 2.2.4 as shipped: decode a fetched batch of ${BATCH} status records, per record`,
+      decodeStock,
+      decode,
+      'decodeEvent',
+    ),
+    row(
+      'the same batch, as patched (patches/kafkajs+2.2.4.patch)',
+      decodeOurs,
+      decode,
+      'decodeEvent',
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
