@@ -46,6 +46,7 @@ import {
 } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
 import {
+  benchProducer,
   GOALS,
   closedLoop,
   portalLimitRow,
@@ -264,7 +265,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     waitForLeaders: true,
     topics: topics.map((t) => ({ topic: t, numPartitions: PARTITIONS })),
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = benchProducer(kafka);
   await producer.connect();
   const processes: Array<Awaited<ReturnType<typeof startProcess>>> = [];
   const metricsUrl = new Map<Awaited<ReturnType<typeof startProcess>>, string>();
@@ -548,7 +549,7 @@ async function baselineRun(stack: Stack, kafka: Kafka): Promise<BaselineFigures>
   );
   const watch = new StatusWatch(kafka, statusTopic);
   await watch.start();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = benchProducer(kafka);
   await producer.connect();
   try {
     const workload = new Workload('2025-07-01');

@@ -34,6 +34,7 @@ import {
   toRecord,
 } from '@lienthong/testing';
 import {
+  benchProducer,
   build,
   fmt,
   freePort,
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
     waitForLeaders: true,
     topics: allTopics.map((topic) => ({ topic, numPartitions: topic === topics.events ? 12 : 1 })),
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = benchProducer(kafka);
   await producer.connect();
 
   const sim = await startPortalSim(stack, simSchema, SIMULATOR_ADMIN_TOKEN);

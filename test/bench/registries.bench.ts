@@ -40,6 +40,7 @@ import { FIXTURE_COMMUNES, Rng, civilStatusLife, landLife, toRecord } from '@lie
 import type { RegistryEvent, RegistryLife } from '@lienthong/simulation';
 import { SIMULATOR_ADMIN_TOKEN, kafkaPrincipalSasl } from '@lienthong/testing';
 import {
+  benchProducer,
   GOALS,
   closedLoop,
   cpuRows,
@@ -387,7 +388,7 @@ async function registryRun(
     waitForLeaders: true,
     topics: topics.map((t) => ({ topic: t, numPartitions: PARTITIONS })),
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = benchProducer(kafka);
   await producer.connect();
   const processes: ChildProcess[] = [];
   const servicePort = await freePort();
