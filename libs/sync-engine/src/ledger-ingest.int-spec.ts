@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { openDataSource } from '@lienthong/persistence';
 import { Rng, dossierLifecycle, useTestContext } from '@lienthong/testing';
 import type { DossierLifecycle } from '@lienthong/testing';
@@ -303,5 +303,101 @@ describe('ledger ingest on real PostgreSQL', () => {
     );
     expect(held.map((r) => r.reference)).toEqual(['BN-1', 'BN-2', 'BN-3', 'BN-9']);
     expect(held.find((r) => r.reference === 'BN-9')?.entity_key).toBe(a.entityKey);
+  });
+
+  describe('inside a transaction: plain inserts first, the careful way once something was seen before', () => {
+    /** The SQL texts a transaction's manager ran (to see which way a batch went). */
+    function recording(tx: EntityManager): SqlExecutor & { texts: string[] } {
+      const wrapper = {
+        texts: [] as string[],
+        // What ingest reads to know it runs inside a transaction.
+        queryRunner: tx.queryRunner,
+        query<T>(sql: string, params?: unknown[]): Promise<T> {
+          wrapper.texts.push(String(sql));
+          return tx.query<T>(sql, params);
+        },
+      };
+      return wrapper;
+    }
+    const inTx = <T>(work: (db: SqlExecutor & { texts: string[] }) => Promise<T>) =>
+      ds.transaction((tx) => work(recording(tx)));
+    const wentPlain = (db: { texts: string[] }) =>
+      db.texts.includes('savepoint lienthong_ledger_new') &&
+      !db.texts.includes('rollback to savepoint lienthong_ledger_new');
+    const rolledBack = (db: { texts: string[] }) =>
+      db.texts.includes('rollback to savepoint lienthong_ledger_new');
+
+    it('new events go the plain way; the same batch again rolls back and finds every duplicate, and the ledger holds each event once', async () => {
+      const lives = Array.from({ length: 6 }, (_, i) =>
+        dossierLifecycle(new Rng(700 + i), { number: 700 + i }),
+      );
+      const items = lives.flatMap(itemsOf);
+      expect(items.length).toBeGreaterThanOrEqual(16);
+
+      const first = await inTx(async (db) => {
+        const report = await new LedgerIngest('dossier-sync').ingest(db, items);
+        expect(wentPlain(db)).toBe(true);
+        return report;
+      });
+      expect(first.accepted + first.superseded).toBe(items.length);
+      expect(first.duplicate).toBe(0);
+
+      // A redelivery of the whole batch, to a fresh instance (as after a restart).
+      const again = await inTx(async (db) => {
+        const report = await new LedgerIngest('dossier-sync').ingest(db, items);
+        expect(rolledBack(db)).toBe(true);
+        return report;
+      });
+      expect(again).toMatchObject({ accepted: 0, superseded: 0, duplicate: items.length });
+      for (const life of lives) {
+        expect(await partCount(life.code)).toBe(life.steps.length);
+        expect((await outbox(life.code)).length).toBe(life.events.length);
+        expect(await entity(life.code)).toMatchObject({
+          source_sequence: String(lastSnapshotSequence(life)),
+        });
+      }
+    });
+
+    it('a batch mixing new events, seen ones, a step under a new id and an id reused for another payload: each gets its own outcome', async () => {
+      const seen = Array.from({ length: 3 }, (_, i) =>
+        dossierLifecycle(new Rng(720 + i), { number: 720 + i }),
+      );
+      const seenItems = seen.flatMap(itemsOf);
+      await inTx((db) => new LedgerIngest('dossier-sync').ingest(db, seenItems));
+
+      const fresh = Array.from({ length: 3 }, (_, i) =>
+        dossierLifecycle(new Rng(730 + i), { number: 730 + i }),
+      ).flatMap(itemsOf);
+      const step = seenItems.find((i) => i.kind === 'part') as LedgerItem;
+      const stepAgain = { ...step, eventId: randomUUID() };
+      const snapshot = seenItems.find((i) => i.kind === 'snapshot') as LedgerItem;
+      const reused = {
+        ...snapshot,
+        payload: { ...(snapshot.payload as object), TrangThaiHoSo: 7 },
+      };
+      const repeated = seenItems.slice(-5);
+      const batch = [...fresh, stepAgain, reused, ...repeated];
+
+      const ingestor = new LedgerIngest('dossier-sync');
+      const report = await inTx(async (db) => {
+        const r = await ingestor.ingest(db, batch);
+        expect(rolledBack(db)).toBe(true);
+        return r;
+      });
+      expect(report.accepted + report.superseded).toBe(fresh.length);
+      expect(report.outcomes.get(eventKey(stepAgain))).toBe('duplicate');
+      for (const item of repeated) expect(report.outcomes.get(eventKey(item))).toBe('duplicate');
+      expect(report.refusals.get(fresh.length + 1)?.code).toBe('EVENT_ID_CONFLICT');
+
+      // Duplicates come in runs: the same instance's next batches go the careful way at once.
+      const next = Array.from({ length: 3 }, (_, i) =>
+        dossierLifecycle(new Rng(740 + i), { number: 740 + i }),
+      ).flatMap(itemsOf);
+      await inTx(async (db) => {
+        const r = await ingestor.ingest(db, next);
+        expect(db.texts).not.toContain('savepoint lienthong_ledger_new');
+        expect(r.accepted + r.superseded).toBe(next.length);
+      });
+    });
   });
 });
