@@ -13,7 +13,12 @@ import { Client as PgClient } from 'pg';
 import type { Client } from 'pg';
 import type { EncodedRecord } from '@lienthong/contracts';
 import { KeyHashPartitioner } from '@lienthong/messaging';
-import { kafkaPrincipalEnv, principalOfEntry, serviceRuntime } from '@lienthong/testing';
+import {
+  connectedProducer,
+  kafkaPrincipalEnv,
+  principalOfEntry,
+  serviceRuntime,
+} from '@lienthong/testing';
 
 export const root = resolve(__dirname, '..', '..');
 
@@ -27,16 +32,12 @@ export interface Stack {
 }
 
 /**
- * The bench's own producer (the communes' events): idempotent, partitioned as the services do
+ * The bench's own producer (the communes' events), connected: idempotent, partitioned as the services do
  * (KeyHashPartitioner: the Java client's partitions at a fraction of kafkajs' CPU, which the bench
  * would otherwise take from the processes it measures on the same cores).
  */
-export function benchProducer(kafka: Kafka): Producer {
-  return kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: KeyHashPartitioner,
-  });
+export function benchProducer(kafka: Kafka): Promise<Producer> {
+  return connectedProducer(kafka, KeyHashPartitioner);
 }
 
 /** Starts (or finds) the local stack: Kafka and PostgreSQL. */

@@ -36,9 +36,8 @@ import { Partitioners } from 'kafkajs';
 import type { ICustomPartitioner, Message, PartitionMetadata } from 'kafkajs';
 import { fmt, knob, machine, median, runMain } from './bench-kit';
 
-/** kafkajs' internals a producer runs per send (no type declarations): stock or as patched. */
+/** The kafkajs internals a producer and a consumer run per record (no type declarations). */
 interface KafkaInternals {
-  partitioner: ICustomPartitioner;
   group: (args: {
     topic: string;
     partitionMetadata: PartitionMetadata[];
@@ -56,22 +55,31 @@ interface KafkaInternals {
       partitions: Array<{ partition: number; firstSequence: number; messages: Message[] }>;
     }>;
   }) => { encode(): Promise<{ buffer: Buffer }> };
+  Decoder: new (buffer: Buffer) => unknown;
+  decode: (decoder: unknown) => Promise<{ records: unknown[] }>;
 }
-/** kafkajs' record batch decoder (what a consumer runs per fetched batch): stock or as patched. */
-type BatchDecoder = (decoder: unknown) => Promise<{ records: unknown[] }>;
-const batchDecoding = (pkg: 'kafkajs' | 'kafkajs-stock') => ({
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  Decoder: require(`${pkg}/src/protocol/decoder`) as new (buffer: Buffer) => unknown,
-  decode: require(`${pkg}/src/protocol/recordBatch/v0/decoder`) as BatchDecoder,
-  /* eslint-enable @typescript-eslint/no-require-imports */
-});
-const internals = (pkg: 'kafkajs' | 'kafkajs-stock', partitioner: ICustomPartitioner) => ({
+/** Those internals of the unpatched package (`kafkajs-stock`) or of the patched one, with a partitioner. */
+const kafkajsInternals = (
+  pkg: 'kafkajs' | 'kafkajs-stock',
+  partitioner: ICustomPartitioner,
+): KafkaInternals & { partitioner: ICustomPartitioner } => ({
   partitioner,
   /* eslint-disable @typescript-eslint/no-require-imports */
   group: require(`${pkg}/src/producer/groupMessagesPerPartition`) as KafkaInternals['group'],
   request: require(`${pkg}/src/protocol/requests/produce/v3/request`) as KafkaInternals['request'],
+  Decoder: require(`${pkg}/src/protocol/decoder`) as KafkaInternals['Decoder'],
+  decode: require(`${pkg}/src/protocol/recordBatch/v0/decoder`) as KafkaInternals['decode'],
   /* eslint-enable @typescript-eslint/no-require-imports */
 });
+
+/** Twelve partitions, each with a leader, as a producer's metadata lists them. */
+const PARTITION_METADATA: PartitionMetadata[] = Array.from({ length: 12 }, (_, partitionId) => ({
+  partitionErrorCode: 0,
+  partitionId,
+  leader: 1,
+  replicas: [1],
+  isr: [1],
+}));
 
 const OPS = knob('BENCH_CODEC_OPS', 20_000);
 const ROUNDS = knob('BENCH_CODEC_ROUNDS', 5);
@@ -88,21 +96,16 @@ function perCall<T>(inputs: T[], fn: (input: T, i: number) => unknown): number {
   return median(Array.from({ length: ROUNDS }, round));
 }
 
-/** µs per record of decoding a fetched record batch of `count` records, median of the rounds. */
-async function perRecordOfBatch(
-  kafka: ReturnType<typeof batchDecoding>,
-  bytes: Buffer,
-  count: number,
-): Promise<number> {
-  const batches = Math.max(1, Math.round(OPS / count));
+/**
+ * µs per record of `unit` (async work on `records` records at a time, repeated to about OPS
+ * records a round), median of the rounds, after a warm-up round.
+ */
+async function perRecord(records: number, unit: () => Promise<unknown>): Promise<number> {
+  const units = Math.max(1, Math.round(OPS / records));
   const round = async () => {
     const started = process.hrtime.bigint();
-    for (let i = 0; i < batches; i += 1) {
-      const { records } = await kafka.decode(new kafka.Decoder(bytes));
-      if (records.length !== count)
-        throw new Error(`decoded ${records.length} of ${count} records`);
-    }
-    return Number(process.hrtime.bigint() - started) / 1000 / (batches * count);
+    for (let i = 0; i < units; i += 1) await unit();
+    return Number(process.hrtime.bigint() - started) / 1000 / (units * records);
   };
   await round();
   const rounds: number[] = [];
@@ -110,18 +113,19 @@ async function perRecordOfBatch(
   return median(rounds);
 }
 
-/** µs per record of encoding produce requests of `messages` (OPS records a round), median of the rounds. */
-async function perRecordOfRequest(kafka: KafkaInternals, messages: Message[]): Promise<number> {
-  const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({
-    partitionErrorCode: 0,
-    partitionId,
-    leader: 1,
-    replicas: [1],
-    isr: [1],
-  }));
+/** µs per record of encoding a produce request of `messages` over PARTITION_METADATA. */
+function perRecordOfRequest(
+  kafka: ReturnType<typeof kafkajsInternals>,
+  messages: Message[],
+): Promise<number> {
   const partitioner = kafka.partitioner();
-  const encodeRequest = async () => {
-    const byPartition = kafka.group({ topic: 't', partitionMetadata, messages, partitioner });
+  return perRecord(messages.length, async () => {
+    const byPartition = kafka.group({
+      topic: 't',
+      partitionMetadata: PARTITION_METADATA,
+      messages,
+      partitioner,
+    });
     const partitions = Object.entries(byPartition).map(([p, group]) => ({
       partition: Number(p),
       firstSequence: 0,
@@ -136,17 +140,15 @@ async function perRecordOfRequest(kafka: KafkaInternals, messages: Message[]): P
       topicData: [{ topic: 't', partitions }],
     });
     return (await request.encode()).buffer.length;
-  };
-  const requests = Math.max(1, Math.round(OPS / messages.length));
-  const round = async () => {
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < requests; i += 1) await encodeRequest();
-    return Number(process.hrtime.bigint() - started) / 1000 / (requests * messages.length);
-  };
-  await round();
-  const rounds: number[] = [];
-  for (let i = 0; i < ROUNDS; i += 1) rounds.push(await round());
-  return median(rounds);
+  });
+}
+
+/** µs per record of decoding a fetched record batch of `count` records. */
+function perRecordOfBatch(kafka: KafkaInternals, bytes: Buffer, count: number): Promise<number> {
+  return perRecord(count, async () => {
+    const { records } = await kafka.decode(new kafka.Decoder(bytes));
+    if (records.length !== count) throw new Error(`decoded ${records.length} of ${count} records`);
+  });
 }
 
 async function main(): Promise<void> {
@@ -231,19 +233,13 @@ async function main(): Promise<void> {
     createHash('sha256').update(firstCanonical(p)).digest('hex'),
   );
 
-  const stock = internals('kafkajs-stock', Partitioners.DefaultPartitioner);
-  const ours = internals('kafkajs', KeyHashPartitioner);
+  const stock = kafkajsInternals('kafkajs-stock', Partitioners.DefaultPartitioner);
+  const ours = kafkajsInternals('kafkajs', KeyHashPartitioner);
   const keyed = statuses.map((s) => ({ key: `${s.entity.domain}:${s.entity.key}`, value: '' }));
-  const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({
-    partitionErrorCode: 0,
-    partitionId,
-    leader: 1,
-    replicas: [1],
-    isr: [1],
-  }));
   const partitionWith = (partitioner: ICustomPartitioner) => {
     const partition = partitioner();
-    return (message: Message) => partition({ topic: 't', partitionMetadata, message });
+    return (message: Message) =>
+      partition({ topic: 't', partitionMetadata: PARTITION_METADATA, message });
   };
   const partitionStock = perCall(keyed, partitionWith(stock.partitioner));
   const partitionOurs = perCall(keyed, partitionWith(ours.partitioner));
@@ -258,7 +254,12 @@ async function main(): Promise<void> {
   });
   const [stockGroups, ourGroups] = [stock, ours].map((kafka) => {
     const p = kafka.partitioner();
-    const byPartition = kafka.group({ topic: 't', partitionMetadata, messages, partitioner: p });
+    const byPartition = kafka.group({
+      topic: 't',
+      partitionMetadata: PARTITION_METADATA,
+      messages,
+      partitioner: p,
+    });
     return Object.fromEntries(
       Object.entries(byPartition).map(([k, group]) => [k, group.map((m) => m.key).join()]),
     );
@@ -279,8 +280,8 @@ async function main(): Promise<void> {
   const fetched = (
     await RecordBatch({ records: messages.map((m, i) => stockRecord({ ...m, offsetDelta: i })) })
   ).buffer;
-  const decodeStock = await perRecordOfBatch(batchDecoding('kafkajs-stock'), fetched, BATCH);
-  const decodeOurs = await perRecordOfBatch(batchDecoding('kafkajs'), fetched, BATCH);
+  const decodeStock = await perRecordOfBatch(stock, fetched, BATCH);
+  const decodeOurs = await perRecordOfBatch(ours, fetched, BATCH);
 
   const row = (what: string, us: number, base: number, baseName: string) =>
     `| ${what} | ${fmt(us, 1)} | ${fmt(us / base, 1)}× ${baseName} |`;

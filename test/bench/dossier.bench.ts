@@ -265,8 +265,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     waitForLeaders: true,
     topics: topics.map((t) => ({ topic: t, numPartitions: PARTITIONS })),
   });
-  const producer = benchProducer(kafka);
-  await producer.connect();
+  const producer = await benchProducer(kafka);
   const processes: Array<Awaited<ReturnType<typeof startProcess>>> = [];
   const metricsUrl = new Map<Awaited<ReturnType<typeof startProcess>>, string>();
   const portalSim = async (schema: string) => {
@@ -549,8 +548,7 @@ async function baselineRun(stack: Stack, kafka: Kafka): Promise<BaselineFigures>
   );
   const watch = new StatusWatch(kafka, statusTopic);
   await watch.start();
-  const producer = benchProducer(kafka);
-  await producer.connect();
+  const producer = await benchProducer(kafka);
   try {
     const workload = new Workload('2025-07-01');
     const load = records(workload.take(BASELINE_EVENTS));

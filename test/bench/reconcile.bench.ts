@@ -141,8 +141,7 @@ async function main(): Promise<void> {
     waitForLeaders: true,
     topics: allTopics.map((topic) => ({ topic, numPartitions: topic === topics.events ? 12 : 1 })),
   });
-  const producer: Producer = benchProducer(kafka);
-  await producer.connect();
+  const producer: Producer = await benchProducer(kafka);
 
   const sim = await startPortalSim(stack, simSchema, SIMULATOR_ADMIN_TOKEN);
   const simUrl = sim.url;

@@ -388,8 +388,7 @@ async function registryRun(
     waitForLeaders: true,
     topics: topics.map((t) => ({ topic: t, numPartitions: PARTITIONS })),
   });
-  const producer = benchProducer(kafka);
-  await producer.connect();
+  const producer = await benchProducer(kafka);
   const processes: ChildProcess[] = [];
   const servicePort = await freePort();
   const portalSim = async (schema: string) => {

@@ -7,7 +7,7 @@ import type { ICustomPartitioner, PartitionerArgs } from 'kafkajs';
  * Written by hand because kafkajs' own copy emulates 64-bit arithmetic with a `Long` object per
  * operation (several allocations per four bytes of key): 7.3 µs for a status record's key against
  * 0.4 µs here, and dossier-sync partitions two status records per ingested event. The results are
- * the same numbers (murmur2.spec.ts compares both on many keys and checks the Java client's own
+ * the same numbers (partitioner.spec.ts compares both on many keys and checks the Java client's own
  * test vectors), so a key lands on the partition any other Kafka client puts it on.
  */
 export function murmur2(key: Buffer | string): number {

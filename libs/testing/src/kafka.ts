@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Consumer, EachMessagePayload, Producer } from 'kafkajs';
+import type { Consumer, EachMessagePayload, ICustomPartitioner, Producer } from 'kafkajs';
 import { kafkaPrincipalSasl } from './test-env';
 
 /**
@@ -26,11 +26,16 @@ export function testKafka(
   });
 }
 
-export async function connectedProducer(kafka: Kafka): Promise<Producer> {
+/** An idempotent producer, connected; `createPartitioner` if not kafkajs' default. */
+export async function connectedProducer(
+  kafka: Kafka,
+  createPartitioner?: ICustomPartitioner,
+): Promise<Producer> {
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    ...(createPartitioner ? { createPartitioner } : {}),
   });
   await producer.connect();
   return producer;
