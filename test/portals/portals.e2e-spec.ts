@@ -105,6 +105,57 @@ describe('portal clients against portal-sim over real HTTP', () => {
       expect(Number(calls[0]?.n)).toBe(Math.ceil(steps.length / 10));
     });
 
+    it('takes a call of steps all or nothing, keeps their order and counts them per dossier', async () => {
+      const [a, b] = [
+        dossierLifecycle(rng, { number: 9101 }),
+        dossierLifecycle(rng, { number: 9102 }),
+      ];
+      const unknown = dossierLifecycle(rng, { number: 9103 });
+      for (const life of [a, b]) await dvcqg.upsertDossier(life.final, 'c-multi-h');
+      const stepsOf = (life: typeof a, n: number) =>
+        life.steps.slice(0, n).map((s, i) => ({ ...s, NoiDungXuLy: `bước ${i + 1}` }));
+      const held = async (code: string) =>
+        (
+          await ctx.sql.query<{ key: string }>(
+            `select step->>'NoiDungXuLy' as key from "${ctx.schema}_sim".dvcqg_step where ma_ho_so = $1 order by id`,
+            [code],
+          )
+        ).map((r) => r.key);
+      // One step names a dossier the portal does not hold: nothing of the call is written.
+      const refused = (await dvcqg
+        .pushSteps([...stepsOf(a, 2), ...stepsOf(unknown, 1), ...stepsOf(b, 2)], 'c-multi-x')
+        .catch((e: unknown) => e)) as PortalCallError;
+      expect(refused).toBeInstanceOf(PortalCallError);
+      expect(refused.portalCode).toBe('04');
+      expect(refused.portalMessage).toBe(`Không tìm thấy hồ sơ: ${unknown.code}`);
+      expect([await held(a.code), await held(b.code)]).toEqual([[], []]);
+      expect(await effects('dvcqg', a.code)).toEqual([
+        expect.objectContaining({ operation: 'header' }),
+      ]);
+      // Interleaved steps of two dossiers: each keeps its order and its own count.
+      const [sa, sb] = [stepsOf(a, 4), stepsOf(b, 3)];
+      await dvcqg.pushSteps([sa[0], sb[0], sa[1], sb[1], sa[2], sb[2], sa[3]] as never, 'c-multi');
+      expect(await held(a.code)).toEqual(['bước 1', 'bước 2', 'bước 3', 'bước 4']);
+      expect(await held(b.code)).toEqual(['bước 1', 'bước 2', 'bước 3']);
+      expect(await effects('dvcqg', b.code)).toEqual([
+        expect.objectContaining({ operation: 'header', writes: 1, changes: 1 }),
+        expect.objectContaining({ operation: 'step', writes: 3, changes: 3 }),
+      ]);
+    });
+
+    it('answers "already exists" to an insert of a dossier it holds, without counting a write', async () => {
+      const life = dossierLifecycle(rng, { number: 9104 });
+      // Concurrent inserts of one new dossier: one inserts it, the others are told it exists.
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => dvcqg.sendHeader(life.final, false, `c-race-${i}`)),
+      );
+      expect(answers.filter((a) => a === 'inserted')).toHaveLength(1);
+      // The client re-sends "already exists" as an update: five updates that changed nothing.
+      expect(await effects('dvcqg', life.code)).toEqual([
+        expect.objectContaining({ operation: 'header', writes: 6, changes: 1 }),
+      ]);
+    });
+
     it('recognises "already exists" in every form it comes in (03, 3, -3, or only the words) and updates instead', async () => {
       const forms = new Set<string>();
       for (let i = 0; i < 24; i += 1) {

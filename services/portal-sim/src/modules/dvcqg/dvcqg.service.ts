@@ -117,7 +117,28 @@ export class DvcqgService {
     isUpdating: boolean,
     item: Record<string, unknown>,
   ): Promise<{ error_code: string; message: string }> {
-    const outcome = await this.store.db.transaction(async (tx) => {
+    const outcome = await this.headerOutcome(unit, isUpdating, item);
+    if (outcome.error_code === DVCQG_CODES.ok && typeof item.MaHoSo === 'string') {
+      const drift = this.faults.shouldDrift('dvcqg');
+      if (drift) await this.store.drift(item.MaHoSo, drift);
+    }
+    return outcome;
+  }
+
+  private async headerOutcome(
+    unit: string,
+    isUpdating: boolean,
+    item: Record<string, unknown>,
+  ): Promise<{ error_code: string; message: string }> {
+    // An insert of a valid header (what every new dossier sends) takes one statement; whether
+    // the portal held it already is the insert's own answer. The rest read the stored header.
+    if (!isUpdating && headerProblem(item, undefined) === undefined) {
+      const header = item as DossierHeader;
+      return (await this.store.insertNew(unit, header))
+        ? { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok }
+        : alreadyExists(header.MaHoSo);
+    }
+    return this.store.db.transaction(async (tx) => {
       const previous =
         typeof item.MaHoSo === 'string'
           ? await this.store.headerForUpdate(tx, item.MaHoSo)
@@ -134,11 +155,6 @@ export class DvcqgService {
       await this.effects.record(tx, 'dvcqg', header.MaHoSo, 'header', changed);
       return { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok };
     });
-    if (outcome.error_code === DVCQG_CODES.ok && typeof item.MaHoSo === 'string') {
-      const drift = this.faults.shouldDrift('dvcqg');
-      if (drift) await this.store.drift(item.MaHoSo, drift);
-    }
-    return outcome;
   }
 
   private async pushSteps(data: unknown): Promise<DvcqgAnswer> {
@@ -150,21 +166,10 @@ export class DvcqgService {
     const problem = steps.map(stepProblem).find((p) => p !== undefined);
     if (problem) return { error_code: DVCQG_CODES.invalidData, message: problem };
     // All or nothing: a batch of steps is one call.
-    return this.store.db.transaction(async (tx) => {
-      for (const step of steps) {
-        if (!(await this.store.exists(tx, step.MaHoSo as string))) {
-          return {
-            error_code: DVCQG_CODES.notFound,
-            message: `${DVCQG_MESSAGES.notFound}: ${String(step.MaHoSo)}`,
-          };
-        }
-      }
-      for (const step of steps) {
-        await this.store.appendStep(tx, step);
-        await this.effects.record(tx, 'dvcqg', step.MaHoSo as string, 'step', true);
-      }
-      return { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok };
-    });
+    const { missing } = await this.store.appendSteps(steps);
+    return missing === undefined
+      ? { error_code: DVCQG_CODES.ok, message: DVCQG_MESSAGES.ok }
+      : { error_code: DVCQG_CODES.notFound, message: `${DVCQG_MESSAGES.notFound}: ${missing}` };
   }
 
   /** A list, empty when the portal holds nothing; the header as held, never its processing steps. */

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
+import { countEffects } from '../effects/effects.store';
 import type { DossierHeader } from './dvcqg.rules';
 
 @Injectable()
@@ -33,8 +34,51 @@ export class DvcqgStore {
     ]);
   }
 
-  async appendStep(tx: EntityManager, step: Record<string, unknown>): Promise<void> {
-    await tx.query('insert into dvcqg_step (ma_ho_so, step) values ($1, $2)', [step.MaHoSo, step]);
+  /**
+   * Inserts a new dossier and counts the write, unless the portal holds it already: true when
+   * inserted. One statement (a concurrent insert of the same dossier is "already exists", not an
+   * error). A capacity figure of bench:dossier is measured against this simulator: it must not
+   * spend round trips a real portal would not.
+   */
+  async insertNew(unit: string, header: DossierHeader): Promise<boolean> {
+    const rows: Array<{ inserted: number }> = await this.db.query(
+      `with inserted as (
+         insert into dvcqg_dossier (ma_ho_so, unit, header) values ($1, $2, $3)
+         on conflict (ma_ho_so) do nothing returning ma_ho_so
+       ), counted as (
+         ${countEffects(`select 'dvcqg', ma_ho_so, 'header', 1, 1 from inserted`)}
+       )
+       select count(*)::int inserted from inserted`,
+      [header.MaHoSo, unit, header],
+    );
+    return rows[0]?.inserted === 1;
+  }
+
+  /**
+   * Appends steps in the order given and counts them as writes, all or nothing: when one names a
+   * dossier the portal does not hold, nothing is written and the first such dossier is returned.
+   * One statement, where a step at a time took three round trips.
+   */
+  async appendSteps(steps: Array<Record<string, unknown>>): Promise<{ missing?: string }> {
+    const rows: Array<{ missing: string | null }> = await this.db.query(
+      `with input as (
+         select t.ma, t.step, t.n from unnest($1::text[], $2::jsonb[]) with ordinality as t(ma, step, n)
+       ), missing as (
+         select i.ma from input i
+         where not exists (select 1 from dvcqg_dossier d where d.ma_ho_so = i.ma)
+         order by i.n limit 1
+       ), appended as (
+         insert into dvcqg_step (ma_ho_so, step)
+         select ma, step from input where not exists (select 1 from missing) order by n
+         returning ma_ho_so
+       ), counted as (
+         ${countEffects(`select 'dvcqg', ma_ho_so, 'step', count(*), count(*) from appended group by ma_ho_so`)}
+       )
+       select (select ma from missing) as missing`,
+      [steps.map((s) => s.MaHoSo), steps.map((s) => JSON.stringify(s))],
+    );
+    const missing = rows[0]?.missing;
+    return missing == null ? {} : { missing };
   }
 
   async lookup(
@@ -50,13 +94,6 @@ export class DvcqgStore {
       [maHoSo],
     );
     return { header: rows[0].header, steps: steps.map((s) => s.step) };
-  }
-
-  async exists(tx: EntityManager, maHoSo: string): Promise<boolean> {
-    const rows: unknown[] = await tx.query('select 1 from dvcqg_dossier where ma_ho_so = $1', [
-      maHoSo,
-    ]);
-    return returnedRows(rows).length > 0;
   }
 
   /** Drift: change a stored header behind the caller's back, or delete the dossier. */

@@ -16,6 +16,18 @@ export interface WriteEffect {
 }
 
 /**
+ * Adds write effects to `write_effect`: `source` is a query (or a data-modifying CTE's name read
+ * by one) yielding (api, entity_key, operation, writes, changes), one row per entity and
+ * operation. For statements that count their writes in the same statement (dvcqg.store).
+ */
+export function countEffects(source: string): string {
+  return `insert into write_effect (api, entity_key, operation, writes, changes) ${source}
+    on conflict (api, entity_key, operation)
+    do update set writes = write_effect.writes + excluded.writes,
+      changes = write_effect.changes + excluded.changes, last_write_at = now()`;
+}
+
+/**
  * Counts, per entity, every accepted write and every write that changed state: tests compare
  * them with the changes they sent to prove "exactly one effect per change".
  */
@@ -30,12 +42,12 @@ export class EffectsStore {
     operation: string,
     changed: boolean,
   ): Promise<void> {
-    await tx.query(
-      `insert into write_effect (api, entity_key, operation, writes, changes) values ($1, $2, $3, 1, $4)
-       on conflict (api, entity_key, operation)
-       do update set writes = write_effect.writes + 1, changes = write_effect.changes + excluded.changes, last_write_at = now()`,
-      [api, entityKey, operation, changed ? 1 : 0],
-    );
+    await tx.query(countEffects('values ($1, $2, $3, 1, $4::integer)'), [
+      api,
+      entityKey,
+      operation,
+      changed ? 1 : 0,
+    ]);
   }
 
   async list(filter: { api?: string; entityKey?: string }): Promise<WriteEffect[]> {
