@@ -234,6 +234,13 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(successful?.parts).toEqual(life.steps.map((s) => s.MaBuocXuLy));
     expect(await statusCount('RETRYING')).toBeGreaterThanOrEqual(1);
     expect(await statusCount('SYNCED')).toBe(1);
+    // SYNCED names the newest event the portal now reflects: here a step (its last event),
+    // marked pushed by the very statement that made the dossier SYNCED.
+    expect(life.events.at(-1)?.kind).toBe('step');
+    const [synced] = await ctx.sql.query<{ sequence: number }>(
+      `select (payload->>'sequence')::int as sequence from outbox_status where payload->>'state' = 'SYNCED'`,
+    );
+    expect(synced?.sequence).toBe(life.events.at(-1)?.sequence);
   });
 
   it('a permanent rejection is REJECTED with the portal words, and is not retried', async () => {

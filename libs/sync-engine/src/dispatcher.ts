@@ -484,24 +484,29 @@ export class Dispatcher {
   ): Promise<Array<boolean | undefined>> {
     const counts = { synced: 0, awaiting: 0 };
     const held = await this.options.dataSource.transaction(async (tx) => {
-      const held = await lockHeldLeases(
-        tx,
-        batch.map((s) => s.entity),
-        wait,
+      // One statement locks the rows still held under these leases (as heldLeases: a batch skips
+      // a row another writer holds), marks the parts the portal took and sets each row's new state
+      // (four round trips before, with the transaction's own two). Its parts are marked in the same
+      // snapshot, so "complete" and the newest pushed part count the ones marked now as pushed.
+      const pushed = batch.flatMap((s) =>
+        s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey })),
       );
-      const mine = batch.filter((s) => held.has(entityRowKey(s.entity)));
-      if (mine.length === 0) return held;
-      await markParts(
-        tx,
-        mine.flatMap((s) => s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey }))),
-      );
-      // The row may have a newer desired state (ingest went on during the push): then it stays
-      // PENDING. A two-phase portal that accepted it is answered later: AWAITING_RESULT.
+      const unpushed = `from sync_entity_part p
+        where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null
+          and not exists (select 1 from marking m where m.entity_type = p.entity_type
+                            and m.entity_key = p.entity_key and m.part_key = p.part_key)`;
       const complete = `e.desired_fingerprint = i.fingerprint and e.parts_version = i.parts_version
-        and not exists (select 1 from sync_entity_part p
-                        where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null)`;
+        and not exists (select 1 ${unpushed})`;
       const updated: unknown = await tx.query(
-        prepared(`update sync_entity e set
+        prepared(`with held as (${heldLeases(wait)}), marking as (
+           select m.entity_type, m.entity_key, m.part_key
+           from unnest($11::text[], $12::text[], $13::text[]) as m(entity_type, entity_key, part_key)
+           join held h on h.entity_type = m.entity_type and h.entity_key = m.entity_key
+         ), marked as (
+           update sync_entity_part p set pushed_at = now() from marking m
+           where p.entity_type = m.entity_type and p.entity_key = m.entity_key and p.part_key = m.part_key
+         )
+         update sync_entity e set
            synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
            lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
            state = case when ${complete} then i.done_state else 'PENDING' end,
@@ -519,23 +524,30 @@ export class Dispatcher {
          from unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
                      $7::text[], $8::boolean[], $9::text[], $10::double precision[])
            as i(entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms)
+         join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
          where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
          returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
            greatest(e.source_sequence, (
              select max(p.source_sequence) from sync_entity_part p
-             where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is not null
+             where p.entity_type = e.entity_type and p.entity_key = e.entity_key
+               and (p.pushed_at is not null or exists (
+                 select 1 from marking m where m.entity_type = p.entity_type
+                   and m.entity_key = p.entity_key and m.part_key = p.part_key))
            )) as reflected_sequence`),
         [
-          mine.map((s) => s.entity.entityType),
-          mine.map((s) => s.entity.entityKey),
-          mine.map((s) => s.entity.token),
-          mine.map((s) => s.entity.desiredFingerprint),
-          mine.map((s) => JSON.stringify(s.receipt)),
-          mine.map((s) => s.entity.partsVersion),
-          mine.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
-          mine.map((s) => s.receipt.awaiting !== undefined),
-          mine.map((s) => s.receipt.awaiting?.reference ?? null),
-          mine.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
+          batch.map((s) => s.entity.entityType),
+          batch.map((s) => s.entity.entityKey),
+          batch.map((s) => s.entity.token),
+          batch.map((s) => s.entity.desiredFingerprint),
+          batch.map((s) => JSON.stringify(s.receipt)),
+          batch.map((s) => s.entity.partsVersion),
+          batch.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
+          batch.map((s) => s.receipt.awaiting !== undefined),
+          batch.map((s) => s.receipt.awaiting?.reference ?? null),
+          batch.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
+          pushed.map((p) => p.entityType),
+          pushed.map((p) => p.entityKey),
+          pushed.map((p) => p.partKey),
         ],
       );
       const rows = returnedRows<{
@@ -547,7 +559,9 @@ export class Dispatcher {
         next_poll_at: Date | null;
         drift_detected: DriftMark | null;
       }>(updated);
-      const byKey = new Map(mine.map((s) => [entityRowKey(s.entity), s]));
+      // The rows updated are the rows held (locked, the lease still that token).
+      const held = new Set(rows.map(rowKey));
+      const byKey = new Map(batch.map((s) => [entityRowKey(s.entity), s]));
       const statuses: SyncStatus[] = [];
       const repaired: Array<{ entity: Claimed; sequence: number; mark: DriftMark }> = [];
       for (const row of rows) {

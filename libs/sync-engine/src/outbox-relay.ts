@@ -129,7 +129,7 @@ export class OutboxRelay {
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.loop = new RoundLoop(
-      () => this.runOnce(),
+      () => this.round(),
       options.wakeup ?? new Wakeup(),
       options.idleMs,
       options.onError ??
@@ -178,10 +178,19 @@ export class OutboxRelay {
       .finally(() => session.release().catch(() => undefined));
   }
 
+  /** Publishes a round; how many rows it published (set aside included). */
   async runOnce(): Promise<number> {
+    return (await this.round()).rows;
+  }
+
+  /**
+   * One round, and whether more rows may be waiting: only when it took a full batch. Fewer
+   * statuses than the batch means every unpublished row was taken (each row holds at least one).
+   */
+  private async round(): Promise<{ rows: number; more: boolean }> {
     const { producer, batchSize } = this.options;
     const session = await this.lead();
-    if (!session) return 0;
+    if (!session) return { rows: 0, more: false };
     try {
       // Rows in id order until about batchSize statuses (a batch row counts its statuses; the
       // first row is taken whatever its size). The cut is made on ids and counts alone: only the
@@ -197,11 +206,13 @@ export class OutboxRelay {
           order by o.id`),
         [batchSize],
       )) as OutboxRow[];
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { rows: 0, more: false };
+      let taken = 0;
       const byTopic = new Map<string, Encoded[]>();
       const sendable: string[] = [];
       let statuses = 0;
       for (const row of rows) {
+        taken += this.statusCount(row);
         const { messages, failures } = this.encodeRow(row);
         for (const [topic, message] of messages) {
           const group = byTopic.get(topic) ?? [];
@@ -227,7 +238,7 @@ export class OutboxRelay {
           [sendable],
         );
       this.published += statuses;
-      return rows.length;
+      return { rows: rows.length, more: taken >= batchSize };
     } catch (err) {
       // Our connection may be gone (and the lock with it): lead again next round, or let another.
       await this.resign();

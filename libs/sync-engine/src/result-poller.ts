@@ -76,6 +76,9 @@ export type FactOutcome = 'applied' | 'duplicate' | 'stale' | 'settled' | 'unkno
 const MESSAGE_MAX = 500;
 const AWAITING = `state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
 
+/** Entities asked about per round when the target does not say (PushTarget.pollBatch). */
+const POLL_BATCH = 20;
+
 /**
  * The second phase of a two-phase target: a portal that accepted a submission (AWAITING_RESULT)
  * answers later. Due entities are claimed in batches (`pollBatch`, SKIP LOCKED, under a lease
@@ -101,8 +104,11 @@ export class ResultPoller {
   private readonly loop: RoundLoop;
 
   constructor(private readonly options: ResultPollerOptions) {
+    // A round that asked about fewer than a batch took every entity due: the next waits.
     this.loop = new RoundLoop(
-      () => this.runOnce(),
+      async () => ({
+        more: (await this.runOnce()) >= (options.pushTarget.pollBatch ?? POLL_BATCH),
+      }),
       options.wakeup ?? new Wakeup(),
       options.idleMs,
       options.onError ?? ((e: unknown) => process.stderr.write(`poll failed: ${String(e)}\n`)),
@@ -121,7 +127,7 @@ export class ResultPoller {
   async runOnce(): Promise<number> {
     const target = this.options.pushTarget;
     if (!target.poll || target.blocked()) return 0;
-    const rows = await this.claim(target.pollBatch ?? 20);
+    const rows = await this.claim(target.pollBatch ?? POLL_BATCH);
     if (rows.length === 0) return 0;
     const entities: AwaitingEntity[] = rows.map((r) => ({
       entityType: r.entity_type,

@@ -34,16 +34,24 @@ export class Wakeup {
 }
 
 /**
- * A worker loop: runs `round` again at once while it finds work (it returns how much), and after
- * `idleMs` — or sooner, on a notify — when it finds none. A failed round is reported and the loop
- * goes on. `stop()` lets the round in progress finish.
+ * What a round did: how much work it found, or whether more may be waiting. A round that took less
+ * than its batch limit took everything there was: running it again at once would only find nothing
+ * (a round trip to the database for each round that did work: half of the outbox relay's reads).
+ */
+export type RoundResult = number | { more: boolean };
+
+/**
+ * A worker loop: runs `round` again at once while more work may be waiting (it found some, or
+ * says so), and after `idleMs` — or sooner, on a notify — when not. A notify that came during a
+ * round is remembered (see Wakeup), so work committed meanwhile is not left for the idle wait. A
+ * failed round is reported and the loop goes on. `stop()` lets the round in progress finish.
  */
 export class RoundLoop {
   private running = false;
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly round: () => Promise<number>,
+    private readonly round: () => Promise<RoundResult>,
     private readonly wakeup: Wakeup,
     private readonly idleMs: number,
     private readonly onError: (err: unknown) => void,
@@ -54,11 +62,12 @@ export class RoundLoop {
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
-        const n = await this.round().catch((err: unknown) => {
+        const result = await this.round().catch((err: unknown): RoundResult => {
           this.onError(err);
           return 0;
         });
-        if (n === 0 && this.running) await this.wakeup.wait(this.idleMs);
+        const more = typeof result === 'number' ? result > 0 : result.more;
+        if (!more && this.running) await this.wakeup.wait(this.idleMs);
       }
     })();
   }
