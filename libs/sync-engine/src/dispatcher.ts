@@ -161,6 +161,62 @@ async function markParts(
   );
 }
 
+/** In recordSuccessesSql: part `p` is among those the statement marks pushed. */
+const MARKED_NOW = `exists (select 1 from marking m where m.entity_type = p.entity_type
+  and m.entity_key = p.entity_key and m.part_key = p.part_key)`;
+
+/**
+ * Whether an entity's push is complete: the state pushed is still the desired one and no part is
+ * left unpushed (the parts the statement marks now count as pushed: same snapshot).
+ */
+const COMPLETE = `e.desired_fingerprint = i.fingerprint and e.parts_version = i.parts_version
+  and not exists (select 1 from sync_entity_part p
+    where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null
+      and not ${MARKED_NOW})`;
+
+/**
+ * Records a batch of successful pushes in one statement: locks the rows still held under their
+ * leases (heldLeases: a batch skips a row another writer holds), marks the parts the portal took
+ * and sets each row's new state. Built once per variant (a batch, or one row that may wait).
+ */
+const recordSuccessesSql = (wait: boolean) =>
+  prepared(`with held as (${heldLeases(wait)}), marking as (
+   select m.entity_type, m.entity_key, m.part_key
+   from unnest($11::text[], $12::text[], $13::text[]) as m(entity_type, entity_key, part_key)
+   join held h on h.entity_type = m.entity_type and h.entity_key = m.entity_key
+ ), marked as (
+   update sync_entity_part p set pushed_at = now() from marking m
+   where p.entity_type = m.entity_type and p.entity_key = m.entity_key and p.part_key = m.part_key
+ )
+ update sync_entity e set
+   synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
+   lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
+   state = case when ${COMPLETE} then i.done_state else 'PENDING' end,
+   -- Still the same submission at the portal (only parts were pushed): the wait goes on.
+   awaiting_since = case when i.awaiting and ${COMPLETE} then
+     case when e.result_reference = i.reference then coalesce(e.awaiting_since, now()) else now() end
+     else null end,
+   polls = case when i.awaiting and e.result_reference = i.reference then e.polls else 0 end,
+   -- A push that awaits nothing (an amendment after the result) keeps the result.
+   result = case when i.awaiting and e.result_reference is distinct from i.reference then null else e.result end,
+   result_reference = coalesce(i.reference, e.result_reference), supplement = null,
+   next_poll_at = case when i.awaiting and ${COMPLETE}
+     then now() + make_interval(secs => i.poll_ms / 1000) else null end,
+   next_attempt_at = now(), updated_at = now()
+ from unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
+             $7::text[], $8::boolean[], $9::text[], $10::double precision[])
+   as i(entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms)
+ join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
+ where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+ returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
+   greatest(e.source_sequence, (
+     select max(p.source_sequence) from sync_entity_part p
+     where p.entity_type = e.entity_type and p.entity_key = e.entity_key
+       and (p.pushed_at is not null or ${MARKED_NOW})
+   )) as reflected_sequence`);
+const RECORD_BATCH = recordSuccessesSql(false);
+const RECORD_ONE = recordSuccessesSql(true);
+
 /**
  * Dispatch (docs/architecture.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
  * push per entity in flight; several instances share the work), pushes the latest desired state
@@ -484,72 +540,25 @@ export class Dispatcher {
   ): Promise<Array<boolean | undefined>> {
     const counts = { synced: 0, awaiting: 0 };
     const held = await this.options.dataSource.transaction(async (tx) => {
-      // One statement locks the rows still held under these leases (as heldLeases: a batch skips
-      // a row another writer holds), marks the parts the portal took and sets each row's new state
-      // (four round trips before, with the transaction's own two). Its parts are marked in the same
-      // snapshot, so "complete" and the newest pushed part count the ones marked now as pushed.
+      // One statement for what took three (recordSuccessesSql), then the statuses.
       const pushed = batch.flatMap((s) =>
         s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey })),
       );
-      const unpushed = `from sync_entity_part p
-        where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null
-          and not exists (select 1 from marking m where m.entity_type = p.entity_type
-                            and m.entity_key = p.entity_key and m.part_key = p.part_key)`;
-      const complete = `e.desired_fingerprint = i.fingerprint and e.parts_version = i.parts_version
-        and not exists (select 1 ${unpushed})`;
-      const updated: unknown = await tx.query(
-        prepared(`with held as (${heldLeases(wait)}), marking as (
-           select m.entity_type, m.entity_key, m.part_key
-           from unnest($11::text[], $12::text[], $13::text[]) as m(entity_type, entity_key, part_key)
-           join held h on h.entity_type = m.entity_type and h.entity_key = m.entity_key
-         ), marked as (
-           update sync_entity_part p set pushed_at = now() from marking m
-           where p.entity_type = m.entity_type and p.entity_key = m.entity_key and p.part_key = m.part_key
-         )
-         update sync_entity e set
-           synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
-           lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
-           state = case when ${complete} then i.done_state else 'PENDING' end,
-           -- Still the same submission at the portal (only parts were pushed): the wait goes on.
-           awaiting_since = case when i.awaiting and ${complete} then
-             case when e.result_reference = i.reference then coalesce(e.awaiting_since, now()) else now() end
-             else null end,
-           polls = case when i.awaiting and e.result_reference = i.reference then e.polls else 0 end,
-           -- A push that awaits nothing (an amendment after the result) keeps the result.
-           result = case when i.awaiting and e.result_reference is distinct from i.reference then null else e.result end,
-           result_reference = coalesce(i.reference, e.result_reference), supplement = null,
-           next_poll_at = case when i.awaiting and ${complete}
-             then now() + make_interval(secs => i.poll_ms / 1000) else null end,
-           next_attempt_at = now(), updated_at = now()
-         from unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
-                     $7::text[], $8::boolean[], $9::text[], $10::double precision[])
-           as i(entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms)
-         join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
-         where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
-         returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
-           greatest(e.source_sequence, (
-             select max(p.source_sequence) from sync_entity_part p
-             where p.entity_type = e.entity_type and p.entity_key = e.entity_key
-               and (p.pushed_at is not null or exists (
-                 select 1 from marking m where m.entity_type = p.entity_type
-                   and m.entity_key = p.entity_key and m.part_key = p.part_key))
-           )) as reflected_sequence`),
-        [
-          batch.map((s) => s.entity.entityType),
-          batch.map((s) => s.entity.entityKey),
-          batch.map((s) => s.entity.token),
-          batch.map((s) => s.entity.desiredFingerprint),
-          batch.map((s) => JSON.stringify(s.receipt)),
-          batch.map((s) => s.entity.partsVersion),
-          batch.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
-          batch.map((s) => s.receipt.awaiting !== undefined),
-          batch.map((s) => s.receipt.awaiting?.reference ?? null),
-          batch.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
-          pushed.map((p) => p.entityType),
-          pushed.map((p) => p.entityKey),
-          pushed.map((p) => p.partKey),
-        ],
-      );
+      const updated: unknown = await tx.query(wait ? RECORD_ONE : RECORD_BATCH, [
+        batch.map((s) => s.entity.entityType),
+        batch.map((s) => s.entity.entityKey),
+        batch.map((s) => s.entity.token),
+        batch.map((s) => s.entity.desiredFingerprint),
+        batch.map((s) => JSON.stringify(s.receipt)),
+        batch.map((s) => s.entity.partsVersion),
+        batch.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
+        batch.map((s) => s.receipt.awaiting !== undefined),
+        batch.map((s) => s.receipt.awaiting?.reference ?? null),
+        batch.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
+        pushed.map((p) => p.entityType),
+        pushed.map((p) => p.entityKey),
+        pushed.map((p) => p.partKey),
+      ]);
       const rows = returnedRows<{
         entity_type: string;
         entity_key: string;
