@@ -234,6 +234,32 @@ export class SyncWorld {
       },
       { timeoutMs, intervalMs: 300 },
     );
+    // Published is not yet seen: the world's status consumers read what the relay sent.
+    await this.waitForConsumed(this.statuses, this.statusTopic, timeoutMs);
+    await this.waitForConsumed(this.statusesV2, this.statusV2Topic, timeoutMs);
+  }
+
+  /**
+   * Until `consumer` (which reads `topic` alone) holds every record `topic` holds now, a replay's
+   * repeats included; returns that count.
+   */
+  private async waitForConsumed(
+    consumer: RecordingConsumer,
+    topic: string,
+    timeoutMs = 30_000,
+  ): Promise<number> {
+    const admin = this.ctx.kafka.admin();
+    await admin.connect();
+    let held = 0;
+    try {
+      for (const p of await admin.fetchTopicOffsets(topic)) held += Number(p.high) - Number(p.low);
+    } finally {
+      await admin.disconnect();
+    }
+    await expectEventually(() => expect(consumer.messages.length).toBeGreaterThanOrEqual(held), {
+      timeoutMs,
+    });
+    return held;
   }
 
   /** sync.status events seen, one per event id (a relay replay after a crash repeats an id). */
@@ -273,19 +299,7 @@ export class SyncWorld {
    * sync.health event. Runs when the world is cleaned up, after its test.
    */
   async expectNoPersonalDataInClear(): Promise<void> {
-    const admin = this.ctx.kafka.admin();
-    await admin.connect();
-    let produced = 0;
-    try {
-      for (const p of await admin.fetchTopicOffsets(this.topic))
-        produced += Number(p.high) - Number(p.low);
-    } finally {
-      await admin.disconnect();
-    }
-    await expectEventually(
-      () => expect(this.input.messages.length).toBeGreaterThanOrEqual(produced),
-      { timeoutMs: 30_000 },
-    );
+    const produced = await this.waitForConsumed(this.input, this.topic);
     const watch = new PersonalDataWatch();
     for (const m of this.input.messages) watch.plant(m.value);
     const planted = watch.size > 0 || produced === 0;
