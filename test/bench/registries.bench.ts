@@ -487,9 +487,13 @@ async function registryRun(
       throw new Error(
         `${registry.name} run ${run}: the registry did not accept every registration`,
       );
-    const acceptedSeconds = (Date.now() - firstAt) / 1000;
-    const cpuPush = cpu.stop();
-    if (!(await waitFor(allAnswered, 600, 250))) {
+    /**
+     * Until every accepted registration has its answer. A phase starts only then: answers still to
+     * be polled (civil status asks with LayKetQua) would otherwise share the gateway's slots and
+     * the CPU with the next phase's pushes, and phases would add up.
+     */
+    const waitAnswered = async (after: string) => {
+      if (await waitFor(allAnswered, 600, 250)) return;
       // What the ledger says about the ones still waiting, so a failed run shows where they stand.
       const waiting = await db.query<{
         state: string;
@@ -504,11 +508,14 @@ async function registryRun(
         [registry.target],
       );
       throw new Error(
-        `${registry.name} run ${run}: the registry's answers did not all arrive within 600 s; still waiting: ${waiting.rows
+        `${registry.name} run ${run}: the registry's answers ${after} did not all arrive within 600 s; still waiting: ${waiting.rows
           .map((r) => `${r.n} ${r.state} (polls up to ${r.polls}, next poll in ${r.next_poll})`)
           .join(', ')}`,
       );
-    }
+    };
+    const acceptedSeconds = (Date.now() - firstAt) / 1000;
+    const cpuPush = cpu.stop();
+    await waitAnswered('to the first load');
     const answeredSeconds = (Date.now() - firstAt) / 1000;
     log(
       `${registry.name} run ${run}: all accepted after ${fmt(acceptedSeconds, 1)} s, answered after ${fmt(answeredSeconds, 1)} s`,
@@ -526,7 +533,7 @@ async function registryRun(
       const offered = registrations.map((i) => paced[i] as Paced);
       const offeredAt = registrations.map((i) => sentAt[i] as number);
       // Past the wait, what is not accepted yet counts as Infinity (reported as more than the
-      // wait); the queue then empties before the next phase, so phases do not add up.
+      // wait); the queue then empties, answers included, before the next phase.
       const times =
         (await offeredTimes(watch, offered, offeredAt, LATENCY_WAIT_SECONDS)) ??
         reachedTimes(watch, offered, offeredAt);
@@ -534,6 +541,7 @@ async function registryRun(
         throw new Error(
           `${registry.name} run ${run}: events offered at ${rate}/s were not accepted within 900 s`,
         );
+      await waitAnswered(`to the events offered at ${rate}/s`);
       latency.push({
         rate,
         p50: percentile(times, 50),
