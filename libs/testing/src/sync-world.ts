@@ -235,30 +235,45 @@ export class SyncWorld {
       { timeoutMs, intervalMs: 300 },
     );
     // Published is not yet seen: the world's status consumers read what the relay sent.
-    await this.waitForConsumed(this.statuses, this.statusTopic, timeoutMs);
-    await this.waitForConsumed(this.statusesV2, this.statusV2Topic, timeoutMs);
+    await this.waitForConsumed(
+      [
+        [this.statuses, this.statusTopic],
+        [this.statusesV2, this.statusV2Topic],
+      ],
+      timeoutMs,
+    );
   }
 
   /**
-   * Until `consumer` (which reads `topic` alone) holds every record `topic` holds now, a replay's
-   * repeats included; returns that count.
+   * Until each consumer (which reads its topic alone) holds every record its topic holds now, a
+   * replay's repeats included (the topics' offsets, read on one admin connection); returns those
+   * counts.
    */
   private async waitForConsumed(
-    consumer: RecordingConsumer,
-    topic: string,
+    pairs: Array<[RecordingConsumer, string]>,
     timeoutMs = 30_000,
-  ): Promise<number> {
+  ): Promise<number[]> {
     const admin = this.ctx.kafka.admin();
     await admin.connect();
-    let held = 0;
+    const held: number[] = [];
     try {
-      for (const p of await admin.fetchTopicOffsets(topic)) held += Number(p.high) - Number(p.low);
+      for (const [, topic] of pairs)
+        held.push(
+          (await admin.fetchTopicOffsets(topic)).reduce(
+            (n, p) => n + Number(p.high) - Number(p.low),
+            0,
+          ),
+        );
     } finally {
       await admin.disconnect();
     }
-    await expectEventually(() => expect(consumer.messages.length).toBeGreaterThanOrEqual(held), {
-      timeoutMs,
-    });
+    await expectEventually(
+      () => {
+        for (const [i, [consumer]] of pairs.entries())
+          expect(consumer.messages.length).toBeGreaterThanOrEqual(held[i] ?? 0);
+      },
+      { timeoutMs },
+    );
     return held;
   }
 
@@ -299,7 +314,7 @@ export class SyncWorld {
    * sync.health event. Runs when the world is cleaned up, after its test.
    */
   async expectNoPersonalDataInClear(): Promise<void> {
-    const produced = await this.waitForConsumed(this.input, this.topic);
+    const [produced] = await this.waitForConsumed([[this.input, this.topic]]);
     const watch = new PersonalDataWatch();
     for (const m of this.input.messages) watch.plant(m.value);
     const planted = watch.size > 0 || produced === 0;
