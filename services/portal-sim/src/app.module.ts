@@ -7,6 +7,7 @@ import { PortalSimSettings } from './config/portal-sim.settings';
 import { PortalState1763800000000 } from './infrastructure/migrations/1763800000000-portal-state';
 import { Registries1763800000900 } from './infrastructure/migrations/1763800000900-registries';
 import { LandReceived1763800001000 } from './infrastructure/migrations/1763800001000-land-received';
+import { LookupIndexes1763800001100 } from './infrastructure/migrations/1763800001100-lookup-indexes';
 import { HealthModule } from './modules/health/health.module';
 import { PortalsModule } from './modules/portals.module';
 
@@ -17,7 +18,12 @@ export class AppModule {
     const persistence = {
       url: config.DATABASE_URL,
       schema: config.PORTAL_SIM_SCHEMA,
-      migrations: [PortalState1763800000000, Registries1763800000900, LandReceived1763800001000],
+      migrations: [
+        PortalState1763800000000,
+        Registries1763800000900,
+        LandReceived1763800001000,
+        LookupIndexes1763800001100,
+      ],
       applicationName: 'portal-sim',
     };
     return {

@@ -40,6 +40,19 @@ interface Row {
 }
 
 const MODULES: readonly string[] = ['LTKS', 'LTKT', 'LTKH'];
+
+/**
+ * The registry's lookups by something other than a registration's id, on tables that grow with
+ * every registration: each has an index (migration LookupIndexes1763800001100), and
+ * test/lookups.e2e-spec.ts checks that PostgreSQL uses it.
+ */
+export const CIVIL_LOOKUPS = {
+  /** A registration's amendments, applied again to whatever is submitted again. */
+  amendmentsOf: 'select data from civil_amendment where ma_ho_so = $1 order by received_at',
+  /** Whether a birth certificate (maGCS) was already used by a registration not refused. */
+  certificateUsed: `select 1 from civil_registration
+     where module = 'LTKS' and payload->>'maGCS' = $1 and outcome <> 'refused'`,
+} as const;
 const REQUIRED: Record<CivilModule, string[]> = {
   LTKS: ['nksHoTen', 'nksGioiTinh', 'nksNgaySinh', 'meHoTen', 'meSoGiayToTuyThan'],
   LTKT: ['nktHoTen', 'nktNgaySinh', 'nktNgayChet', 'gbtSo'],
@@ -147,10 +160,7 @@ export class CivilStatusService {
       // Amendments already recorded stay applied to whatever is submitted again.
       const amendments: Array<{
         data: { noiDungThayDoi?: Array<{ truong?: unknown; giaTriMoi?: unknown }> };
-      }> = await tx.query(
-        'select data from civil_amendment where ma_ho_so = $1 order by received_at',
-        [s.id],
-      );
+      }> = await tx.query(CIVIL_LOOKUPS.amendmentsOf, [s.id]);
       for (const a of amendments)
         for (const c of a.data.noiDungThayDoi ?? [])
           if (typeof c.truong === 'string') s.record[c.truong] = c.giaTriMoi;
@@ -178,12 +188,8 @@ export class CivilStatusService {
       // Two submissions of one certificate at once (two sync instances) must not both find it
       // unused: the check and the insert are serialised per certificate until the commit.
       await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`maGCS:${s.record.maGCS}`]);
-      const used: unknown[] = await tx.query(
-        // A refused registration did not use up the certificate.
-        `select 1 from civil_registration
-         where module = 'LTKS' and payload->>'maGCS' = $1 and outcome <> 'refused'`,
-        [s.record.maGCS],
-      );
+      // A refused registration did not use up the certificate.
+      const used: unknown[] = await tx.query(CIVIL_LOOKUPS.certificateUsed, [s.record.maGCS]);
       if (used.length > 0) refusal = 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh';
     }
     const delay = this.settings.civilResultDelayMs;

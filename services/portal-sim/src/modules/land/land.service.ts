@@ -46,6 +46,13 @@ interface Row {
 /** Procedures that transfer rights owe tax: the dossier waits at FINANCIAL_OBLIGATION for the notice. */
 const TAXED_PROCEDURES = new Set(['DKBD', 'CN', 'TC']);
 
+/**
+ * The registry's clock: the dossiers whose next stage is due. Indexed (migration
+ * LookupIndexes1763800001100; test/lookups.e2e-spec.ts checks it is used): every tick asks.
+ */
+export const LAND_DUE = `select ma_ho_so_mot_cua from land_dossier where next_transition_at <= now()
+   order by next_transition_at limit 200`;
+
 /** What the registry stores of a dossier: the content, not the SecurityCode it calls back with. */
 function content(body: Record<string, unknown>): Record<string, unknown> {
   const { SecurityCode: _code, ...rest } = body;
@@ -185,10 +192,7 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** One round of the registry's clock: advance due dossiers, deliver due callbacks. */
   async tick(): Promise<void> {
-    const due: Array<{ ma_ho_so_mot_cua: string }> = await this.db.query(
-      `select ma_ho_so_mot_cua from land_dossier where next_transition_at <= now()
-       order by next_transition_at limit 200`,
-    );
+    const due: Array<{ ma_ho_so_mot_cua: string }> = await this.db.query(LAND_DUE);
     for (const { ma_ho_so_mot_cua } of due) await this.lookup(ma_ho_so_mot_cua);
     if (this.settings.landCallbacks.url) await this.deliver();
   }
