@@ -34,6 +34,7 @@ export function dataSourceOptions(config: PersistenceConfig): DataSourceOptions 
     // plan_cache_mode touches only named prepared statements (see prepared.ts): key look-ups over
     // unnest() arrays, for which one generic plan is right. In PostgreSQL's default (auto) mode some
     // of them were planned again at every call (a lease renewal: 0.46 ms planning, 0.59 ms running).
+    // A generic plan is made on first use, so it must be made again as tables grow: TableUpkeep.
     extra: {
       options: `-c search_path="${config.schema}",public -c plan_cache_mode=force_generic_plan`,
     },

@@ -22,7 +22,10 @@ const statements = new Map<string, PreparedStatement>();
  * text, so two texts never share a name (node-postgres refuses that) and every instance of a
  * service names a statement alike. For texts built from a bounded set of pieces only: each distinct
  * text stays prepared on every pooled connection for the connection's life. PostgreSQL re-plans a
- * prepared statement itself when a table it reads changes or the search_path moves.
+ * prepared statement itself when a table it reads is altered or analysed, or the search_path
+ * moves; not when the table merely grows. A plan made on a young table (read whole: cheapest at a
+ * few dozen rows) stays until the table is analysed: autovacuum does that, and where it is off,
+ * TableUpkeep (table-upkeep.ts).
  */
 export function prepared(text: string): string {
   let statement = statements.get(text);

@@ -3,6 +3,7 @@ import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { ContractValidator } from '@lienthong/contracts';
+import { TableUpkeep } from '@lienthong/persistence';
 import { EventProducer } from '@lienthong/messaging';
 import { PortalGateway, PostgresExchangeRecorder } from '@lienthong/resilience';
 import type { BreakerStateChange, TargetHoldChange } from '@lienthong/resilience';
@@ -37,6 +38,12 @@ import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 const HOUR = 3_600_000;
 /** How often an instance looks whether an operator paused its target. */
 const PAUSE_REFRESH_MS = 1000;
+/**
+ * How often the ledger's table statistics are read, for the upkeep PostgreSQL's autovacuum does
+ * when it is on (TableUpkeep): often enough that a young ledger's plans are made again within
+ * seconds of its growth, and one cheap query a round.
+ */
+const UPKEEP_EVERY_MS = 15_000;
 
 /** The end of a sample run's summary line: its drift rate bound. */
 function sampleNote(progress: RunProgress): string {
@@ -80,6 +87,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   readonly reconcileBudget: number = 0;
   private retention: NodeJS.Timeout | undefined;
   private pauseWatch: NodeJS.Timeout | undefined;
+  private readonly upkeep: TableUpkeep;
 
   constructor(
     @Inject(SYNC_CONFIG) private readonly config: SyncServiceConfig,
@@ -223,6 +231,21 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
           onError: (err) => logger.warn({ err }, 'commune indicators not published this round'),
         })
       : undefined;
+    this.upkeep = new TableUpkeep(dataSource, {
+      schema: config.DB_SCHEMA,
+      everyMs: UPKEEP_EVERY_MS,
+      onAutovacuumOff: () =>
+        logger.warn(
+          { schema: config.DB_SCHEMA },
+          "PostgreSQL's autovacuum is off: this service vacuums and analyses its own tables by autovacuum's thresholds",
+        ),
+      onRound: (round) =>
+        logger.info(
+          { vacuumed: round.vacuumed, analyzed: round.analyzed },
+          'ledger tables vacuumed or analysed',
+        ),
+      onError: (err) => logger.warn({ err }, 'table upkeep failed; trying again next round'),
+    });
     this.health = new SyncHealthReporter({
       producer,
       validator,
@@ -307,6 +330,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
     void this.purge();
     this.retention = setInterval(() => void this.purge(), HOUR);
     this.retention.unref();
+    this.upkeep.start();
     const watch = () =>
       this.refreshPause().catch((err: unknown) =>
         this.logger.warn({ err }, 'could not read the target pause; keeping the last one'),
@@ -319,6 +343,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.retention);
     clearInterval(this.pauseWatch);
+    await this.upkeep.stop();
     this.gateway.off('target-hold', this.onHold);
     this.gateway.off('breaker-state', this.onBreaker);
     await this.health.stop();

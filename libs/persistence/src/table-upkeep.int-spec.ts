@@ -1,0 +1,98 @@
+import { Client } from 'pg';
+import { useTestContext } from '@lienthong/testing';
+import { TableUpkeep } from './table-upkeep';
+import type { UpkeepSql } from './table-upkeep';
+
+/** Polls until `check` holds; fails with `what` after 20 s. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within 20 s: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('persistence: TableUpkeep vacuums and analyses the service schema on real PostgreSQL', () => {
+  const ctx = useTestContext('table-upkeep');
+  let writer: Client;
+  let service: Client;
+
+  const stat = async (column: 'n_mod_since_analyze' | 'n_dead_tup'): Promise<number> => {
+    const [row] = await ctx.sql.query<{ n: string }>(
+      `select ${column} n from pg_stat_user_tables where schemaname = $1 and relname = 'churn'`,
+      [ctx.schema],
+    );
+    return Number(row?.n ?? 0);
+  };
+  /** The writer's statistics reach the server at its next transaction end (pg_stat_force_next_flush). */
+  const write = async (sql: string) => {
+    await writer.query(sql);
+    // Reported at the end of this statement's transaction, not at the next idle flush (10 s).
+    await writer.query('select pg_stat_force_next_flush()');
+  };
+  /** The plan of the service connection's prepared update, as a service's pool would run it. */
+  const plan = async (): Promise<string> => {
+    const rows = (await service.query(`explain execute mark('{1,2,3}')`)).rows as Array<{
+      'QUERY PLAN': string;
+    }>;
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  };
+  const sql = (): UpkeepSql => ({
+    query: async <T>(text: string, params?: unknown[]) =>
+      (await ctx.sql.query(text, params ?? [])) as T,
+  });
+  const upkeep = () =>
+    new TableUpkeep(sql(), { schema: ctx.schema, everyMs: 60_000, always: true });
+
+  beforeAll(async () => {
+    const options = `-c search_path="${ctx.schema}" -c plan_cache_mode=force_generic_plan`;
+    writer = new Client({ connectionString: ctx.stack.databaseUrl, options });
+    service = new Client({ connectionString: ctx.stack.databaseUrl, options });
+    await writer.connect();
+    await service.connect();
+    await writer.query('create table churn (id bigint primary key, v text not null)');
+    // A young table, as a service's first statements see it.
+    await writer.query(`insert into churn select n, 'a' from generate_series(1, 77) n`);
+    await writer.query('analyze churn');
+    await service.query('prepare mark(bigint[]) as update churn set v = $$b$$ where id = any($1)');
+  });
+
+  afterAll(async () => {
+    await writer?.end();
+    await service?.end();
+  });
+
+  it('analyses a grown table, and the generic plan made on it young reads it by index again', async () => {
+    expect(await plan()).toMatch(/Seq Scan on churn/);
+    await write(`insert into churn select n, 'a' from generate_series(78, 50000) n`);
+    await until('the insert counted', async () => (await stat('n_mod_since_analyze')) >= 49_923);
+    // Grown, but the plan made on 77 rows stays: nothing told PostgreSQL to plan it again.
+    expect(await plan()).toMatch(/Seq Scan on churn/);
+
+    const round = await upkeep().runOnce();
+
+    expect(round).toEqual({ ran: true, vacuumed: [], analyzed: ['churn'] });
+    expect(await plan()).toMatch(/Index Scan using churn_pkey/);
+  });
+
+  it('vacuums a table whose dead rows pass the threshold, and leaves alone one that does not', async () => {
+    await write('delete from churn where id > 100');
+    await until('the delete counted', async () => (await stat('n_dead_tup')) >= 49_900);
+
+    const first = await upkeep().runOnce();
+    expect(first).toEqual({ ran: true, vacuumed: ['churn'], analyzed: [] });
+    await until('the vacuum counted', async () => (await stat('n_dead_tup')) < 100);
+
+    await write('delete from churn where id <= 5');
+    await until('the small delete counted', async () => (await stat('n_dead_tup')) >= 5);
+    expect(await upkeep().runOnce()).toEqual({ ran: true, vacuumed: [], analyzed: [] });
+  });
+
+  it('does nothing while the server runs autovacuum itself', async () => {
+    const [setting] = await ctx.sql.query<{ on: boolean }>(
+      `select current_setting('autovacuum') = 'on' as on`,
+    );
+    const round = await new TableUpkeep(sql(), { schema: ctx.schema, everyMs: 60_000 }).runOnce();
+    expect(round.ran).toBe(!setting?.on);
+  });
+});
