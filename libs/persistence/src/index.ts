@@ -4,5 +4,5 @@ export { returnedRows } from './returned-rows';
 export { isTransientDatabaseError } from './transient-error';
 export { prepared } from './prepared';
 export type { PreparedStatement } from './prepared';
-export { TableUpkeep } from './table-upkeep';
-export type { TableUpkeepOptions, UpkeepRound, UpkeepSql } from './table-upkeep';
+export { TableUpkeep, UPKEEP_EVERY_MS } from './table-upkeep';
+export type { TableUpkeepOptions, UpkeepLogger, UpkeepRound, UpkeepSql } from './table-upkeep';

@@ -11,6 +11,18 @@ export interface UpkeepRound {
   analyzed: string[];
 }
 
+/** The log lines a service's upkeep writes (a pino logger is one). */
+export interface UpkeepLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * How often a service reads its tables' statistics: often enough that a young schema's plans are
+ * made again within seconds of its growth, for one cheap query a round.
+ */
+export const UPKEEP_EVERY_MS = 15_000;
+
 export interface TableUpkeepOptions {
   /** The service's own schema: only its tables are looked at. */
   schema: string;
@@ -68,6 +80,25 @@ export class TableUpkeep {
     private readonly db: UpkeepSql,
     private readonly options: TableUpkeepOptions,
   ) {}
+
+  /** A service's upkeep of its own schema, every UPKEEP_EVERY_MS, with its log lines. */
+  static forService(db: UpkeepSql, schema: string, logger: UpkeepLogger): TableUpkeep {
+    return new TableUpkeep(db, {
+      schema,
+      everyMs: UPKEEP_EVERY_MS,
+      onAutovacuumOff: () =>
+        logger.warn(
+          { schema },
+          "PostgreSQL's autovacuum is off: this service vacuums and analyses its own tables by autovacuum's thresholds",
+        ),
+      onRound: (round) =>
+        logger.info(
+          { schema, vacuumed: round.vacuumed, analyzed: round.analyzed },
+          'tables vacuumed or analysed',
+        ),
+      onError: (err) => logger.warn({ err }, 'table upkeep failed; trying again next round'),
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.options.everyMs);

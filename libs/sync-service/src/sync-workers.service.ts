@@ -38,12 +38,6 @@ import { ROOT_LOGGER, SYNC_CONFIG, SYNC_DOMAIN } from './tokens';
 const HOUR = 3_600_000;
 /** How often an instance looks whether an operator paused its target. */
 const PAUSE_REFRESH_MS = 1000;
-/**
- * How often the ledger's table statistics are read, for the upkeep PostgreSQL's autovacuum does
- * when it is on (TableUpkeep): often enough that a young ledger's plans are made again within
- * seconds of its growth, and one cheap query a round.
- */
-const UPKEEP_EVERY_MS = 15_000;
 
 /** The end of a sample run's summary line: its drift rate bound. */
 function sampleNote(progress: RunProgress): string {
@@ -231,21 +225,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
           onError: (err) => logger.warn({ err }, 'commune indicators not published this round'),
         })
       : undefined;
-    this.upkeep = new TableUpkeep(dataSource, {
-      schema: config.DB_SCHEMA,
-      everyMs: UPKEEP_EVERY_MS,
-      onAutovacuumOff: () =>
-        logger.warn(
-          { schema: config.DB_SCHEMA },
-          "PostgreSQL's autovacuum is off: this service vacuums and analyses its own tables by autovacuum's thresholds",
-        ),
-      onRound: (round) =>
-        logger.info(
-          { vacuumed: round.vacuumed, analyzed: round.analyzed },
-          'ledger tables vacuumed or analysed',
-        ),
-      onError: (err) => logger.warn({ err }, 'table upkeep failed; trying again next round'),
-    });
+    this.upkeep = TableUpkeep.forService(dataSource, config.DB_SCHEMA, logger);
     this.health = new SyncHealthReporter({
       producer,
       validator,

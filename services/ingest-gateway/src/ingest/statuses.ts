@@ -8,6 +8,7 @@ import { ContractValidator, TOPICS } from '@lienthong/contracts';
 import type { SyncStatusV2 } from '@lienthong/contracts';
 import { EventProducer, TransactionalConsumer } from '@lienthong/messaging';
 import type { ConsumerHealth } from '@lienthong/messaging';
+import { TableUpkeep } from '@lienthong/persistence';
 import type { Caller } from '../auth/commune-credentials';
 import type { IngestGatewayConfig } from '../config/ingest-gateway.config';
 import { GATEWAY_CONFIG, PROVINCE_OF, ROOT_LOGGER } from '../tokens';
@@ -41,6 +42,7 @@ interface Row {
 @Injectable()
 export class Statuses implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private consumer: TransactionalConsumer | undefined;
+  private upkeep: TableUpkeep | undefined;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: IngestGatewayConfig,
@@ -96,9 +98,13 @@ export class Statuses implements OnApplicationBootstrap, BeforeApplicationShutdo
       },
     });
     await this.consumer.start();
+    // Every status rewrites its entity's row: vacuumed and analysed where autovacuum is off.
+    this.upkeep = TableUpkeep.forService(this.db, this.config.DB_SCHEMA, this.logger);
+    this.upkeep.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.upkeep?.stop();
     await this.consumer?.stop();
   }
 

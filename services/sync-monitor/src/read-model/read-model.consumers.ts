@@ -17,6 +17,7 @@ import type {
 } from '@lienthong/contracts';
 import { EventProducer, TransactionalConsumer } from '@lienthong/messaging';
 import type { ConsumedRecord, ConsumerHealth } from '@lienthong/messaging';
+import { TableUpkeep } from '@lienthong/persistence';
 import type { SyncMonitorConfig } from '../config/sync-monitor.config';
 import { MONITOR_CONFIG, ROOT_LOGGER } from '../tokens';
 import { ReadModelStore } from './read-model.store';
@@ -31,6 +32,7 @@ import { ReadModelStore } from './read-model.store';
  */
 @Injectable()
 export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private upkeep: TableUpkeep | undefined;
   private readonly consumers: Array<{ health(): ConsumerHealth; stop(): Promise<void> }> = [];
   private retention: NodeJS.Timeout | undefined;
 
@@ -145,6 +147,9 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
     void purge();
     this.retention = setInterval(() => void purge(), 3_600_000);
     this.retention.unref();
+    // Every status rewrites its entity's row: vacuumed and analysed where autovacuum is off.
+    this.upkeep = TableUpkeep.forService(this.dataSource, this.config.DB_SCHEMA, this.logger);
+    this.upkeep.start();
   }
 
   /** Problems the consumers report (readiness). */
@@ -157,6 +162,7 @@ export class ReadModelConsumers implements OnApplicationBootstrap, BeforeApplica
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.retention);
+    await this.upkeep?.stop();
     for (const c of this.consumers) await c.stop();
   }
 }
