@@ -1,16 +1,7 @@
 import { Client } from 'pg';
-import { useTestContext } from '@lienthong/testing';
+import { expectEventually, useTestContext } from '@lienthong/testing';
 import { TableUpkeep } from './table-upkeep';
 import type { UpkeepSql } from './table-upkeep';
-
-/** Polls until `check` holds; fails with `what` after 20 s. */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within 20 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('persistence: TableUpkeep vacuums and analyses the service schema on real PostgreSQL', () => {
   const ctx = useTestContext('table-upkeep');
@@ -65,7 +56,9 @@ describe('persistence: TableUpkeep vacuums and analyses the service schema on re
   it('analyses a grown table, and the generic plan made on it young reads it by index again', async () => {
     expect(await plan()).toMatch(/Seq Scan on churn/);
     await write(`insert into churn select n, 'a' from generate_series(78, 50000) n`);
-    await until('the insert counted', async () => (await stat('n_mod_since_analyze')) >= 49_923);
+    await expectEventually(async () =>
+      expect(await stat('n_mod_since_analyze')).toBeGreaterThanOrEqual(49_923),
+    );
     // Grown, but the plan made on 77 rows stays: nothing told PostgreSQL to plan it again.
     expect(await plan()).toMatch(/Seq Scan on churn/);
 
@@ -77,14 +70,16 @@ describe('persistence: TableUpkeep vacuums and analyses the service schema on re
 
   it('vacuums a table whose dead rows pass the threshold, and leaves alone one that does not', async () => {
     await write('delete from churn where id > 100');
-    await until('the delete counted', async () => (await stat('n_dead_tup')) >= 49_900);
+    await expectEventually(async () =>
+      expect(await stat('n_dead_tup')).toBeGreaterThanOrEqual(49_900),
+    );
 
     const first = await upkeep().runOnce();
     expect(first).toEqual({ ran: true, vacuumed: ['churn'], analyzed: [] });
-    await until('the vacuum counted', async () => (await stat('n_dead_tup')) < 100);
+    await expectEventually(async () => expect(await stat('n_dead_tup')).toBeLessThan(100));
 
     await write('delete from churn where id <= 5');
-    await until('the small delete counted', async () => (await stat('n_dead_tup')) >= 5);
+    await expectEventually(async () => expect(await stat('n_dead_tup')).toBeGreaterThanOrEqual(5));
     expect(await upkeep().runOnce()).toEqual({ ran: true, vacuumed: [], analyzed: [] });
   });
 
