@@ -23,6 +23,7 @@ export {
   SyncLedgerClaimIndex1763800001400,
   SyncLedgerReference1763800001500,
   SyncLedgerOutboxBatch1763800001600,
+  SyncLedgerOutboxFailedIndex1763800001700,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';

@@ -473,6 +473,25 @@ export class SyncLedgerOutboxBatch1763800001600 implements MigrationInterface {
   }
 }
 
+/**
+ * The outbox rows set aside (`failed_reason`), found without reading the outbox: the ledger
+ * figures count them every METRICS_REFRESH_MS on every instance, and the outbox keeps its
+ * published rows for a while, so that count read the whole table each time. Almost always empty.
+ */
+export class SyncLedgerOutboxFailedIndex1763800001700 implements MigrationInterface {
+  name = 'SyncLedgerOutboxFailedIndex1763800001700';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      'create index outbox_failed on outbox (id) where failed_reason is not null and published_at is null',
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('drop index if exists outbox_failed');
+  }
+}
+
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -488,4 +507,5 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerClaimIndex1763800001400,
   SyncLedgerReference1763800001500,
   SyncLedgerOutboxBatch1763800001600,
+  SyncLedgerOutboxFailedIndex1763800001700,
 ];
