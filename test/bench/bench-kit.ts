@@ -48,6 +48,14 @@ export function stackUp(): Stack {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const stack = JSON.parse(out.trim().split('\n').pop() as string) as Stack;
+  // BENCH_DATABASE_SOCKET=<dir>: every connection of the run (the services', the limits', the
+  // bench's own) goes to the same server over its Unix socket in <dir> instead of TCP.
+  const socket = process.env.BENCH_DATABASE_SOCKET;
+  if (socket) {
+    const url = new URL(stack.databaseUrl);
+    url.searchParams.set('host', socket);
+    stack.databaseUrl = url.toString();
+  }
   // The Kafka principals' password files (kafkaPrincipalEnv, testKafka read them from here).
   if (stack.kafkaSecretsDir) process.env.KAFKA_SECRETS_DIR = stack.kafkaSecretsDir;
   return stack;
@@ -638,7 +646,8 @@ export async function postgresVersion(databaseUrl: string): Promise<string> {
   try {
     const v = (await db.query<{ v: string }>(`select current_setting('server_version') v`)).rows[0]
       ?.v;
-    return `PostgreSQL ${v ?? '?'}`;
+    const socket = new URL(databaseUrl).searchParams.get('host');
+    return `PostgreSQL ${v ?? '?'}${socket ? ` over its Unix socket (${socket})` : ''}`;
   } finally {
     await db.end();
   }

@@ -29,6 +29,8 @@
 // BENCH_CPU_PROF=<dir> writes dossier-sync's CPU profiles there and prints summaries: one of the
 // ingest phase, one of the rest (dossier-sync is restarted after ingest, so end to end then
 // includes a restart: a profiling run's figures are not the bench's figures).
+// BENCH_DATABASE_SOCKET=<dir> (e.g. /var/run/postgresql) connects everything to PostgreSQL over its
+// Unix socket instead of TCP, where the server runs on this host (the header says which).
 // BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -23,6 +23,8 @@
 //
 // Two-phase targets have no "SYNCED at the portal" the moment a write lands: the registry
 // accepts, then decides later. #14's end-to-end and latency goals are read at its acceptance.
+// BENCH_DATABASE_SOCKET=<dir> (e.g. /var/run/postgresql) connects everything to PostgreSQL over its
+// Unix socket instead of TCP, where the server runs on this host (the header says which).
 // BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
 import type { ChildProcess } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
