@@ -9,6 +9,8 @@ import {
   useTestContext,
 } from '@lienthong/testing';
 import type { ServiceProcess } from '@lienthong/testing';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { admin, gatewayFor, startPortalSim } from './portal-harness';
 
@@ -254,5 +256,55 @@ describe('resilience against a misbehaving portal-sim', () => {
       await admin(sim, 'POST', '/drift/dvcqg', { keys: [drifting.code], mode: 'delete' }),
     ).toEqual({ drifted: [drifting.code] });
     expect(await client.lookup(drifting.code, 'drift-gone')).toBeUndefined();
+  });
+
+  it("lets through as many calls at once as the gateway's bulkhead allows (the client's connection pool follows it)", async () => {
+    // A stand-in for DVCQG on loopback that holds every service call until released, so the calls
+    // in flight at once can be counted where they arrive (a call the client gave up on, its
+    // timeout, leaves the count when its connection closes).
+    const held: Array<() => void> = [];
+    let open = 0;
+    let mostAtOnce = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      const answer = (body: object) => res.end(JSON.stringify(body));
+      if (req.url === '/dvcqg/auth')
+        return answer({ error_code: '0', session: 's', expires_in: 600 });
+      open += 1;
+      mostAtOnce = Math.max(mostAtOnce, open);
+      res.on('close', () => (open -= 1));
+      held.push(() => answer({ error_code: '04', message: 'not found' }));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    const bulkhead = 24; // above the 16 connections the pool once had whatever the setting said
+    const h = await gatewayFor(ctx, 'dvcqg-wide', { maxConcurrent: bulkhead });
+    const client = new DvcqgClient(
+      { baseUrl: `http://127.0.0.1:${port}`, username: 'u', password: 'p', unitCode: 'H56.14' },
+      h.gateway,
+    );
+    try {
+      const lookups = Array.from({ length: bulkhead + 6 }, (_, i) =>
+        client.lookup(`H56.14-251201-${String(i).padStart(4, '0')}`, `wide-${i}`),
+      );
+      // Within the gateway's call timeout (3 s), so none of these has been given up on.
+      await expectEventually(() => expect(open).toBe(bulkhead), { timeoutMs: 2_500 });
+      // The bulkhead holds the rest back: release the held calls until every lookup has answered.
+      let answered = false;
+      void Promise.allSettled(lookups).then(() => (answered = true));
+      await expectEventually(
+        () => {
+          held.splice(0).forEach((release) => release());
+          expect(answered).toBe(true);
+        },
+        { timeoutMs: 10_000 },
+      );
+      expect(await Promise.all(lookups)).toEqual(lookups.map(() => undefined));
+      expect(mostAtOnce).toBe(bulkhead);
+    } finally {
+      held.splice(0).forEach((release) => release());
+      await h.close();
+      await new Promise((done) => server.close(done));
+    }
   });
 });

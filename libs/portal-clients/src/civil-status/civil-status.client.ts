@@ -73,7 +73,7 @@ export class CivilStatusClient {
   constructor(
     private readonly options: CivilStatusClientOptions,
     gateway: PortalGateway,
-    private readonly agent: Dispatcher = keepAliveAgent(),
+    private readonly agent: Dispatcher = keepAliveAgent(gateway.options.maxConcurrent),
   ) {
     this.session = new BearerSession(gateway, async (ctx) => {
       const { body } = await exchangeJson<{ access_token: string; expires_in: number }>(

@@ -49,7 +49,7 @@ export class DvcqgClient {
   constructor(
     private readonly options: DvcqgClientOptions,
     private readonly gateway: PortalGateway,
-    private readonly agent: Dispatcher = keepAliveAgent(),
+    private readonly agent: Dispatcher = keepAliveAgent(gateway.options.maxConcurrent),
   ) {
     this.session = new TokenCache(() => this.login());
   }

@@ -3,8 +3,13 @@ import type { Dispatcher } from 'undici';
 import { PortalCallError, classifyHttpStatus, parseRetryAfter } from '@lienthong/resilience';
 import type { AttemptContext } from '@lienthong/resilience';
 
-/** One keep-alive connection pool per portal client. */
-export function keepAliveAgent(connections = 16): Agent {
+/**
+ * One keep-alive connection pool per portal client, with a connection for every call the target's
+ * gateway lets through at once (its bulkhead, `<PORTAL>_MAX_CONCURRENT`): with fewer, calls the
+ * bulkhead admitted would queue inside undici, out of sight of the gateway's timeouts and metrics,
+ * and the setting would cap silently (a fixed 16 connections did, whatever it said).
+ */
+export function keepAliveAgent(connections: number): Agent {
   return new Agent({
     connections,
     keepAliveTimeout: 30_000,

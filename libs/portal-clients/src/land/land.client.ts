@@ -20,7 +20,7 @@ export class LandClient {
   constructor(
     private readonly options: LandClientOptions,
     gateway: PortalGateway,
-    private readonly agent: Dispatcher = keepAliveAgent(),
+    private readonly agent: Dispatcher = keepAliveAgent(gateway.options.maxConcurrent),
   ) {
     this.session = new BearerSession(gateway, async (ctx) => {
       const form = new URLSearchParams({
