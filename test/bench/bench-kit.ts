@@ -13,6 +13,7 @@ import { Client as PgClient } from 'pg';
 import type { Client } from 'pg';
 import type { EncodedRecord } from '@lienthong/contracts';
 import { KeyHashPartitioner } from '@lienthong/messaging';
+import { portalVars, syncServiceVars } from '@lienthong/sync-service';
 import {
   connectedProducer,
   kafkaPrincipalEnv,
@@ -671,6 +672,37 @@ export function writeResults(name: string, text: string): void {
 }
 
 /** A numeric knob from the environment. */
+/**
+ * Variables, besides a bench's own knobs, that change what it measures: the services' settings
+ * (declared once in @lienthong/sync-service; the bench passes its environment on to every process
+ * it starts, under what it sets itself), and what their PostgreSQL and Node runtimes read.
+ */
+const SERVICE_VARS = new Set([
+  ...Object.keys(syncServiceVars({ service: 'bench', port: 0, topic: 'bench' })),
+  ...['DVCQG', 'CIVIL', 'LAND'].flatMap((prefix) => Object.keys(portalVars(prefix))),
+]);
+const RUNTIME_VAR = /^(PG[A-Z]+|NODE_OPTIONS|UV_THREADPOOL_SIZE|MALLOC_[A-Z_]+)$/;
+
+/**
+ * The command that reproduces a run: the knobs with the values the bench used, then every other
+ * BENCH_* knob set and every service or runtime variable set in its environment (e.g.
+ * DISPATCH_CONCURRENCY=32), so a run under other settings never prints as a default one.
+ */
+export function commandLine(script: string, knobs: Record<string, string | number>): string {
+  const shown = Object.entries(knobs).map(([k, v]) => `${k}=${v}`);
+  const rest = Object.entries(process.env)
+    .filter(
+      ([k, v]) =>
+        v !== undefined &&
+        !(k in knobs) &&
+        k !== 'BENCH_WRITE_RESULTS' &&
+        (k.startsWith('BENCH_') || SERVICE_VARS.has(k) || RUNTIME_VAR.test(k)),
+    )
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${/^[\w.,:/=+-]*$/.test(v as string) ? v : `'${v}'`}`);
+  return `${[...shown, ...rest].join(' ')} npm run ${script}`;
+}
+
 export const knob = (name: string, def: number) => Number(process.env[name] ?? def);
 
 /** A comma-separated numeric knob from the environment (empty: none). */
@@ -778,17 +810,26 @@ export function syncBenchKnobs(events: number) {
 /**
  * A closed-loop load generator: `concurrency` callers each run `unit` (one dossier's or one
  * registration's calls; it returns how many) back to back for `seconds` after a one-second
- * warm-up. Units and calls per second within the window.
+ * warm-up. Units and calls per second within the window, and where the CPU went in that same
+ * window when given an account.
  */
 export async function closedLoop(
   concurrency: number,
   seconds: number,
   unit: () => Promise<number>,
-): Promise<{ perSecond: number; callsPerSecond: number }> {
+  account?: CpuAccount,
+): Promise<{ perSecond: number; callsPerSecond: number; cpu: Record<string, number> }> {
   const warmUntil = Date.now() + 1000;
   const end = warmUntil + seconds * 1000;
   let units = 0;
   let calls = 0;
+  let cpu: Record<string, number> = {};
+  const timers = account
+    ? [
+        setTimeout(() => account.start(), warmUntil - Date.now()),
+        setTimeout(() => (cpu = account.stop()), end - Date.now()),
+      ]
+    : [];
   const caller = async () => {
     while (Date.now() < end) {
       const n = await unit();
@@ -799,7 +840,9 @@ export async function closedLoop(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
-  return { perSecond: units / seconds, callsPerSecond: calls / seconds };
+  // The callers stop at the first answer after `end`, so the last timer has fired by now.
+  timers.forEach(clearTimeout);
+  return { perSecond: units / seconds, callsPerSecond: calls / seconds, cpu };
 }
 
 /** A sync service's environment in a bench: its own schema, port, copies of the topics, quiet logs. */
@@ -863,9 +906,12 @@ export function figureRow(
 
 const goal = (text: string, met: (v: number) => boolean): Goal => ({ text, met });
 
+/** #14's ingest goal, events per second. */
+const INGEST_GOAL_PER_SECOND = 15_000;
+
 /** #14's goals, the same for every sync service. */
 export const GOALS = {
-  ingest: goal('≥ 15,000', (v) => v >= 15_000),
+  ingest: goal(`≥ ${fmt(INGEST_GOAL_PER_SECOND)}`, (v) => v >= INGEST_GOAL_PER_SECOND),
   ingestVsDatabase: goal('≥ 0.5', (v) => v >= 0.5),
   endToEndVsPortal: goal('≥ 0.70', (v) => v >= 0.7),
   rssMiB: goal('≤ 300', (v) => v <= 300),
@@ -909,6 +955,90 @@ export function cpuPerEventLine(
     )
     .join(' / ');
   return `CPU per ingested event during ingest, µs (each run): ${parts.join('; ')}; all together ${all}.`;
+}
+
+/** One run's inputs to `machineBoundLines`: CPU shares of all cores per process (CpuAccount). */
+export interface BoundInputs {
+  /** During ingest, with the portal down (BENCH_INGEST_ALONE=1): ingest's CPU alone. */
+  cpu: Record<string, number>;
+  /** While the load generator measured the portal's limit. */
+  cpuPortal: Record<string, number>;
+  ingest: number;
+  databaseCeiling: number;
+  /** The portal's limit, units (dossiers, registrations) per second. */
+  portalPerSecond: number;
+  /** Events per unit in the ingested workload. */
+  eventsPerUnit: number;
+}
+
+/**
+ * What this machine allows, from one run's CPU shares: two upper bounds, assuming every process
+ * keeps the CPU per event (or per unit) it was measured at.
+ * - Ingest, were the sync service free: PostgreSQL and Kafka alone would fill every core at
+ *   ingest ÷ (their share of all cores during ingest).
+ * - End to end ÷ the portal's limit R, were every push free on Lienthong's side: at its limit,
+ *   portal-sim and PostgreSQL used `u` of all cores; ingesting one unit's events costs the service,
+ *   PostgreSQL and Kafka `s` of all cores during ingest ÷ (ingest ÷ events per unit), so at R units
+ *   per second they would need s·R·e ÷ ingest of the cores. Both share these cores: the ratio is at
+ *   most 1 ÷ (u + s·R·e ÷ ingest). Loose on purpose (pushes, the watcher and the producer are left
+ *   out), so a goal above it cannot be met here whatever the service does.
+ * And what the ingest goal leaves the service: the CPU per event the cores have at that rate, less
+ * PostgreSQL's and Kafka's, against what it spent.
+ */
+export function machineBounds(service: string, b: BoundInputs) {
+  const share = (c: Record<string, number>, k: string) => c[k] ?? 0;
+  const storage = share(b.cpu, 'PostgreSQL') + share(b.cpu, 'Kafka');
+  const ingestCap = b.ingest / storage;
+  const portal = share(b.cpuPortal, 'portal-sim') + share(b.cpuPortal, 'PostgreSQL');
+  const ingestAtLimit =
+    ((share(b.cpu, service) + storage) * b.portalPerSecond * b.eventsPerUnit) / b.ingest;
+  const perEventUs = (sh: number) => (sh * cpus().length * 1e6) / b.ingest;
+  return {
+    ingestCap,
+    ingestCapVsCeiling: ingestCap / b.databaseCeiling,
+    serviceUs: perEventUs(share(b.cpu, service)),
+    serviceBudgetUs: (cpus().length * 1e6) / INGEST_GOAL_PER_SECOND - perEventUs(storage),
+    portal,
+    ingestAtLimit,
+    endToEndCap: 1 / (portal + ingestAtLimit),
+  };
+}
+
+/**
+ * The report's "what two cores allow" lines (see machineBounds), each run's figures; only runs
+ * with BENCH_INGEST_ALONE=1 measure ingest's CPU alone, so the others say how to get them.
+ */
+export function machineBoundLines(
+  service: string,
+  unit: string,
+  runs: BoundInputs[],
+  ingestAlone: boolean,
+): string[] {
+  if (!ingestAlone)
+    return [
+      `What ${cpus().length} cores allow: printed by runs with \`BENCH_INGEST_ALONE=1\` (ingest's CPU is then ingest's alone).`,
+    ];
+  const bounds = runs.map((r) => machineBounds(service, r));
+  const each = (pick: (b: ReturnType<typeof machineBounds>) => string) =>
+    bounds.map(pick).join(' / ');
+  const pct = (v: number) => `${fmt(100 * v)} %`;
+  const verdict = (values: number[], goal: Goal) =>
+    values.some((v) => goal.met(v)) ? 'not excluded' : 'out of reach here';
+  return [
+    `What ${cpus().length} cores allow (upper bounds from the CPU shares measured in the same run, each run; each process kept at its measured CPU per event):`,
+    '',
+    `- ingest, were ${service} free: PostgreSQL and Kafka alone fill the cores at ${each((b) => fmt(b.ingestCap))} events/s, ${each((b) => fmt(b.ingestCapVsCeiling, 2))} of the database limit: the goals (${GOALS.ingest.text}, ${GOALS.ingestVsDatabase.text}) are ${verdict(
+      bounds.map((b) => b.ingestCap),
+      GOALS.ingest,
+    )} / ${verdict(
+      bounds.map((b) => b.ingestCapVsCeiling),
+      GOALS.ingestVsDatabase,
+    )}; at ${fmt(INGEST_GOAL_PER_SECOND)} events/s the cores leave ${service} ${each((b) => fmt(b.serviceBudgetUs))} µs of CPU per event beside them, and it spent ${each((b) => fmt(b.serviceUs))};`,
+    `- end to end / portal-sim capacity, were every push free on Lienthong's side: at its limit portal-sim and PostgreSQL used ${each((b) => pct(b.portal))} of the cores, and ingesting ${unit} at that rate takes ${service}, PostgreSQL and Kafka ${each((b) => pct(b.ingestAtLimit))} of them, so at most ${each((b) => fmt(b.endToEndCap, 2))}: the goal (${GOALS.endToEndVsPortal.text}) is ${verdict(
+      bounds.map((b) => b.endToEndCap),
+      GOALS.endToEndVsPortal,
+    )}.`,
+  ];
 }
 
 /** The portal's limit row: units (dossiers, registrations) per second and, beside the median, calls per second. */

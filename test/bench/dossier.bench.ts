@@ -56,6 +56,8 @@ import {
   syncServiceEnv,
   cpuPerEventLine,
   cpuRows,
+  commandLine,
+  machineBoundLines,
   figureRow,
   knob,
   knobList,
@@ -91,7 +93,7 @@ import {
   waitFor,
   writeResults,
 } from './bench-kit';
-import type { CeilingRow, Goal, Paced, Stack, StatementFigure } from './bench-kit';
+import type { CeilingRow, CpuAccount, Goal, Paced, Stack, StatementFigure } from './bench-kit';
 
 const {
   EVENTS,
@@ -182,7 +184,7 @@ function ceilingRows(lives: DossierLifecycle[]): CeilingRow[] {
  * header, its steps ten per call — from PORTAL_CONCURRENCY keep-alive callers with one session,
  * for PORTAL_SECONDS after a one-second warm-up. Dossiers and calls per second.
  */
-async function portalCapacity(baseUrl: string, workload: Workload) {
+async function portalCapacity(baseUrl: string, workload: Workload, account: CpuAccount) {
   const post = async (path: string, body: object) => {
     const res = await fetch(`${baseUrl}${path}`, {
       method: 'POST',
@@ -200,19 +202,28 @@ async function portalCapacity(baseUrl: string, workload: Workload) {
   })) as DvcqgResponse & { session: string };
   const call = (service: string, payload: object) =>
     post('/dvcqg/api', { session, madonvi: DVCQG.unit, service, ...payload });
-  const capacity = await closedLoop(PORTAL_CONCURRENCY, PORTAL_SECONDS, async () => {
-    const life = workload.next();
-    await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
-    let n = 1;
-    for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
-      await call('CapNhatTienDoHoSoMC', {
-        data: life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep),
-      });
-      n += 1;
-    }
-    return n;
-  });
-  return { dossiersPerSecond: capacity.perSecond, callsPerSecond: capacity.callsPerSecond };
+  const capacity = await closedLoop(
+    PORTAL_CONCURRENCY,
+    PORTAL_SECONDS,
+    async () => {
+      const life = workload.next();
+      await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
+      let n = 1;
+      for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
+        await call('CapNhatTienDoHoSoMC', {
+          data: life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep),
+        });
+        n += 1;
+      }
+      return n;
+    },
+    account,
+  );
+  return {
+    dossiersPerSecond: capacity.perSecond,
+    callsPerSecond: capacity.callsPerSecond,
+    cpu: capacity.cpu,
+  };
 }
 
 /** Event-loop shares of the runs, as percentages ('—' where not read). */
@@ -236,6 +247,10 @@ interface RunFigures {
   /** Share of all cores per process during ingest, and from the end of ingest until every dossier was SYNCED. */
   cpu: Record<string, number>;
   cpuPush: Record<string, number>;
+  /** Share of all cores per process while the load generator measured portal-sim's limit. */
+  cpuPortal: Record<string, number>;
+  /** Events per dossier in the ingested workload. */
+  eventsPerDossier: number;
   /** How busy dossier-sync's event loop was, during ingest and after it (undefined: not read). */
   loop: { ingest?: number; push?: number };
   /** pg_stat_statements' top statements per phase (empty when the server does not load it). */
@@ -316,7 +331,15 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
 
     // 2. The portal's capacity, on a portal-sim of its own (its dossiers are not ours).
     const capacitySim = await portalSim(schemas.capacitySim);
-    const capacity = await portalCapacity(capacitySim.url, new Workload('2024-01-01'));
+    const capacity = await portalCapacity(
+      capacitySim.url,
+      new Workload('2024-01-01'),
+      syncCpuAccount(
+        'dossier-sync',
+        () => [],
+        () => capacitySim.child.pid,
+      ),
+    );
     await stopProcess(capacitySim.child);
     log(`run ${run}: portal capacity ${fmt(capacity.dossiersPerSecond)} dossiers/s`);
 
@@ -498,6 +521,8 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       portalOk,
       cpu: cpuShares,
       cpuPush: cpuAfterIngest,
+      cpuPortal: capacity.cpu,
+      eventsPerDossier: load.length / lives.length,
       loop: { ingest: loopDuringIngest, push: loopAfterIngest },
       statements: { ingest: ingestStatements, push: pushStatements },
       ...(profile ? { profile } : {}),
@@ -632,13 +657,27 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     '',
     `DVCQG holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
     '',
-    'Where the CPU went (share of all cores, median): during ingest, and after it until every dossier was SYNCED:',
+    "Where the CPU went (share of all cores, median): during ingest, after it until every dossier was SYNCED, and while the load generator measured portal-sim's limit (dossier-sync not running):",
     '',
-    '| process | ingest | pushes after ingest |',
-    '| --- | ---: | ---: |',
-    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush)]),
+    "| process | ingest | pushes after ingest | portal-sim's limit |",
+    '| --- | ---: | ---: | ---: |',
+    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush), runs.map((r) => r.cpuPortal)]),
     '',
     cpuPerEventLine(runs),
+    '',
+    ...machineBoundLines(
+      'dossier-sync',
+      'dossiers',
+      runs.map((r) => ({
+        cpu: r.cpu,
+        cpuPortal: r.cpuPortal,
+        ingest: r.ingest,
+        databaseCeiling: r.databaseCeiling,
+        portalPerSecond: r.portalDossiers,
+        eventsPerUnit: r.eventsPerDossier,
+      })),
+      INGEST_ALONE,
+    ),
     '',
     `dossier-sync's event loop was busy (\`lienthong_event_loop_busy_seconds_total\`, each run) ${loopShares(runs.map((r) => r.loop.ingest))} of the time during ingest and ${loopShares(runs.map((r) => r.loop.push))} after it: near 100 %, the service's one thread sets the pace.`,
   ];
@@ -717,7 +756,17 @@ async function main(): Promise<void> {
   const runs: RunFigures[] = [];
   for (let run = 1; run <= RUNS; run += 1) runs.push(await lienthongRun(stack, kafka, run));
   const baseline = BASELINE ? await baselineRun(stack, kafka) : undefined;
-  const knobs = `BENCH_EVENTS=${EVENTS} BENCH_RATES=${RATES.join(',')} BENCH_LATENCY_SECONDS=${LATENCY_SECONDS} BENCH_OUTAGE_SECONDS=${OUTAGE_SECONDS} BENCH_OUTAGE_RATE=${OUTAGE_RATE} BENCH_RUNS=${RUNS} BENCH_PORTAL_CONCURRENCY=${PORTAL_CONCURRENCY} BENCH_BASELINE=${BASELINE ? 'on' : 'off'}`;
+  const command = commandLine('bench:dossier', {
+    BENCH_EVENTS: EVENTS,
+    BENCH_RATES: RATES.join(','),
+    BENCH_LATENCY_SECONDS: LATENCY_SECONDS,
+    BENCH_OUTAGE_SECONDS: OUTAGE_SECONDS,
+    BENCH_OUTAGE_RATE: OUTAGE_RATE,
+    BENCH_RUNS: RUNS,
+    BENCH_PORTAL_CONCURRENCY: PORTAL_CONCURRENCY,
+    BENCH_PORTAL_SECONDS: PORTAL_SECONDS,
+    BENCH_BASELINE: BASELINE ? 'on' : 'off',
+  });
   const text = [
     report(
       runs,
@@ -725,7 +774,7 @@ async function main(): Promise<void> {
       `${new Date().toISOString().slice(0, 10)}, ${versions(pgVersion)}; ${PARTITIONS} partitions; dossier-sync runs as deploy/service-runtime.json says (${runtimeLine('services/dossier-sync/dist/main.js')})${INSTANCES > 1 ? `, ${INSTANCES} instances in one consumer group` : ''}${INGEST_ALONE ? '; DVCQG down while ingest is measured (BENCH_INGEST_ALONE=1)' : ''}`,
     ),
     '',
-    `Command: \`${knobs} npm run bench:dossier\`; the run took ${fmt((Date.now() - started) / 1000)} s.`,
+    `Command: \`${command}\`; the run took ${fmt((Date.now() - started) / 1000)} s.`,
   ].join('\n');
   process.stdout.write(`${text}\n`);
   if (process.env.BENCH_WRITE_RESULTS === '1') writeResults('dossier', text);

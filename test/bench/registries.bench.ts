@@ -46,6 +46,7 @@ import {
   GOALS,
   closedLoop,
   cpuRows,
+  commandLine,
   figureRow,
   portalLimitRow,
   syncCpuAccount,
@@ -81,7 +82,7 @@ import {
   waitFor,
   writeResults,
 } from './bench-kit';
-import type { CeilingRow, Goal, Paced, Stack } from './bench-kit';
+import type { CeilingRow, CpuAccount, Goal, Paced, Stack } from './bench-kit';
 
 const {
   EVENTS,
@@ -341,9 +342,14 @@ function records(registry: Registry, lives: RegistryLife[]): Array<Paced & { sna
 const eventCount = (lives: RegistryLife[]) => lives.reduce((s, l) => s + l.events.length, 0);
 
 /** The registry's capacity for new registrations from a plain load generator. Registrations and calls per second. */
-async function registryCapacity(registry: Registry, baseUrl: string, workload: Workload) {
+async function registryCapacity(
+  registry: Registry,
+  baseUrl: string,
+  workload: Workload,
+  account: CpuAccount,
+) {
   const send = await registry.sender(baseUrl);
-  return closedLoop(PORTAL_CONCURRENCY, PORTAL_SECONDS, () => send(workload.next()));
+  return closedLoop(PORTAL_CONCURRENCY, PORTAL_SECONDS, () => send(workload.next()), account);
 }
 
 interface RunFigures {
@@ -362,6 +368,8 @@ interface RunFigures {
   /** Share of all cores per process during ingest, and from its end until every registration was accepted. */
   cpu: Record<string, number>;
   cpuPush: Record<string, number>;
+  /** Share of all cores per process while the load generator measured the registry's limit. */
+  cpuPortal: Record<string, number>;
 }
 
 async function registryRun(
@@ -443,6 +451,11 @@ async function registryRun(
       registry,
       capacitySim.url,
       new Workload(registry, 1_000_000_000),
+      syncCpuAccount(
+        registry.service,
+        () => [],
+        () => capacitySim.child.pid,
+      ),
     );
     await stopProcess(capacitySim.child);
     log(
@@ -602,6 +615,7 @@ async function registryRun(
       portalOk,
       cpu: cpuShares,
       cpuPush,
+      cpuPortal: capacity.cpu,
     };
   } finally {
     await producer.disconnect();
@@ -668,11 +682,11 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     '',
     `The registry holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
     '',
-    'Where the CPU went (share of all cores, median): during ingest, and after it until the registry had accepted every registration:',
+    "Where the CPU went (share of all cores, median): during ingest, after it until the registry had accepted every registration, and while the load generator measured the registry's limit (the service not running):",
     '',
-    '| process | ingest | pushes after ingest |',
-    '| --- | ---: | ---: |',
-    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush)]),
+    "| process | ingest | pushes after ingest | registry's limit |",
+    '| --- | ---: | ---: | ---: |',
+    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush), runs.map((r) => r.cpuPortal)]),
   ];
 }
 
@@ -709,11 +723,19 @@ async function main(): Promise<void> {
     lines.push('', ...report(registry, runs, EVENTS));
     if (runs.some((r) => !r.portalOk)) process.exitCode = 1;
   }
-  const knobs = `BENCH_REGISTRIES=${REGISTRIES.join(',')} BENCH_EVENTS=${EVENTS} BENCH_RATES=${RATES.join(',')} BENCH_LATENCY_SECONDS=${LATENCY_SECONDS} BENCH_LATENCY_WAIT_SECONDS=${LATENCY_WAIT_SECONDS} BENCH_OUTAGE_SECONDS=${OUTAGE_SECONDS} BENCH_OUTAGE_RATE=${OUTAGE_RATE} BENCH_RUNS=${RUNS} BENCH_PORTAL_CONCURRENCY=${PORTAL_CONCURRENCY}`;
-  lines.push(
-    '',
-    `Command: \`${knobs} npm run bench:registries\`; the run took ${fmt((Date.now() - started) / 1000)} s.`,
-  );
+  const command = commandLine('bench:registries', {
+    BENCH_REGISTRIES: REGISTRIES.join(','),
+    BENCH_EVENTS: EVENTS,
+    BENCH_RATES: RATES.join(','),
+    BENCH_LATENCY_SECONDS: LATENCY_SECONDS,
+    BENCH_LATENCY_WAIT_SECONDS: LATENCY_WAIT_SECONDS,
+    BENCH_OUTAGE_SECONDS: OUTAGE_SECONDS,
+    BENCH_OUTAGE_RATE: OUTAGE_RATE,
+    BENCH_RUNS: RUNS,
+    BENCH_PORTAL_CONCURRENCY: PORTAL_CONCURRENCY,
+    BENCH_PORTAL_SECONDS: PORTAL_SECONDS,
+  });
+  lines.push('', `Command: \`${command}\`; the run took ${fmt((Date.now() - started) / 1000)} s.`);
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
   if (process.env.BENCH_WRITE_RESULTS === '1') writeResults('registries', text);
