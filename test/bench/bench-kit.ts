@@ -671,16 +671,7 @@ export function writeResults(name: string, text: string): void {
   execFileSync(join(root, 'node_modules/.bin/prettier'), ['--write', file], { stdio: 'ignore' });
 }
 
-/** A numeric knob from the environment. */
-/**
- * Variables, besides a bench's own knobs, that change what it measures: the services' settings
- * (declared once in @lienthong/sync-service; the bench passes its environment on to every process
- * it starts, under what it sets itself), and what their PostgreSQL and Node runtimes read.
- */
-const SERVICE_VARS = new Set([
-  ...Object.keys(syncServiceVars({ service: 'bench', port: 0, topic: 'bench' })),
-  ...['DVCQG', 'CIVIL', 'LAND'].flatMap((prefix) => Object.keys(portalVars(prefix))),
-]);
+/** What the services' PostgreSQL and Node runtimes read from the environment. */
 const RUNTIME_VAR = /^(PG[A-Z]+|NODE_OPTIONS|UV_THREADPOOL_SIZE|MALLOC_[A-Z_]+)$/;
 
 /**
@@ -689,6 +680,12 @@ const RUNTIME_VAR = /^(PG[A-Z]+|NODE_OPTIONS|UV_THREADPOOL_SIZE|MALLOC_[A-Z_]+)$
  * DISPATCH_CONCURRENCY=32), so a run under other settings never prints as a default one.
  */
 export function commandLine(script: string, knobs: Record<string, string | number>): string {
+  // The services' settings, declared once in @lienthong/sync-service: the bench passes its
+  // environment on to every process it starts, under what it sets itself.
+  const serviceVars = new Set([
+    ...Object.keys(syncServiceVars({ service: 'bench', port: 0, topic: 'bench' })),
+    ...['DVCQG', 'CIVIL', 'LAND'].flatMap((prefix) => Object.keys(portalVars(prefix))),
+  ]);
   const shown = Object.entries(knobs).map(([k, v]) => `${k}=${v}`);
   const rest = Object.entries(process.env)
     .filter(
@@ -696,13 +693,14 @@ export function commandLine(script: string, knobs: Record<string, string | numbe
         v !== undefined &&
         !(k in knobs) &&
         k !== 'BENCH_WRITE_RESULTS' &&
-        (k.startsWith('BENCH_') || SERVICE_VARS.has(k) || RUNTIME_VAR.test(k)),
+        (k.startsWith('BENCH_') || serviceVars.has(k) || RUNTIME_VAR.test(k)),
     )
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${/^[\w.,:/=+-]*$/.test(v as string) ? v : `'${v}'`}`);
   return `${[...shown, ...rest].join(' ')} npm run ${script}`;
 }
 
+/** A numeric knob from the environment. */
 export const knob = (name: string, def: number) => Number(process.env[name] ?? def);
 
 /** A comma-separated numeric knob from the environment (empty: none). */
@@ -823,13 +821,9 @@ export async function closedLoop(
   const end = warmUntil + seconds * 1000;
   let units = 0;
   let calls = 0;
-  let cpu: Record<string, number> = {};
-  const timers = account
-    ? [
-        setTimeout(() => account.start(), warmUntil - Date.now()),
-        setTimeout(() => (cpu = account.stop()), end - Date.now()),
-      ]
-    : [];
+  // Started when the window opens (the warm-up is a second, so this fires before any caller
+  // stops); stopped when the last caller is done, at most one unit after the window closes.
+  if (account) setTimeout(() => account.start(), warmUntil - Date.now());
   const caller = async () => {
     while (Date.now() < end) {
       const n = await unit();
@@ -840,8 +834,7 @@ export async function closedLoop(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
-  // The callers stop at the first answer after `end`, so the last timer has fired by now.
-  timers.forEach(clearTimeout);
+  const cpu = account ? account.stop() : {};
   return { perSecond: units / seconds, callsPerSecond: calls / seconds, cpu };
 }
 
@@ -879,6 +872,15 @@ export function syncCpuAccount(
     Kafka: () => pidsMatching(/kafka\.Kafka/),
     'bench (producer, watcher)': () => [process.pid],
   });
+}
+
+/** The account of a portal's limit: the same parties, the service not running, this portal-sim. */
+export function limitCpuAccount(service: string, simPid: number | undefined): CpuAccount {
+  return syncCpuAccount(
+    service,
+    () => [],
+    () => simPid,
+  );
 }
 
 /** A goal of #14 for one figure: its text in the table and whether a value meets it. */
@@ -992,12 +994,13 @@ export function machineBounds(service: string, b: BoundInputs) {
   const portal = share(b.cpuPortal, 'portal-sim') + share(b.cpuPortal, 'PostgreSQL');
   const ingestAtLimit =
     ((share(b.cpu, service) + storage) * b.portalPerSecond * b.eventsPerUnit) / b.ingest;
-  const perEventUs = (sh: number) => (sh * cpus().length * 1e6) / b.ingest;
+  const cores = cpus().length;
+  const perEventUs = (sh: number) => (sh * cores * 1e6) / b.ingest;
   return {
     ingestCap,
     ingestCapVsCeiling: ingestCap / b.databaseCeiling,
     serviceUs: perEventUs(share(b.cpu, service)),
-    serviceBudgetUs: (cpus().length * 1e6) / INGEST_GOAL_PER_SECOND - perEventUs(storage),
+    serviceBudgetUs: (cores * 1e6) / INGEST_GOAL_PER_SECOND - perEventUs(storage),
     portal,
     ingestAtLimit,
     endToEndCap: 1 / (portal + ingestAtLimit),

@@ -56,6 +56,7 @@ import {
   syncServiceEnv,
   cpuPerEventLine,
   cpuRows,
+  limitCpuAccount,
   commandLine,
   machineBoundLines,
   figureRow,
@@ -249,8 +250,6 @@ interface RunFigures {
   cpuPush: Record<string, number>;
   /** Share of all cores per process while the load generator measured portal-sim's limit. */
   cpuPortal: Record<string, number>;
-  /** Events per dossier in the ingested workload. */
-  eventsPerDossier: number;
   /** How busy dossier-sync's event loop was, during ingest and after it (undefined: not read). */
   loop: { ingest?: number; push?: number };
   /** pg_stat_statements' top statements per phase (empty when the server does not load it). */
@@ -334,11 +333,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     const capacity = await portalCapacity(
       capacitySim.url,
       new Workload('2024-01-01'),
-      syncCpuAccount(
-        'dossier-sync',
-        () => [],
-        () => capacitySim.child.pid,
-      ),
+      limitCpuAccount('dossier-sync', capacitySim.child.pid),
     );
     await stopProcess(capacitySim.child);
     log(`run ${run}: portal capacity ${fmt(capacity.dossiersPerSecond)} dossiers/s`);
@@ -522,7 +517,6 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       cpu: cpuShares,
       cpuPush: cpuAfterIngest,
       cpuPortal: capacity.cpu,
-      eventsPerDossier: load.length / lives.length,
       loop: { ingest: loopDuringIngest, push: loopAfterIngest },
       statements: { ingest: ingestStatements, push: pushStatements },
       ...(profile ? { profile } : {}),
@@ -674,7 +668,7 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
         ingest: r.ingest,
         databaseCeiling: r.databaseCeiling,
         portalPerSecond: r.portalDossiers,
-        eventsPerUnit: r.eventsPerDossier,
+        eventsPerUnit: r.endToEndEvents / r.endToEndDossiers,
       })),
       INGEST_ALONE,
     ),

@@ -46,6 +46,7 @@ import {
   GOALS,
   closedLoop,
   cpuRows,
+  limitCpuAccount,
   commandLine,
   figureRow,
   portalLimitRow,
@@ -451,11 +452,7 @@ async function registryRun(
       registry,
       capacitySim.url,
       new Workload(registry, 1_000_000_000),
-      syncCpuAccount(
-        registry.service,
-        () => [],
-        () => capacitySim.child.pid,
-      ),
+      limitCpuAccount(registry.service, capacitySim.child.pid),
     );
     await stopProcess(capacitySim.child);
     log(
