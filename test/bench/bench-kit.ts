@@ -937,15 +937,18 @@ export function cpuRows(phases: Array<Array<Record<string, number>>>): string[] 
 }
 
 /**
- * CPU time per ingested event (µs), per process and in all, from each run's shares of all cores
- * during ingest and its ingest rate: what an event costs the machine, which a rate on a shared,
- * noisy machine hides.
+ * CPU time per unit of work, per process and in all, from each run's shares of all cores during a
+ * phase and the phase's rate: what a unit costs the machine, which a rate on a shared, noisy
+ * machine hides. `scale` turns seconds into the unit printed (1e6: µs, 1e3: ms).
  */
-export function cpuPerEventLine(
-  runs: Array<{ cpu: Record<string, number>; ingest: number }>,
+export function cpuPerUnitLine(
+  what: string,
+  runs: Array<{ cpu: Record<string, number>; rate: number }>,
+  scale: number,
+  digits = 0,
 ): string {
-  const per = (r: { cpu: Record<string, number>; ingest: number }, share: number) =>
-    fmt((share * cpus().length * 1e6) / r.ingest);
+  const per = (r: { cpu: Record<string, number>; rate: number }, share: number) =>
+    fmt((share * cpus().length * scale) / r.rate, digits);
   const names = Object.keys(runs[0]?.cpu ?? {});
   const parts = names.map((k) => `${k} ${runs.map((r) => per(r, r.cpu[k] ?? 0)).join(' / ')}`);
   const all = runs
@@ -956,7 +959,18 @@ export function cpuPerEventLine(
       ),
     )
     .join(' / ');
-  return `CPU per ingested event during ingest, µs (each run): ${parts.join('; ')}; all together ${all}.`;
+  return `${what} (each run): ${parts.join('; ')}; all together ${all}.`;
+}
+
+/** CPU time per ingested event during ingest, µs (cpuPerUnitLine). */
+export function cpuPerEventLine(
+  runs: Array<{ cpu: Record<string, number>; ingest: number }>,
+): string {
+  return cpuPerUnitLine(
+    'CPU per ingested event during ingest, µs',
+    runs.map((r) => ({ cpu: r.cpu, rate: r.ingest })),
+    1e6,
+  );
 }
 
 /** One run's inputs to `machineBoundLines`: CPU shares of all cores per process (CpuAccount). */

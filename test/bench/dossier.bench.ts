@@ -55,6 +55,7 @@ import {
   syncCpuAccount,
   syncServiceEnv,
   cpuPerEventLine,
+  cpuPerUnitLine,
   cpuRows,
   limitCpuAccount,
   commandLine,
@@ -241,6 +242,8 @@ interface RunFigures {
   endToEndDossiers: number;
   endToEndEvents: number;
   endToEndVsPortal: number;
+  /** Dossiers pushed per second after ingest, until every one was SYNCED. */
+  pushDossiers: number;
   latency: Array<{ rate: number; p50: number; p95: number; p99: number }>;
   drainSeconds: number;
   peakRssMiB: number;
@@ -415,6 +418,16 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     const cpuShares = cpu.stop();
     const loopDuringIngest = await loopIngest.stop();
     const ingestStatements = await statements.top(8);
+    // What is left to push once ingest is in: with DVCQG down meanwhile (BENCH_INGEST_ALONE=1),
+    // every dossier, so the phase that follows is the pushes alone.
+    const unpushed = Number(
+      (
+        await db.query<{ n: string }>(
+          `select count(*) n from "${schemas.ledger}".sync_entity where target = 'dvcqg' and state <> 'SYNCED'`,
+        )
+      ).rows[0]?.n,
+    );
+    const pushStartedAt = Date.now();
     cpu.start();
     await statements.reset();
     log(
@@ -445,6 +458,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     // With several instances, from the start of the first (conservative: it includes starting
     // the others), since ingest was measured only once they had all joined.
     const e2eSeconds = (Date.now() - (INSTANCES > 1 ? startedAt : firstAt)) / 1000;
+    const pushDossiers = unpushed / ((Date.now() - pushStartedAt) / 1000);
     const cpuAfterIngest = cpu.stop();
     const loopAfterIngest = await loopPush.stop();
     const pushStatements = await statements.top(8);
@@ -510,6 +524,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       endToEndDossiers,
       endToEndEvents: load.length / e2eSeconds,
       endToEndVsPortal: endToEndDossiers / capacity.dossiersPerSecond,
+      pushDossiers,
       latency,
       drainSeconds,
       peakRssMiB: peak,
@@ -632,6 +647,22 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     row('end to end (→ every dossier SYNCED), dossiers/s', (r) => r.endToEndDossiers, undefined, 1),
     row('end to end, events/s', (r) => r.endToEndEvents),
     row('end to end / portal-sim capacity', (r) => r.endToEndVsPortal, GOALS.endToEndVsPortal, 2),
+    ...(INGEST_ALONE
+      ? [
+          row(
+            'pushes after ingest (DVCQG up again), dossiers/s',
+            (r) => r.pushDossiers,
+            undefined,
+            1,
+          ),
+          row(
+            'pushes after ingest / portal-sim capacity',
+            (r) => r.pushDossiers / r.portalDossiers,
+            undefined,
+            2,
+          ),
+        ]
+      : []),
     ...RATES.flatMap((rate) => [
       row(`event → SYNCED p50 at ${rate} events/s offered, ms`, lat(rate, 'p50')),
       row(`event → SYNCED p95 at ${rate} events/s offered, ms`, lat(rate, 'p95')),
@@ -658,6 +689,17 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush), runs.map((r) => r.cpuPortal)]),
     '',
     cpuPerEventLine(runs),
+    ...(INGEST_ALONE
+      ? [
+          '',
+          cpuPerUnitLine(
+            'CPU per dossier pushed after ingest, ms',
+            runs.map((r) => ({ cpu: r.cpuPush, rate: r.pushDossiers })),
+            1e3,
+            2,
+          ),
+        ]
+      : []),
     '',
     ...machineBoundLines(
       'dossier-sync',

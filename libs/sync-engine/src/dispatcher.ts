@@ -11,10 +11,10 @@ import { statusError } from './status-error';
 import { GroupCommit } from './group-commit';
 import { entityRowKey, heldLeases, lockHeldLeases, rowKey } from './held-leases';
 import {
+  SYNC_STATUS_TOPIC,
   syncStatus,
   writeRepairedIfDrifted,
   writeSyncStatus,
-  writeSyncStatuses,
 } from './sync-status';
 import type { DriftMark } from './sync-status';
 import { Wakeup } from './wakeup';
@@ -161,7 +161,7 @@ async function markParts(
   );
 }
 
-/** In recordSuccessesSql: part `p` is among those the statement marks pushed. */
+/** In RECORD_ONE and RECORD_BATCH: part `p` is among those the statement marks pushed. */
 const MARKED_NOW = `exists (select 1 from marking m where m.entity_type = p.entity_type
   and m.entity_key = p.entity_key and m.part_key = p.part_key)`;
 
@@ -174,22 +174,8 @@ const COMPLETE = `e.desired_fingerprint = i.fingerprint and e.parts_version = i.
     where p.entity_type = e.entity_type and p.entity_key = e.entity_key and p.pushed_at is null
       and not ${MARKED_NOW})`;
 
-/**
- * Records a batch of successful pushes in one statement: locks the rows still held under their
- * leases (heldLeases: a batch skips a row another writer holds), marks the parts the portal took
- * and sets each row's new state. Built once per variant (a batch, or one row that may wait).
- */
-const recordSuccessesSql = (wait: boolean) =>
-  prepared(`with held as (${heldLeases(wait)}), marking as (
-   select m.entity_type, m.entity_key, m.part_key
-   from unnest($11::text[], $12::text[], $13::text[]) as m(entity_type, entity_key, part_key)
-   join held h on h.entity_type = m.entity_type and h.entity_key = m.entity_key
- ), marked as (
-   update sync_entity_part p set pushed_at = now() from marking m
-   where p.entity_type = m.entity_type and p.entity_key = m.entity_key and p.part_key = m.part_key
- )
- update sync_entity e set
-   synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
+/** The new state of an entity a push completed, and its receipt (RECORD_ONE, RECORD_BATCH). */
+const SUCCESS_SET = `synced_fingerprint = i.fingerprint, receipt = i.receipt, attempts = 0, last_error = null,
    lease_owner = null, lease_until = null, lease_token = null, portal_uncertain = false,
    state = case when ${COMPLETE} then i.done_state else 'PENDING' end,
    -- Still the same submission at the portal (only parts were pushed): the wait goes on.
@@ -202,25 +188,83 @@ const recordSuccessesSql = (wait: boolean) =>
    result_reference = coalesce(i.reference, e.result_reference), supplement = null,
    next_poll_at = case when i.awaiting and ${COMPLETE}
      then now() + make_interval(secs => i.poll_ms / 1000) else null end,
-   next_attempt_at = now(), updated_at = now()
- from unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
-             $7::text[], $8::boolean[], $9::text[], $10::double precision[])
-   as i(entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms)
- join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
- where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
- returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
-   greatest(e.source_sequence, (
+   next_attempt_at = now(), updated_at = now()`;
+
+/** The pushes recorded, $1–$10 (successParams). */
+const SUCCESS_INPUT = `unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
+             $7::text[], $8::boolean[], $9::text[], $10::double precision[])`;
+const SUCCESS_COLUMNS = `entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms`;
+
+/** The parts the portal took ($11–$13), of the rows held. */
+const MARK_PARTS = `marking as (
+   select m.entity_type, m.entity_key, m.part_key
+   from unnest($11::text[], $12::text[], $13::text[]) as m(entity_type, entity_key, part_key)
+   join held h on h.entity_type = m.entity_type and h.entity_key = m.entity_key
+ ), marked as (
+   update sync_entity_part p set pushed_at = now() from marking m
+   where p.entity_type = m.entity_type and p.entity_key = m.entity_key and p.part_key = m.part_key
+ )`;
+
+/** The newest source event the portal now reflects: the header's or a pushed step's. */
+const REFLECTED_SEQUENCE = `greatest(e.source_sequence, (
      select max(p.source_sequence) from sync_entity_part p
      where p.entity_type = e.entity_type and p.entity_key = e.entity_key
        and (p.pushed_at is not null or ${MARKED_NOW})
-   )) as reflected_sequence`);
-const RECORD_BATCH = recordSuccessesSql(false);
-const RECORD_ONE = recordSuccessesSql(true);
+   ))`;
+
+/**
+ * Records one successful push, in the caller's transaction: locks the row if it is still held
+ * under its lease (waiting for another writer's lock), marks the parts the portal took and sets
+ * the row's new state. The caller then writes the status and a drift repair (recordSuccesses).
+ */
+const RECORD_ONE = prepared(`with held as (${heldLeases(true)}), ${MARK_PARTS}
+ update sync_entity e set ${SUCCESS_SET}
+ from ${SUCCESS_INPUT} as i(${SUCCESS_COLUMNS})
+ join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
+ where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+ returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
+   ${REFLECTED_SEQUENCE} as reflected_sequence`);
+
+/** A timestamp as JavaScript's toISOString() writes it (the statuses' format). */
+const isoTime = (column: string) =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * Records a batch of successful pushes and their sync.status events in one statement: one round
+ * trip, where a transaction took four (begin, the rows, the outbox, commit). It locks the rows
+ * still held under their leases (heldLeases: it skips a row another writer holds), marks the parts
+ * the portal took, sets each row's new state, and writes the statuses of the rows now SYNCED or
+ * AWAITING_RESULT as one outbox row. Each push's status comes built ($14: all but what the row's
+ * new state decides, which the statement adds: the sequence now reflected, the wait's times). A
+ * row reconciliation marked as drifted is skipped like a locked one: it is recorded alone
+ * (RECORD_ONE), in a transaction that also publishes its repair.
+ */
+const RECORD_BATCH =
+  prepared(`with held as (${heldLeases(false, 'e.drift_detected is null')}), ${MARK_PARTS},
+ updated as (
+   update sync_entity e set ${SUCCESS_SET}
+   from ${SUCCESS_INPUT} with ordinality as i(${SUCCESS_COLUMNS}, n)
+   join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
+   join unnest($14::jsonb[]) with ordinality as s(status, n) on s.n = i.n
+   where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+   returning e.entity_type, e.entity_key, e.state, i.n, case
+     when e.state = 'SYNCED' then s.status || jsonb_build_object('sequence', ${REFLECTED_SEQUENCE})
+     when e.state = 'AWAITING_RESULT' and e.awaiting_since is not null then s.status || jsonb_build_object(
+       'sequence', ${REFLECTED_SEQUENCE},
+       'awaiting', jsonb_build_object('since', ${isoTime('e.awaiting_since')}, 'polls', 0,
+                                      'nextPollAt', ${isoTime('e.next_poll_at')}))
+   end as status
+ ), published as (
+   insert into outbox (topic, message_key, payload, statuses)
+   select $15, '', jsonb_agg(status order by n), count(*) from updated where status is not null
+   having count(*) > 0
+ )
+ select entity_type, entity_key, state from updated`);
 
 /**
  * Dispatch (docs/architecture.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
  * push per entity in flight; several instances share the work), pushes the latest desired state
- * and the missing parts, and records the outcome with its sync.status outbox row in one transaction.
+ * and the missing parts, and records the outcome with its sync.status outbox row atomically.
  */
 export class Dispatcher {
   readonly stats: DispatchStats = {
@@ -236,19 +280,17 @@ export class Dispatcher {
   private readonly wakeup: Wakeup;
   /**
    * Lease renewals and outcomes of concurrent pushes are written in batches (group commit): one
-   * statement renews many leases, one transaction records many outcomes. Every row is still fenced
-   * by its own lease token. A push used to cost about six round trips and two commits of its own.
+   * statement renews many leases, one statement records many outcomes with their statuses. Every
+   * row is still fenced by its own lease token. A push used to cost about six round trips and two
+   * commits of its own.
    */
   private readonly renewals: GroupCommit<Renewal, boolean>;
-  private readonly successes: GroupCommit<Success, boolean | undefined>;
+  private readonly successes: GroupCommit<Success, true | undefined>;
 
   constructor(private readonly options: DispatcherOptions) {
     this.wakeup = options.wakeup ?? new Wakeup();
     this.renewals = new GroupCommit((batch) => this.renewLeases(batch, false), options.concurrency);
-    this.successes = new GroupCommit(
-      (batch) => this.recordSuccesses(batch, false),
-      options.concurrency,
-    );
+    this.successes = new GroupCommit((batch) => this.recordSuccesses(batch), options.concurrency);
   }
 
   start(): void {
@@ -519,105 +561,117 @@ export class Dispatcher {
   }
 
   /**
-   * Records a push the portal took, in a transaction shared with the other pushes finishing now.
-   * One the batch could not lock (another writer held its row that moment) is recorded alone.
+   * Records a push the portal took, in a statement shared with the other pushes finishing now.
+   * One the batch could not take (another writer held its row that moment, or reconciliation had
+   * marked it drifted) is recorded alone.
    */
   private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<boolean> {
     const batched = await this.successes.submit({ entity, receipt }).catch(() => undefined);
     if (batched !== undefined) return batched;
-    return (await this.recordSuccesses([{ entity, receipt }], true))[0] === true;
+    return this.recordOneSuccess({ entity, receipt });
+  }
+
+  /** $1–$13 of RECORD_ONE and RECORD_BATCH: the pushes, and the parts the portal took. */
+  private successParams(batch: Success[]): unknown[] {
+    const pushed = batch.flatMap((s) =>
+      s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey })),
+    );
+    return [
+      batch.map((s) => s.entity.entityType),
+      batch.map((s) => s.entity.entityKey),
+      batch.map((s) => s.entity.token),
+      batch.map((s) => s.entity.desiredFingerprint),
+      batch.map((s) => JSON.stringify(s.receipt)),
+      batch.map((s) => s.entity.partsVersion),
+      batch.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
+      batch.map((s) => s.receipt.awaiting !== undefined),
+      batch.map((s) => s.receipt.awaiting?.reference ?? null),
+      batch.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
+      pushed.map((p) => p.entityType),
+      pushed.map((p) => p.entityKey),
+      pushed.map((p) => p.partKey),
+    ];
   }
 
   /**
-   * Records successful pushes under their leases, in one transaction: the parts they pushed, the
-   * rows' new state, and their sync.status outbox rows. Per push: true when recorded, false when
-   * its lease was lost (another worker holds the row now and writes its own outcome), undefined when
-   * a batch skipped its locked row.
+   * The status a successful push publishes, but for what the row's new state decides: SYNCED, or
+   * AWAITING_RESULT when a two-phase portal accepted it (RECORD_BATCH adds the sequence the portal
+   * now reflects and, for a wait, its times; recordOneSuccess the same, from the row).
    */
-  private async recordSuccesses(
-    batch: Success[],
-    wait: boolean,
-  ): Promise<Array<boolean | undefined>> {
-    const counts = { synced: 0, awaiting: 0 };
-    const held = await this.options.dataSource.transaction(async (tx) => {
-      // One statement for what took three (recordSuccessesSql), then the statuses.
-      const pushed = batch.flatMap((s) =>
-        s.receipt.pushedParts.map((partKey) => ({ ...s.entity, partKey })),
-      );
-      const updated: unknown = await tx.query(wait ? RECORD_ONE : RECORD_BATCH, [
-        batch.map((s) => s.entity.entityType),
-        batch.map((s) => s.entity.entityKey),
-        batch.map((s) => s.entity.token),
-        batch.map((s) => s.entity.desiredFingerprint),
-        batch.map((s) => JSON.stringify(s.receipt)),
-        batch.map((s) => s.entity.partsVersion),
-        batch.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
-        batch.map((s) => s.receipt.awaiting !== undefined),
-        batch.map((s) => s.receipt.awaiting?.reference ?? null),
-        batch.map((s) => s.receipt.awaiting?.pollAfterMs ?? this.options.firstPollMs ?? 1000),
-        pushed.map((p) => p.entityType),
-        pushed.map((p) => p.entityKey),
-        pushed.map((p) => p.partKey),
-      ]);
-      const rows = returnedRows<{
-        entity_type: string;
-        entity_key: string;
+  private successStatus({ entity, receipt }: Success): SyncStatus {
+    const reference = receipt.awaiting?.reference ?? receipt.reference;
+    const acknowledged = {
+      ...(reference ? { reference: reference.slice(0, 200) } : {}),
+      receivedAt: new Date().toISOString(),
+    };
+    return receipt.awaiting
+      ? this.status(entity, 'AWAITING_RESULT', { receipt: acknowledged })
+      : this.status(entity, 'SYNCED', {
+          receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
+        });
+  }
+
+  /**
+   * Records successful pushes under their leases and their statuses, in one statement
+   * (RECORD_BATCH). Per push: true when recorded, undefined when the batch skipped its row (locked
+   * by another writer that moment, marked drifted, or its lease lost: recordOneSuccess tells).
+   */
+  private async recordSuccesses(batch: Success[]): Promise<Array<true | undefined>> {
+    const rows = await this.options.dataSource.query<
+      Array<{ entity_type: string; entity_key: string; state: string }>
+    >(RECORD_BATCH, [
+      ...this.successParams(batch),
+      batch.map((s) => JSON.stringify(this.successStatus(s))),
+      SYNC_STATUS_TOPIC,
+    ]);
+    for (const row of rows) {
+      if (row.state === 'SYNCED') this.stats.synced += 1;
+      else if (row.state === 'AWAITING_RESULT') this.stats.awaiting += 1;
+    }
+    const recorded = new Set(rows.map(rowKey));
+    return batch.map((s) => (recorded.has(entityRowKey(s.entity)) ? true : undefined));
+  }
+
+  /**
+   * Records one successful push under its lease, waiting for its row's lock, in a transaction: the
+   * row (RECORD_ONE), its status and, if reconciliation had found it drifted, the repair. False
+   * when its lease was lost (another worker holds the row now and writes its own outcome).
+   */
+  private async recordOneSuccess(success: Success): Promise<boolean> {
+    const { entity } = success;
+    const state = await this.options.dataSource.transaction(async (tx) => {
+      const row = returnedRows<{
         state: string;
         reflected_sequence: string;
         awaiting_since: Date | null;
         next_poll_at: Date | null;
         drift_detected: DriftMark | null;
-      }>(updated);
-      // The rows updated are the rows held (locked, the lease still that token).
-      const held = new Set(rows.map(rowKey));
-      const byKey = new Map(batch.map((s) => [entityRowKey(s.entity), s]));
-      const statuses: SyncStatus[] = [];
-      const repaired: Array<{ entity: Claimed; sequence: number; mark: DriftMark }> = [];
-      for (const row of rows) {
-        const { entity, receipt } = byKey.get(rowKey(row)) as Success;
-        const sequence = Number(row.reflected_sequence);
-        const reference = receipt.awaiting?.reference ?? receipt.reference;
-        const acknowledged = {
-          ...(reference ? { reference: reference.slice(0, 200) } : {}),
-          receivedAt: new Date().toISOString(),
-        };
-        if (row.state === 'SYNCED') {
-          statuses.push(
-            this.status(entity, 'SYNCED', {
-              // The newest source event the portal now reflects: the header's or a later step's.
-              sequence,
-              receipt: { ...acknowledged, ...(receipt.result ? { result: receipt.result } : {}) },
-            }),
-          );
-          if (row.drift_detected) repaired.push({ entity, sequence, mark: row.drift_detected });
-          counts.synced += 1;
-        } else if (row.state === 'AWAITING_RESULT' && row.awaiting_since) {
-          statuses.push(
-            this.status(entity, 'AWAITING_RESULT', {
-              sequence,
-              receipt: acknowledged,
-              awaiting: {
-                since: new Date(row.awaiting_since).toISOString(),
-                polls: 0,
-                nextPollAt: row.next_poll_at ? new Date(row.next_poll_at).toISOString() : null,
-              },
-            }),
-          );
-          counts.awaiting += 1;
-        }
-      }
-      await writeSyncStatuses(tx, statuses);
-      for (const { entity, sequence, mark } of repaired)
-        await writeRepairedIfDrifted(tx, this.options.pushTarget, mark, {
+      }>(await tx.query(RECORD_ONE, this.successParams([success])))[0];
+      if (!row) return undefined;
+      const sequence = Number(row.reflected_sequence);
+      const status = { ...this.successStatus(success), sequence };
+      if (row.state === 'SYNCED') {
+        await writeSyncStatus(tx, status);
+        await writeRepairedIfDrifted(tx, this.options.pushTarget, row.drift_detected, {
           ...entity,
           sequence,
           attempt: entity.attempts + 1,
         });
-      return held;
+      } else if (row.state === 'AWAITING_RESULT' && row.awaiting_since) {
+        await writeSyncStatus(tx, {
+          ...status,
+          awaiting: {
+            since: new Date(row.awaiting_since).toISOString(),
+            polls: 0,
+            nextPollAt: row.next_poll_at ? new Date(row.next_poll_at).toISOString() : null,
+          },
+        });
+      }
+      return row.state;
     });
-    this.stats.synced += counts.synced;
-    this.stats.awaiting += counts.awaiting;
-    return batch.map((s) => (held.has(entityRowKey(s.entity)) ? true : wait ? false : undefined));
+    if (state === 'SYNCED') this.stats.synced += 1;
+    else if (state === 'AWAITING_RESULT') this.stats.awaiting += 1;
+    return state !== undefined;
   }
 
   /**

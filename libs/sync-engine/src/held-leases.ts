@@ -14,12 +14,14 @@ export const entityRowKey = (e: { entityType: string; entityKey: string }) =>
  * The rows of `$1`, `$2`, `$3` (entity types, keys, lease tokens) whose lease is still that token,
  * locked in key order. A batch of several entities skips rows another transaction holds right now:
  * it never waits for a lock while holding others (ingest's batches lock rows in their own order, so
- * waiting could deadlock). A skipped row is then written alone, which may wait.
+ * waiting could deadlock). A skipped row is then written alone, which may wait. `where` (a
+ * condition on `e`) leaves out rows the caller writes another way; they count as skipped.
  */
-export const heldLeases = (wait: boolean) =>
+export const heldLeases = (wait: boolean, where = '') =>
   prepared(`select e.entity_type, e.entity_key from sync_entity e
    join unnest($1::text[], $2::text[], $3::uuid[]) as i(entity_type, entity_key, token)
      on e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+   ${where ? `where ${where}` : ''}
    order by e.entity_type, e.entity_key
    for update of e${wait ? '' : ' skip locked'}`);
 

@@ -129,6 +129,20 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     await ingest.ingest(ds.manager, [birth('KS-1', 1)]);
     await dispatcher.runOnce();
     expect(await ledger()).toEqual({ 'KS-1': 'AWAITING_RESULT' });
+    // The outcome's statement wrote the status with the wait's times as the row holds them.
+    const [wait] = await ctx.sql.query<{ since: Date; next: Date }>(
+      'select awaiting_since since, next_poll_at next from sync_entity',
+    );
+    expect((await statuses('KS-1'))[1]).toMatchObject({
+      state: 'AWAITING_RESULT',
+      sequence: 1,
+      attempt: 1,
+      awaiting: {
+        since: wait?.since.toISOString(),
+        polls: 0,
+        nextPollAt: wait?.next.toISOString(),
+      },
+    });
 
     expect(await poller.runOnce()).toBe(1); // nothing known yet: still waiting, no status
     registry.answers.set('KS-1', { kind: 'waiting', stage: { code: '3', label: 'Đang xử lý' } });
