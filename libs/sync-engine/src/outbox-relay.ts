@@ -49,6 +49,8 @@ export interface OutboxRelayOptions {
   service: string;
   batchSize: number;
   idleMs: number;
+  /** After a wake-up, how long a round waits for more rows to take with it (RoundLoop). */
+  lingerMs?: number;
   /** Tests publish to their own topic names. */
   topicFor?: (topic: string) => string;
   /** Where the v2 encoding of every status goes (default sync.status.v2; tests use a copy). */
@@ -134,6 +136,7 @@ export class OutboxRelay {
       options.idleMs,
       options.onError ??
         ((e: unknown) => process.stderr.write(`outbox relay round failed: ${String(e)}\n`)),
+      options.lingerMs ?? 0,
     );
     this.validator = options.validator ?? new ContractValidator();
   }

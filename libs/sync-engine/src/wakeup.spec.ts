@@ -84,4 +84,51 @@ describe('RoundLoop', () => {
     await loop.stop();
     expect(rounds).toBeGreaterThanOrEqual(2);
   });
+
+  it('after a notify, lingers before the next round, so writes that come meanwhile share it', async () => {
+    /** Records how each of the loop's waits ended (true: a notify, or one was pending). */
+    class Recorded extends Wakeup {
+      readonly ended: boolean[] = [];
+      override async wait(ms: number): Promise<boolean> {
+        const notified = await super.wait(ms);
+        this.ended.push(notified);
+        return notified;
+      }
+    }
+    const wakeup = new Recorded();
+    const rounds: number[] = [];
+    let roundRan: () => void = () => undefined;
+    const loop = new RoundLoop(
+      () => {
+        rounds.push(Date.now());
+        roundRan();
+        return Promise.resolve({ more: false });
+      },
+      wakeup,
+      60_000,
+      (err) => {
+        throw err;
+      },
+      100,
+    );
+    const nextRound = () => new Promise<void>((done) => (roundRan = done));
+    let ran = nextRound();
+    loop.start();
+    try {
+      await ran;
+      await new Promise((r) => setImmediate(r)); // the loop now waits for work
+      ran = nextRound();
+      const notifiedAt = Date.now();
+      wakeup.notify();
+      wakeup.notify(); // a second writer during the linger: no round of its own
+      await ran;
+      expect((rounds[1] as number) - notifiedAt).toBeGreaterThanOrEqual(95);
+      // The loop's next wait is for new work (60 s), not a notify left over from the linger.
+      await new Promise((r) => setImmediate(r));
+      expect(wakeup.ended).toEqual([true]);
+      expect(rounds).toHaveLength(2);
+    } finally {
+      await loop.stop();
+    }
+  });
 });

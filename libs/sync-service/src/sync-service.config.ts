@@ -121,6 +121,11 @@ export function syncServiceVars(d: SyncServiceDefaults) {
     ),
     DISPATCH_IDLE_MS: int(10, 200, 'poll interval of the dispatcher and relay when idle'),
     OUTBOX_BATCH_SIZE: int(1, 500, 'sync.status rows published per relay round'),
+    OUTBOX_LINGER_MS: int(
+      0,
+      5,
+      'after new statuses, how long the relay waits for more to publish in the same round',
+    ),
     PROCESSED_EVENT_RETENTION_DAYS: int(1, 30, 'processed event ids kept for dedupe'),
     OUTBOX_RETENTION_HOURS: int(1, 24, 'published outbox rows kept'),
     EXCHANGE_RETENTION_DAYS: int(1, 30, 'portal exchange records kept'),

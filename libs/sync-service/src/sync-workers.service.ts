@@ -124,6 +124,7 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       service: domain.service,
       batchSize: config.OUTBOX_BATCH_SIZE,
       idleMs: config.DISPATCH_IDLE_MS,
+      lingerMs: config.OUTBOX_LINGER_MS,
       topicFor: (topic) => (topic === SYNC_STATUS_TOPIC ? config.SYNC_STATUS_TOPIC : topic),
       v2Topic: config.SYNC_STATUS_V2_TOPIC,
       resultsTopic: config.OPS_COMMAND_RESULTS_TOPIC,
