@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EVENT_TYPES, TOPICS } from '@lienthong/contracts';
+import { DEFAULT_IN_FLIGHT } from '@lienthong/sync-service';
 import {
   BrokerControl,
   PostgresControl,
@@ -129,10 +130,11 @@ describe('dossier-sync under faults: portal outage, crashes, broker restart, bus
     await broker.start();
 
     await world.waitForLedger({ SYNCED: lives.length }, 240_000);
-    // A kill can lose the outcome of at most the step chunks in flight (one per push slot: DISPATCH_CONCURRENCY 16): those
-    // are sent again and flagged; DVCQG holds no other repeat.
+    // A kill can lose the outcome of at most the step chunks in flight (one per push slot:
+    // DISPATCH_CONCURRENCY, by default DEFAULT_IN_FLIGHT): those are sent again and flagged;
+    // DVCQG holds no other repeat.
     const { flagged } = await expectPortalHoldsExactly(world, lives, { stepOrder: true });
-    expect(flagged).toBeLessThanOrEqual(2 * 16 * 10);
+    expect(flagged).toBeLessThanOrEqual(2 * DEFAULT_IN_FLIGHT * 10);
   });
 
   it('a business rejection: REJECTED with the portal message, and no retry storm', async () => {

@@ -1,6 +1,7 @@
 export { SyncServiceModule } from './sync-service.module';
 export { runSyncService } from './run-sync-service';
 export {
+  DEFAULT_IN_FLIGHT,
   loadSyncServiceConfig,
   portalSettings,
   portalVars,

@@ -5,6 +5,14 @@ import { TOPICS } from '@lienthong/contracts';
 const int = (minimum: number, def: number, description: string) =>
   ({ type: 'integer', minimum, default: def, description }) as const;
 
+/**
+ * Pushes in flight per instance (DISPATCH_CONCURRENCY) and calls in flight per portal (its
+ * bulkhead, <PORTAL>_MAX_CONCURRENT), by default. In bench:dossier 32 took 11–20 % more dossiers
+ * per second end to end than 16 (test/bench/RESULTS.md): a push spends most of its time waiting
+ * on round trips, not on the CPU. Lower both where a portal asks for fewer calls at once.
+ */
+export const DEFAULT_IN_FLIGHT = 32;
+
 /** What a domain service declares about itself; the kit derives its defaults from it. */
 export interface SyncServiceDefaults {
   service: string;
@@ -113,7 +121,7 @@ export function syncServiceVars(d: SyncServiceDefaults) {
     },
     RETRY_INITIAL_MS: int(10, 1000, 'first retry delay of a failed push'),
     RETRY_MAX_MS: int(10, 60_000, 'longest retry delay of a failed push'),
-    DISPATCH_CONCURRENCY: int(1, 16, 'pushes in flight per instance'),
+    DISPATCH_CONCURRENCY: int(1, DEFAULT_IN_FLIGHT, 'pushes in flight per instance'),
     DISPATCH_LEASE_MS: int(
       1000,
       15_000,
@@ -220,7 +228,7 @@ export function syncServiceVars(d: SyncServiceDefaults) {
 
 const PORTAL_VARS = {
   TIMEOUT_MS: int(100, 5000, 'a call times out this long after it leaves the rate-limit queue'),
-  MAX_CONCURRENT: int(1, 16, 'calls in flight (bulkhead)'),
+  MAX_CONCURRENT: int(1, DEFAULT_IN_FLIGHT, 'calls in flight (bulkhead)'),
   RATE_LIMIT_PER_SECOND: int(0, 0, 'calls per second (0: no limit)'),
   BREAKER_VOLUME_THRESHOLD: int(1, 10, 'calls in the window before the breaker may open'),
   BREAKER_ERROR_PERCENTAGE: {
