@@ -36,6 +36,7 @@ import {
 import {
   benchProducer,
   build,
+  commandLine,
   fmt,
   freePort,
   log,
@@ -343,6 +344,13 @@ async function main(): Promise<void> {
       ),
       '',
       `load generator: ${CONCURRENCY} concurrent callers, ${WINDOW_SECONDS} s each; refused at the limit: ${fmt(allowed.refusedPerSecond)}/s; run took ${fmt((Date.now() - started) / 1000)} s`,
+      '',
+      `Command: \`${commandLine('bench:reconcile', {
+        BENCH_RECONCILE_DOSSIERS: DOSSIERS,
+        BENCH_PORTAL_LIMIT: LIMIT,
+        BENCH_WINDOW_SECONDS: WINDOW_SECONDS,
+        BENCH_LOOKUP_CONCURRENCY: CONCURRENCY,
+      })}\``,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
