@@ -215,7 +215,7 @@ const REFLECTED_SEQUENCE = `greatest(e.source_sequence, (
 /**
  * Records one successful push, in the caller's transaction: locks the row if it is still held
  * under its lease (waiting for another writer's lock), marks the parts the portal took and sets
- * the row's new state. The caller then writes the status and a drift repair (recordSuccesses).
+ * the row's new state. The caller then writes the status and a drift repair (recordOneSuccess).
  */
 const RECORD_ONE = prepared(`with held as (${heldLeases(true)}), ${MARK_PARTS}
  update sync_entity e set ${SUCCESS_SET}
