@@ -212,54 +212,58 @@ const REFLECTED_SEQUENCE = `greatest(e.source_sequence, (
        and (p.pushed_at is not null or ${MARKED_NOW})
    ))`;
 
-/**
- * Records one successful push, in the caller's transaction: locks the row if it is still held
- * under its lease (waiting for another writer's lock), marks the parts the portal took and sets
- * the row's new state. The caller then writes the status and a drift repair (recordOneSuccess).
- */
-const RECORD_ONE = prepared(`with held as (${heldLeases(true)}), ${MARK_PARTS}
- update sync_entity e set ${SUCCESS_SET}
- from ${SUCCESS_INPUT} as i(${SUCCESS_COLUMNS})
- join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
- where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
- returning e.entity_type, e.entity_key, e.state, e.awaiting_since, e.next_poll_at, e.drift_detected,
-   ${REFLECTED_SEQUENCE} as reflected_sequence`);
-
 /** A timestamp as JavaScript's toISOString() writes it (the statuses' format). */
 const isoTime = (column: string) =>
   `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * Records a batch of successful pushes and their sync.status events in one statement: one round
- * trip, where a transaction took four (begin, the rows, the outbox, commit). It locks the rows
- * still held under their leases (heldLeases: it skips a row another writer holds), marks the parts
- * the portal took, sets each row's new state, and writes the statuses of the rows now SYNCED or
- * AWAITING_RESULT as one outbox row. Each push's status comes built ($14: all but what the row's
- * new state decides, which the statement adds: the sequence now reflected, the wait's times). A
- * row reconciliation marked as drifted is skipped like a locked one: it is recorded alone
- * (RECORD_ONE), in a transaction that also publishes its repair.
+ * Records successful pushes under their leases (`held`: the rows still held, see heldLeases):
+ * marks the parts the portal took and sets each row's new state. `recorded` holds those rows, each
+ * with the status it publishes: the push's status as the dispatcher built it ($14), completed
+ * with what the row's new state decides (the sequence the portal now reflects and, for a wait, its
+ * times); none when the row stays PENDING (parts still missing, or a newer state arrived).
  */
-const RECORD_BATCH =
-  prepared(`with held as (${heldLeases(false, 'e.drift_detected is null')}), ${MARK_PARTS},
+const recordSuccessesSql = (held: string) => `with held as (${held}), ${MARK_PARTS},
  updated as (
    update sync_entity e set ${SUCCESS_SET}
    from ${SUCCESS_INPUT} with ordinality as i(${SUCCESS_COLUMNS}, n)
    join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
    join unnest($14::jsonb[]) with ordinality as s(status, n) on s.n = i.n
    where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
-   returning e.entity_type, e.entity_key, e.state, i.n, case
-     when e.state = 'SYNCED' then s.status || jsonb_build_object('sequence', ${REFLECTED_SEQUENCE})
-     when e.state = 'AWAITING_RESULT' and e.awaiting_since is not null then s.status || jsonb_build_object(
-       'sequence', ${REFLECTED_SEQUENCE},
-       'awaiting', jsonb_build_object('since', ${isoTime('e.awaiting_since')}, 'polls', 0,
-                                      'nextPollAt', ${isoTime('e.next_poll_at')}))
+   returning e.entity_type, e.entity_key, e.state, e.drift_detected, e.awaiting_since,
+     e.next_poll_at, i.n, s.status as built, ${REFLECTED_SEQUENCE} as reflected_sequence
+ ), recorded as (
+   select u.*, case
+     when state = 'SYNCED' then built || jsonb_build_object('sequence', reflected_sequence)
+     when state = 'AWAITING_RESULT' and awaiting_since is not null then built || jsonb_build_object(
+       'sequence', reflected_sequence,
+       'awaiting', jsonb_build_object('since', ${isoTime('awaiting_since')}, 'polls', 0,
+                                      'nextPollAt', ${isoTime('next_poll_at')}))
    end as status
- ), published as (
+   from updated u
+ )`;
+
+/**
+ * Records one successful push, in the caller's transaction, waiting for its row's lock; the caller
+ * writes the status it returns and a drift repair (recordOneSuccess).
+ */
+const RECORD_ONE = prepared(`${recordSuccessesSql(heldLeases(true))}
+ select entity_type, entity_key, state, drift_detected, reflected_sequence, status from recorded`);
+
+/**
+ * Records a batch of successful pushes and their sync.status events in one statement: one round
+ * trip, where a transaction took four (begin, the rows, the outbox, commit). It skips a row another
+ * writer holds (heldLeases) and writes the statuses as one outbox row. A row reconciliation marked
+ * as drifted is skipped like a locked one: it is recorded alone (RECORD_ONE), in a transaction that
+ * also publishes its repair.
+ */
+const RECORD_BATCH = prepared(`${recordSuccessesSql(heldLeases(false, 'e.drift_detected is null'))},
+ published as (
    insert into outbox (topic, message_key, payload, statuses)
-   select $15, '', jsonb_agg(status order by n), count(*) from updated where status is not null
+   select $15, '', jsonb_agg(status order by n), count(*) from recorded where status is not null
    having count(*) > 0
  )
- select entity_type, entity_key, state from updated`);
+ select entity_type, entity_key, state from recorded`);
 
 /**
  * Dispatch (docs/architecture.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
@@ -595,8 +599,8 @@ export class Dispatcher {
 
   /**
    * The status a successful push publishes, but for what the row's new state decides: SYNCED, or
-   * AWAITING_RESULT when a two-phase portal accepted it (RECORD_BATCH adds the sequence the portal
-   * now reflects and, for a wait, its times; recordOneSuccess the same, from the row).
+   * AWAITING_RESULT when a two-phase portal accepted it (recordSuccessesSql adds the sequence the
+   * portal now reflects and, for a wait, its times).
    */
   private successStatus({ entity, receipt }: Success): SyncStatus {
     const reference = receipt.awaiting?.reference ?? receipt.reference;
@@ -624,17 +628,14 @@ export class Dispatcher {
       batch.map((s) => JSON.stringify(this.successStatus(s))),
       SYNC_STATUS_TOPIC,
     ]);
-    for (const row of rows) {
-      if (row.state === 'SYNCED') this.stats.synced += 1;
-      else if (row.state === 'AWAITING_RESULT') this.stats.awaiting += 1;
-    }
+    for (const row of rows) this.count(row.state);
     const recorded = new Set(rows.map(rowKey));
     return batch.map((s) => (recorded.has(entityRowKey(s.entity)) ? true : undefined));
   }
 
   /**
    * Records one successful push under its lease, waiting for its row's lock, in a transaction: the
-   * row (RECORD_ONE), its status and, if reconciliation had found it drifted, the repair. False
+   * row and its status (RECORD_ONE) and, if reconciliation had found it drifted, the repair. False
    * when its lease was lost (another worker holds the row now and writes its own outcome).
    */
   private async recordOneSuccess(success: Success): Promise<boolean> {
@@ -643,35 +644,32 @@ export class Dispatcher {
       const row = returnedRows<{
         state: string;
         reflected_sequence: string;
-        awaiting_since: Date | null;
-        next_poll_at: Date | null;
         drift_detected: DriftMark | null;
-      }>(await tx.query(RECORD_ONE, this.successParams([success])))[0];
+        status: SyncStatus | null;
+      }>(
+        await tx.query(RECORD_ONE, [
+          ...this.successParams([success]),
+          [JSON.stringify(this.successStatus(success))],
+        ]),
+      )[0];
       if (!row) return undefined;
-      const sequence = Number(row.reflected_sequence);
-      const status = { ...this.successStatus(success), sequence };
-      if (row.state === 'SYNCED') {
-        await writeSyncStatus(tx, status);
+      if (row.status) await writeSyncStatus(tx, row.status);
+      if (row.state === 'SYNCED')
         await writeRepairedIfDrifted(tx, this.options.pushTarget, row.drift_detected, {
           ...entity,
-          sequence,
+          sequence: Number(row.reflected_sequence),
           attempt: entity.attempts + 1,
         });
-      } else if (row.state === 'AWAITING_RESULT' && row.awaiting_since) {
-        await writeSyncStatus(tx, {
-          ...status,
-          awaiting: {
-            since: new Date(row.awaiting_since).toISOString(),
-            polls: 0,
-            nextPollAt: row.next_poll_at ? new Date(row.next_poll_at).toISOString() : null,
-          },
-        });
-      }
       return row.state;
     });
+    this.count(state);
+    return state !== undefined;
+  }
+
+  /** Counts a recorded outcome's new state in the dispatcher's stats. */
+  private count(state: string | undefined): void {
     if (state === 'SYNCED') this.stats.synced += 1;
     else if (state === 'AWAITING_RESULT') this.stats.awaiting += 1;
-    return state !== undefined;
   }
 
   /**

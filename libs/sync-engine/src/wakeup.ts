@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /**
  * An in-process nudge for a polling loop: `wait(ms)` returns after `ms` or as soon as someone calls
  * `notify()`, whichever comes first; a notify with nobody waiting is remembered for the next wait.
@@ -81,7 +83,7 @@ export class RoundLoop {
         });
         const more = typeof result === 'number' ? result > 0 : result.more;
         if (!more && this.running && (await this.wakeup.wait(this.idleMs)) && this.lingerMs > 0) {
-          await new Promise((linger) => setTimeout(linger, this.lingerMs));
+          await delay(this.lingerMs);
           // Work committed during the linger is read by the round that starts now.
           this.wakeup.absorb();
         }
