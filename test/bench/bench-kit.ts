@@ -533,6 +533,9 @@ export interface CeilingRow {
   fp: string;
 }
 
+/** JSON texts as one JSON array, the way the services pass a JSON column (jsonList in libs/persistence). */
+const jsonTexts = (texts: string[]) => `[${texts.join(',')}]`;
+
 /**
  * The database's ceiling: the same rows written straight into a ledger schema (made by the sync
  * service's own migrations) — dedupe insert, the latest snapshot per entity, new parts — in
@@ -584,7 +587,8 @@ export async function databaseCeiling(
         await c.query(
           `insert into sync_entity as e (entity_type, entity_key, commune_code, target, source_sequence, desired, desired_fingerprint, state)
            select t, k, c, g, s, d, f, 'PENDING'
-           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[]) as x(t, k, c, g, s, d, f)
+           from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+             jsonb_array_elements($6::jsonb), unnest($7::text[])) as x(t, k, c, g, s, d, f)
            on conflict (entity_type, entity_key) do update set source_sequence = excluded.source_sequence,
              desired = excluded.desired, desired_fingerprint = excluded.desired_fingerprint, state = 'PENDING'
            where excluded.source_sequence > e.source_sequence`,
@@ -594,20 +598,21 @@ export async function databaseCeiling(
             col(heads, 'commune'),
             col(heads, 'target'),
             col(heads, 'sequence'),
-            col(heads, 'json'),
+            jsonTexts(col(heads, 'json')),
             col(heads, 'fp'),
           ],
         );
         await c.query(
           `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[])
+           select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bigint[]),
+             jsonb_array_elements($5::jsonb), unnest($6::text[]))
            on conflict do nothing`,
           [
             col(parts, 'entityType'),
             col(parts, 'key'),
             col(parts, 'part'),
             col(parts, 'sequence'),
-            col(parts, 'json'),
+            jsonTexts(col(parts, 'json')),
             col(parts, 'commune'),
           ],
         );

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { prepared, returnedRows } from '@lienthong/persistence';
+import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { asPortalCallError, retryDelayMs, surelyNotApplied } from '@lienthong/resilience';
 import type { PortalCallError } from '@lienthong/resilience';
 import type { RetryPolicy } from '@lienthong/resilience';
@@ -191,8 +191,9 @@ const SUCCESS_SET = `synced_fingerprint = i.fingerprint, receipt = i.receipt, at
    next_attempt_at = now(), updated_at = now()`;
 
 /** The pushes recorded, $1–$10 (successParams). */
-const SUCCESS_INPUT = `unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::integer[],
-             $7::text[], $8::boolean[], $9::text[], $10::double precision[])`;
+const SUCCESS_INPUT = `rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::uuid[]), unnest($4::text[]),
+             jsonb_array_elements($5::jsonb), unnest($6::integer[]), unnest($7::text[]), unnest($8::boolean[]),
+             unnest($9::text[]), unnest($10::double precision[]))`;
 const SUCCESS_COLUMNS = `entity_type, entity_key, token, fingerprint, receipt, parts_version, done_state, awaiting, reference, poll_ms`;
 
 /** The parts the portal took ($11–$13), of the rows held. */
@@ -228,7 +229,7 @@ const recordSuccessesSql = (held: string) => `with held as (${held}), ${MARK_PAR
    update sync_entity e set ${SUCCESS_SET}
    from ${SUCCESS_INPUT} with ordinality as i(${SUCCESS_COLUMNS}, n)
    join held h on h.entity_type = i.entity_type and h.entity_key = i.entity_key
-   join unnest($14::jsonb[]) with ordinality as s(status, n) on s.n = i.n
+   join jsonb_array_elements($14::jsonb) with ordinality as s(status, n) on s.n = i.n
    where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
    returning e.entity_type, e.entity_key, e.state, e.drift_detected, e.awaiting_since,
      e.next_poll_at, i.n, s.status as built, ${REFLECTED_SEQUENCE} as reflected_sequence
@@ -585,7 +586,7 @@ export class Dispatcher {
       batch.map((s) => s.entity.entityKey),
       batch.map((s) => s.entity.token),
       batch.map((s) => s.entity.desiredFingerprint),
-      batch.map((s) => JSON.stringify(s.receipt)),
+      jsonList(batch.map((s) => s.receipt)),
       batch.map((s) => s.entity.partsVersion),
       batch.map((s) => (s.receipt.awaiting ? 'AWAITING_RESULT' : 'SYNCED')),
       batch.map((s) => s.receipt.awaiting !== undefined),
@@ -625,7 +626,7 @@ export class Dispatcher {
       Array<{ entity_type: string; entity_key: string; state: string }>
     >(RECORD_BATCH, [
       ...this.successParams(batch),
-      batch.map((s) => JSON.stringify(this.successStatus(s))),
+      jsonList(batch.map((s) => this.successStatus(s))),
       SYNC_STATUS_TOPIC,
     ]);
     for (const row of rows) this.count(row.state);
@@ -649,7 +650,7 @@ export class Dispatcher {
       }>(
         await tx.query(RECORD_ONE, [
           ...this.successParams([success]),
-          [JSON.stringify(this.successStatus(success))],
+          jsonList([this.successStatus(success)]),
         ]),
       )[0];
       if (!row) return undefined;

@@ -1,5 +1,5 @@
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { prepared, returnedRows } from '@lienthong/persistence';
+import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { fingerprint } from './fingerprint';
 import { writeSyncStatuses } from './sync-status';
 
@@ -241,7 +241,8 @@ export class LedgerIngest {
     if (contenders.length > 0) {
       const won = await db.query<Array<{ entity_type: string; entity_key: string }>>(
         prepared(`with incoming as (
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[], $8::text[])
+           select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
+             unnest($5::bigint[]), jsonb_array_elements($6::jsonb), unnest($7::text[]), unnest($8::text[]))
              as t(entity_type, entity_key, commune_code, target, seq, desired, fp, reference)
          )
          insert into sync_entity as e (entity_type, entity_key, commune_code, target, source_sequence, desired, desired_fingerprint, reference, state)
@@ -275,7 +276,7 @@ export class LedgerIngest {
           contenders.map((i) => i.communeCode),
           contenders.map((i) => i.target),
           contenders.map((i) => i.sequence),
-          contenders.map((i) => JSON.stringify(i.payload)),
+          jsonList(contenders.map((i) => i.payload)),
           contenders.map((i) => fp.get(i) as string),
           contenders.map((i) => i.reference?.value ?? null),
         ],
@@ -292,7 +293,8 @@ export class LedgerIngest {
         Array<{ entity_type: string; entity_key: string; part_key: string }>
       >(
         prepared(`insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::text[])
+         select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bigint[]),
+           jsonb_array_elements($5::jsonb), unnest($6::text[]))
          ${allNew ? '' : 'on conflict do nothing'}
          returning entity_type, entity_key, part_key`),
         [
@@ -300,7 +302,7 @@ export class LedgerIngest {
           parts.map((i) => i.entityKey),
           parts.map((i) => i.partKey ?? i.eventId),
           parts.map((i) => i.sequence),
-          parts.map((i) => JSON.stringify(i.payload)),
+          jsonList(parts.map((i) => i.payload)),
           parts.map((i) => i.communeCode),
         ],
       );

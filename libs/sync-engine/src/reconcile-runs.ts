@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { ReconcileProgressV1 } from '@lienthong/contracts';
-import { returnedRows } from '@lienthong/persistence';
+import { jsonList, returnedRows } from '@lienthong/persistence';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
 import type { CheckResult, EntityRef, Reconciler } from './reconciler';
@@ -315,7 +315,7 @@ export class ReconcileRuns {
     if (found.length === 0) return;
     await tx.query(
       `insert into reconcile_finding (run_id, entity_type, entity_key, verdict, drift)
-       select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::jsonb[])
+       select $1, * from rows from (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), jsonb_array_elements($5::jsonb))
        on conflict (run_id, entity_type, entity_key) do update set verdict = excluded.verdict,
          drift = excluded.drift, verified_at = null, verified_verdict = null`,
       [
@@ -323,7 +323,7 @@ export class ReconcileRuns {
         found.map((r) => r.entityType),
         found.map((r) => r.entityKey),
         found.map((r) => results.get(r.entityKey)?.verdict),
-        found.map((r) => JSON.stringify(results.get(r.entityKey)?.drift ?? [])),
+        jsonList(found.map((r) => results.get(r.entityKey)?.drift ?? [])),
       ],
     );
   }

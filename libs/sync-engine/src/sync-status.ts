@@ -1,6 +1,6 @@
 import { TOPICS } from '@lienthong/contracts';
 import type { OpsCommandResult, SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { prepared } from '@lienthong/persistence';
+import { jsonList, prepared } from '@lienthong/persistence';
 import type { SqlExecutor } from './ledger-ingest';
 import type { PushTarget } from './push-target.port';
 
@@ -60,13 +60,13 @@ export const OUTBOX_STATUSES_PER_ROW = 500;
 export async function writeSyncStatuses(tx: SqlExecutor, statuses: SyncStatus[]): Promise<void> {
   if (statuses.length === 1) return writeSyncStatus(tx, statuses[0] as SyncStatus);
   if (statuses.length === 0) return;
-  const rows: string[] = [];
+  const rows: SyncStatus[][] = [];
   for (let i = 0; i < statuses.length; i += OUTBOX_STATUSES_PER_ROW)
-    rows.push(JSON.stringify(statuses.slice(i, i + OUTBOX_STATUSES_PER_ROW)));
+    rows.push(statuses.slice(i, i + OUTBOX_STATUSES_PER_ROW));
   await tx.query(
     prepared(`insert into outbox (topic, message_key, payload, statuses)
-     select $1, '', p, jsonb_array_length(p) from unnest($2::jsonb[]) with ordinality as t(p, n) order by n`),
-    [SYNC_STATUS_TOPIC, rows],
+     select $1, '', p, jsonb_array_length(p) from jsonb_array_elements($2::jsonb) with ordinality as t(p, n) order by n`),
+    [SYNC_STATUS_TOPIC, jsonList(rows)],
   );
 }
 

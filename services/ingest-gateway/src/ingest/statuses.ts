@@ -8,7 +8,7 @@ import { ContractValidator, TOPICS } from '@lienthong/contracts';
 import type { SyncStatusV2 } from '@lienthong/contracts';
 import { EventProducer, TransactionalConsumer } from '@lienthong/messaging';
 import type { ConsumerHealth } from '@lienthong/messaging';
-import { TableUpkeep } from '@lienthong/persistence';
+import { TableUpkeep, jsonList } from '@lienthong/persistence';
 import type { Caller } from '../auth/commune-credentials';
 import type { IngestGatewayConfig } from '../config/ingest-gateway.config';
 import { GATEWAY_CONFIG, PROVINCE_OF, ROOT_LOGGER } from '../tokens';
@@ -78,8 +78,9 @@ export class Statuses implements OnApplicationBootstrap, BeforeApplicationShutdo
         await tx.query(
           `insert into entity_status
              (domain, entity_key, commune_code, province_code, state, sequence, status, changed_at)
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                $6::bigint[], $7::jsonb[], $8::timestamptz[])
+           select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]),
+             unnest($4::text[]), unnest($5::text[]), unnest($6::bigint[]), jsonb_array_elements($7::jsonb),
+             unnest($8::timestamptz[]))
            on conflict (domain, entity_key) do update set
              commune_code = excluded.commune_code, province_code = excluded.province_code,
              state = excluded.state, sequence = excluded.sequence, status = excluded.status,
@@ -91,7 +92,7 @@ export class Statuses implements OnApplicationBootstrap, BeforeApplicationShutdo
             rows.map((r) => this.provinceOf(r.status.entity.communeCode) ?? '00'),
             rows.map((r) => r.status.state),
             rows.map((r) => r.status.sequence),
-            rows.map((r) => JSON.stringify(r.status)),
+            jsonList(rows.map((r) => r.status)),
             rows.map((r) => r.at),
           ],
         );

@@ -10,7 +10,7 @@ import type {
 } from '@lienthong/contracts';
 import type { SqlExecutor } from '@lienthong/messaging';
 import { maskText } from '@lienthong/observability';
-import { returnedRows } from '@lienthong/persistence';
+import { jsonList, returnedRows } from '@lienthong/persistence';
 import { foldStatus, timelineDetail } from './entity-state';
 import type { EntityState } from './entity-state';
 
@@ -71,7 +71,8 @@ export class ReadModelStore {
       (
         await tx.query<Array<{ event_id: string }>>(
           `insert into entity_event (event_id, domain, entity_key, state, sequence, attempt, target, occurred_at, detail)
-           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::text[], $8::timestamptz[], $9::jsonb[])
+           select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+             unnest($6::int[]), unnest($7::text[]), unnest($8::timestamptz[]), jsonb_array_elements($9::jsonb))
            on conflict (event_id) do nothing
            returning event_id`,
           [
@@ -83,7 +84,7 @@ export class ReadModelStore {
             seen.map((x) => x.status.attempt),
             seen.map((x) => x.status.target),
             seen.map((x) => x.status.occurredAt),
-            seen.map((x) => JSON.stringify(timelineDetail(x.status))),
+            jsonList(seen.map((x) => timelineDetail(x.status))),
           ],
         )
       ).map((r) => r.event_id),

@@ -1,4 +1,4 @@
-import { returnedRows } from '@lienthong/persistence';
+import { jsonList, returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -62,7 +62,8 @@ export class DvcqgStore {
   async appendSteps(steps: Array<Record<string, unknown>>): Promise<{ missing?: string }> {
     const rows: Array<{ missing: string | null }> = await this.db.query(
       `with input as (
-         select t.ma, t.step, t.n from unnest($1::text[], $2::jsonb[]) with ordinality as t(ma, step, n)
+         select t.ma, t.step, t.n from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb))
+           with ordinality as t(ma, step, n)
        ), missing as (
          select i.ma from input i
          where not exists (select 1 from dvcqg_dossier d where d.ma_ho_so = i.ma)
@@ -75,7 +76,7 @@ export class DvcqgStore {
          ${countEffects(`select 'dvcqg', ma_ho_so, 'step', count(*), count(*) from appended group by ma_ho_so`)}
        )
        select (select ma from missing) as missing`,
-      [steps.map((s) => s.MaHoSo), steps.map((s) => JSON.stringify(s))],
+      [steps.map((s) => s.MaHoSo), jsonList(steps)],
     );
     const missing = rows[0]?.missing;
     return missing == null ? {} : { missing };
