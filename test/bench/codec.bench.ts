@@ -8,6 +8,9 @@
 // - the cloudevents SDK's own Kafka binding (Kafka.toEvent + validate, Kafka.binary), which the
 //   codec used to call and now calls only for the attributes (it parsed and serialised the
 //   payload a second time);
+// - the outbox relay's work per status (validate, encode on v2 and v1) with its v1 form validated
+//   a second time and its v1 event's attributes checked again by the SDK (before), and as the
+//   relay does it now (status-v1.ts; encodeSibling);
 // - ingest's fingerprint of a payload (canonical JSON + SHA-256) with the first canonical form
 //   (JSON.stringify with a replacer rebuilding every object sorted), which it replaced;
 // - kafkajs partitioning a status record by its key (murmur2) and encoding a produce request of
@@ -26,10 +29,11 @@ import {
   TOPICS,
   decodeEvent,
   encodeEvent,
+  encodeSibling,
   readEvent,
 } from '@lienthong/contracts';
 import type { EncodedRecord, SyncStatusV2 } from '@lienthong/contracts';
-import { fingerprint } from '@lienthong/sync-engine';
+import { asV1, fingerprint } from '@lienthong/sync-engine';
 import { KeyHashPartitioner } from '@lienthong/messaging';
 import { Rng, dossierLifecycle, lifecycleRecords } from '@lienthong/testing';
 import { Partitioners } from 'kafkajs';
@@ -217,6 +221,24 @@ async function main(): Promise<void> {
     encodeEvent(EVENT_TYPES.SyncStatusV2, s, options(s, i)),
   );
   const validate = perCall(statuses, (s) => validator.validate(EVENT_TYPES.SyncStatusV2, s));
+  // The outbox relay's work per status: validate, encode on v2, and on v1 when v1 can say it —
+  // with the v1 form validated a second time (before) or not (now: status-v1.ts says why).
+  const relayStatus = (before: boolean) =>
+    perCall(statuses, (s, i) => {
+      if (!validator.validate(EVENT_TYPES.SyncStatusV2, s).ok) throw new Error('invalid status');
+      const v2 = encodeEvent(EVENT_TYPES.SyncStatusV2, s, options(s, i));
+      const v1 = asV1(s);
+      if (!v1) throw new Error('a status without its v1 form');
+      if (!before)
+        return [
+          v2,
+          encodeSibling(v2, EVENT_TYPES.SyncStatus, `v1-${i}`, v1 === s ? undefined : v1),
+        ];
+      if (!validator.validate(EVENT_TYPES.SyncStatus, v1).ok) throw new Error('invalid v1 form');
+      return [v2, encodeEvent(EVENT_TYPES.SyncStatus, v1, { ...options(s, i), id: `v1-${i}` })];
+    });
+  const relayBefore = relayStatus(true);
+  const relayNow = relayStatus(false);
 
   const payloads = texts.map((t) => JSON.parse(t) as unknown);
   const firstCanonical = (value: unknown) =>
@@ -317,6 +339,18 @@ async function main(): Promise<void> {
       validate,
       stringify,
       'JSON.stringify',
+    ),
+    row(
+      'the outbox relay per status, its v1 form validated and its attributes checked again (before)',
+      relayBefore,
+      encode,
+      'encodeEvent',
+    ),
+    row(
+      'the outbox relay per status now (validated and checked once, as v2; encoded on v2 and v1)',
+      relayNow,
+      encode,
+      'encodeEvent',
     ),
     row(
       'JSON.stringify of a dossier payload',

@@ -19,7 +19,7 @@ export type {
   ValidationIssue,
   ValidationStage,
 } from './validation/validation-failure';
-export { decodeEvent, encodeEvent } from './envelope/cloud-event.codec';
+export { decodeEvent, encodeEvent, encodeSibling } from './envelope/cloud-event.codec';
 export type {
   DecodedEvent,
   EncodeOptions,

@@ -1,5 +1,6 @@
 export { LedgerIngest, eventKey } from './ledger-ingest';
 export { canonicalJson, fingerprint } from './fingerprint';
+export { V1_STATES, asV1 } from './status-v1';
 export type {
   IngestOutcome,
   IngestRefusal,

@@ -5,9 +5,11 @@ import {
   TOPICS,
   describeFailure,
   encodeEvent,
+  encodeSibling,
 } from '@lienthong/contracts';
-import type { OpsCommandResult, SyncStatus, SyncStatusV2 } from '@lienthong/contracts';
+import type { OpsCommandResult, SyncStatusV2 } from '@lienthong/contracts';
 import { prepared, returnedRows } from '@lienthong/persistence';
+import { asV1 } from './status-v1';
 import { RoundLoop, Wakeup } from './wakeup';
 
 /** The producer the relay needs (libs/messaging's EventProducer is one). */
@@ -86,28 +88,6 @@ type OutboxRow =
     };
 
 type Encoded = ReturnType<typeof encodeEvent>;
-
-/** States and fields sync.status.v1 cannot carry: such a status goes out on v2 only. */
-const V1_STATES = new Set<string>([
-  'ACCEPTED',
-  'SYNCED',
-  'RETRYING',
-  'REJECTED',
-  'DRIFT_DETECTED',
-  'REPAIRED',
-  'SUPERSEDED',
-]);
-
-/** The v1 form of a status, or undefined when v1 cannot express it. */
-function asV1(status: SyncStatusV2): SyncStatus | undefined {
-  if (!V1_STATES.has(status.state)) return undefined;
-  const { awaiting: _a, supplement: _s, portalStage: _p, taxNotice: _t, receipt, ...rest } = status;
-  if (!receipt) return rest as SyncStatus;
-  const { result, ...receiptRest } = receipt;
-  if (!result) return { ...rest, receipt: receiptRest } as SyncStatus;
-  const { resultRef: _r, ...resultRest } = result;
-  return { ...rest, receipt: { ...receiptRest, result: resultRest } } as SyncStatus;
-}
 
 /**
  * Publish (docs/architecture.md, step 3): turns outbox rows into sync.status CloudEvents, in id
@@ -280,29 +260,27 @@ export class OutboxRelay {
   private encode(id: string, key: string, status: SyncStatusV2): Array<[string, Encoded]> | string {
     const valid = this.validator.validate(EVENT_TYPES.SyncStatusV2, status);
     if (!valid.ok) return describeFailure(valid.failure).slice(0, 1000);
-    const common = {
-      source: `/lienthong/${this.options.service}`,
-      subject: key,
-      time: status.occurredAt,
-    };
     try {
-      const out: Array<[string, Encoded]> = [
-        [
-          this.options.v2Topic ?? TOPICS.syncStatusV2,
-          encodeEvent(EVENT_TYPES.SyncStatusV2, status, {
-            ...common,
-            id: `${this.options.service}-outbox-v2-${id}`,
-          }),
-        ],
-      ];
+      const v2 = encodeEvent(EVENT_TYPES.SyncStatusV2, status, {
+        source: `/lienthong/${this.options.service}`,
+        subject: key,
+        time: status.occurredAt,
+        id: `${this.options.service}-outbox-v2-${id}`,
+      });
+      const out: Array<[string, Encoded]> = [[this.options.v2Topic ?? TOPICS.syncStatusV2, v2]];
+      // Valid as v2, so its v1 form is valid as v1 (status-v1.ts), and its attributes are v2's:
+      // neither is checked a second time.
       const v1 = asV1(status);
-      if (v1 && this.validator.validate(EVENT_TYPES.SyncStatus, v1).ok)
+      if (v1)
         out.push([
           this.options.topicFor?.(TOPICS.syncStatus) ?? TOPICS.syncStatus,
-          encodeEvent(EVENT_TYPES.SyncStatus, v1, {
-            ...common,
-            id: `${this.options.service}-outbox-${id}`,
-          }),
+          encodeSibling(
+            v2,
+            EVENT_TYPES.SyncStatus,
+            `${this.options.service}-outbox-${id}`,
+            // The same object: the same JSON, already serialised for v2.
+            v1 === status ? undefined : v1,
+          ),
         ]);
       return out;
     } catch (err) {

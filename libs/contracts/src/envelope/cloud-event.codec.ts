@@ -100,6 +100,29 @@ export function encodeEvent<T extends EventType>(
   return { key: subject, value: Buffer.from(JSON.stringify(data), 'utf8'), headers };
 }
 
+/**
+ * The same event under another type and id: the attributes of `checked` (made by encodeEvent,
+ * where the SDK checked them: source, subject, time, extensions) with ce_type and ce_id replaced,
+ * and `data` as its payload — or, without `data`, checked's own payload bytes (the caller knows
+ * they are valid for `type` too). The outbox relay publishes each status on sync.status.v2 and
+ * v1; checking the same attributes a second time cost about 2.4 µs a status (npm run bench:codec).
+ */
+export function encodeSibling<T extends EventType>(
+  checked: EncodedRecord,
+  type: T,
+  id: string,
+  data?: PayloadByEventType[T],
+): EncodedRecord {
+  if (!KNOWN_TYPES.has(type)) throw new Error(`unknown event type ${type}`);
+  if (typeof id !== 'string' || id.length === 0)
+    throw new Error(`${type}: the event id must be a non-empty string`);
+  return {
+    key: checked.key,
+    value: data === undefined ? checked.value : Buffer.from(JSON.stringify(data), 'utf8'),
+    headers: { ...checked.headers, ce_type: type, ce_id: id },
+  };
+}
+
 /** A Kafka header's text (the last value of a repeated header), as every reader takes it. */
 export function headerText(
   value: Buffer | string | (Buffer | string)[] | undefined,
