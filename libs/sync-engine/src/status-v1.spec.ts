@@ -7,7 +7,7 @@ type Node = Record<string, unknown>;
 const schema = (id: string): Node => {
   const found = SCHEMAS.find((s) => (s as Node).$id === id);
   if (!found) throw new Error(`no schema ${id}`);
-  return structuredClone(found) as Node;
+  return structuredClone(found);
 };
 
 /** The rules alone: documentation keys dropped, enums sorted. */
@@ -48,7 +48,7 @@ describe('sync.status v1 from v2 (why the relay validates a status once)', () =>
     // v1's one field v2 lacks is optional (a result's personal ID, which v2 moved behind the
     // reference): it makes v1 accept more, never less.
     const v1Result = at(v1, 'properties', 'receipt', 'properties', 'result');
-    expect((v1Result.required as unknown) ?? []).not.toContain('soDinhDanh');
+    expect(v1Result.required ?? []).not.toContain('soDinhDanh');
     delete at(v1Result, 'properties').soDinhDanh;
     expect(rules(v1)).toEqual(rules(v2));
     // And V1_STATES is exactly v1's list of states.
