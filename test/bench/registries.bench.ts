@@ -23,10 +23,19 @@
 //
 // Two-phase targets have no "SYNCED at the portal" the moment a write lands: the registry
 // accepts, then decides later. #14's end-to-end and latency goals are read at its acceptance.
+// BENCH_INGEST_ALONE=1 keeps the registry down while ingest is measured (3): the service ingests
+// without pushing meanwhile, so ingest's CPU is ingest's alone (and the report adds what two cores
+// allow); once ingest is in, the registry comes back and every registration is pushed on its own
+// (the rate, ÷ the registry's limit, and each process's CPU per registration pushed).
+// BENCH_CPU_PROF=<dir> profiles the service (node --cpu-prof): ingest, then (restarted) what follows
+// it; the report adds each profile's self time by where the code lives. The restart resets the
+// process's peak RSS, so a profiled run's RSS figure covers only what follows ingest.
 // BENCH_DATABASE_SOCKET=<dir> (e.g. /var/run/postgresql) connects everything to PostgreSQL over its
 // Unix socket instead of TCP, where the server runs on this host (the header says which).
 // BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { dvcqgUnitCode } from '@lienthong/admin-units';
@@ -45,7 +54,11 @@ import {
   benchProducer,
   GOALS,
   closedLoop,
+  cpuPerEventLine,
+  cpuPerUnitLine,
   cpuRows,
+  machineBoundLines,
+  profileSummary,
   limitCpuAccount,
   commandLine,
   figureRow,
@@ -98,6 +111,8 @@ const {
 } = syncBenchKnobs(30_000);
 /** How long a latency phase waits for every registration offered to be accepted. */
 const LATENCY_WAIT_SECONDS = knob('BENCH_LATENCY_WAIT_SECONDS', 180);
+const INGEST_ALONE = process.env.BENCH_INGEST_ALONE === '1';
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 const REGISTRIES = (process.env.BENCH_REGISTRIES ?? 'civil-status,land').split(',').filter(Boolean);
 const PARTITIONS = 12;
 /** The simulated registries decide at once (no supplements, no silence): step 4's second figure measures Lienthong, not a wait. */
@@ -359,7 +374,11 @@ interface RunFigures {
   portalCalls: number;
   ingest: number;
   ingestVsCeiling: number;
+  /** Events per registration in the ingested workload. */
+  eventsPerRegistration: number;
   accepted: number;
+  /** With BENCH_INGEST_ALONE=1: registrations accepted per second once the registry is back after ingest. */
+  pushRegistrations: number;
   acceptedVsPortal: number;
   answeredSeconds: number;
   latency: Array<{ rate: number; p50: number; p95: number; p99: number }>;
@@ -371,6 +390,9 @@ interface RunFigures {
   cpuPush: Record<string, number>;
   /** Share of all cores per process while the load generator measured the registry's limit. */
   cpuPortal: Record<string, number>;
+  /** With BENCH_CPU_PROF: the service's self time by where the code lives, during ingest and after it. */
+  profile?: Array<[string, number]>;
+  pushProfile?: Array<[string, number]>;
 }
 
 async function registryRun(
@@ -410,7 +432,12 @@ async function registryRun(
     processes.push(sim.child);
     return sim;
   };
-  const startService = async (schema: string, simUrl: string, port: number) => {
+  const startService = async (
+    schema: string,
+    simUrl: string,
+    port: number,
+    nodeArgs: string[] = [],
+  ) => {
     const child = await startProcess(
       registry.service,
       registry.entry,
@@ -426,10 +453,12 @@ async function registryRun(
         ...registry.serviceEnv(simUrl),
       },
       { url: `http://127.0.0.1:${port}/health/ready` },
+      nodeArgs,
     );
     processes.push(child);
     return child;
   };
+  let figures: RunFigures | undefined;
   try {
     const workload = new Workload(registry, 1);
     const lives = workload.take(EVENTS);
@@ -459,9 +488,21 @@ async function registryRun(
       `${registry.name} run ${run}: registry capacity ${fmt(capacity.perSecond)} registrations/s`,
     );
 
-    // 3. Ingest: everything on the topic first, then the service starts.
+    // 3. Ingest: everything on the topic first, then the service starts (with the registry down
+    // meanwhile if BENCH_INGEST_ALONE=1).
     await produceAll(producer, topic, load);
-    const service = await startService(schemas.ledger, sim.url, servicePort);
+    const faults = (profile: object) =>
+      setPortalFaults(sim.url, registry.name, SIMULATOR_ADMIN_TOKEN, profile);
+    const profiling = (phase: string) =>
+      CPU_PROF_DIR
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${CPU_PROF_DIR}`,
+            `--cpu-prof-name=${phase}-${prefix}.cpuprofile`,
+          ]
+        : [];
+    if (INGEST_ALONE) await faults({ down: true });
+    let service = await startService(schemas.ledger, sim.url, servicePort, profiling('ingest'));
     const watch = new StatusWatch(
       kafka,
       statusV2Topic,
@@ -482,8 +523,32 @@ async function registryRun(
       () => cpu.start(),
     );
     const cpuShares = cpu.stop();
+    log(
+      `${registry.name} run ${run}: ingest ${fmt(ingest)} events/s${INGEST_ALONE ? ' (registry down meanwhile)' : ''}`,
+    );
+    // What is left to push once ingest is in (with the registry down meanwhile: every registration).
+    const unaccepted = await sqlCount(
+      db,
+      `select count(*) n from "${schemas.ledger}".sync_entity where target = '${registry.target}' and state in ('PENDING', 'RETRYING')`,
+    );
+    if (INGEST_ALONE) await faults({});
+    let profile: Array<[string, number]> | undefined;
+    if (CPU_PROF_DIR) {
+      // Restarted before what follows is sampled (a sample across the restart would subtract the
+      // old process's CPU from the new one's).
+      const stopping = Date.now();
+      await stopProcess(service);
+      const file = join(CPU_PROF_DIR, `ingest-${prefix}.cpuprofile`);
+      // Node writes the profile only when the process exits by itself (not when killed).
+      if (existsSync(file)) profile = profileSummary(file);
+      else
+        log(
+          `${registry.name} run ${run}: no ingest profile: ${registry.service} did not exit by itself (${fmt((Date.now() - stopping) / 1000, 1)} s)`,
+        );
+      service = await startService(schemas.ledger, sim.url, servicePort, profiling('push'));
+    }
+    const pushStartedAt = Date.now();
     cpu.start();
-    log(`${registry.name} run ${run}: ingest ${fmt(ingest)} events/s`);
 
     // 4. End to end: every registration accepted by the registry, then every one answered.
     const noneIn = (states: string) => async () =>
@@ -526,6 +591,7 @@ async function registryRun(
       );
     };
     const acceptedSeconds = (Date.now() - firstAt) / 1000;
+    const pushRegistrations = unaccepted / ((Date.now() - pushStartedAt) / 1000);
     const cpuPush = cpu.stop();
     await waitAnswered('to the first load');
     const answeredSeconds = (Date.now() - firstAt) / 1000;
@@ -567,8 +633,6 @@ async function registryRun(
     }
 
     // 6. Backlog drain after a registry outage.
-    const faults = (profile: object) =>
-      setPortalFaults(sim.url, registry.name, SIMULATOR_ADMIN_TOKEN, profile);
     const outage = workload.take(OUTAGE_RATE * OUTAGE_SECONDS);
     more.push(...outage);
     log(
@@ -597,13 +661,15 @@ async function registryRun(
       );
     await watch.stop();
     const accepted = lives.length / acceptedSeconds;
-    return {
+    figures = {
       databaseCeiling: ceiling,
       portal: capacity.perSecond,
       portalCalls: capacity.callsPerSecond,
       ingest,
       ingestVsCeiling: ingest / ceiling,
+      eventsPerRegistration: load.length / lives.length,
       accepted,
+      pushRegistrations,
       acceptedVsPortal: accepted / capacity.perSecond,
       answeredSeconds,
       latency,
@@ -613,10 +679,15 @@ async function registryRun(
       cpu: cpuShares,
       cpuPush,
       cpuPortal: capacity.cpu,
+      ...(profile ? { profile } : {}),
     };
+    return figures;
   } finally {
     await producer.disconnect();
     for (const p of processes.reverse()) await stopProcess(p);
+    const pushProfile = join(CPU_PROF_DIR ?? '', `push-${prefix}.cpuprofile`);
+    if (CPU_PROF_DIR && figures && existsSync(pushProfile))
+      figures.pushProfile = profileSummary(pushProfile);
     await admin.deleteTopics({ topics }).catch(() => undefined);
     await admin.disconnect();
     for (const s of Object.values(schemas)) await db.query(`drop schema if exists "${s}" cascade`);
@@ -654,6 +725,22 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
       1,
     ),
     row('end to end / portal-sim capacity', (r) => r.acceptedVsPortal, GOALS.endToEndVsPortal, 2),
+    ...(INGEST_ALONE
+      ? [
+          row(
+            'pushes after ingest (registry up again), registrations/s',
+            (r) => r.pushRegistrations,
+            undefined,
+            1,
+          ),
+          row(
+            'pushes after ingest / portal-sim capacity',
+            (r) => r.pushRegistrations / r.portal,
+            undefined,
+            2,
+          ),
+        ]
+      : []),
     row(
       "until the registry's answer is in the ledger for every one, s",
       (r) => r.answeredSeconds,
@@ -684,6 +771,50 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     "| process | ingest | pushes after ingest | registry's limit |",
     '| --- | ---: | ---: | ---: |',
     ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush), runs.map((r) => r.cpuPortal)]),
+    '',
+    cpuPerEventLine(runs),
+    ...(INGEST_ALONE
+      ? [
+          '',
+          cpuPerUnitLine(
+            'CPU per registration pushed after ingest, ms',
+            runs.map((r) => ({ cpu: r.cpuPush, rate: r.pushRegistrations })),
+            1e3,
+            2,
+          ),
+        ]
+      : []),
+    '',
+    ...machineBoundLines(
+      registry.service,
+      'registrations',
+      runs.map((r) => ({
+        cpu: r.cpu,
+        cpuPortal: r.cpuPortal,
+        ingest: r.ingest,
+        databaseCeiling: r.databaseCeiling,
+        portalPerSecond: r.portal,
+        eventsPerUnit: r.eventsPerRegistration,
+      })),
+      INGEST_ALONE,
+    ),
+    ...(
+      [
+        ['ingest', runs[0]?.profile],
+        ['what followed ingest (pushes, polls, callbacks)', runs[0]?.pushProfile],
+      ] as const
+    ).flatMap(([what, profile]) =>
+      profile
+        ? [
+            '',
+            `${registry.service}'s CPU profile of ${what} (self time by where the code lives, first run):`,
+            '',
+            '| code | share |',
+            '| --- | ---: |',
+            ...profile.map(([k, v]) => `| ${k} | ${(v * 100).toFixed(1)} % |`),
+          ]
+        : [],
+    ),
   ];
 }
 
@@ -711,7 +842,9 @@ async function main(): Promise<void> {
       SIM_ENV,
     )
       .map(([k, v]) => `${k}=${v}`)
-      .join(' ')})`,
+      .join(
+        ' ',
+      )})${INGEST_ALONE ? '; the registry down while ingest is measured (BENCH_INGEST_ALONE=1)' : ''}`,
   ];
   for (const registry of registries) {
     const runs: RunFigures[] = [];

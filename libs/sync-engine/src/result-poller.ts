@@ -1,13 +1,18 @@
 import type { DataSource } from 'typeorm';
 import { formatResultRef } from '@lienthong/contracts';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { returnedRows } from '@lienthong/persistence';
+import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { lockHeldLeases, rowKey } from './held-leases';
 import { fingerprint } from './fingerprint';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';
-import { syncStatus, writeRepairedIfDrifted, writeSyncStatus } from './sync-status';
+import {
+  syncStatus,
+  writeRepairedIfDrifted,
+  writeSyncStatus,
+  writeSyncStatuses,
+} from './sync-status';
 import type { DriftMark } from './sync-status';
 import { RoundLoop, Wakeup } from './wakeup';
 
@@ -78,6 +83,34 @@ const AWAITING = `state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
 
 /** Entities asked about per round when the target does not say (PushTarget.pollBatch). */
 const POLL_BATCH = 20;
+
+/** An answer recordAll writes for a whole round in one statement (ROUND_ANSWERS); the rare others are written one by one. */
+type RoundAnswer = Extract<PollAnswer, { kind: 'waiting' | 'done' }>;
+const isRoundAnswer = (a: PollAnswer): a is RoundAnswer =>
+  a.kind === 'waiting' || a.kind === 'done';
+
+/**
+ * A round's "still waiting" and "done" answers, $1–$10 one element per row, under each row's lease
+ * and with applyAnswer's conditions (still awaiting, no newer fact in): one statement for the
+ * round, where one UPDATE per row took a round trip each. Returns the rows it changed.
+ */
+const ROUND_ANSWERS = prepared(`update sync_entity e set
+   state = case when i.done then 'SYNCED' else e.state end,
+   result = case when i.done then i.result else e.result end,
+   polls = i.polls,
+   next_poll_at = case when i.done then null when i.poll_now then now() else i.next_poll_at end,
+   supplement = case when i.done then null else e.supplement end,
+   portal_stage = coalesce(nullif(i.stage, 'null'::jsonb), e.portal_stage),
+   last_fact_at = case when i.at is null then e.last_fact_at else greatest(e.last_fact_at, i.at) end,
+   lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
+ from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::uuid[]), unnest($4::timestamptz[]),
+        unnest($5::boolean[]), jsonb_array_elements($6::jsonb), unnest($7::integer[]),
+        unnest($8::timestamptz[]), unnest($9::boolean[]), jsonb_array_elements($10::jsonb))
+   as i(entity_type, entity_key, token, at, done, result, polls, next_poll_at, poll_now, stage)
+ where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+   and e.${AWAITING}
+   and (i.at is null or e.last_fact_at is null or e.last_fact_at <= i.at)
+ returning e.entity_type, e.entity_key, e.drift_detected`);
 
 /**
  * The second phase of a two-phase target: a portal that accepted a submission (AWAITING_RESULT)
@@ -180,8 +213,10 @@ export class ResultPoller {
           })),
           false,
         );
-        for (const { row, answer, asked } of items)
-          if (held.has(rowKey(row))) await this.recordIn(tx, row, answer, asked);
+        await this.recordRoundIn(
+          tx,
+          items.filter(({ row }) => held.has(rowKey(row))),
+        );
         return held;
       })
       .catch(() => new Set<string>());
@@ -190,6 +225,68 @@ export class ResultPoller {
         .filter((i) => !held.has(rowKey(i.row)))
         .map((i) => this.record(i.row, i.answer, i.asked)),
     );
+  }
+
+  /**
+   * Records a round's answers in `tx`, the rows locked under their leases: "still waiting" and
+   * "done" (nearly every answer) in one statement with their statuses in one outbox row; a
+   * supplement request or a refusal one by one (recordIn). What one answer does is applyAnswer's.
+   */
+  private async recordRoundIn(
+    tx: SqlExecutor,
+    items: Array<{ row: Row; answer: PollAnswer; asked: boolean }>,
+  ): Promise<void> {
+    const round: Array<{ row: Row; answer: RoundAnswer; polls: number; nextPollAt: Date }> = [];
+    for (const { row, answer, asked } of items) {
+      if (!isRoundAnswer(answer)) {
+        await this.recordIn(tx, row, answer, asked);
+        continue;
+      }
+      const polls = row.polls + (asked ? 1 : 0);
+      round.push({ row, answer, polls, nextPollAt: new Date(Date.now() + this.nextWaitMs(polls)) });
+    }
+    if (round.length === 0) return;
+    const json = (v: unknown) => (v === undefined ? null : v);
+    const updated: unknown = await tx.query(ROUND_ANSWERS, [
+      round.map((r) => r.row.entity_type),
+      round.map((r) => r.row.entity_key),
+      round.map((r) => r.row.lease_token),
+      round.map((r) => r.answer.at?.toISOString() ?? null),
+      round.map((r) => r.answer.kind === 'done'),
+      jsonList(round.map((r) => (r.answer.kind === 'done' ? json(r.answer.result) : null))),
+      round.map((r) => r.polls),
+      round.map((r) => r.nextPollAt.toISOString()),
+      round.map((r) => r.answer.kind === 'waiting' && r.answer.pollNow === true),
+      jsonList(round.map((r) => json(r.answer.stage))),
+    ]);
+    const changed = returnedRows<
+      Pick<Row, 'entity_type' | 'entity_key'> & { drift_detected: DriftMark | null }
+    >(updated);
+    const drift = new Map(changed.map((c) => [rowKey(c), c.drift_detected]));
+    const statuses: SyncStatus[] = [];
+    for (const { row, answer, polls, nextPollAt } of round) {
+      const key = rowKey(row);
+      if (!drift.has(key)) {
+        await this.release(tx, row, polls, nextPollAt);
+        continue;
+      }
+      if (answer.kind === 'waiting') {
+        const status = this.waitingStatus(row, answer, polls, nextPollAt, false);
+        if (status) statuses.push(status);
+        continue;
+      }
+      const mark = drift.get(key) ?? null;
+      const status = this.doneStatus(row, answer);
+      this.stats.answered += 1;
+      if (!mark) {
+        statuses.push(status);
+        continue;
+      }
+      // Rare (a repair reconciliation asked for): its REPAIRED follows its SYNCED at once.
+      await writeSyncStatus(tx, status);
+      await writeRepairedIfDrifted(tx, this.options.pushTarget, mark, this.subject(row));
+    }
+    await writeSyncStatuses(tx, statuses);
   }
 
   private async claim(limit: number): Promise<Row[]> {
@@ -265,21 +362,25 @@ export class ResultPoller {
     const polls = row.polls + (asked ? 1 : 0);
     const nextPollAt = new Date(Date.now() + this.nextWaitMs(polls));
     const applied = await this.applyAnswer(tx, row, answer, polls, nextPollAt, isFact);
-    if (!applied && !isFact) {
-      // The answer changed nothing under this lease: a fact newer than it is in already (it is
-      // stale), the entity left the wait (a new desired state), or the lease is lost. While the
-      // lease is ours, release it, and if the entity still waits, ask again after the usual wait:
-      // a claim is never left to expire and be polled again at once, over and over.
-      await tx.query(
-        `update sync_entity set
-           polls = case when ${AWAITING} then $4 else polls end,
-           next_poll_at = case when ${AWAITING} then $5 else next_poll_at end,
-           lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
-         where entity_type = $1 and entity_key = $2 and lease_token = $3`,
-        [row.entity_type, row.entity_key, row.lease_token, polls, nextPollAt],
-      );
-    }
+    if (!applied && !isFact) await this.release(tx, row, polls, nextPollAt);
     return applied;
+  }
+
+  /**
+   * After an answer that changed nothing under this lease: a fact newer than it is in already (it
+   * is stale), the entity left the wait (a new desired state), or the lease is lost. While the
+   * lease is ours, release it, and if the entity still waits, ask again after the usual wait: a
+   * claim is never left to expire and be polled again at once, over and over.
+   */
+  private async release(tx: SqlExecutor, row: Row, polls: number, nextPollAt: Date): Promise<void> {
+    await tx.query(
+      `update sync_entity set
+         polls = case when ${AWAITING} then $4 else polls end,
+         next_poll_at = case when ${AWAITING} then $5 else next_poll_at end,
+         lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
+       where entity_type = $1 and entity_key = $2 and lease_token = $3`,
+      [row.entity_type, row.entity_key, row.lease_token, polls, nextPollAt],
+    );
   }
 
   private async applyAnswer(
@@ -314,14 +415,8 @@ export class ResultPoller {
           [...base, polls, nextPollAt, stage, answer.pollNow === true],
         );
         if (returnedRows(updated).length === 0) return false;
-        const changed = answer.stage && fingerprint(answer.stage) !== fingerprint(row.portal_stage); // jsonb reorders keys
-        // A poll sees a notice again at every ask: only a callback (a fact, once) or a new stage publishes it.
-        if ((changed || (isFact && answer.taxNotice)) && row.state === 'AWAITING_RESULT')
-          await this.writeStatus(tx, row, 'AWAITING_RESULT', {
-            awaiting: this.awaiting(row, polls, nextPollAt),
-            ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
-            ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
-          });
+        const status = this.waitingStatus(row, answer, polls, nextPollAt, isFact);
+        if (status) await writeSyncStatus(tx, status);
         return true;
       }
       case 'supplement': {
@@ -360,30 +455,13 @@ export class ResultPoller {
         );
         const done = returnedRows<{ drift_detected: DriftMark | null }>(updated)[0];
         if (!done) return false;
-        await this.writeStatus(tx, row, 'SYNCED', {
-          receipt: {
-            reference: row.result_reference.slice(0, 200),
-            receivedAt: new Date().toISOString(),
-            result: {
-              // Resolvable only by the commune that owns the entity, through ingest-gateway.
-              resultRef: formatResultRef(
-                this.options.pushTarget.domain,
-                row.entity_key,
-                row.source_sequence,
-              ),
-              ...(answer.published ?? {}),
-            },
-          },
-          ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
-          ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
-        });
-        await writeRepairedIfDrifted(tx, this.options.pushTarget, done.drift_detected, {
-          entityType: row.entity_type,
-          entityKey: row.entity_key,
-          communeCode: row.commune_code,
-          sequence: Number(row.source_sequence),
-          attempt: 1,
-        });
+        await writeSyncStatus(tx, this.doneStatus(row, answer));
+        await writeRepairedIfDrifted(
+          tx,
+          this.options.pushTarget,
+          done.drift_detected,
+          this.subject(row),
+        );
         this.stats.answered += 1;
         return true;
       }
@@ -409,6 +487,45 @@ export class ResultPoller {
     }
   }
 
+  /** The AWAITING_RESULT status a "still waiting" answer publishes, if any. */
+  private waitingStatus(
+    row: Row,
+    answer: Extract<PollAnswer, { kind: 'waiting' }>,
+    polls: number,
+    nextPollAt: Date,
+    isFact: boolean,
+  ): SyncStatus | undefined {
+    const changed = answer.stage && fingerprint(answer.stage) !== fingerprint(row.portal_stage); // jsonb reorders keys
+    // A poll sees a notice again at every ask: only a callback (a fact, once) or a new stage publishes it.
+    if (!(changed || (isFact && answer.taxNotice)) || row.state !== 'AWAITING_RESULT') return;
+    return this.status(row, 'AWAITING_RESULT', {
+      awaiting: this.awaiting(row, polls, nextPollAt),
+      ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+      ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
+    });
+  }
+
+  /** The SYNCED status of a registration whose answer is in. */
+  private doneStatus(row: Row, answer: Extract<PollAnswer, { kind: 'done' }>): SyncStatus {
+    return this.status(row, 'SYNCED', {
+      receipt: {
+        reference: row.result_reference.slice(0, 200),
+        receivedAt: new Date().toISOString(),
+        result: {
+          // Resolvable only by the commune that owns the entity, through ingest-gateway.
+          resultRef: formatResultRef(
+            this.options.pushTarget.domain,
+            row.entity_key,
+            row.source_sequence,
+          ),
+          ...(answer.published ?? {}),
+        },
+      },
+      ...(answer.stage ? { portalStage: this.stage(answer.stage) } : {}),
+      ...(answer.taxNotice ? { taxNotice: answer.taxNotice } : {}),
+    });
+  }
+
   private awaiting(row: Row, polls: number, nextPollAt: Date): NonNullable<SyncStatus['awaiting']> {
     return {
       since: new Date(row.awaiting_since).toISOString(),
@@ -425,19 +542,26 @@ export class ResultPoller {
     };
   }
 
-  private async writeStatus(
-    tx: SqlExecutor,
-    row: Row,
-    state: SyncStatus['state'],
-    extra: Partial<SyncStatus>,
-  ): Promise<void> {
-    const subject = {
+  private subject(row: Row) {
+    return {
       entityType: row.entity_type,
       entityKey: row.entity_key,
       communeCode: row.commune_code,
       sequence: Number(row.source_sequence),
       attempt: 1,
     };
-    await writeSyncStatus(tx, syncStatus(this.options.pushTarget, subject, state, extra));
+  }
+
+  private status(row: Row, state: SyncStatus['state'], extra: Partial<SyncStatus>): SyncStatus {
+    return syncStatus(this.options.pushTarget, this.subject(row), state, extra);
+  }
+
+  private async writeStatus(
+    tx: SqlExecutor,
+    row: Row,
+    state: SyncStatus['state'],
+    extra: Partial<SyncStatus>,
+  ): Promise<void> {
+    await writeSyncStatus(tx, this.status(row, state, extra));
   }
 }
