@@ -6,7 +6,8 @@
 //   ceilings  1. the database: a raw batched upsert of the same rows (dedupe insert, latest
 //                registration per entity, new parts) into the same PostgreSQL, no Kafka;
 //             2. the registry: a plain load generator sending portal-sim what a new registration
-//                needs — civil status: NhanDKHT, and CaiChinhDKHT per amendment; land: TiepNhan —
+//                needs — civil status: NhanDKHT, CaiChinhDKHT per amendment and, as Lienthong
+//                asks for answers, a LayKetQua per RESULTS_PER_CALL registrations; land: TiepNhan —
 //                with one token, BENCH_PORTAL_CONCURRENCY keep-alive callers;
 //   Lienthong 3. ingest: BENCH_EVENTS events already on the topic, the service started; the
 //                sustained rate into the ledger (committed) and where the CPU went meanwhile;
@@ -35,6 +36,7 @@
 // BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
@@ -45,7 +47,7 @@ import type {
   LandRegistrationReceived,
   RegistrationAmended,
 } from '@lienthong/contracts';
-import { toAmendment, toSubmission, toTiepNhan } from '@lienthong/portal-clients';
+import { RESULTS_PER_CALL, toAmendment, toSubmission, toTiepNhan } from '@lienthong/portal-clients';
 import type { CivilModule, CivilRegistration } from '@lienthong/portal-clients';
 import { FIXTURE_COMMUNES, Rng, civilStatusLife, landLife, toRecord } from '@lienthong/simulation';
 import type { RegistryEvent, RegistryLife } from '@lienthong/simulation';
@@ -201,12 +203,16 @@ const civilStatus: Registry = {
           `registry load: ${operation} ${answer.status} ${JSON.stringify(answer.body)}`,
         );
     };
+    // Lienthong asks for the registry's answers RESULTS_PER_CALL registrations per LayKetQua, so
+    // the load generator does too: the same request mix.
+    const unanswered: Array<{ id: string; maTinh: string; module: CivilModule }> = [];
     return async (life) => {
       const [first, ...rest] = life.events;
       const registration = (first as RegistryEvent).data as BirthRegistered;
       const module = MODULES[(first as RegistryEvent).type] as CivilModule;
       const unit = dvcqgUnitCode({ code: registration.maXa, provinceCode: registration.maTinh });
       await call('NhanDKHT', toSubmission({ module, registration } as CivilRegistration, unit));
+      unanswered.push({ id: registration.maDinhDanhHoSo, maTinh: registration.maTinh, module });
       for (const e of rest)
         await call(
           'CaiChinhDKHT',
@@ -217,7 +223,14 @@ const civilStatus: Registry = {
             civilStatus.partKey(e, sha256(JSON.stringify(e.data))),
           ),
         );
-      return life.events.length;
+      if (unanswered.length < RESULTS_PER_CALL) return life.events.length;
+      const asked = unanswered.splice(0);
+      await call('LayKetQua', {
+        maDinhDanhHoSo: asked.map((a) => a.id),
+        maTinh: asked[0]?.maTinh,
+        module: asked[0]?.module,
+      });
+      return life.events.length + 1;
     };
   },
   held: async (db, schema) => ({
@@ -355,6 +368,26 @@ function records(registry: Registry, lives: RegistryLife[]): Array<Paced & { sna
   );
 }
 
+/** An HTTP server on loopback answering every request as land-sync answers a callback it took. */
+async function callbackSink(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"Result":true}');
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
 const eventCount = (lives: RegistryLife[]) => lives.reduce((s, l) => s + l.events.length, 0);
 
 /** The registry's capacity for new registrations from a plain load generator. Registrations and calls per second. */
@@ -424,10 +457,10 @@ async function registryRun(
   const producer = await benchProducer(kafka);
   const processes: ChildProcess[] = [];
   const servicePort = await freePort();
-  const portalSim = async (schema: string) => {
+  const portalSim = async (schema: string, callbackPort = servicePort) => {
     const sim = await startPortalSim(stack, schema, SIMULATOR_ADMIN_TOKEN, {
       ...SIM_ENV,
-      ...registry.simEnv(servicePort),
+      ...registry.simEnv(callbackPort),
     });
     processes.push(sim.child);
     return sim;
@@ -475,8 +508,11 @@ async function registryRun(
     );
     log(`${registry.name} run ${run}: database ceiling ${fmt(ceiling)} events/s`);
 
-    // 2. The registry's capacity, on a portal-sim of its own.
-    const capacitySim = await portalSim(schemas.capacitySim);
+    // 2. The registry's capacity, on a portal-sim of its own. Its callbacks (land) go to a sink
+    // that takes each at once, as the service would: unanswered, they would be retried, a load
+    // on the limit that Lienthong's runs do not have.
+    const sink = await callbackSink();
+    const capacitySim = await portalSim(schemas.capacitySim, sink.port);
     const capacity = await registryCapacity(
       registry,
       capacitySim.url,
@@ -484,6 +520,7 @@ async function registryRun(
       limitCpuAccount(registry.service, capacitySim.child.pid),
     );
     await stopProcess(capacitySim.child);
+    await sink.close();
     log(
       `${registry.name} run ${run}: registry capacity ${fmt(capacity.perSecond)} registrations/s`,
     );

@@ -300,6 +300,27 @@ describe('portal clients against portal-sim over real HTTP', () => {
       ]);
     });
 
+    it('answers many registrations in one LayKetQua, deciding each once: concurrent asks agree on every register entry', async () => {
+      const births = [birthRegistered(rng), birthRegistered(rng), birthRegistered(rng)];
+      for (const b of births) expect(await submitBirth(b)).toBe('received');
+      const ids = [...births.map((b) => b.maDinhDanhHoSo), 'KS-NOT-HELD'];
+      const ask = (correlation: string) =>
+        civil.results(ids, births[0]?.maTinh as string, 'LTKS', correlation);
+      await expectEventually(async () => {
+        const [a, b] = await Promise.all([ask('c-many-1'), ask('c-many-2')]);
+        expect([...a.values()].map((r) => r.status)).toEqual(['done', 'done', 'done']);
+        expect(b).toEqual(a);
+      });
+      const answers = await ask('c-many-3');
+      expect(answers.has('KS-NOT-HELD')).toBe(false);
+      const entries = births.map(
+        (b) => (answers.get(b.maDinhDanhHoSo) as Extract<CivilResult, { status: 'done' }>).result,
+      );
+      for (const e of entries) personal.add(e.soDinhDanh as string);
+      expect(new Set(entries.map((e) => e.soDangKy)).size).toBe(3);
+      expect(new Set(entries.map((e) => e.soDinhDanh)).size).toBe(3);
+    });
+
     it('refuses a second birth on the same hospital birth certificate, with the reason', async () => {
       const first = birthRegistered(rng);
       const second = { ...birthRegistered(rng), maGCS: first.maGCS };

@@ -432,6 +432,66 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     ]);
   });
 
+  it('callbacks that arrive together are applied in one transaction, each answered as it would be alone', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher, poller } = world(registry);
+    await ingest.ingest(
+      ds.manager,
+      ['KS-30', 'KS-31', 'KS-32', 'KS-33'].map((k) => birth(k, 1)),
+    );
+    await dispatcher.runOnce();
+    expect(registry.submitted).toHaveLength(4);
+    const fact = (id: string, key: string, at: string, answer: PollAnswer) => ({
+      id,
+      reference: `LT-${key}`,
+      at: new Date(at),
+      answer,
+    });
+    const routed = (id: string, key: string) =>
+      fact(id, key, '2025-07-02T08:00:00Z', { kind: 'waiting', stage: { code: 'LuanChuyen' } });
+    // Another writer holds KS-32's row: the batch skips it, and it is applied alone once free.
+    const qr = ds.createQueryRunner();
+    await qr.connect();
+    await qr.startTransaction();
+    await qr.query(`select 1 from sync_entity where entity_key = 'KS-32' for update`);
+    const outcomes = Promise.all([
+      poller.applyFact(routed('cb-30', 'KS-30')), // the first goes at once, alone
+      poller.applyFact(routed('cb-31', 'KS-31')), // the rest arrive meanwhile: one batch
+      poller.applyFact(routed('cb-31', 'KS-31')), // the same callback twice
+      poller.applyFact(
+        fact('cb-33', 'KS-33', '2025-07-04T08:00:00Z', { kind: 'done', result: { n: 1 } }),
+      ),
+      poller.applyFact(routed('cb-99', 'KS-99')), // no entity under that reference
+      poller.applyFact(routed('cb-32', 'KS-32')),
+      poller.applyFact(routed('cb-33-late', 'KS-33')), // after KS-33's answer is in
+    ]);
+    await expectEventually(async () =>
+      expect(await ledger()).toMatchObject({ 'KS-31': 'AWAITING_RESULT', 'KS-33': 'SYNCED' }),
+    );
+    await qr.commitTransaction();
+    await qr.release();
+    expect(await outcomes).toEqual([
+      'applied',
+      'applied',
+      'duplicate',
+      'applied',
+      'unknown',
+      'applied',
+      'settled',
+    ]);
+    const written = await ctx.sql.query<{ key: string; tx: string; code: string | null }>(
+      `select message_key key, tx, payload->'portalStage'->>'code' code from outbox_status
+       where payload->>'state' in ('AWAITING_RESULT', 'SYNCED') and payload ? 'portalStage' or payload->>'state' = 'SYNCED'
+       order by message_key`,
+    );
+    const tx = Object.fromEntries(written.map((w) => [w.key.replace('civil-status:', ''), w.tx]));
+    expect(Object.keys(tx)).toEqual(['KS-30', 'KS-31', 'KS-32', 'KS-33']);
+    // KS-31's and KS-33's in one transaction; KS-30's (first) and KS-32's (held) each alone.
+    expect(tx['KS-31']).toBe(tx['KS-33']);
+    expect(new Set([tx['KS-30'], tx['KS-31'], tx['KS-32']]).size).toBe(3);
+    expect(poller.stats.facts).toBe(4);
+  });
+
   it('a part that arrives while the portal works is pushed, and the wait goes on where it was', async () => {
     const registry = new ScriptedRegistry();
     const { dispatcher, poller } = world(registry);

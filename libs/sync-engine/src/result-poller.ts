@@ -4,6 +4,7 @@ import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
 import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { lockHeldLeases, rowKey } from './held-leases';
 import { fingerprint } from './fingerprint';
+import { GroupCommit } from './group-commit';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';
@@ -84,6 +85,9 @@ const AWAITING = `state in ('AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
 /** Entities asked about per round when the target does not say (PushTarget.pollBatch). */
 const POLL_BATCH = 20;
 
+/** Callbacks applied together at most (group commit: those that arrive while a batch is written). */
+const FACT_BATCH = 64;
+
 /** An answer recordAll writes for a whole round in one statement (ROUND_ANSWERS); the rare others are written one by one. */
 type RoundAnswer = Extract<PollAnswer, { kind: 'waiting' | 'done' }>;
 const isRoundAnswer = (a: PollAnswer): a is RoundAnswer =>
@@ -135,6 +139,11 @@ export class ResultPoller {
     facts: 0,
   };
   private readonly loop: RoundLoop;
+  /** Callbacks that arrive together are applied in one transaction (applyFactBatch). */
+  private readonly facts = new GroupCommit<InboundFact, FactOutcome>(
+    (batch) => this.applyFactBatch(batch),
+    FACT_BATCH,
+  );
 
   constructor(private readonly options: ResultPollerOptions) {
     // A round that asked about fewer than a batch took every entity due: the next waits.
@@ -325,7 +334,88 @@ export class ResultPoller {
    * recorded as accepted, or being pushed again): nothing is remembered, so the portal's retry or
    * the next poll brings it. 'settled' when the entity's answer is already in.
    */
-  async applyFact(fact: InboundFact): Promise<FactOutcome> {
+  applyFact(fact: InboundFact): Promise<FactOutcome> {
+    return this.facts.submit(fact);
+  }
+
+  /**
+   * Callbacks that arrived together, in one transaction: the rows awaiting under their references
+   * locked at once (rows another writer holds are skipped, never waited for while holding
+   * others), their fact ids kept in one statement, then each applied as applyFactAlone would. What
+   * the batch does not settle — a reference with no row awaiting that it could lock, a second fact
+   * for one reference, every fact of a batch that failed — is applied alone afterwards, in
+   * arrival order. The outcome of each fact is what applyFactAlone would answer.
+   */
+  private async applyFactBatch(facts: InboundFact[]): Promise<FactOutcome[]> {
+    const outcomes: Array<FactOutcome | undefined> = facts.map(() => undefined);
+    if (facts.length > 1)
+      await this.options.dataSource
+        .transaction(async (tx) => {
+          const settled = await this.applyFactsIn(tx, facts);
+          settled.forEach((o, i) => (outcomes[i] = o));
+        })
+        .catch(() => outcomes.fill(undefined));
+    for (const o of outcomes) if (o === 'applied') this.stats.facts += 1;
+    for (const [i, fact] of facts.entries()) outcomes[i] ??= await this.applyFactAlone(fact);
+    return outcomes as FactOutcome[];
+  }
+
+  /** applyFactBatch's transaction: the outcome of each fact it settles (undefined: apply it alone). */
+  private async applyFactsIn(
+    tx: SqlExecutor,
+    facts: InboundFact[],
+  ): Promise<Array<FactOutcome | undefined>> {
+    const target = this.options.pushTarget.target;
+    const first = new Map<string, number>();
+    facts.forEach((f, i) => {
+      if (!first.has(f.reference)) first.set(f.reference, i);
+    });
+    const rows = await tx.query<Row[]>(
+      `select entity_type, entity_key, commune_code, source_sequence, result_reference, polls,
+         awaiting_since, desired, state, portal_stage, supplement, null as lease_token
+       from sync_entity where target = $1 and result_reference = any($2::text[]) and ${AWAITING}
+       order by entity_type, entity_key for update skip locked`,
+      [target, [...first.keys()]],
+    );
+    const awaiting = new Map(rows.map((r) => [r.result_reference, r]));
+    const ids = new Set<string>();
+    const mine = [...first.values()].filter((i) => {
+      const { reference, id } = facts[i] as InboundFact;
+      if (!awaiting.has(reference) || ids.has(id)) return false;
+      ids.add(id);
+      return true;
+    });
+    const outcomes: Array<FactOutcome | undefined> = facts.map(() => undefined);
+    if (mine.length === 0) return outcomes;
+    const fresh = new Set(
+      returnedRows<{ event_id: string }>(
+        await tx.query(
+          `insert into processed_event (source, event_id, fingerprint)
+           select $1, i.id, i.fp from unnest($2::text[], $3::text[]) as i(id, fp)
+           on conflict do nothing returning event_id`,
+          [
+            `portal:${target}`,
+            mine.map((i) => (facts[i] as InboundFact).id),
+            mine.map((i) => fingerprint((facts[i] as InboundFact).answer)),
+          ],
+        ),
+      ).map((r) => r.event_id),
+    );
+    for (const i of mine) {
+      const fact = facts[i] as InboundFact;
+      if (!fresh.has(fact.id)) {
+        outcomes[i] = 'duplicate';
+        continue;
+      }
+      const row = awaiting.get(fact.reference) as Row;
+      const applied = await this.recordIn(tx, row, { ...fact.answer, at: fact.at }, false, true);
+      outcomes[i] = applied ? 'applied' : 'stale';
+    }
+    return outcomes;
+  }
+
+  /** One callback in its own transaction, waiting for its row's lock. */
+  private async applyFactAlone(fact: InboundFact): Promise<FactOutcome> {
     const target = this.options.pushTarget.target;
     return this.options.dataSource.transaction(async (tx) => {
       const rows = await tx.query<Row[]>(

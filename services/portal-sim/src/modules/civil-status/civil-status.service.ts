@@ -81,9 +81,18 @@ function vnStamp(at: Date): string {
   return `${p(d.getUTCDate())}/${p(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
-async function nextValue(tx: { query: DataSource['query'] }, sequence: string): Promise<string> {
-  const rows = await tx.query<Array<{ n: string }>>(`select nextval('${sequence}') n`);
-  return rows[0]?.n ?? '0';
+/** `count` new values of a sequence, in one statement. */
+async function nextValues(
+  tx: { query: DataSource['query'] },
+  sequence: string,
+  count: number,
+): Promise<string[]> {
+  if (count === 0) return [];
+  const rows = await tx.query<Array<{ n: string }>>(
+    `select nextval('${sequence}') n from generate_series(1, $1)`,
+    [count],
+  );
+  return rows.map((r) => r.n);
 }
 
 /**
@@ -269,9 +278,11 @@ export class CivilStatusService {
         status: 0,
         errorDescription: 'Danh sách mã định danh hồ sơ phải có từ 1 đến 100 phần tử',
       };
+    const wanted = (ids as unknown[]).map(String);
+    const entries = await this.db.transaction((tx) => this.resultsOf(tx, wanted));
     const value: Array<Record<string, unknown>> = [];
-    for (const id of ids as unknown[]) {
-      const entry = await this.resultOf(String(id));
+    for (const id of wanted) {
+      const entry = entries.get(id);
       if (entry) value.push(entry);
     }
     return { status: 1, value };
@@ -284,49 +295,73 @@ export class CivilStatusService {
     return row.outcome === 'refused' ? '6' : '4';
   }
 
-  /** The registration's stage now; undefined when the registry does not know it. */
-  private async resultOf(id: string): Promise<Record<string, unknown> | undefined> {
-    return this.db.transaction(async (tx) => {
-      const rows: Row[] = await tx.query(
-        'select * from civil_registration where ma_dinh_danh_ho_so = $1 for update',
-        [id],
+  /**
+   * The stage now of each registration the registry knows, by id, in one transaction for the
+   * call: the rows locked in id order (a concurrent call waits, never deadlocks), and the register
+   * entries of those decided now assigned together (a decision is made once, at the first ask).
+   */
+  private async resultsOf(
+    tx: EntityManager,
+    ids: string[],
+  ): Promise<Map<string, Record<string, unknown>>> {
+    const rows: Row[] = await tx.query(
+      `select * from civil_registration where ma_dinh_danh_ho_so = any($1::text[])
+       order by ma_dinh_danh_ho_so for update`,
+      [[...new Set(ids)]],
+    );
+    const now = Date.now();
+    const deciding = rows.filter((row) => this.stageOf(row, now) === '4' && !row.result);
+    if (deciding.length > 0) {
+      const numbers = await nextValues(tx, 'civil_register_no_seq', deciding.length);
+      const personal = await nextValues(
+        tx,
+        'civil_personal_id_seq',
+        deciding.filter((row) => row.module === 'LTKS').length,
       );
-      const row = rows[0];
-      if (!row) return undefined;
-      const stage = this.stageOf(row, Date.now());
-      const since = stage === '1' ? new Date() : stage === '3' ? row.intake_at : row.ready_at;
-      const entry: Record<string, unknown> = {
-        maHoSoMCDT: id,
-        maHoSoLT: '',
-        trangThai: stage,
-        thoiGianThucHien: vnStamp(new Date(since)),
-        ghiChu: '',
-      };
-      if (stage === '2') {
-        const deadline = new Date(new Date(row.ready_at).getTime() + 3 * 86_400_000);
-        entry.hanBoSungHoSo = vnStamp(deadline);
-        entry.noiDungXuLy = 'Đề nghị bổ sung bản sao giấy tờ tùy thân của người yêu cầu';
-      }
-      if (stage === '6') entry.noiDungXuLy = row.refusal;
-      if (stage === '4') {
-        if (!row.result) {
-          row.result = await this.assignResult(tx, row);
-          await tx.query(
-            'update civil_registration set result = $2 where ma_dinh_danh_ho_so = $1',
-            [id, row.result],
-          );
-        }
-        entry.ketQuaXuLy = row.result;
-      }
-      return entry;
-    });
+      let births = 0;
+      deciding.forEach((row, i) => {
+        row.result = this.resultFor(
+          row,
+          numbers[i] as string,
+          row.module === 'LTKS' ? personal[births++] : undefined,
+        );
+      });
+      await tx.query(
+        `update civil_registration c set result = d.result
+         from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb)) as d(id, result)
+         where c.ma_dinh_danh_ho_so = d.id`,
+        [
+          deciding.map((row) => row.ma_dinh_danh_ho_so),
+          JSON.stringify(deciding.map((row) => row.result)),
+        ],
+      );
+    }
+    return new Map(rows.map((row) => [row.ma_dinh_danh_ho_so, this.entryOf(row, now)]));
   }
 
-  private async assignResult(
-    tx: { query: DataSource['query'] },
-    row: Row,
-  ): Promise<Record<string, unknown>> {
-    const n = await nextValue(tx, 'civil_register_no_seq');
+  /** LayKetQua's entry of one registration at `now` (its register entry assigned if decided). */
+  private entryOf(row: Row, now: number): Record<string, unknown> {
+    const stage = this.stageOf(row, now);
+    const since = stage === '1' ? new Date(now) : stage === '3' ? row.intake_at : row.ready_at;
+    const entry: Record<string, unknown> = {
+      maHoSoMCDT: row.ma_dinh_danh_ho_so,
+      maHoSoLT: '',
+      trangThai: stage,
+      thoiGianThucHien: vnStamp(new Date(since)),
+      ghiChu: '',
+    };
+    if (stage === '2') {
+      const deadline = new Date(new Date(row.ready_at).getTime() + 3 * 86_400_000);
+      entry.hanBoSungHoSo = vnStamp(deadline);
+      entry.noiDungXuLy = 'Đề nghị bổ sung bản sao giấy tờ tùy thân của người yêu cầu';
+    }
+    if (stage === '6') entry.noiDungXuLy = row.refusal;
+    if (stage === '4') entry.ketQuaXuLy = row.result;
+    return entry;
+  }
+
+  /** A register entry: register number `n`; a birth's also carries the child's new personal ID (from `personal`). */
+  private resultFor(row: Row, n: string, personal: string | undefined): Record<string, unknown> {
     const year = new Date().getFullYear();
     const result: Record<string, unknown> = {
       soDangKy: `${n}/${year}`,
@@ -335,17 +370,16 @@ export class CivilStatusService {
       ngayDangKy: vnStamp(new Date()).slice(0, 10),
       maGiayToKetQua: `${row.module}-${n}`,
     };
-    if (row.module === 'LTKS') result.soDinhDanh = await this.newPersonalId(tx, row);
+    if (row.module === 'LTKS') result.soDinhDanh = this.personalId(row, personal ?? '0');
     return result;
   }
 
   /** 0 + province of registration, century/sex digit, year of birth, 6 digits: consistent by construction. */
-  private async newPersonalId(tx: { query: DataSource['query'] }, row: Row): Promise<string> {
+  private personalId(row: Row, n: string): string {
     const born = typeof row.payload.nksNgaySinh === 'string' ? row.payload.nksNgaySinh : '';
     const year = Number(born.slice(6, 10)) || new Date().getFullYear();
     const female = String(row.payload.nksGioiTinh) === '2';
     const centuryDigit = Math.floor((year - 1900) / 100) * 2 + (female ? 1 : 0);
-    const n = await nextValue(tx, 'civil_personal_id_seq');
     return `0${row.ma_tinh}${centuryDigit}${String(year % 100).padStart(2, '0')}${String(Number(n) % 1_000_000).padStart(6, '0')}`;
   }
 
