@@ -7,7 +7,8 @@
 //                registration per entity, new parts) into the same PostgreSQL, no Kafka;
 //             2. the registry: a plain load generator sending portal-sim what a new registration
 //                needs — civil status: NhanDKHT, CaiChinhDKHT per amendment and, as Lienthong
-//                asks for answers, a LayKetQua per RESULTS_PER_CALL registrations; land: TiepNhan —
+//                asks for answers, a LayKetQua per RESULTS_PER_CALL registrations of one province
+//                and kind; land: TiepNhan —
 //                with one token, BENCH_PORTAL_CONCURRENCY keep-alive callers;
 //   Lienthong 3. ingest: BENCH_EVENTS events already on the topic, the service started; the
 //                sustained rate into the ledger (committed) and where the CPU went meanwhile;
@@ -203,16 +204,19 @@ const civilStatus: Registry = {
           `registry load: ${operation} ${answer.status} ${JSON.stringify(answer.body)}`,
         );
     };
-    // Lienthong asks for the registry's answers RESULTS_PER_CALL registrations per LayKetQua, so
-    // the load generator does too: the same request mix.
-    const unanswered: Array<{ id: string; maTinh: string; module: CivilModule }> = [];
+    // Lienthong asks for the registry's answers with LayKetQua, per province and kind, up to
+    // RESULTS_PER_CALL registrations a call; the load generator too, each call full: the same
+    // requests, at the fewest calls.
+    const unanswered = new Map<string, string[]>();
     return async (life) => {
       const [first, ...rest] = life.events;
       const registration = (first as RegistryEvent).data as BirthRegistered;
       const module = MODULES[(first as RegistryEvent).type] as CivilModule;
       const unit = dvcqgUnitCode({ code: registration.maXa, provinceCode: registration.maTinh });
       await call('NhanDKHT', toSubmission({ module, registration } as CivilRegistration, unit));
-      unanswered.push({ id: registration.maDinhDanhHoSo, maTinh: registration.maTinh, module });
+      const group = `${module}:${registration.maTinh}`;
+      const ids = [...(unanswered.get(group) ?? []), registration.maDinhDanhHoSo];
+      unanswered.set(group, ids.length < RESULTS_PER_CALL ? ids : []);
       for (const e of rest)
         await call(
           'CaiChinhDKHT',
@@ -223,12 +227,11 @@ const civilStatus: Registry = {
             civilStatus.partKey(e, sha256(JSON.stringify(e.data))),
           ),
         );
-      if (unanswered.length < RESULTS_PER_CALL) return life.events.length;
-      const asked = unanswered.splice(0);
+      if (ids.length < RESULTS_PER_CALL) return life.events.length;
       await call('LayKetQua', {
-        maDinhDanhHoSo: asked.map((a) => a.id),
-        maTinh: asked[0]?.maTinh,
-        module: asked[0]?.module,
+        maDinhDanhHoSo: ids,
+        maTinh: registration.maTinh,
+        module,
       });
       return life.events.length + 1;
     };

@@ -187,7 +187,10 @@ export abstract class PushTarget {
    * entity key (a key left out is still waiting). Called with at most `pollBatch` entities.
    */
   poll?(entities: AwaitingEntity[], correlationId: string): Promise<Map<string, PollAnswer>>;
-  /** How many awaiting entities one poll call may carry (the portal's limit). */
+  /**
+   * How many awaiting entities one `poll` may carry: the portal's limit per call, or more when the
+   * target splits them into several calls itself (a portal asked per province and kind).
+   */
   readonly pollBatch?: number;
   /**
    * Reconciliation: what the portal holds of each entity, keyed by entity key (a key left out

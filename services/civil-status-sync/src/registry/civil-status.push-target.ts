@@ -41,6 +41,9 @@ function dateTime(value: string | undefined): string | undefined {
   return parsed.length === 10 ? `${parsed}T00:00:00+07:00` : parsed;
 }
 
+/** Awaiting registrations asked about per poll round (split into LayKetQua calls by `results`). */
+const POLL_ROUND = 5 * RESULTS_PER_CALL;
+
 /**
  * Registrations → the civil-status registry, a two-phase target: the registration is submitted
  * (NhanDKHT; again only when its record changed: a correction, or the supplement the registry asked
@@ -52,7 +55,11 @@ function dateTime(value: string | undefined): string | undefined {
 export class CivilStatusPushTarget extends PushTarget {
   readonly target = 'civil-status-registry' as const;
   readonly domain = 'civil-status' as const;
-  override readonly pollBatch = RESULTS_PER_CALL;
+  /**
+   * LayKetQua asks per province and kind of registration, RESULTS_PER_CALL at most: a round of
+   * this many is split into those calls (results), so that registrations due together share calls.
+   */
+  override readonly pollBatch = POLL_ROUND;
 
   constructor(
     private readonly client: CivilStatusClient,
@@ -162,21 +169,33 @@ export class CivilStatusPushTarget extends PushTarget {
       group.members.push(e);
       groups.set(`${module}:${maTinh}`, group);
     }
-    const out = new Map<E, CivilResult | undefined>();
-    for (const { module, maTinh, members } of groups.values()) {
-      let results: Map<string, CivilResult>;
-      try {
-        results = await this.client.results(
+    // Each group in calls of RESULTS_PER_CALL at most, made together (the gateway's bulkhead
+    // bounds them).
+    const calls = [...groups.values()].flatMap(({ module, maTinh, members }) =>
+      Array.from({ length: Math.ceil(members.length / RESULTS_PER_CALL) }, (_, i) => ({
+        module,
+        maTinh,
+        members: members.slice(i * RESULTS_PER_CALL, (i + 1) * RESULTS_PER_CALL),
+      })),
+    );
+    const answered = await Promise.allSettled(
+      calls.map(({ module, maTinh, members }) =>
+        this.client.results(
           members.map((e) => e.reference),
           maTinh,
           module,
           correlationId,
-        );
-      } catch (err) {
+        ),
+      ),
+    );
+    const out = new Map<E, CivilResult | undefined>();
+    for (const [i, answer] of answered.entries()) {
+      if (answer.status === 'rejected') {
         if (options.tolerant) continue;
-        throw err;
+        throw answer.reason;
       }
-      for (const e of members) out.set(e, results.get(e.reference));
+      for (const e of (calls[i] as (typeof calls)[number]).members)
+        out.set(e, answer.value.get(e.reference));
     }
     return out;
   }

@@ -190,10 +190,21 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     });
   }
 
-  /** One round of the registry's clock: advance due dossiers, deliver due callbacks. */
+  /**
+   * One round of the registry's clock: advance due dossiers (in one transaction, locked in key
+   * order: a transaction per dossier cost three more round trips each), deliver due callbacks.
+   */
   async tick(): Promise<void> {
     const due: Array<{ ma_ho_so_mot_cua: string }> = await this.db.query(LAND_DUE);
-    for (const { ma_ho_so_mot_cua } of due) await this.lookup(ma_ho_so_mot_cua);
+    if (due.length > 0)
+      await this.db.transaction(async (tx) => {
+        const rows: Row[] = await tx.query(
+          `select * from land_dossier where ma_ho_so_mot_cua = any($1::text[])
+           order by ma_ho_so_mot_cua for update`,
+          [due.map((d) => d.ma_ho_so_mot_cua)],
+        );
+        for (const row of rows) await this.advance(tx, row);
+      });
     if (this.settings.landCallbacks.url) await this.deliver();
   }
 
@@ -308,9 +319,10 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     const due: Array<{ id: string; kind: string; body: unknown; attempts: number }> =
       await this.db.query(
         `select id, kind, body, attempts from land_callback
-         where delivered_at is null and not dropped and due_at <= now() order by due_at limit 50`,
+         where delivered_at is null and not dropped and due_at <= now() order by due_at limit 200`,
       );
-    await Promise.all(
+    if (due.length === 0) return;
+    const delivered = await Promise.all(
       due.map(async (cb) => {
         let delivered = false;
         try {
@@ -326,15 +338,17 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
         } catch {
           delivered = false;
         }
-        await this.db.query(
-          `update land_callback set attempts = attempts + 1,
-             delivered_at = case when $2 then now() else null end,
-             dropped = not $2 and attempts + 1 >= 10,
-             due_at = case when $2 then due_at else now() + make_interval(secs => least(30, 0.5 * 2 ^ attempts)) end
-           where id = $1`,
-          [cb.id, delivered],
-        );
+        return delivered;
       }),
+    );
+    // Every attempt of the round recorded in one statement.
+    await this.db.query(
+      `update land_callback c set attempts = c.attempts + 1,
+         delivered_at = case when d.ok then now() else null end,
+         dropped = not d.ok and c.attempts + 1 >= 10,
+         due_at = case when d.ok then c.due_at else now() + make_interval(secs => least(30, 0.5 * 2 ^ c.attempts)) end
+       from unnest($1::bigint[], $2::boolean[]) as d(id, ok) where c.id = d.id`,
+      [due.map((cb) => cb.id), delivered],
     );
   }
 
