@@ -98,7 +98,8 @@ const isRoundAnswer = (a: PollAnswer): a is RoundAnswer =>
  * and with applyAnswer's conditions (still awaiting, no newer fact in): one statement for the
  * round, where one UPDATE per row took a round trip each. Returns the rows it changed.
  */
-const ROUND_ANSWERS = prepared(`update sync_entity e set
+const roundAnswers = (facts: boolean) =>
+  prepared(`update sync_entity e set
    state = case when i.done then 'SYNCED' else e.state end,
    result = case when i.done then i.result else e.result end,
    polls = i.polls,
@@ -106,15 +107,19 @@ const ROUND_ANSWERS = prepared(`update sync_entity e set
    supplement = case when i.done then null else e.supplement end,
    portal_stage = coalesce(nullif(i.stage, 'null'::jsonb), e.portal_stage),
    last_fact_at = case when i.at is null then e.last_fact_at else greatest(e.last_fact_at, i.at) end,
-   lease_owner = null, lease_until = null, lease_token = null, updated_at = now()
+   ${facts ? 'updated_at = now()' : 'lease_owner = null, lease_until = null, lease_token = null, updated_at = now()'}
  from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::uuid[]), unnest($4::timestamptz[]),
         unnest($5::boolean[]), jsonb_array_elements($6::jsonb), unnest($7::integer[]),
         unnest($8::timestamptz[]), unnest($9::boolean[]), jsonb_array_elements($10::jsonb))
    as i(entity_type, entity_key, token, at, done, result, polls, next_poll_at, poll_now, stage)
- where e.entity_type = i.entity_type and e.entity_key = i.entity_key and e.lease_token = i.token
+ where e.entity_type = i.entity_type and e.entity_key = i.entity_key
+   and ${facts ? 'i.token is null' : 'e.lease_token = i.token'}
    and e.${AWAITING}
    and (i.at is null or e.last_fact_at is null or e.last_fact_at <= i.at)
  returning e.entity_type, e.entity_key, e.drift_detected`);
+const ROUND_ANSWERS = roundAnswers(false);
+/** The same for callbacks (facts): no lease asked for, and any lease a poll holds left alone (applyAnswer). */
+const FACT_ANSWERS = roundAnswers(true);
 
 /**
  * The second phase of a two-phase target: a portal that accepted a submission (AWAITING_RESULT)
@@ -244,19 +249,21 @@ export class ResultPoller {
   private async recordRoundIn(
     tx: SqlExecutor,
     items: Array<{ row: Row; answer: PollAnswer; asked: boolean }>,
-  ): Promise<void> {
+    isFact = false,
+  ): Promise<Set<string>> {
+    const applied = new Set<string>();
     const round: Array<{ row: Row; answer: RoundAnswer; polls: number; nextPollAt: Date }> = [];
     for (const { row, answer, asked } of items) {
       if (!isRoundAnswer(answer)) {
-        await this.recordIn(tx, row, answer, asked);
+        if (await this.recordIn(tx, row, answer, asked, isFact)) applied.add(rowKey(row));
         continue;
       }
       const polls = row.polls + (asked ? 1 : 0);
       round.push({ row, answer, polls, nextPollAt: new Date(Date.now() + this.nextWaitMs(polls)) });
     }
-    if (round.length === 0) return;
+    if (round.length === 0) return applied;
     const json = (v: unknown) => (v === undefined ? null : v);
-    const updated: unknown = await tx.query(ROUND_ANSWERS, [
+    const updated: unknown = await tx.query(isFact ? FACT_ANSWERS : ROUND_ANSWERS, [
       round.map((r) => r.row.entity_type),
       round.map((r) => r.row.entity_key),
       round.map((r) => r.row.lease_token),
@@ -276,11 +283,12 @@ export class ResultPoller {
     for (const { row, answer, polls, nextPollAt } of round) {
       const key = rowKey(row);
       if (!drift.has(key)) {
-        await this.release(tx, row, polls, nextPollAt);
+        if (!isFact) await this.release(tx, row, polls, nextPollAt);
         continue;
       }
+      applied.add(key);
       if (answer.kind === 'waiting') {
-        const status = this.waitingStatus(row, answer, polls, nextPollAt, false);
+        const status = this.waitingStatus(row, answer, polls, nextPollAt, isFact);
         if (status) statuses.push(status);
         continue;
       }
@@ -296,6 +304,7 @@ export class ResultPoller {
       await writeRepairedIfDrifted(tx, this.options.pushTarget, mark, this.subject(row));
     }
     await writeSyncStatuses(tx, statuses);
+    return applied;
   }
 
   private async claim(limit: number): Promise<Row[]> {
@@ -401,15 +410,27 @@ export class ResultPoller {
         ),
       ).map((r) => r.event_id),
     );
+    const apply = mine.filter((i) => fresh.has((facts[i] as InboundFact).id));
+    const applied = await this.recordRoundIn(
+      tx,
+      apply.map((i) => {
+        const fact = facts[i] as InboundFact;
+        return {
+          row: awaiting.get(fact.reference) as Row,
+          answer: { ...fact.answer, at: fact.at },
+          asked: false,
+        };
+      }),
+      true,
+    );
     for (const i of mine) {
       const fact = facts[i] as InboundFact;
-      if (!fresh.has(fact.id)) {
-        outcomes[i] = 'duplicate';
-        continue;
-      }
       const row = awaiting.get(fact.reference) as Row;
-      const applied = await this.recordIn(tx, row, { ...fact.answer, at: fact.at }, false, true);
-      outcomes[i] = applied ? 'applied' : 'stale';
+      outcomes[i] = !fresh.has(fact.id)
+        ? 'duplicate'
+        : applied.has(rowKey(row))
+          ? 'applied'
+          : 'stale';
     }
     return outcomes;
   }
