@@ -277,6 +277,30 @@ export function profileSummary(file: string, top = 12): Array<[string, number]> 
     .map(([k, v]) => [k, v / total]);
 }
 
+/** node flags that write a CPU profile of one phase into `dir` (none without BENCH_CPU_PROF). */
+export function cpuProfArgs(dir: string | undefined, name: string): string[] {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
+/** The report's tables of a service's CPU profiles (profileSummary), one per phase profiled. */
+export function profileLines(
+  service: string,
+  phases: ReadonlyArray<readonly [string, Array<[string, number]> | undefined]>,
+): string[] {
+  return phases.flatMap(([what, profile]) =>
+    profile
+      ? [
+          '',
+          `${service}'s CPU profile of ${what} (self time by where the code lives, first run):`,
+          '',
+          '| code | share |',
+          '| --- | ---: |',
+          ...profile.map(([k, v]) => `| ${k} | ${(v * 100).toFixed(1)} % |`),
+        ]
+      : [],
+  );
+}
+
 /** A portal-sim of its own schema on a free port (a bench's portals never share state). */
 export async function startPortalSim(
   stack: Stack,

@@ -56,6 +56,8 @@ import {
   syncServiceEnv,
   cpuPerEventLine,
   cpuPerUnitLine,
+  cpuProfArgs,
+  profileLines,
   cpuRows,
   limitCpuAccount,
   commandLine,
@@ -346,14 +348,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     await produceAll(producer, topic, load);
     const produced = load.length / ((Date.now() - producedAt) / 1000);
     log(`run ${run}: ${load.length} events on the topic (${fmt(produced)}/s); dossier-sync starts`);
-    const profiling = (phase: string) =>
-      CPU_PROF_DIR
-        ? [
-            '--cpu-prof',
-            `--cpu-prof-dir=${CPU_PROF_DIR}`,
-            `--cpu-prof-name=${phase}-${runId}-${run}.cpuprofile`,
-          ]
-        : [];
+    const profiling = (phase: string) => cpuProfArgs(CPU_PROF_DIR, `${phase}-${runId}-${run}`);
     const faults = (profile: object) =>
       setPortalFaults(sim.url, 'dvcqg', SIMULATOR_ADMIN_TOKEN, profile);
     if (INGEST_ALONE) await faults({ down: true });
@@ -738,19 +733,12 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
           ]),
     );
   }
-  for (const [what, profile] of [
-    ['ingest', runs[0]?.profile],
-    ['what followed ingest (pushes)', runs[0]?.pushProfile],
-  ] as const)
-    if (profile)
-      lines.push(
-        '',
-        `dossier-sync's CPU profile of ${what} (self time by where the code lives, first run):`,
-        '',
-        '| code | share |',
-        '| --- | ---: |',
-        ...profile.map(([k, v]) => `| ${k} | ${(v * 100).toFixed(1)} % |`),
-      );
+  lines.push(
+    ...profileLines('dossier-sync', [
+      ['ingest', runs[0]?.profile],
+      ['what followed ingest (pushes)', runs[0]?.pushProfile],
+    ]),
+  );
   if (baseline) {
     const lt = (v: number | undefined) =>
       v === undefined ? `not finished in ${BASELINE_DEADLINE_SECONDS} s` : f(v);

@@ -59,8 +59,10 @@ import {
   closedLoop,
   cpuPerEventLine,
   cpuPerUnitLine,
+  cpuProfArgs,
   cpuRows,
   machineBoundLines,
+  profileLines,
   profileSummary,
   limitCpuAccount,
   commandLine,
@@ -533,14 +535,7 @@ async function registryRun(
     await produceAll(producer, topic, load);
     const faults = (profile: object) =>
       setPortalFaults(sim.url, registry.name, SIMULATOR_ADMIN_TOKEN, profile);
-    const profiling = (phase: string) =>
-      CPU_PROF_DIR
-        ? [
-            '--cpu-prof',
-            `--cpu-prof-dir=${CPU_PROF_DIR}`,
-            `--cpu-prof-name=${phase}-${prefix}.cpuprofile`,
-          ]
-        : [];
+    const profiling = (phase: string) => cpuProfArgs(CPU_PROF_DIR, `${phase}-${prefix}`);
     if (INGEST_ALONE) await faults({ down: true });
     let service = await startService(schemas.ledger, sim.url, servicePort, profiling('ingest'));
     const watch = new StatusWatch(
@@ -838,23 +833,10 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
       })),
       INGEST_ALONE,
     ),
-    ...(
-      [
-        ['ingest', runs[0]?.profile],
-        ['what followed ingest (pushes, polls, callbacks)', runs[0]?.pushProfile],
-      ] as const
-    ).flatMap(([what, profile]) =>
-      profile
-        ? [
-            '',
-            `${registry.service}'s CPU profile of ${what} (self time by where the code lives, first run):`,
-            '',
-            '| code | share |',
-            '| --- | ---: |',
-            ...profile.map(([k, v]) => `| ${k} | ${(v * 100).toFixed(1)} % |`),
-          ]
-        : [],
-    ),
+    ...profileLines(registry.service, [
+      ['ingest', runs[0]?.profile],
+      ['what followed ingest (pushes, polls, callbacks)', runs[0]?.pushProfile],
+    ]),
   ];
 }
 
