@@ -632,6 +632,56 @@ describe('dispatcher on real PostgreSQL', () => {
     }
   });
 
+  it('claims walk the communes in rotation, a bounded number at a time: every commune is reached, past hundreds that have nothing due', async () => {
+    // 40 communes with two due dossiers each: claims of two walk at most eight communes with due
+    // rows, from where the last one stopped, so 20 claims reach every commune once, in code order,
+    // before any commune's second dossier goes.
+    const code = (n: number) => `7${String(n).padStart(4, '0')}`;
+    const lives = Array.from({ length: 80 }, (_, i) =>
+      dossierLifecycle(new Rng(8000 + i), { number: 8000 + i, endAt: 2 }),
+    );
+    const communeOf = new Map(lives.map((life, i) => [life.code, code(i % 40)]));
+    await ingest.ingest(
+      ds.manager,
+      lives.flatMap((life) =>
+        itemsOf(life).map((item) => ({ ...item, communeCode: communeOf.get(life.code) as string })),
+      ),
+    );
+    const target = new ScriptedTarget();
+    const worker = dispatcher(target, { concurrency: 2 });
+    for (let round = 0; round < 20; round += 1) expect(await worker.runOnce()).toBe(2);
+    expect(target.pushes.map((p) => communeOf.get(p.key))).toEqual(
+      Array.from({ length: 40 }, (_, i) => code(i)),
+    );
+
+    // 300 communes whose rows all wait for a retry an hour from now (more than one walk looks at),
+    // then one with a due dossier: a running dispatcher reaches it without waiting for its idle poll.
+    await ctx.sql.query('truncate sync_entity, sync_entity_part');
+    await ctx.sql.query(
+      `insert into sync_entity (entity_type, entity_key, commune_code, target, source_sequence, desired,
+         desired_fingerprint, state, next_attempt_at)
+       select 'dossier', 'B' || g, '8' || lpad(g::text, 4, '0'), 'dvcqg', 1, '{}', 'fp', 'RETRYING',
+         now() + interval '1 hour'
+       from generate_series(1, 300) g`,
+    );
+    const last = dossierLifecycle(new Rng(8100), { number: 8100, endAt: 2 });
+    await ingest.ingest(
+      ds.manager,
+      itemsOf(last).map((item) => ({ ...item, communeCode: '99999' })),
+    );
+    const patient = dispatcher(target, { concurrency: 2, idleMs: 60_000 });
+    const before = target.pushes.length;
+    patient.start();
+    try {
+      await expectEventually(async () =>
+        expect(await states()).toEqual({ RETRYING: 300, SYNCED: 1 }),
+      );
+    } finally {
+      await patient.stop();
+    }
+    expect(target.pushes.slice(before).map((p) => p.key)).toEqual([last.code]);
+  });
+
   it('write-ahead parts: a chunk whose outcome is lost is sent again and counted as possibly duplicated; one the portal surely refused is not', async () => {
     const life = dossierLifecycle(new Rng(77), { endAt: 4 });
     await ingest.ingest(ds.manager, itemsOf(life));

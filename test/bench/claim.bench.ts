@@ -1,0 +1,158 @@
+// `npm run bench:claim` — a benchmark, not a test: what a dispatcher's claim costs the database as
+// the number of communes with due work grows (24 in the other benches' fixtures, about 100–170 in
+// a large province, 3,321 in the country).
+//
+// Per commune count (BENCH_CLAIM_COMMUNES), on a fresh ledger schema: BENCH_CLAIM_ROWS pending
+// dossiers (three unpushed steps each) spread evenly over the communes, all due; then a Dispatcher
+// claims BENCH_CLAIM_SIZE rows BENCH_CLAIM_ROUNDS times (leases pile up as they do under pushes in
+// flight; nothing is pushed). Printed: the claim's median and p95 wall time, each ÷ the claim at
+// the smallest count and ÷ a `select 1` round trip measured in the same run (the floor of any
+// statement), and how many communes the first claims reached (up to communes ÷ size claims), ÷ as
+// many as they could: claims take turns across communes, so all of them when the rotation works.
+//
+//   npm run bench:claim
+import { randomUUID } from 'node:crypto';
+import { openDataSource } from '@lienthong/persistence';
+import { Dispatcher, PushTarget, SYNC_LEDGER_MIGRATIONS } from '@lienthong/sync-engine';
+import type { PushReceipt } from '@lienthong/sync-engine';
+import {
+  commandLine,
+  fmt,
+  knob,
+  knobList,
+  log,
+  median,
+  percentile,
+  postgresVersion,
+  runMain,
+  stackUp,
+  versions,
+} from './bench-kit';
+
+const COMMUNES = knobList('BENCH_CLAIM_COMMUNES', '24,168,3321');
+const ROWS = knob('BENCH_CLAIM_ROWS', 20_000);
+const SIZE = knob('BENCH_CLAIM_SIZE', 8);
+const ROUNDS = knob('BENCH_CLAIM_ROUNDS', 60);
+
+/** Never asked to push: the bench measures claims alone. */
+class IdleTarget extends PushTarget {
+  readonly target = 'dvcqg' as const;
+  readonly domain = 'dossier' as const;
+  blocked(): boolean {
+    return false;
+  }
+  push(): Promise<PushReceipt> {
+    return Promise.reject(new Error('bench:claim does not push'));
+  }
+}
+
+/** The dispatcher's claim, which it runs before every round of pushes (private to the pool). */
+type Claiming = {
+  claim(limit: number): Promise<Claimed[] | { rows: Claimed[] }>;
+};
+type Claimed = { communeCode: string };
+
+interface Figures {
+  communes: number;
+  medianMs: number;
+  p95Ms: number;
+  reached: number;
+  roundTripMs: number;
+}
+
+async function main(): Promise<void> {
+  const stack = stackUp();
+  const schema = `bench_claim_${Date.now().toString(36)}`;
+  const ds = await openDataSource({
+    url: stack.databaseUrl,
+    schema,
+    migrations: SYNC_LEDGER_MIGRATIONS,
+    applicationName: 'bench-claim',
+    poolSize: 2,
+  });
+  const figures: Figures[] = [];
+  try {
+    for (const communes of COMMUNES) {
+      log(`${fmt(communes)} communes, ${fmt(ROWS)} due dossiers`);
+      await ds.query('truncate sync_entity, sync_entity_part');
+      await ds.query(
+        `insert into sync_entity (entity_type, entity_key, commune_code, target, source_sequence,
+           desired, desired_fingerprint, state, next_attempt_at)
+         select 'dossier', 'D' || g, lpad((g % $1)::text, 5, '0'), 'dvcqg', 1, '{}', 'fp', 'PENDING',
+           now() - interval '1 minute' + g * interval '1 ms'
+         from generate_series(1, $2) g`,
+        [communes, ROWS],
+      );
+      await ds.query(
+        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, commune_code)
+         select 'dossier', 'D' || g, 'S' || s, s, '{}', lpad((g % $1)::text, 5, '0')
+         from generate_series(1, $2) g, generate_series(1, 3) s`,
+        [communes, ROWS],
+      );
+      await ds.query('analyze sync_entity, sync_entity_part');
+      const dispatcher = new Dispatcher({
+        dataSource: ds,
+        pushTarget: new IdleTarget(),
+        owner: `bench-${randomUUID().slice(0, 8)}`,
+        retry: {
+          initialIntervalMs: 1000,
+          backoffCoefficient: 2,
+          maximumIntervalMs: 60_000,
+          maximumAttempts: 0,
+        },
+        leaseMs: 600_000,
+        concurrency: SIZE,
+        idleMs: 1000,
+      }) as unknown as Claiming;
+      const times: number[] = [];
+      const reached = new Set<string>();
+      const rotation = Math.ceil(communes / SIZE);
+      for (let round = 0; round < ROUNDS; round += 1) {
+        const started = process.hrtime.bigint();
+        const claimed = await dispatcher.claim(SIZE);
+        times.push(Number(process.hrtime.bigint() - started) / 1e6);
+        // Before the walk was bounded (f1f2d5e and earlier) the claim returned the rows alone.
+        const rows = Array.isArray(claimed) ? claimed : claimed.rows;
+        if (round < rotation) for (const row of rows) reached.add(row.communeCode);
+      }
+      const trips: number[] = [];
+      for (let i = 0; i < ROUNDS; i += 1) {
+        const started = process.hrtime.bigint();
+        await ds.query('select 1');
+        trips.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+      const sorted = [...times].sort((a, b) => a - b);
+      figures.push({
+        communes,
+        medianMs: median(times),
+        p95Ms: percentile(sorted, 95),
+        reached: reached.size / Math.min(communes, Math.min(rotation, ROUNDS) * SIZE),
+        roundTripMs: median(trips),
+      });
+    }
+  } finally {
+    await ds.query(`drop schema ${schema} cascade`).catch(() => undefined);
+    await ds.destroy();
+  }
+  const base = figures[0] as Figures;
+  const lines = [
+    `claim benchmark: ${new Date().toISOString().slice(0, 10)}, ${versions(await postgresVersion(stack.databaseUrl))}; claims of ${SIZE}, ${fmt(ROWS)} due dossiers, ${ROUNDS} claims per count`,
+    '',
+    '| communes with due work | claim, median ms | p95 ms | ÷ the claim at the smallest count | ÷ a `select 1` round trip | communes its first claims reached ÷ as many as they could |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...figures.map(
+      (f) =>
+        `| ${fmt(f.communes)} | ${fmt(f.medianMs, 2)} | ${fmt(f.p95Ms, 2)} | ${fmt(f.medianMs / base.medianMs, 2)} | ${fmt(f.medianMs / f.roundTripMs, 1)} | ${fmt(100 * f.reached)} % |`,
+    ),
+    '',
+    `Command: \`${commandLine('bench:claim', {
+      BENCH_CLAIM_COMMUNES: COMMUNES.join(','),
+      BENCH_CLAIM_ROWS: ROWS,
+      BENCH_CLAIM_SIZE: SIZE,
+      BENCH_CLAIM_ROUNDS: ROUNDS,
+    })}\``,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+runMain(main);
