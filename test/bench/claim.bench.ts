@@ -10,7 +10,7 @@
 // statement), and how many communes the first claims reached (up to communes ÷ size claims), ÷ as
 // many as they could: claims take turns across communes, so all of them when the rotation works.
 //
-//   npm run bench:claim
+//   npm run bench:claim          (BENCH_WRITE_RESULTS=1 rewrites its block in RESULTS.md)
 import { randomUUID } from 'node:crypto';
 import { openDataSource } from '@lienthong/persistence';
 import { Dispatcher, PushTarget, SYNC_LEDGER_MIGRATIONS } from '@lienthong/sync-engine';
@@ -27,6 +27,7 @@ import {
   runMain,
   stackUp,
   versions,
+  writeResults,
 } from './bench-kit';
 
 const COMMUNES = knobList('BENCH_CLAIM_COMMUNES', '24,168,3321');
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
         const started = process.hrtime.bigint();
         const claimed = await dispatcher.claim(SIZE);
         times.push(Number(process.hrtime.bigint() - started) / 1e6);
-        // Before the walk was bounded (f1f2d5e and earlier) the claim returned the rows alone.
+        // Before the walk was bounded (aae2ec4 and earlier) the claim returned the rows alone.
         const rows = Array.isArray(claimed) ? claimed : claimed.rows;
         if (round < rotation) for (const row of rows) reached.add(row.communeCode);
       }
@@ -153,6 +154,7 @@ async function main(): Promise<void> {
     })}\``,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  if (process.env.BENCH_WRITE_RESULTS === '1') writeResults('claim', lines.join('\n'));
 }
 
 runMain(main);
