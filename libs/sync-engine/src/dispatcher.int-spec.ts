@@ -635,7 +635,8 @@ describe('dispatcher on real PostgreSQL', () => {
   it('claims walk the communes in rotation, a bounded number at a time: every commune is reached, past hundreds that have nothing due', async () => {
     // 40 communes with two due dossiers each: claims of two walk at most eight communes with due
     // rows, from where the last one stopped, so 20 claims reach every commune once, in code order,
-    // before any commune's second dossier goes.
+    // before any commune's second dossier goes (with all 40 communes walked at once, the oldest
+    // heads went first, in no order among equals).
     const code = (n: number) => `7${String(n).padStart(4, '0')}`;
     const lives = Array.from({ length: 80 }, (_, i) =>
       dossierLifecycle(new Rng(8000 + i), { number: 8000 + i, endAt: 2 }),
@@ -650,19 +651,29 @@ describe('dispatcher on real PostgreSQL', () => {
     const target = new ScriptedTarget();
     const worker = dispatcher(target, { concurrency: 2 });
     for (let round = 0; round < 20; round += 1) expect(await worker.runOnce()).toBe(2);
-    expect(target.pushes.map((p) => communeOf.get(p.key))).toEqual(
-      Array.from({ length: 40 }, (_, i) => code(i)),
-    );
+    const inOrder = Array.from({ length: 40 }, (_, i) => code(i));
+    expect(target.pushes.map((p) => communeOf.get(p.key))).toEqual(inOrder);
+    // The walk wraps round: the next 20 claims take every commune's second dossier, in order.
+    for (let round = 0; round < 20; round += 1) expect(await worker.runOnce()).toBe(2);
+    expect(target.pushes.map((p) => communeOf.get(p.key))).toEqual([...inOrder, ...inOrder]);
+    expect(await states()).toEqual({ SYNCED: 80 });
 
-    // 300 communes whose rows all wait for a retry an hour from now (more than one walk looks at),
-    // then one with a due dossier: a running dispatcher reaches it without waiting for its idle poll.
+    // 300 communes with nothing to claim (more than one walk looks at): 150 whose rows all wait
+    // for a retry an hour from now, 150 with due rows an operator paused; then one with a due
+    // dossier: a running dispatcher reaches it without waiting for its idle poll.
     await ctx.sql.query('truncate sync_entity, sync_entity_part');
     await ctx.sql.query(
       `insert into sync_entity (entity_type, entity_key, commune_code, target, source_sequence, desired,
          desired_fingerprint, state, next_attempt_at)
-       select 'dossier', 'B' || g, '8' || lpad(g::text, 4, '0'), 'dvcqg', 1, '{}', 'fp', 'RETRYING',
-         now() + interval '1 hour'
+       select 'dossier', 'B' || g, '8' || lpad(g::text, 4, '0'), 'dvcqg', 1, '{}', 'fp',
+         case when g <= 150 then 'RETRYING' else 'PENDING' end,
+         case when g <= 150 then now() + interval '1 hour' else now() - interval '1 minute' end
        from generate_series(1, 300) g`,
+    );
+    await ctx.sql.query(
+      `insert into commune_pause (commune_code, paused_by, reason, command_id)
+       select '8' || lpad(g::text, 4, '0'), 'ops.test', 'paused', gen_random_uuid()
+       from generate_series(151, 300) g`,
     );
     const last = dossierLifecycle(new Rng(8100), { number: 8100, endAt: 2 });
     await ingest.ingest(
@@ -674,7 +685,7 @@ describe('dispatcher on real PostgreSQL', () => {
     patient.start();
     try {
       await expectEventually(async () =>
-        expect(await states()).toEqual({ RETRYING: 300, SYNCED: 1 }),
+        expect(await states()).toEqual({ RETRYING: 150, PENDING: 150, SYNCED: 1 }),
       );
     } finally {
       await patient.stop();

@@ -286,23 +286,29 @@ const MAX_CHAINED_CLAIMS = 16;
 /** Pending rows of the target: the partial index sync_entity_due_commune. */
 const PENDING_OF_TARGET = `target = $3 and state in ('PENDING', 'RETRYING')`;
 
+/** A commune's oldest pending row is due, and no operator paused the commune (commune_pause). */
+const HEAD_DUE = `next_attempt_at <= now()
+    and not exists (select 1 from commune_pause p where p.commune_code = sync_entity.commune_code)`;
+
 /**
- * The next commune with pending rows after a code, and whether its oldest is due: one probe of
- * sync_entity_due_commune (target, commune_code, next_attempt_at). Wraps to the first commune once.
+ * The next commune with pending rows after a code, and whether it has due work (HEAD_DUE): one
+ * probe of sync_entity_due_commune (target, commune_code, next_attempt_at). Wraps to the first
+ * commune once.
  */
 const nextCommune = (after: string, wrap: string) => `(
-   (select commune_code as code, next_attempt_at <= now() as due from sync_entity
+   (select commune_code as code, ${HEAD_DUE} as due from sync_entity
     where ${PENDING_OF_TARGET} and commune_code > ${after} order by commune_code, next_attempt_at limit 1)
    union all
-   (select commune_code, next_attempt_at <= now() from sync_entity
+   (select commune_code, ${HEAD_DUE} from sync_entity
     where ${PENDING_OF_TARGET} and ${wrap} order by commune_code, next_attempt_at limit 1)
    limit 1)`;
 
 /**
  * The claim (Dispatcher.claim). $1 owner, $2 lease ms, $3 target, $4 limit, $5 the cursor (walk
  * starts after it), $6 communes with due rows to walk, $7 communes to walk at most.
- * `walk`: the communes in code order from the cursor, wrapping once and stopping before the first
- * again; `turn` counts those whose oldest pending row is due. `candidates`: up to $4 due rows of
+ * `walk`: the communes in code order after the cursor, then (wrapped) from the first one up to
+ * the cursor; `turn` counts those with due work (their oldest pending row is due and they are not
+ * paused: paused communes cost a probe, not a place in the walk). `candidates`: up to $4 due rows of
  * each, in turns (every commune's oldest, then every one's second, …). Only the first candidates
  * (four times the limit: slack for rows a concurrent claim holds locked) are joined back to lock
  * them: the planner cannot know how many rows a recursive query yields, guessed a hundred
@@ -311,14 +317,14 @@ const nextCommune = (after: string, wrap: string) => `(
  * worker that died mid-push: uncertain too. The walk's end comes with every row, and alone (with
  * no entity) when nothing was claimed.
  */
-const CLAIM = `with recursive walk(code, due, turn, steps, wrapped, first) as (
-   select h.code, h.due, h.due::int, 1, h.code <= $5, h.code
+const CLAIM = `with recursive walk(code, due, turn, steps, wrapped) as (
+   select h.code, h.due, h.due::int, 1, h.code <= $5
    from ${nextCommune('$5', 'true')} h
    union all
-   select h.code, h.due, w.turn + h.due::int, w.steps + 1, w.wrapped or h.code <= w.code, w.first
+   select h.code, h.due, w.turn + h.due::int, w.steps + 1, w.wrapped or h.code <= w.code
    from walk w cross join lateral ${nextCommune('w.code', 'not w.wrapped')} h
    where w.turn < $6 and w.steps < $7
-     and not ((w.wrapped or h.code <= w.code) and h.code >= w.first)
+     and not ((w.wrapped or h.code <= w.code) and h.code > $5)
  ), candidates as (
    select d.entity_type, d.entity_key, w.turn as walk_turn,
           row_number() over (partition by w.code order by d.next_attempt_at, d.entity_key) as turn
@@ -328,7 +334,7 @@ const CLAIM = `with recursive walk(code, due, turn, steps, wrapped, first) as (
        and next_attempt_at <= now() and (lease_until is null or lease_until < now())
      order by next_attempt_at limit $4
    ) d
-   where w.due and not exists (select 1 from commune_pause p where p.commune_code = w.code)
+   where w.due
    order by turn, w.turn
    limit $4 * 4
  ), due as (
