@@ -53,6 +53,13 @@ type Claiming = {
 };
 type Claimed = { communeCode: string };
 
+/** What `work` returns, and its wall time in ms. */
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = process.hrtime.bigint();
+  const value = await work();
+  return { value, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+}
+
 interface Figures {
   communes: number;
   medianMs: number;
@@ -109,19 +116,14 @@ async function main(): Promise<void> {
       const reached = new Set<string>();
       const rotation = Math.ceil(communes / SIZE);
       for (let round = 0; round < ROUNDS; round += 1) {
-        const started = process.hrtime.bigint();
-        const claimed = await dispatcher.claim(SIZE);
-        times.push(Number(process.hrtime.bigint() - started) / 1e6);
+        const { value: claimed, ms } = await timed(() => dispatcher.claim(SIZE));
+        times.push(ms);
         // Before the walk was bounded (aae2ec4 and earlier) the claim returned the rows alone.
         const rows = Array.isArray(claimed) ? claimed : claimed.rows;
         if (round < rotation) for (const row of rows) reached.add(row.communeCode);
       }
       const trips: number[] = [];
-      for (let i = 0; i < ROUNDS; i += 1) {
-        const started = process.hrtime.bigint();
-        await ds.query('select 1');
-        trips.push(Number(process.hrtime.bigint() - started) / 1e6);
-      }
+      for (let i = 0; i < ROUNDS; i += 1) trips.push((await timed(() => ds.query('select 1'))).ms);
       const sorted = [...times].sort((a, b) => a - b);
       figures.push({
         communes,

@@ -506,15 +506,13 @@ export class Dispatcher {
       WALK_STEPS,
     ]);
     const rows = result.filter((r): r is ClaimRow & Row => r.entity_type !== null);
-    const end = result[0];
-    const last = rows.reduce<(ClaimRow & Row) | undefined>(
-      (a, r) => (a === undefined || r.walk_turn > a.walk_turn ? r : a),
-      undefined,
-    );
+    const full = rows.length > 0 && rows.length === limit;
     // Full: the communes after the last one served wait for the next claim. Otherwise everything
     // the walk found was taken (or held by another claim): the next one starts past it.
-    this.cursor = (rows.length === limit ? last?.commune_code : end?.walk_end) ?? '';
-    const more = rows.length < limit && end?.walk_cut === true;
+    this.cursor = full
+      ? rows.reduce((a, r) => (r.walk_turn > a.walk_turn ? r : a)).commune_code
+      : (result[0]?.walk_end ?? '');
+    const more = !full && result[0]?.walk_cut === true;
     return { rows: rows.map((r) => this.claimed(r, claimedAt)), more };
   }
 
