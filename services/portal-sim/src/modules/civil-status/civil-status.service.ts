@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import { canonical, share } from '../common/records';
-import { EffectsStore } from '../effects/effects.store';
+import { countEffects, EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
 
@@ -37,6 +37,19 @@ interface Row {
   supplement_deadline: Date | null;
   result: Record<string, unknown> | null;
   refusal: string | null;
+}
+
+/** A registration as NhanDKHT received it, checked. */
+interface Submission {
+  id: string;
+  module: CivilModule;
+  maDonVi: string;
+  record: Record<string, unknown>;
+}
+
+/** The birth certificate a birth registration uses up, if it names one. */
+function certificateOf(s: Submission): string | null {
+  return s.module === 'LTKS' && typeof s.record.maGCS === 'string' ? s.record.maGCS : null;
 }
 
 const MODULES: readonly string[] = ['LTKS', 'LTKT', 'LTKH'];
@@ -115,17 +128,20 @@ export class CivilStatusService {
   async submit(body: Record<string, unknown>): Promise<CivilAnswer> {
     const checked = this.check(body);
     if ('errorCode' in checked) return checked;
-    const answer = await this.db.transaction((tx) => this.accept(tx, checked));
+    // Nearly every call brings a registration the registry has never seen: one statement stores it
+    // (behind the certificate's lock for a birth). One it holds goes the long way.
+    // (Unless it was deleted meanwhile: then it is new again.)
+    let answer: CivilAnswer | undefined;
+    while (!answer)
+      answer =
+        (await this.acceptNew(checked)) ??
+        (await this.db.transaction((tx) => this.acceptAgain(tx, checked)));
     const drift = answer.status === '1' ? this.faults.shouldDrift('civil-status') : undefined;
     if (drift) await this.drift(checked.id, drift);
     return answer;
   }
 
-  private check(
-    body: Record<string, unknown>,
-  ):
-    | CivilAnswer
-    | { id: string; module: CivilModule; maDonVi: string; record: Record<string, unknown> } {
+  private check(body: Record<string, unknown>): CivilAnswer | Submission {
     const { module, maDonVi, maHoSoMCDT: id, ngayTiepNhan, data } = body;
     if (typeof module !== 'string' || !MODULES.includes(module))
       return error('2', 'Mã nghiệp vụ (module) không hợp lệ: LTKS, LTKT hoặc LTKH');
@@ -155,66 +171,88 @@ export class CivilStatusService {
     return { id, module: module as CivilModule, maDonVi, record: fields };
   }
 
-  private async accept(
-    tx: EntityManager,
-    s: { id: string; module: CivilModule; maDonVi: string; record: Record<string, unknown> },
-  ): Promise<CivilAnswer> {
+  /** A registration sent again: a duplicate, a correction or a supplement. Undefined if it is gone. */
+  private async acceptAgain(tx: EntityManager, s: Submission): Promise<CivilAnswer | undefined> {
     const rows: Row[] = await tx.query(
       'select * from civil_registration where ma_dinh_danh_ho_so = $1 for update',
       [s.id],
     );
     const row = rows[0];
+    if (!row) return undefined;
     const now = Date.now();
-    if (row) {
-      // Amendments already recorded stay applied to whatever is submitted again.
-      const amendments: Array<{
-        data: { noiDungThayDoi?: Array<{ truong?: unknown; giaTriMoi?: unknown }> };
-      }> = await tx.query(CIVIL_LOOKUPS.amendmentsOf, [s.id]);
-      for (const a of amendments)
-        for (const c of a.data.noiDungThayDoi ?? [])
-          if (typeof c.truong === 'string') s.record[c.truong] = c.giaTriMoi;
-      const stage = this.stageOf(row, now);
-      if (canonical(row.payload) === canonical(s.record)) {
-        await this.effects.record(tx, 'civil-status', s.id, 'submit', false);
-        return ok('Hồ sơ đã được tiếp nhận trước đó');
-      }
-      if (stage === '4' || stage === '6')
-        return error('10', 'Hồ sơ đã có kết quả xử lý; thay đổi phải làm thủ tục cải chính');
-      // A corrected record before the decision; after a supplement request it is the supplement.
-      const supplemented = stage === '2';
-      await tx.query(
-        `update civil_registration set payload = $2, updated_at = now(),
+    // Amendments already recorded stay applied to whatever is submitted again.
+    const amendments: Array<{
+      data: { noiDungThayDoi?: Array<{ truong?: unknown; giaTriMoi?: unknown }> };
+    }> = await tx.query(CIVIL_LOOKUPS.amendmentsOf, [s.id]);
+    for (const a of amendments)
+      for (const c of a.data.noiDungThayDoi ?? [])
+        if (typeof c.truong === 'string') s.record[c.truong] = c.giaTriMoi;
+    const stage = this.stageOf(row, now);
+    if (canonical(row.payload) === canonical(s.record)) {
+      await this.effects.record(tx, 'civil-status', s.id, 'submit', false);
+      return ok('Hồ sơ đã được tiếp nhận trước đó');
+    }
+    if (stage === '4' || stage === '6')
+      return error('10', 'Hồ sơ đã có kết quả xử lý; thay đổi phải làm thủ tục cải chính');
+    // A corrected record before the decision; after a supplement request it is the supplement.
+    const supplemented = stage === '2';
+    await tx.query(
+      `update civil_registration set payload = $2, updated_at = now(),
            outcome = case when $3 then 'accepted' else outcome end, supplement_deadline = null,
            ready_at = case when $3 then now() + make_interval(secs => $4::double precision / 1000) else ready_at end
          where ma_dinh_danh_ho_so = $1`,
-        [s.id, s.record, supplemented, this.settings.civilResultDelayMs],
-      );
-      await this.effects.record(tx, 'civil-status', s.id, 'submit', true);
-      return ok(supplemented ? 'Tiếp nhận hồ sơ bổ sung thành công' : 'Cập nhật hồ sơ thành công');
-    }
-    let refusal: string | null = null;
-    if (s.module === 'LTKS' && typeof s.record.maGCS === 'string') {
-      // Two submissions of one certificate at once (two sync instances) must not both find it
-      // unused: the check and the insert are serialised per certificate until the commit.
-      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`maGCS:${s.record.maGCS}`]);
-      // A refused registration did not use up the certificate.
-      const used: unknown[] = await tx.query(CIVIL_LOOKUPS.certificateUsed, [s.record.maGCS]);
-      if (used.length > 0) refusal = 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh';
-    }
+      [s.id, s.record, supplemented, this.settings.civilResultDelayMs],
+    );
+    await this.effects.record(tx, 'civil-status', s.id, 'submit', true);
+    return ok(supplemented ? 'Tiếp nhận hồ sơ bổ sung thành công' : 'Cập nhật hồ sơ thành công');
+  }
+
+  /**
+   * A registration the registry does not hold, stored with its write effect; undefined (nothing
+   * written) if it holds one with this id. One statement; for a birth with a certificate, a
+   * transaction that takes the certificate's lock first (see `insertNew`).
+   */
+  private acceptNew(s: Submission): Promise<CivilAnswer | undefined> {
+    return certificateOf(s) === null
+      ? this.insertNew(this.db.manager, s)
+      : this.db.transaction((tx) => this.insertNew(tx, s));
+  }
+
+  /**
+   * Inserts a new registration and counts its write, in one statement; undefined if the id is
+   * held. A birth whose certificate (maGCS) a registration not refused already used is refused.
+   * Two submissions of one certificate at once (two sync instances) must not both find it
+   * unused: a birth's check and insert are serialised per certificate by a lock held until the
+   * caller's transaction ends, taken in a statement of its own (a statement sees what was
+   * committed when it began).
+   */
+  private async insertNew(tx: EntityManager, s: Submission): Promise<CivilAnswer | undefined> {
+    const certificate = certificateOf(s);
+    if (certificate !== null)
+      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`maGCS:${certificate}`]);
+    const now = Date.now();
     const delay = this.settings.civilResultDelayMs;
     // Processing takes from half to twice the configured delay: results come back out of order.
     const ready = now + delay * (0.5 + 1.5 * share(s.id, 'delay'));
-    const outcome: Row['outcome'] = refusal
-      ? 'refused'
-      : share(s.id, 'never') < this.settings.civilNoResultRatio
+    const outcome: Row['outcome'] =
+      share(s.id, 'never') < this.settings.civilNoResultRatio
         ? 'never'
         : share(s.id, 'supplement') < this.settings.civilSupplementRatio
           ? 'supplement'
           : 'accepted';
-    await tx.query(
-      `insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
-         intake_at, ready_at, outcome, refusal)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    const rows: unknown[] = await tx.query(
+      `with registration as (
+         insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
+           intake_at, ready_at, outcome, refusal)
+         select $1, $2, $3, $4, $5::jsonb, $6::timestamptz, $7::timestamptz,
+           case when used then 'refused' else $8 end,
+           case when used then 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh' end
+         from (select $9::text is not null and exists (
+           ${CIVIL_LOOKUPS.certificateUsed.replace('$1', '$9')}) as used) as certificate
+         on conflict do nothing
+         returning ma_dinh_danh_ho_so),
+       effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
+       select 1 from registration`,
       [
         s.id,
         s.module,
@@ -224,11 +262,10 @@ export class CivilStatusService {
         new Date(now + (ready - now) / 3),
         new Date(ready),
         outcome,
-        refusal,
+        certificate,
       ],
     );
-    await this.effects.record(tx, 'civil-status', s.id, 'submit', true);
-    return ok('Tiếp nhận thành công');
+    return rows.length > 0 ? ok('Tiếp nhận thành công') : undefined;
   }
 
   /** An amendment (modelled): applied once per maYeuCau to a registration the registry holds. */
