@@ -41,7 +41,8 @@ interface Row {
   next_transition_at: Date | null;
   security_code: string | null;
   supplement_requested: boolean;
-  /** In memory only: `stage` moved it to SUPPLEMENTED and `save` has not written that yet. */
+  /** In memory only: `stage` moved it and `save` is to write it (to SUPPLEMENTED: `supplemented_now`). */
+  staged?: boolean;
   supplemented_now?: boolean;
 }
 
@@ -319,6 +320,7 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
    */
   private stage(row: Row, status: LandStatus, at: Date): QueuedCallback[] {
     row.status = status;
+    row.staged = true;
     row.history.push({ TrangThai: status, ThoiDiem: at.toISOString() });
     if (status === 'SUPPLEMENT_REQUESTED') row.supplement_requested = true;
     if (status === 'FINANCIAL_OBLIGATION') row.tax_notice = this.taxNotice(row);
@@ -330,8 +332,9 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     return this.callbacksOf(row, status, at);
   }
 
-  /** Writes the rows' stages (as `stage` left them) and the callbacks queued: two statements. */
-  private async save(tx: EntityManager, rows: Row[], callbacks: QueuedCallback[]): Promise<void> {
+  /** Writes the stages of the rows `stage` moved and the callbacks queued: two statements. */
+  private async save(tx: EntityManager, given: Row[], callbacks: QueuedCallback[]): Promise<void> {
+    const rows = given.filter((r) => r.staged);
     if (rows.length > 0)
       await tx.query(
         `update land_dossier d set status = u.status, history = u.history,
