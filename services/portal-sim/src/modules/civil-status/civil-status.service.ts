@@ -244,16 +244,17 @@ export class CivilStatusService {
       `with registration as (
          insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
            intake_at, ready_at, outcome, refusal)
-         select $1, $2, $3, $4, $5::jsonb, $6::timestamptz, $7::timestamptz,
-           case when used then 'refused' else $8 end,
+         select $2, $3, $4, $5, $6::jsonb, $7::timestamptz, $8::timestamptz,
+           case when used then 'refused' else $9 end,
            case when used then 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh' end
-         from (select $9::text is not null and exists (
-           ${CIVIL_LOOKUPS.certificateUsed.replace('$1', '$9')}) as used) as certificate
+         -- The certificate is $1, the parameter of the look-up.
+         from (select $1::text is not null and exists (${CIVIL_LOOKUPS.certificateUsed}) as used) as certificate
          on conflict do nothing
          returning ma_dinh_danh_ho_so),
        effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
        select 1 from registration`,
       [
+        certificate,
         s.id,
         s.module,
         typeof s.record.maTinh === 'string' ? s.record.maTinh : '',
@@ -262,7 +263,6 @@ export class CivilStatusService {
         new Date(now + (ready - now) / 3),
         new Date(ready),
         outcome,
-        certificate,
       ],
     );
     return rows.length > 0 ? ok('Tiếp nhận thành công') : undefined;

@@ -41,9 +41,8 @@ interface Row {
   next_transition_at: Date | null;
   security_code: string | null;
   supplement_requested: boolean;
-  /** In memory only: `stage` moved it and `save` is to write it (to SUPPLEMENTED: `supplemented_now`). */
+  /** In memory only: `stage` moved it and `save` is to write it. */
   staged?: boolean;
-  supplemented_now?: boolean;
 }
 
 /** A callback a stage queues for `deliver`. */
@@ -165,9 +164,9 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
   /**
    * A dossier the registry has never seen, in one statement: the dossier at its first stage
    * (ROUTED), that stage's callback and the write's effect. False (nothing written) if the
-   * registry holds the dossier already. A transaction of six statements before (a look-up, an
-   * insert, the stage's update, the callback, the effect): the land registry's limit in
-   * bench:registries was the simulator's, below the rates the bench offers.
+   * registry holds the dossier already. It was a transaction of seven statements (begin, a
+   * look-up, an insert, the stage's update, the callback, the effect, commit), and the land
+   * registry's limit in bench:registries was the simulator's, below the rates the bench offers.
    */
   private async receiveNew(
     ma: string,
@@ -324,7 +323,6 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     row.history.push({ TrangThai: status, ThoiDiem: at.toISOString() });
     if (status === 'SUPPLEMENT_REQUESTED') row.supplement_requested = true;
     if (status === 'FINANCIAL_OBLIGATION') row.tax_notice = this.taxNotice(row);
-    if (status === 'SUPPLEMENTED') row.supplemented_now = true;
     row.next_transition_at =
       status === 'FINISHED' || status === 'SUPPLEMENT_REQUESTED'
         ? null
@@ -340,10 +338,11 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
         `update land_dossier d set status = u.status, history = u.history,
            tax_notice = nullif(u.tax_notice, 'null'::jsonb), next_transition_at = u.next_at,
            supplement_requested = u.supplement_requested,
-           supplemented_at = case when u.supplemented then now() else d.supplemented_at end
+           -- Only a re-sent dossier moves to SUPPLEMENTED; the clock always moves past it.
+           supplemented_at = case when u.status = 'SUPPLEMENTED' then now() else d.supplemented_at end
          from rows from (unnest($1::text[]), unnest($2::text[]), jsonb_array_elements($3::jsonb),
-           jsonb_array_elements($4::jsonb), unnest($5::timestamptz[]), unnest($6::boolean[]), unnest($7::boolean[]))
-           as u(ma, status, history, tax_notice, next_at, supplement_requested, supplemented)
+           jsonb_array_elements($4::jsonb), unnest($5::timestamptz[]), unnest($6::boolean[]))
+           as u(ma, status, history, tax_notice, next_at, supplement_requested)
          where d.ma_ho_so_mot_cua = u.ma`,
         [
           rows.map((r) => r.ma_ho_so_mot_cua),
@@ -352,7 +351,6 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
           jsonList(rows.map((r) => r.tax_notice)),
           rows.map((r) => r.next_transition_at),
           rows.map((r) => r.supplement_requested),
-          rows.map((r) => r.supplemented_now === true),
         ],
       );
     if (callbacks.length > 0) await tx.query(insertCallbacks(1), callbackColumns(callbacks));
