@@ -384,6 +384,33 @@ export class StatementAccount {
 }
 
 /**
+ * A phase's statements as a Markdown table (the first run's); `perUnit` adds calls per unit of
+ * work (e.g. per registration pushed) when the phase's count is known.
+ */
+export function statementLines(
+  phase: string,
+  top: StatementFigure[],
+  perUnit?: { unit: string; count: number },
+): string[] {
+  const per = perUnit && perUnit.count > 0 ? perUnit : undefined;
+  return [
+    '',
+    `PostgreSQL statements by execution and planning time ${phase} (pg_stat_statements, first run):`,
+    '',
+    ...(top.length === 0
+      ? ['(not measured: the server does not load pg_stat_statements)']
+      : [
+          `| calls |${per ? ` per ${per.unit} |` : ''} total ms | ms per call | planning ms per call | statement |`,
+          `| ---: |${per ? ' ---: |' : ''} ---: | ---: | ---: | --- |`,
+          ...top.map(
+            (t) =>
+              `| ${fmt(t.calls)} |${per ? ` ${fmt(t.calls / per.count, 2)} |` : ''} ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | ${t.planMs > 0 ? fmt(t.planMs / t.calls, 2) : '—'} | \`${t.query.replaceAll('|', '\\|')}\` |`,
+          ),
+        ]),
+  ];
+}
+
+/**
  * A sync service's default KAFKA_PARTITIONS_CONCURRENTLY (libs/sync-service): a database ceiling
  * writes with as many connections as the service applies batches at once.
  */

@@ -70,6 +70,7 @@ import {
   setPortalFaults,
   PARTITIONS_CONSUMED_CONCURRENTLY,
   StatementAccount,
+  statementLines,
   StatusWatch,
   build,
   databaseCeiling,
@@ -715,24 +716,13 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     `dossier-sync's event loop was busy (\`lienthong_event_loop_busy_seconds_total\`, each run) ${loopShares(runs.map((r) => r.loop.ingest))} of the time during ingest and ${loopShares(runs.map((r) => r.loop.push))} after it: near 100 %, the service's one thread sets the pace.`,
   ];
   const first = runs[0];
-  for (const phase of ['ingest', 'push'] as const) {
-    const top = first?.statements[phase] ?? [];
+  for (const phase of ['ingest', 'push'] as const)
     lines.push(
-      '',
-      `PostgreSQL statements by execution and planning time during ${phase === 'ingest' ? 'ingest' : 'the pushes after ingest'} (pg_stat_statements, first run):`,
-      '',
-      ...(top.length === 0
-        ? ['(not measured: the server does not load pg_stat_statements)']
-        : [
-            '| calls | total ms | ms per call | planning ms per call | statement |',
-            '| ---: | ---: | ---: | ---: | --- |',
-            ...top.map(
-              (t) =>
-                `| ${fmt(t.calls)} | ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | ${t.planMs > 0 ? fmt(t.planMs / t.calls, 2) : '—'} | \`${t.query.replaceAll('|', '\\|')}\` |`,
-            ),
-          ]),
+      ...statementLines(
+        `during ${phase === 'ingest' ? 'ingest' : 'the pushes after ingest'}`,
+        first?.statements[phase] ?? [],
+      ),
     );
-  }
   lines.push(
     ...profileLines('dossier-sync', [
       ['ingest', runs[0]?.profile],

@@ -76,6 +76,8 @@ import {
   setPortalFaults,
   reachedTimes,
   PARTITIONS_CONSUMED_CONCURRENTLY,
+  StatementAccount,
+  statementLines,
   StatusWatch,
   build,
   databaseCeiling,
@@ -101,7 +103,7 @@ import {
   waitFor,
   writeResults,
 } from './bench-kit';
-import type { CeilingRow, CpuAccount, Goal, Paced, Stack } from './bench-kit';
+import type { CeilingRow, CpuAccount, Goal, Paced, Stack, StatementFigure } from './bench-kit';
 
 const {
   EVENTS,
@@ -431,6 +433,12 @@ interface RunFigures {
   /** With BENCH_CPU_PROF: the service's self time by where the code lives, during ingest and after it. */
   profile?: Array<[string, number]>;
   pushProfile?: Array<[string, number]>;
+  /**
+   * pg_stat_statements' top statements (every schema: the service's and portal-sim's) during
+   * ingest and the pushes after it, and how many registrations those pushed; empty when the
+   * server does not load it.
+   */
+  statements: { ingest: StatementFigure[]; push: StatementFigure[]; pushed: number };
 }
 
 async function registryRun(
@@ -453,6 +461,8 @@ async function registryRun(
   };
   const db = new Client({ connectionString: stack.databaseUrl });
   await db.connect();
+  const statements = new StatementAccount(db);
+  await statements.open();
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({
@@ -555,9 +565,13 @@ async function registryRun(
       ingested,
       load.length,
       Math.max(300, EVENTS / 200),
-      () => cpu.start(),
+      () => {
+        cpu.start();
+        void statements.reset();
+      },
     );
     const cpuShares = cpu.stop();
+    const ingestStatements = await statements.top(10);
     log(
       `${registry.name} run ${run}: ingest ${fmt(ingest)} events/s${INGEST_ALONE ? ' (registry down meanwhile)' : ''}`,
     );
@@ -584,6 +598,7 @@ async function registryRun(
     }
     const pushStartedAt = Date.now();
     cpu.start();
+    await statements.reset();
 
     // 4. End to end: every registration accepted by the registry, then every one answered.
     const noneIn = (states: string) => async () =>
@@ -628,6 +643,7 @@ async function registryRun(
     const acceptedSeconds = (Date.now() - firstAt) / 1000;
     const pushRegistrations = unaccepted / ((Date.now() - pushStartedAt) / 1000);
     const cpuPush = cpu.stop();
+    const pushStatements = await statements.top(10);
     await waitAnswered('to the first load');
     const answeredSeconds = (Date.now() - firstAt) / 1000;
     log(
@@ -714,6 +730,7 @@ async function registryRun(
       cpu: cpuShares,
       cpuPush,
       cpuPortal: capacity.cpu,
+      statements: { ingest: ingestStatements, push: pushStatements, pushed: unaccepted },
       ...(profile ? { profile } : {}),
     };
     return figures;
@@ -832,6 +849,12 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
         eventsPerUnit: r.eventsPerRegistration,
       })),
       INGEST_ALONE,
+    ),
+    ...statementLines('during ingest', runs[0]?.statements.ingest ?? []),
+    ...statementLines(
+      "during the pushes after ingest, the service's and portal-sim's",
+      runs[0]?.statements.push ?? [],
+      { unit: 'registration pushed', count: runs[0]?.statements.pushed ?? 0 },
     ),
     ...profileLines(registry.service, [
       ['ingest', runs[0]?.profile],
