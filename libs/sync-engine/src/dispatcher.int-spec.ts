@@ -760,6 +760,42 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(parts.every((p) => p.sends === 0 && !p.pushed)).toBe(true);
   });
 
+  it('a young claim vouches for its first portal write without a round trip; a later write, or one after a third of the lease, asks the database', async () => {
+    // A token changed behind the worker's back is how a lost lease shows in the database; it can
+    // only happen once the lease ran out, so a write the claim vouches for never sees it.
+    const lives = [1, 2].map((n) => dossierLifecycle(new Rng(2000 + n), { number: n, endAt: 1 }));
+    await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
+    let now = 0;
+    const written: string[] = [];
+    const seen: string[] = [];
+    const target = new ScriptedTarget();
+    target.behaviour = async (e) => {
+      await ctx.sql.query(
+        `update sync_entity set lease_token = gen_random_uuid() where entity_key = $1`,
+        [e.entityKey],
+      );
+      // The first dossier writes at once; the second only after a third of the lease went by.
+      if (e.entityKey === lives[1]?.code) now += 10_000 / 3;
+      const tries = [e.lease.confirm(), e.lease.confirm()];
+      for (const attempt of tries)
+        await attempt.then(
+          () => written.push(e.entityKey),
+          (err: unknown) => seen.push(err instanceof LeaseLostError ? 'lost' : String(err)),
+        );
+      return { pushedParts: [] };
+    };
+    const d = dispatcher(target, { leaseMs: 10_000, concurrency: 1, clock: () => now });
+    expect(await d.runOnce()).toBe(1);
+    expect(await d.runOnce()).toBe(1);
+    // The first dossier's first write went out on the claim's word, its second asked and found
+    // the lease lost; the second dossier's first write already asked.
+    expect(written).toEqual([lives[0]?.code]);
+    expect(seen).toEqual(['lost', 'lost', 'lost']);
+    // Outcomes are still fenced: nothing was recorded for either lease.
+    expect(await states()).toEqual({ PENDING: 2 });
+    expect(d.stats).toMatchObject({ synced: 0, leaseLost: 2 });
+  });
+
   it("operators' hands: a paused commune's dossiers wait while others sync; a re-sync pushes a synced scope again in full and leaves a push in flight alone", async () => {
     const [a, b] = FIXTURE_COMMUNES as [(typeof FIXTURE_COMMUNES)[0], (typeof FIXTURE_COMMUNES)[0]];
     const lives = (commune: typeof a, from: number) =>

@@ -46,6 +46,8 @@ export interface DispatcherOptions {
   onError?: (err: unknown) => void;
   /** Two-phase targets: the first poll of an accepted submission comes this long after (default 1 s). */
   firstPollMs?: number;
+  /** The monotonic clock leases are timed on, in ms (default performance.now; tests move it). */
+  clock?: () => number;
 }
 
 interface Row {
@@ -93,11 +95,20 @@ export interface DispatchStats {
   awaiting: number;
 }
 
-/** The lease of one claim: renewed in the background and before each portal write, fenced by its token. */
+/**
+ * The lease of one claim: renewed in the background and before each portal write, fenced by its
+ * token. Times are read on the monotonic clock (performance.now()): a wall clock stepped by NTP
+ * must neither end a lease early nor stretch it.
+ */
 class TokenLease implements Lease {
   private readonly lost = new AbortController();
   /** Until when this worker may trust the lease without asking (local clock, from the last renewal). */
   private validUntil: number;
+  /**
+   * Until when the claim itself vouches for the push's first portal write (see confirm): a third
+   * of the lease after the claim started, the interval of the background renewal.
+   */
+  private claimVouchesUntil: number;
 
   constructor(
     private readonly renew: (sending: string[]) => Promise<boolean>,
@@ -105,8 +116,10 @@ class TokenLease implements Lease {
     private readonly entityKey: string,
     private readonly leaseMs: number,
     claimedAt: number,
+    private readonly clock: () => number,
   ) {
     this.validUntil = claimedAt + leaseMs;
+    this.claimVouchesUntil = claimedAt + leaseMs / 3;
   }
 
   get signal(): AbortSignal {
@@ -115,7 +128,7 @@ class TokenLease implements Lease {
 
   /** Renews in the database: ours (and extended), lost (another token holds it), or unknown (no answer). */
   private async renewNow(sending: string[] = []): Promise<'ours' | 'lost' | 'unknown'> {
-    const startedAt = Date.now();
+    const startedAt = this.clock();
     try {
       if (!(await this.renew(sending))) return 'lost';
       this.validUntil = startedAt + this.leaseMs;
@@ -129,13 +142,22 @@ class TokenLease implements Lease {
   async tick(): Promise<void> {
     if (this.lost.signal.aborted) return;
     const outcome = await this.renewNow();
-    if (outcome === 'lost' || Date.now() >= this.validUntil)
+    if (outcome === 'lost' || this.clock() >= this.validUntil)
       this.lost.abort(new LeaseLostError(this.entityKey));
   }
 
-  /** Before a portal write nothing short of a confirmed renewal will do. */
+  /**
+   * Before a portal write, a confirmed renewal, with one exception: the push's first write with
+   * nothing to mark as being sent, while the claim is young. The database gives a row to another
+   * worker only once its lease ran out, a whole lease after the claim's statement began, and this
+   * worker took its time before sending that statement: so within a third of the lease on its own
+   * clock, the lease cannot have been taken over, and asking would only add a round trip (and a
+   * group commit's wait) before every new registration's call. Every later write asks.
+   */
   async confirm(sending: string[] = []): Promise<void> {
-    if (!this.lost.signal.aborted && (await this.renewNow(sending)) === 'ours') return;
+    const vouched = sending.length === 0 && this.clock() < this.claimVouchesUntil;
+    this.claimVouchesUntil = 0;
+    if (!this.lost.signal.aborted && (vouched || (await this.renewNow(sending)) === 'ours')) return;
     this.lost.abort(new LeaseLostError(this.entityKey));
     throw new LeaseLostError(this.entityKey);
   }
@@ -380,6 +402,7 @@ export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup: Wakeup;
+  private readonly clock: () => number;
   /** The commune code the next claim's walk starts after (see claim). */
   private cursor = '';
   /**
@@ -393,6 +416,7 @@ export class Dispatcher {
 
   constructor(private readonly options: DispatcherOptions) {
     this.wakeup = options.wakeup ?? new Wakeup();
+    this.clock = options.clock ?? (() => performance.now());
     this.renewals = new GroupCommit((batch) => this.renewLeases(batch, false), options.concurrency);
     this.successes = new GroupCommit((batch) => this.recordSuccesses(batch), options.concurrency);
   }
@@ -494,7 +518,7 @@ export class Dispatcher {
    */
   private async claim(limit: number): Promise<{ rows: Claimed[]; more: boolean }> {
     const { dataSource, leaseMs, pushTarget } = this.options;
-    const claimedAt = Date.now();
+    const claimedAt = this.clock();
     const walk = 4 * limit;
     const result = await dataSource.query<ClaimRow[]>(CLAIM, [
       this.options.owner,
@@ -537,6 +561,7 @@ export class Dispatcher {
         r.entity_key,
         leaseMs,
         claimedAt,
+        this.clock,
       ),
     };
   }

@@ -15,7 +15,9 @@ export interface Lease {
    * call it before each write to the portal (each chunk of steps), so a worker that lost its lease
    * stops between chunks instead of pushing what the new holder pushes too. With `sending`, it
    * records in the same statement that these parts are about to be written (write-ahead): if the
-   * outcome is then lost, the next attempt knows they may be at the portal already.
+   * outcome is then lost, the next attempt knows they may be at the portal already. The push's
+   * first write with nothing to mark is confirmed by the claim itself while the claim is young
+   * (a third of the lease): the lease cannot have run out yet, so no round trip is made.
    */
   confirm(sending?: string[]): Promise<void>;
   /**
