@@ -763,7 +763,7 @@ describe('dispatcher on real PostgreSQL', () => {
   it('a young claim vouches for its first portal write without a round trip; a later write, or one after a third of the lease, asks the database', async () => {
     // A token changed behind the worker's back is how a lost lease shows in the database; it can
     // only happen once the lease ran out, so a write the claim vouches for never sees it.
-    const lives = [1, 2].map((n) => dossierLifecycle(new Rng(2000 + n), { number: n, endAt: 1 }));
+    const lives = [1, 2].map((n) => dossierLifecycle(new Rng(2000 + n), { number: n, endAt: 2 }));
     await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
     let now = 0;
     const written: string[] = [];
