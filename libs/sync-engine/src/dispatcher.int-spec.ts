@@ -24,6 +24,18 @@ import { pauseCommunes, resumeCommunes } from './target-pause';
 
 type Behaviour = (entity: ClaimedEntity) => Promise<PushReceipt>;
 
+/** A node of EXPLAIN (FORMAT JSON)'s plan. */
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
+
+/** Every node of a plan, depth first. */
+const nodes = (node: PlanNode | undefined): PlanNode[] =>
+  node ? [node, ...(node.Plans ?? []).flatMap(nodes)] : [];
+
 /** The port, scripted: records every push and answers as the test says (the portal is tested elsewhere). */
 class ScriptedTarget extends PushTarget {
   readonly target = 'dvcqg' as const;
@@ -629,6 +641,55 @@ describe('dispatcher on real PostgreSQL', () => {
     } finally {
       await other.rollbackTransaction();
       await other.release();
+    }
+  });
+
+  it('a claim planned on an empty table still locks its candidates by address, found one commune at a time, once the backlog is there', async () => {
+    // The claim is a prepared statement: its connection makes one generic plan at first use and
+    // keeps it until the table is analysed. Made on an empty table every index looks alike; a plan
+    // that then walked an index of the whole backlog for each candidate took 74 ms a claim.
+    const connection = ds.createQueryRunner();
+    await connection.connect();
+    try {
+      const onConnection = { query: connection.query.bind(connection) } as unknown as DataSource;
+      await expect(
+        dispatcher(new ScriptedTarget(), { dataSource: onConnection }).runOnce(),
+      ).resolves.toBe(0);
+      const [claim] = (await connection.query(
+        `select name from pg_prepared_statements where statement like 'with recursive walk%'`,
+      )) as Array<{ name: string }>;
+      expect(claim).toBeDefined();
+      const lives = Array.from({ length: 300 }, (_, i) =>
+        dossierLifecycle(new Rng(9000 + i), { number: 9000 + i, endAt: 2 }),
+      );
+      await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
+      const [{ 'QUERY PLAN': plan }] = (await connection.query(
+        `explain (format json) execute ${claim?.name}('w', 30000, 'dvcqg', 8, '', 32, 256)`,
+      )) as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
+      const all = nodes(plan[0]?.Plan);
+      const reads = (within: PlanNode[]) =>
+        within
+          .filter((n) => n['Relation Name'] === 'sync_entity')
+          .map((n) => `${n['Node Type']} ${n['Index Cond'] ?? ''}`.trim());
+      // The candidates are locked by address (a TID scan), whatever the plan guessed of the table.
+      const locking = all.filter((n) => n['Node Type'] === 'LockRows');
+      expect(locking).toHaveLength(1);
+      const lockingReads = reads(nodes(locking[0]));
+      expect(lockingReads).toContain('Tid Scan');
+      // Beside it, only the candidates' probes of one commune at a time.
+      expect(lockingReads.filter((r) => r !== 'Tid Scan' && !/commune_code = /.test(r))).toEqual(
+        [],
+      );
+      // And nothing reads the ledger whole.
+      expect(reads(all).filter((r) => r.startsWith('Seq Scan'))).toEqual([]);
+      // The plan was made on the empty table and kept: still one prepared claim, never re-made.
+      const [kept] = (await connection.query(
+        `select generic_plans, custom_plans from pg_prepared_statements where name = $1`,
+        [claim?.name],
+      )) as Array<{ generic_plans: string; custom_plans: string }>;
+      expect(kept).toEqual({ generic_plans: expect.anything(), custom_plans: '0' });
+    } finally {
+      await connection.release();
     }
   });
 

@@ -335,11 +335,17 @@ const nextCommune = (after: string, wrap: string) => `(
  * (four times the limit: slack for rows a concurrent claim holds locked) are joined back to lock
  * them: the planner cannot know how many rows a recursive query yields, guessed a hundred
  * communes and, for all their candidates, chose to read the whole table (24 ms a claim on a
- * backlog of 10,000 dossiers, 4 ms with the limit). A lease still set on a due row belonged to a
- * worker that died mid-push: uncertain too. The walk's end comes with every row, and alone (with
- * no entity) when nothing was claimed.
+ * backlog of 10,000 dossiers, 4 ms with the limit). They are joined back by the row's address
+ * (ctid, a TID scan), which no statistics can turn into a scan: a prepared statement, the claim
+ * keeps the generic plan its connection made at first use, often on an empty table, where every
+ * index looks alike; joined back by key, such a plan walked an index of the whole backlog for each
+ * candidate (74 ms a claim, `npm run bench:claim`). Within the statement the address is stable:
+ * a row updated since the snapshot is locked in its newest version and its conditions checked
+ * again, as with any FOR UPDATE. A lease still set on a due row belonged to a worker that died
+ * mid-push: uncertain too. The walk's end comes with every row, and alone (with no entity) when
+ * nothing was claimed.
  */
-const CLAIM = `with recursive walk(code, due, turn, steps, wrapped) as (
+const CLAIM = prepared(`with recursive walk(code, due, turn, steps, wrapped) as (
    select h.code, h.due, h.due::int, 1, h.code <= $5
    from ${nextCommune('$5', 'true')} h
    union all
@@ -348,10 +354,10 @@ const CLAIM = `with recursive walk(code, due, turn, steps, wrapped) as (
    where w.turn < $6 and w.steps < $7
      and not ((w.wrapped or h.code <= w.code) and h.code > $5)
  ), candidates as (
-   select d.entity_type, d.entity_key, w.turn as walk_turn,
+   select d.row_at, w.turn as walk_turn,
           row_number() over (partition by w.code order by d.next_attempt_at, d.entity_key) as turn
    from walk w cross join lateral (
-     select entity_type, entity_key, next_attempt_at from sync_entity
+     select ctid as row_at, entity_key, next_attempt_at from sync_entity
      where ${PENDING_OF_TARGET} and commune_code = w.code
        and next_attempt_at <= now() and (lease_until is null or lease_until < now())
      order by next_attempt_at limit $4
@@ -361,7 +367,7 @@ const CLAIM = `with recursive walk(code, due, turn, steps, wrapped) as (
    limit $4 * 4
  ), due as (
    select e.entity_type, e.entity_key, c.walk_turn, e.lease_until is not null or e.portal_uncertain as uncertain
-   from sync_entity e join candidates c using (entity_type, entity_key)
+   from candidates c join sync_entity e on e.ctid = c.row_at
    where e.state in ('PENDING', 'RETRYING') and e.next_attempt_at <= now()
      and (e.lease_until is null or e.lease_until < now())
    order by c.turn, c.walk_turn
@@ -383,7 +389,7 @@ const CLAIM = `with recursive walk(code, due, turn, steps, wrapped) as (
    from sync_entity_part p
    where p.entity_type = c.entity_type and p.entity_key = c.entity_key and p.pushed_at is null
  ), '[]'::json) as parts
- from walked w left join claimed c on true`;
+ from walked w left join claimed c on true`);
 
 /**
  * Dispatch (docs/architecture.md, step 2): claims due ledger rows with FOR UPDATE SKIP LOCKED and a lease (one
@@ -512,9 +518,9 @@ export class Dispatcher {
    * The cursor moves past the last commune served, or past the whole walk when the claim took
    * everything it found; a walk cut short with slots still free is reported as `more` and the pool
    * claims again at once.
-   * A commune an operator paused (commune_pause) has none of its rows claimed. Not a prepared
-   * statement (prepared.ts): its best plan depends on how the due rows spread over communes, and
-   * a generic plan made on a young table took 30 ms a claim instead of 4 (bench:dossier).
+   * A commune an operator paused (commune_pause) has none of its rows claimed. A prepared
+   * statement (prepared.ts): planning it took 3.2–3.4 ms of its 9–10 ms in bench:dossier; every
+   * step of its plan is an index probe or a TID scan, whatever the statistics were when it was made.
    */
   private async claim(limit: number): Promise<{ rows: Claimed[]; more: boolean }> {
     const { dataSource, leaseMs, pushTarget } = this.options;
