@@ -1,9 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { dataSourceOptions, openDataSource } from '@lienthong/persistence';
 import type { PortalSimConfig } from './config/portal-sim.config';
 import { PortalSimSettings } from './config/portal-sim.settings';
+import { PortalSimUpkeep } from './infrastructure/table-upkeep.lifecycle';
 import { PortalState1763800000000 } from './infrastructure/migrations/1763800000000-portal-state';
 import { Registries1763800000900 } from './infrastructure/migrations/1763800000900-registries';
 import { LandReceived1763800001000 } from './infrastructure/migrations/1763800001000-land-received';
@@ -37,7 +39,14 @@ export class AppModule {
         HealthModule,
         PortalsModule,
       ],
-      providers: [{ provide: PortalSimSettings, useValue: new PortalSimSettings(config) }],
+      providers: [
+        { provide: PortalSimSettings, useValue: new PortalSimSettings(config) },
+        {
+          provide: PortalSimUpkeep,
+          inject: [getDataSourceToken()],
+          useFactory: (db: DataSource) => new PortalSimUpkeep(db, config.PORTAL_SIM_SCHEMA),
+        },
+      ],
       exports: [PortalSimSettings],
     };
   }

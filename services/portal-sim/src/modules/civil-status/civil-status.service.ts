@@ -1,4 +1,4 @@
-import { returnedRows } from '@lienthong/persistence';
+import { prepared, returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -229,7 +229,9 @@ export class CivilStatusService {
   private async insertNew(tx: EntityManager, s: Submission): Promise<CivilAnswer | undefined> {
     const certificate = certificateOf(s);
     if (certificate !== null)
-      await tx.query('select pg_advisory_xact_lock(hashtext($1))', [`maGCS:${certificate}`]);
+      await tx.query(prepared('select pg_advisory_xact_lock(hashtext($1))'), [
+        `maGCS:${certificate}`,
+      ]);
     const now = Date.now();
     const delay = this.settings.civilResultDelayMs;
     // Processing takes from half to twice the configured delay: results come back out of order.
@@ -241,7 +243,7 @@ export class CivilStatusService {
           ? 'supplement'
           : 'accepted';
     const rows: unknown[] = await tx.query(
-      `with registration as (
+      prepared(`with registration as (
          insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
            intake_at, ready_at, outcome, refusal)
          select $2, $3, $4, $5, $6::jsonb, $7::timestamptz, $8::timestamptz,
@@ -252,7 +254,7 @@ export class CivilStatusService {
          on conflict do nothing
          returning ma_dinh_danh_ho_so),
        effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
-       select 1 from registration`,
+       select 1 from registration`),
       [
         certificate,
         s.id,

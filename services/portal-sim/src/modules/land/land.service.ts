@@ -1,4 +1,4 @@
-import { jsonList, returnedRows } from '@lienthong/persistence';
+import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -185,7 +185,7 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     };
     const callbacks = this.stage(row, 'ROUTED', new Date());
     const rows: unknown[] = await this.db.query(
-      `with dossier as (
+      prepared(`with dossier as (
          insert into land_dossier (ma_ho_so_mot_cua, payload, received, status, history, security_code,
            next_transition_at, supplement_requested)
          values ($1, $2, $2, $3, $4, $5, $6, false)
@@ -193,7 +193,7 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
          returning ma_ho_so_mot_cua),
        callback as (${insertCallbacks(7, 'exists (select 1 from dossier)')}),
        effect as (${countEffects(`select 'land', ma_ho_so_mot_cua, 'receive', 1, 1 from dossier`)})
-       select 1 from dossier`,
+       select 1 from dossier`),
       [
         ma,
         stored,
