@@ -663,10 +663,10 @@ describe('dispatcher on real PostgreSQL', () => {
         dossierLifecycle(new Rng(9000 + i), { number: 9000 + i, endAt: 2 }),
       );
       await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
-      const [{ 'QUERY PLAN': plan }] = (await connection.query(
+      const explained = (await connection.query(
         `explain (format json) execute ${claim?.name}('w', 30000, 'dvcqg', 8, '', 32, 256)`,
       )) as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
-      const all = nodes(plan[0]?.Plan);
+      const all = nodes(explained[0]?.['QUERY PLAN'][0]?.Plan);
       const reads = (within: PlanNode[]) =>
         within
           .filter((n) => n['Relation Name'] === 'sync_entity')
@@ -687,7 +687,7 @@ describe('dispatcher on real PostgreSQL', () => {
         `select generic_plans, custom_plans from pg_prepared_statements where name = $1`,
         [claim?.name],
       )) as Array<{ generic_plans: string; custom_plans: string }>;
-      expect(kept).toEqual({ generic_plans: expect.anything(), custom_plans: '0' });
+      expect(kept?.custom_plans).toBe('0');
     } finally {
       await connection.release();
     }
