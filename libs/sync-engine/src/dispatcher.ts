@@ -109,6 +109,8 @@ class TokenLease implements Lease {
    * of the lease after the claim started, the interval of the background renewal.
    */
   private claimVouchesUntil: number;
+  /** The parts this push marked as being sent (renewals with `sending`). */
+  readonly marked = new Set<string>();
 
   constructor(
     private readonly renew: (sending: string[]) => Promise<boolean>,
@@ -131,6 +133,7 @@ class TokenLease implements Lease {
     const startedAt = this.clock();
     try {
       if (!(await this.renew(sending))) return 'lost';
+      for (const k of sending) this.marked.add(k);
       this.validUntil = startedAt + this.leaseMs;
       return 'ours';
     } catch {
@@ -167,6 +170,26 @@ class TokenLease implements Lease {
     this.lost.abort(new LeaseLostError(this.entityKey));
     throw new LeaseLostError(this.entityKey);
   }
+}
+
+/**
+ * Takes back this push's "being sent" marks of parts the portal surely does not hold (their call
+ * was refused as a whole, or never made), in the caller's transaction. A mark an earlier attempt
+ * made stays: that attempt's call may have landed.
+ */
+async function unmarkParts(
+  tx: SqlExecutor,
+  entity: { entityType: string; entityKey: string },
+  partKeys: string[],
+): Promise<void> {
+  if (partKeys.length === 0) return;
+  await tx.query(
+    `update sync_entity_part set sends = greatest(sends - 1, 0),
+       sent_at = case when sends > 1 then sent_at end
+     where entity_type = $1 and entity_key = $2 and part_key = any($3::text[])
+       and pushed_at is null and sends > 0`,
+    [entity.entityType, entity.entityKey, partKeys],
+  );
 }
 
 /** Marks parts the portal took as pushed, in the caller's transaction (under the rows' locks). */
@@ -591,8 +614,8 @@ export class Dispatcher {
         if (cause instanceof LeaseLostError) recorded = false;
         else {
           const failure = asPortalCallError(cause);
-          const pushedParts = err instanceof PushFailure ? err.pushedParts : [];
-          recorded = await this.recordFailure(entity, failure, pushedParts);
+          const { pushedParts = [], unsentParts = [] } = err instanceof PushFailure ? err : {};
+          recorded = await this.recordFailure(entity, failure, pushedParts, unsentParts);
         }
       }
       if (!recorded) this.stats.leaseLost += 1;
@@ -796,6 +819,7 @@ export class Dispatcher {
     entity: Claimed,
     error: PortalCallError,
     pushedParts: string[],
+    unsentParts: string[],
   ): Promise<boolean> {
     return this.options.dataSource.transaction(async (tx) => {
       // Every outcome is written under the row's lock while this claim holds its lease, or not at
@@ -805,14 +829,14 @@ export class Dispatcher {
         tx,
         pushedParts.map((partKey) => ({ ...entity, partKey })),
       );
-      if (surelyNotApplied(error)) {
-        // The portal did not take what was being sent: sending it again is no duplicate.
-        await tx.query(
-          `update sync_entity_part set sends = greatest(sends - 1, 0), sent_at = null
-           where entity_type = $1 and entity_key = $2 and pushed_at is null and sent_at is not null`,
-          [entity.entityType, entity.entityKey],
-        );
-      }
+      // What this push marked and the portal surely does not hold (the call that failed was refused
+      // as a whole, or was never made): sending it again is no duplicate. The parts it took were
+      // marked pushed just above, and an unmark leaves them alone.
+      await unmarkParts(
+        tx,
+        entity,
+        surelyNotApplied(error) ? [...entity.lease.marked] : unsentParts,
+      );
       const key = [entity.entityType, entity.entityKey, entity.token];
       const lastError = {
         code: error.code,

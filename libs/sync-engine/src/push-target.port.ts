@@ -171,6 +171,11 @@ export class PushFailure extends Error {
   constructor(
     override readonly cause: PortalCallError | LeaseLostError,
     readonly pushedParts: string[],
+    /**
+     * Parts marked as being sent (Lease.confirm) whose call was never made, e.g. a chunk's lease
+     * confirmed while the header was written, and the header failed: their marks are taken back.
+     */
+    readonly unsentParts: string[] = [],
   ) {
     super(cause.message, { cause });
     this.name = 'PushFailure';

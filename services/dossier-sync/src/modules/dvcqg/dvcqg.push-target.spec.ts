@@ -13,6 +13,7 @@ class PortalScript {
   calls: string[] = [];
   holds: DvcqgDossier | undefined;
   failOnStepCall: number | undefined;
+  failHeader = false;
   private stepCalls = 0;
 
   readonly client = {
@@ -22,6 +23,8 @@ class PortalScript {
     },
     sendHeader: (h: DossierUpserted, exists: boolean) => {
       this.calls.push(`header ${exists ? 'update' : 'insert'} ${h.MaHoSo}`);
+      if (this.failHeader)
+        return Promise.reject(new PortalCallError('PORTAL_TIMEOUT', 'DVCQG did not answer'));
       return Promise.resolve();
     },
     pushSteps: (steps: DossierProgressStep[]) => {
@@ -35,6 +38,12 @@ class PortalScript {
 }
 
 const gateway = { blocked: () => false } as unknown as PortalGateway;
+
+/** Lets pending promise callbacks run until `done` holds (a few turns at most). */
+async function expectSoon(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 20 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+  expect(done()).toBe(true);
+}
 
 /** A lease that is always ours, and remembers the write-ahead marks: sending, then pushed. */
 class RecordingLease {
@@ -151,6 +160,52 @@ describe('DvcqgPushTarget', () => {
     const failure = error as PushFailure;
     expect(failure.cause).toMatchObject({ code: 'PORTAL_UNAVAILABLE' });
     expect(failure.pushedParts).toEqual(life.steps.slice(0, 10).map((s) => s.MaBuocXuLy));
+  });
+
+  it("the first chunk's lease is confirmed while the header is written: the steps go only once it answered", async () => {
+    const life = longLife(6);
+    const portal = new PortalScript();
+    let answer = (): void => undefined;
+    const asked: string[][] = [];
+    const lease = {
+      signal: new AbortController().signal,
+      confirm: (sending: string[] = []) => {
+        asked.push(sending);
+        // The first chunk's confirmation answers when the test says; the others at once.
+        if (asked.filter((a) => a.length > 0).length !== 1 || sending.length === 0)
+          return Promise.resolve();
+        return new Promise<void>((resolve) => (answer = resolve));
+      },
+      pushed: () => Promise.resolve(),
+    };
+    const push = new DvcqgPushTarget(portal.client, gateway).push(claim(life, { lease }), 'c6');
+    const keys = life.steps.map((s) => s.MaBuocXuLy);
+    await expectSoon(() => portal.calls.length === 1);
+    // The header went out while the first chunk's confirmation was still unanswered.
+    expect(portal.calls).toEqual([`header insert ${life.code}`]);
+    expect(asked).toEqual([[], keys.slice(0, 10)]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(portal.calls).toHaveLength(1);
+    answer();
+    await expect(push).resolves.toMatchObject({ pushedParts: keys });
+    expect(portal.calls[1]).toBe(`steps ${keys.slice(0, 10).join(',')}`);
+  });
+
+  it('a header that fails: no step goes out, and the first chunk, marked meanwhile, is reported as never sent', async () => {
+    const life = longLife(7);
+    const portal = new PortalScript();
+    portal.failHeader = true;
+    const lease = new RecordingLease();
+    const error = await new DvcqgPushTarget(portal.client, gateway)
+      .push(claim(life, { lease }), 'c7')
+      .catch((e: unknown) => e);
+    const keys = life.steps.map((s) => s.MaBuocXuLy);
+    expect(portal.calls).toEqual([`header insert ${life.code}`]);
+    expect(lease.marks).toEqual([`sending ${keys.slice(0, 10).join(',')}`]);
+    expect(error).toBeInstanceOf(PushFailure);
+    expect((error as PushFailure).cause).toMatchObject({ code: 'PORTAL_TIMEOUT' });
+    expect((error as PushFailure).pushedParts).toEqual([]);
+    expect((error as PushFailure).unsentParts).toEqual(keys.slice(0, 10));
   });
 
   it('a lease lost between chunks stops the push before the next write to DVCQG', async () => {

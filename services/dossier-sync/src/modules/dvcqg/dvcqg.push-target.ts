@@ -74,6 +74,8 @@ export class DvcqgPushTarget extends PushTarget {
   async push(entity: ClaimedEntity, correlationId: string): Promise<PushReceipt> {
     const header = entity.desired as DossierUpserted;
     const pushed: string[] = [];
+    /** Steps marked as being sent whose call was never made (the header failed first). */
+    let unsent: string[] = [];
     try {
       let exists = entity.syncedFingerprint !== undefined;
       let portal: DvcqgDossier | undefined;
@@ -88,15 +90,32 @@ export class DvcqgPushTarget extends PushTarget {
         portal !== undefined
           ? fingerprint(portal.header) === fingerprint(asPortalHolds(header))
           : entity.syncedFingerprint === entity.desiredFingerprint;
+      /** The first chunk's lease confirmation, when it was asked while the header was written. */
+      let firstConfirmed: Promise<void> | undefined;
       if (!headerHeld) {
         await entity.lease.confirm();
-        await this.client.sendHeader(header, exists, correlationId);
+        // The first chunk's renewal and write-ahead mark go to the database while the header goes
+        // to DVCQG: they still answer before the steps are sent, and the push waits for one
+        // round trip less (bench:dossier's pushes).
+        const first = entity.parts.slice(0, STEPS_PER_CALL).map((p) => p.partKey);
+        if (first.length > 0) {
+          firstConfirmed = entity.lease.confirm(first);
+          firstConfirmed.catch(() => undefined);
+        }
+        try {
+          await this.client.sendHeader(header, exists, correlationId);
+        } catch (err) {
+          // The steps never went: their mark is taken back, once it is written.
+          await firstConfirmed?.catch(() => undefined);
+          unsent = first;
+          throw err;
+        }
       }
       for (let i = 0; i < entity.parts.length; i += STEPS_PER_CALL) {
         const chunk = entity.parts.slice(i, i + STEPS_PER_CALL);
         const keys = chunk.map((p) => p.partKey);
         // A worker that lost its lease stops here: the new holder pushes the rest.
-        await entity.lease.confirm(keys);
+        await (i === 0 && firstConfirmed ? firstConfirmed : entity.lease.confirm(keys));
         await this.client.pushSteps(
           chunk.map((p) => p.payload as DossierProgressStep),
           correlationId,
@@ -108,7 +127,11 @@ export class DvcqgPushTarget extends PushTarget {
         if (i + STEPS_PER_CALL < entity.parts.length) await entity.lease.pushed(keys);
       }
     } catch (err) {
-      throw new PushFailure(err instanceof LeaseLostError ? err : asPortalCallError(err), pushed);
+      throw new PushFailure(
+        err instanceof LeaseLostError ? err : asPortalCallError(err),
+        pushed,
+        unsent,
+      );
     }
     return { reference: header.MaHoSo, pushedParts: pushed };
   }
