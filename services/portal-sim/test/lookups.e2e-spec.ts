@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { ServiceProcess, testStack } from '@lienthong/testing';
 import { CIVIL_LOOKUPS } from '../src/modules/civil-status/civil-status.service';
+import { DVCQG_APPEND_STEPS } from '../src/modules/dvcqg/dvcqg.store';
 import { LAND_DUE } from '../src/modules/land/land.service';
 
 const SCHEMA = 'portal_sim_lookups_e2e';
@@ -82,4 +83,29 @@ describe('portal-sim: its lookups on growing tables use an index', () => {
   ])('%s', async (_name, sql, params) => {
     expect(seqScans(await plan(sql, params))).toEqual([]);
   });
+
+  // A prepared statement keeps a generic plan, made without the parameters' values (here: without
+  // knowing how many steps the array holds) and with the table's statistics of the moment. As an
+  // anti-join, the plan read dvcqg_dossier whole up to a few thousand dossiers.
+  it.each([0, 2_000, ROWS])(
+    "dvcqg: the steps appended, as the generic plan it runs with, probe each step's dossier by key (%i dossiers)",
+    async (dossiers) => {
+      await db.query('truncate dvcqg_dossier');
+      await db.query(
+        `insert into dvcqg_dossier (ma_ho_so, unit, header)
+         select 'D' || n, '000.00.01.H01', '{}'::jsonb from generate_series(1, $1) n`,
+        [dossiers],
+      );
+      if (dossiers > 0) await db.query('analyze dvcqg_dossier');
+      await db.query(`prepare append_steps (text[], jsonb) as ${String(DVCQG_APPEND_STEPS)}`);
+      await db.query('set plan_cache_mode = force_generic_plan');
+      try {
+        const top = await plan(`execute append_steps ('{D77}', '[{}]')`, []);
+        expect(seqScans(top)).toEqual([]);
+      } finally {
+        await db.query('reset plan_cache_mode');
+        await db.query('deallocate append_steps');
+      }
+    },
+  );
 });
