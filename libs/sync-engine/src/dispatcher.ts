@@ -199,7 +199,7 @@ async function markParts(
 ): Promise<void> {
   if (parts.length === 0) return;
   await tx.query(
-    prepared(`update sync_entity_part p set pushed_at = now(), resent = p.sends > 1
+    prepared(`update sync_entity_part p set pushed_at = now()
      from unnest($1::text[], $2::text[], $3::text[]) as i(entity_type, entity_key, part_key)
      where p.entity_type = i.entity_type and p.entity_key = i.entity_key and p.part_key = i.part_key`),
     [parts.map((p) => p.entityType), parts.map((p) => p.entityKey), parts.map((p) => p.partKey)],
@@ -247,7 +247,7 @@ const MARK_PARTS = `marking as (
    from unnest($11::text[], $12::text[], $13::text[]) as m(entity_type, entity_key, part_key)
    join held h on h.entity_type = m.entity_type and h.entity_key = m.entity_key
  ), marked as (
-   update sync_entity_part p set pushed_at = now(), resent = p.sends > 1 from marking m
+   update sync_entity_part p set pushed_at = now() from marking m
    where p.entity_type = m.entity_type and p.entity_key = m.entity_key and p.part_key = m.part_key
  )`;
 
@@ -682,7 +682,7 @@ export class Dispatcher {
          select 1 from sync_entity where entity_type = $1 and entity_key = $2 and lease_token = $3
          for update
        ), marked as (
-         update sync_entity_part set pushed_at = now(), resent = sends > 1
+         update sync_entity_part set pushed_at = now()
          where entity_type = $1 and entity_key = $2 and part_key = any($4::text[])
            and pushed_at is null and exists (select 1 from lease)
          returning 1

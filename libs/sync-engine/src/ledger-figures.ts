@@ -40,7 +40,7 @@ export const LEDGER_FIGURES_SQL = `
   union all
   select 'failed', count(*)::text from outbox where failed_reason is not null and published_at is null
   union all
-  select 'resent', count(*)::text from sync_entity_part where resent`;
+  select 'resent', count(*)::text from sync_entity_part where sends > 1 and pushed_at is not null`;
 
 /**
  * Reads the ledger figures that metrics and health reports show, in one statement that only

@@ -162,7 +162,7 @@ export class Reconciler {
     );
     if (missing)
       await tx.query(
-        `update sync_entity_part set pushed_at = null, sent_at = null, sends = 0, resent = false
+        `update sync_entity_part set pushed_at = null, sent_at = null, sends = 0
          where entity_type = $1 and entity_key = $2`,
         [r.entity_type, r.entity_key],
       );

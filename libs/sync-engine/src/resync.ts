@@ -54,7 +54,7 @@ export async function resyncScope(
          and (e.lease_until is null or e.lease_until < now())
        for update of e
      ), parts as (
-       update sync_entity_part p set pushed_at = null, sent_at = null, sends = 0, resent = false
+       update sync_entity_part p set pushed_at = null, sent_at = null, sends = 0
        from scoped s where p.entity_type = s.entity_type and p.entity_key = s.entity_key
      )
      update sync_entity e set state = 'PENDING', portal_uncertain = true, next_attempt_at = now(),

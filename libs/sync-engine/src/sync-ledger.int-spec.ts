@@ -92,41 +92,6 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
     }
   });
 
-  it("a part's being-sent mark is written in place (HOT): no index reads the columns it writes", async () => {
-    const ds = await open();
-    try {
-      // A column an index reads, in its key, an expression or its predicate, rules a HOT update out.
-      const readByIndexes = await ctx.sql.query<{ index: string }>(
-        `select i.indexrelid::regclass::text as index from pg_index i
-         where i.indrelid = 'sync_entity_part'::regclass
-           and exists (select 1 from pg_attribute a
-             where a.attrelid = i.indrelid and a.attname in ('sent_at', 'sends')
-               and (a.attnum = any(i.indkey)
-                    or pg_get_expr(i.indpred, i.indrelid) ~ ('\\m' || a.attname || '\\M')
-                    or pg_get_expr(i.indexprs, i.indrelid) ~ ('\\m' || a.attname || '\\M')))`,
-      );
-      expect(readByIndexes).toEqual([]);
-      // And the mark, as the dispatcher writes it, is counted as HOT in its own transaction.
-      await ds.query(
-        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload)
-         values ('dossier', 'K1', 'P1', 1, '{}')`,
-      );
-      const hot = await ds.transaction(async (tx) => {
-        await tx.query(
-          `update sync_entity_part set sent_at = now(), sends = sends + 1
-           where entity_type = 'dossier' and entity_key = 'K1' and part_key = 'P1' and pushed_at is null`,
-        );
-        return tx.query<Array<{ n_tup_upd: string; n_tup_hot_upd: string }>>(
-          `select n_tup_upd, n_tup_hot_upd from pg_stat_xact_user_tables
-           where relid = 'sync_entity_part'::regclass`,
-        );
-      });
-      expect(hot).toEqual([{ n_tup_upd: '1', n_tup_hot_upd: '1' }]);
-    } finally {
-      await ds.destroy();
-    }
-  });
-
   it('ledger figures are read at most once per refresh window, however often they are asked', async () => {
     const ds = await open();
     try {
@@ -191,8 +156,8 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
         [rows],
       );
       await ctx.sql.query(
-        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, pushed_at, sends, resent)
-         select 'dossier', 'K' || n, 'P1', 1, '{}'::jsonb, now(), case when n % 1000 = 5 then 2 else 1 end, n % 1000 = 5
+        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload, pushed_at, sends)
+         select 'dossier', 'K' || n, 'P1', 1, '{}'::jsonb, now(), case when n % 1000 = 5 then 2 else 1 end
            from generate_series(1, $1) n`,
         [rows],
       );

@@ -492,39 +492,6 @@ export class SyncLedgerOutboxFailedIndex1763800001700 implements MigrationInterf
   }
 }
 
-/**
- * A part's "being sent" mark can be a HOT update (written in place, no new index entries). The
- * index of parts the portal may hold twice had `sends > 1` as its predicate, and a column an index
- * reads, even in its predicate, rules HOT out: so every mark that counted a send wrote a new entry
- * in each of the table's indexes (bench:dossier: 29,086 updates of sync_entity_part, none HOT).
- * That fact is now `resent`, set when the part is marked pushed (an update that changes an indexed
- * column anyway), and the table leaves a fifth of each page free for rows updated in place.
- */
-export class SyncLedgerPartResent1763800001800 implements MigrationInterface {
-  name = 'SyncLedgerPartResent1763800001800';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query('alter table sync_entity_part add column resent boolean not null default false');
-    await q.query(
-      'update sync_entity_part set resent = true where sends > 1 and pushed_at is not null',
-    );
-    await q.query('drop index sync_entity_part_resent');
-    await q.query(
-      'create index sync_entity_part_resent on sync_entity_part (entity_type, entity_key) where resent',
-    );
-    await q.query('alter table sync_entity_part set (fillfactor = 80)');
-  }
-
-  async down(q: QueryRunner): Promise<void> {
-    await q.query('alter table sync_entity_part reset (fillfactor)');
-    await q.query('drop index sync_entity_part_resent');
-    await q.query(
-      'create index sync_entity_part_resent on sync_entity_part (entity_type, entity_key) where sends > 1',
-    );
-    await q.query('alter table sync_entity_part drop column resent');
-  }
-}
-
 /** Every sync-ledger migration, in order: include them in a sync service's data source. */
 export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedger1763800000300,
@@ -541,5 +508,4 @@ export const SYNC_LEDGER_MIGRATIONS = [
   SyncLedgerReference1763800001500,
   SyncLedgerOutboxBatch1763800001600,
   SyncLedgerOutboxFailedIndex1763800001700,
-  SyncLedgerPartResent1763800001800,
 ];
