@@ -831,11 +831,13 @@ export class Dispatcher {
       );
       // What this push marked and the portal surely does not hold (the call that failed was refused
       // as a whole, or was never made): sending it again is no duplicate. The parts it took were
-      // marked pushed just above, and an unmark leaves them alone.
+      // marked pushed just above, and an unmark leaves them alone; a part the adapter names as
+      // unsent but this push never marked (its renewal failed) keeps its mark.
+      const { marked } = entity.lease;
       await unmarkParts(
         tx,
         entity,
-        surelyNotApplied(error) ? [...entity.lease.marked] : unsentParts,
+        surelyNotApplied(error) ? [...marked] : unsentParts.filter((k) => marked.has(k)),
       );
       const key = [entity.entityType, entity.entityKey, entity.token];
       const lastError = {

@@ -95,8 +95,8 @@ export class DvcqgPushTarget extends PushTarget {
       if (!headerHeld) {
         await entity.lease.confirm();
         // The first chunk's renewal and write-ahead mark go to the database while the header goes
-        // to DVCQG: they still answer before the steps are sent, and the push waits for one
-        // round trip less (bench:dossier's pushes).
+        // to DVCQG: they still answer before the steps are sent, and the push waits one round
+        // trip less.
         const first = entity.parts.slice(0, STEPS_PER_CALL).map((p) => p.partKey);
         if (first.length > 0) {
           firstConfirmed = entity.lease.confirm(first);
