@@ -12,7 +12,7 @@ import type { DossierHeader } from './dvcqg.rules';
  * up by a scalar sub-select (an index probe per step), not by a join: as an anti-join over a
  * hundred guessed steps, a generic plan read dvcqg_dossier whole (1.49 ms a call in bench:dossier,
  * against 0.35 ms running + 0.30 ms planning unprepared). The e2e test lookups.e2e-spec checks the
- * generic plan on 20,000 dossiers.
+ * generic plan on 0, 2,000 and 20,000 dossiers.
  */
 export const DVCQG_APPEND_STEPS = prepared(`with input as (
    select t.ma, t.step, t.n from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb))
