@@ -810,45 +810,39 @@ describe('dispatcher on real PostgreSQL', () => {
       (await ctx.sql.query<{ sends: number }>('select sends from sync_entity_part')).map(
         (r) => r.sends,
       );
-    const again = () => ctx.sql.query(`update sync_entity set next_attempt_at = now()`);
     const refused = () =>
       new PortalCallError('PORTAL_UNAVAILABLE', 'DVCQG answered 503', { httpStatus: 503 });
     const timeout = () => new PortalCallError('PORTAL_TIMEOUT', 'DVCQG did not answer in time');
+    /** One attempt (the row made due at once) that fails as `behaviour` says; the sends after it. */
+    const attempt = async (behaviour: Behaviour) => {
+      await ctx.sql.query(`update sync_entity set next_attempt_at = now()`);
+      target.behaviour = behaviour;
+      await d.runOnce();
+      return sends();
+    };
+    /** Marks every step as being sent, then fails with `error`. */
+    const stepsThen = (error: () => Error) => async (e: ClaimedEntity) => {
+      await e.lease.confirm(e.parts.map((p) => p.partKey));
+      throw error();
+    };
 
     // 1. The steps' call times out: the portal may hold them.
-    target.behaviour = async (e) => {
-      await e.lease.confirm(e.parts.map((p) => p.partKey));
-      throw timeout();
-    };
-    await d.runOnce();
-    expect(await sends()).toEqual(keys.map(() => 1));
+    expect(await attempt(stepsThen(timeout))).toEqual(keys.map(() => 1));
     // 2. The next attempt's header is refused (503) before any step went: the steps keep the
     // earlier attempt's mark.
-    await again();
-    target.behaviour = async (e) => {
-      await e.lease.confirm();
-      throw refused();
-    };
-    await d.runOnce();
-    expect(await sends()).toEqual(keys.map(() => 1));
+    expect(
+      await attempt(async (e) => {
+        await e.lease.confirm();
+        throw refused();
+      }),
+    ).toEqual(keys.map(() => 1));
     // 3. The steps are sent again and refused as a whole: this attempt's mark is taken back.
-    await again();
-    target.behaviour = async (e) => {
-      await e.lease.confirm(e.parts.map((p) => p.partKey));
-      throw refused();
-    };
-    await d.runOnce();
-    expect(await sends()).toEqual(keys.map(() => 1));
+    expect(await attempt(stepsThen(refused))).toEqual(keys.map(() => 1));
     // 4. Marked while the header went, and the header timed out: the steps never went (the
     // adapter says so), their mark is taken back.
-    await again();
-    target.behaviour = async (e) => {
-      const all = e.parts.map((p) => p.partKey);
-      await e.lease.confirm(all);
-      throw new PushFailure(timeout(), [], all);
-    };
-    await d.runOnce();
-    expect(await sends()).toEqual(keys.map(() => 1));
+    expect(await attempt(stepsThen(() => new PushFailure(timeout(), [], keys)))).toEqual(
+      keys.map(() => 1),
+    );
     expect(await states()).toEqual({ RETRYING: 1 });
   });
 

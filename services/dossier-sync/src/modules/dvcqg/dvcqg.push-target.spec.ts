@@ -5,7 +5,7 @@ import { PortalCallError } from '@lienthong/resilience';
 import type { PortalGateway } from '@lienthong/resilience';
 import { LeaseLostError, PushFailure, fingerprint } from '@lienthong/sync-engine';
 import type { ClaimedEntity } from '@lienthong/sync-engine';
-import { Rng, dossierLifecycle } from '@lienthong/testing';
+import { Rng, dossierLifecycle, expectEventually } from '@lienthong/testing';
 import { DvcqgPushTarget } from './dvcqg.push-target';
 
 /** What the adapter asked of DVCQG, in order; and what the portal holds for the lookup. */
@@ -38,12 +38,6 @@ class PortalScript {
 }
 
 const gateway = { blocked: () => false } as unknown as PortalGateway;
-
-/** Lets pending promise callbacks run until `done` holds (a few turns at most). */
-async function expectSoon(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 20 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
-  expect(done()).toBe(true);
-}
 
 /** A lease that is always ours, and remembers the write-ahead marks: sending, then pushed. */
 class RecordingLease {
@@ -180,7 +174,7 @@ describe('DvcqgPushTarget', () => {
     };
     const push = new DvcqgPushTarget(portal.client, gateway).push(claim(life, { lease }), 'c6');
     const keys = life.steps.map((s) => s.MaBuocXuLy);
-    await expectSoon(() => portal.calls.length === 1);
+    await expectEventually(() => expect(portal.calls).toHaveLength(1), { intervalMs: 1 });
     // The header went out while the first chunk's confirmation was still unanswered.
     expect(portal.calls).toEqual([`header insert ${life.code}`]);
     expect(asked).toEqual([[], keys.slice(0, 10)]);
