@@ -391,6 +391,55 @@ describe('dispatcher on real PostgreSQL', () => {
     return { opened, open };
   };
 
+  it('a resent snapshot and a new step in one batch while the dossier is being pushed: the step is pushed next round', async () => {
+    // Ingest bumps the version of a row it updates for a snapshot in the same statement when the
+    // batch brings parts for it too, and does not write the row again for those parts. With the
+    // same content under a newer sequence, only that bump tells the push's outcome that a part
+    // came in while it ran.
+    const life = dossierLifecycle(new Rng(46), { endAt: 4, supplement: false });
+    const items = itemsOf(life);
+    const lateStep = items.pop() as LedgerItem;
+    expect(lateStep.kind).toBe('part');
+    await ingest.ingest(ds.manager, items);
+    const last = items.filter((i) => i.kind === 'snapshot').at(-1) as LedgerItem;
+    const resent: LedgerItem = {
+      ...last,
+      eventId: `${last.eventId}-resent`,
+      sequence: Math.max(...items.map((i) => i.sequence)) + 1,
+    };
+    const target = new ScriptedTarget();
+    const pushing = gate();
+    target.behaviour = async (e) => {
+      await pushing.opened;
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    const d = dispatcher(target);
+    const round = d.runOnce();
+    await expectEventually(() => expect(target.pushes).toHaveLength(1));
+
+    const qr = ds.createQueryRunner();
+    await qr.connect();
+    await qr.startTransaction();
+    const report = await ingest.ingest(qr.manager, [resent, lateStep]);
+    expect(report).toMatchObject({ accepted: 2 });
+    pushing.open();
+    await expectEventually(async () => {
+      const [waiting] = await ctx.sql.query<{ n: string }>(
+        `select count(*) n from pg_locks l join pg_stat_activity a using (pid)
+         where not l.granted and a.datname = current_database() and a.query ilike '%sync_entity%'`,
+      );
+      expect(Number(waiting?.n)).toBeGreaterThan(0);
+    });
+    await qr.commitTransaction();
+    await qr.release();
+    await round;
+
+    expect(await states()).toEqual({ PENDING: 1 });
+    await d.runOnce();
+    expect(await states()).toEqual({ SYNCED: 1 });
+    expect(target.pushes[1]?.parts).toEqual([lateStep.partKey]);
+  });
+
   it('a rejection rejects only what was pushed: a newer state ingested during the push stays due and is pushed', async () => {
     const life = dossierLifecycle(new Rng(910), { supplement: true });
     const items = itemsOf(life);
