@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { personalIdIssues } from '@lienthong/contracts';
 import type { BirthRegistered } from '@lienthong/contracts';
 import { CivilStatusClient, DvcqgClient, LandClient } from '@lienthong/portal-clients';
@@ -63,6 +64,42 @@ describe('portal clients against portal-sim over real HTTP', () => {
 
   const effects = async (api: string, key: string) =>
     (await admin(sim, 'GET', `/effects?api=${api}&key=${encodeURIComponent(key)}`)) as Effect[];
+
+  /**
+   * A registration the registry loses (deleted) while a resend of it is between its two
+   * statements: the resend's insert found the row, its look-up waits for the row's lock, which
+   * this test holds until it has deleted the row. The registry must then store the resend as new,
+   * not fail and not answer for a registration it no longer holds.
+   */
+  const deletedUnderResend = async (
+    table: string,
+    keyColumn: string,
+    key: string,
+    lookUp: string,
+    resend: () => Promise<string>,
+  ): Promise<string> => {
+    const lock = new Client({ connectionString: ctx.stack.databaseUrl });
+    await lock.connect();
+    try {
+      const row = `"${ctx.schema}_sim".${table} where ${keyColumn} = $1`;
+      await lock.query('begin');
+      expect((await lock.query(`select 1 from ${row} for update`, [key])).rowCount).toBe(1);
+      const answer = resend();
+      await expectEventually(async () => {
+        const waiting = await lock.query(
+          `select count(*)::int n from pg_locks l join pg_stat_activity a using (pid)
+           where not l.granted and a.query like '%' || $1 || '%'`,
+          [lookUp],
+        );
+        expect(waiting.rows[0]?.n).toBeGreaterThan(0);
+      });
+      await lock.query(`delete from ${row}`, [key]);
+      await lock.query('commit');
+      return await answer;
+    } finally {
+      await lock.end();
+    }
+  };
 
   describe('DVCQG dossier sync', () => {
     it('inserts then updates a dossier (codes as strings), pushes its steps ten per call, and reads the header back from a list, without steps', async () => {
@@ -347,6 +384,24 @@ describe('portal clients against portal-sim over real HTTP', () => {
         portalMessage: 'Thiếu trường bắt buộc: nksHoTen',
       });
     });
+
+    it('a registration deleted while its resend waits for it is received as new', async () => {
+      const birth = birthRegistered(rng);
+      expect(await submitBirth(birth)).toBe('received');
+      const answer = await deletedUnderResend(
+        'civil_registration',
+        'ma_dinh_danh_ho_so',
+        birth.maDinhDanhHoSo,
+        'from civil_registration where ma_dinh_danh_ho_so = $1 for update',
+        () => submitBirth(birth),
+      );
+      expect(answer).toBe('received');
+      const held = await ctx.sql.query<{ n: string }>(
+        `select count(*) n from "${ctx.schema}_sim".civil_registration where ma_dinh_danh_ho_so = $1`,
+        [birth.maDinhDanhHoSo],
+      );
+      expect(Number(held[0]?.n)).toBe(1);
+    });
   });
 
   describe('land registry', () => {
@@ -387,6 +442,25 @@ describe('portal clients against portal-sim over real HTTP', () => {
       ).rejects.toMatchObject({
         code: 'PORTAL_REJECTED',
       });
+    });
+
+    it('a dossier deleted while its resend waits for it is received as new', async () => {
+      const dossier = landRegistrationReceived(rng);
+      personal.add(dossier.ThongTinNguoiNopDon.SoChungMinh).add(dossier.ThongTinNguoiNopDon.HoTen);
+      expect(await land.receive(dossier, 'code-3', 'c-gone-1')).toBe('received');
+      const answer = await deletedUnderResend(
+        'land_dossier',
+        'ma_ho_so_mot_cua',
+        dossier.MaHoSoMotCua,
+        'received = $2::jsonb as resent',
+        () => land.receive(dossier, 'code-3', 'c-gone-2'),
+      );
+      expect(answer).toBe('received');
+      const held = await ctx.sql.query<{ n: string }>(
+        `select count(*) n from "${ctx.schema}_sim".land_dossier where ma_ho_so_mot_cua = $1`,
+        [dossier.MaHoSoMotCua],
+      );
+      expect(Number(held[0]?.n)).toBe(1);
     });
   });
 
