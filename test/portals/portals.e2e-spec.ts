@@ -86,7 +86,7 @@ describe('portal clients against portal-sim over real HTTP', () => {
       expect((await lock.query(`select 1 from ${row} for update`, [key])).rowCount).toBe(1);
       const answer = resend();
       await expectEventually(async () => {
-        const waiting = await lock.query(
+        const waiting = await lock.query<{ n: number }>(
           `select count(*)::int n from pg_locks l join pg_stat_activity a using (pid)
            where not l.granted and a.query like '%' || $1 || '%'`,
           [lookUp],
