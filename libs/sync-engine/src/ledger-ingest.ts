@@ -66,6 +66,11 @@ export function eventKey(item: { source: string; eventId: string }): string {
   return `${item.source}\u0000${item.eventId}`;
 }
 
+/** An entity's identity within a batch (type + key), for the maps and sets ingest keeps. */
+function entityId(type: string, key: string): string {
+  return `${type}\u0000${key}`;
+}
+
 /**
  * Ingest (docs/architecture.md, step 1): applies a batch of valid events to the ledger inside the caller's
  * transaction, with a fixed number of set-based statements whatever the batch size:
@@ -167,12 +172,12 @@ export class LedgerIngest {
     );
     const owner = new Map<string, string>();
     for (const row of owners)
-      if (row.commune) owner.set(`${row.entity_type}\u0000${row.entity_key}`, row.commune);
+      if (row.commune) owner.set(entityId(row.entity_type, row.entity_key), row.commune);
 
     // 2. Refuse an event for an entity another commune owns.
     const candidates: LedgerItem[] = [];
     for (const item of unique) {
-      const entity = `${item.entityType}\u0000${item.entityKey}`;
+      const entity = entityId(item.entityType, item.entityKey);
       const ownerCode = owner.get(entity);
       if (ownerCode !== undefined && ownerCode !== item.communeCode) {
         refuse(item, {
@@ -230,7 +235,7 @@ export class LedgerIngest {
     // 4. Snapshots: the highest sequence per entity in this batch competes with the stored one.
     const latest = new Map<string, LedgerItem>();
     for (const item of todo.filter((i) => i.kind === 'snapshot')) {
-      const key = `${item.entityType}\u0000${item.entityKey}`;
+      const key = entityId(item.entityType, item.entityKey);
       const current = latest.get(key);
       if (!current || item.sequence > current.sequence) {
         if (current) outcomes.set(eventKey(current), 'superseded');
@@ -241,7 +246,7 @@ export class LedgerIngest {
     // Entities this batch also brings parts for: their row's parts_version is bumped here, so that
     // step 5 need not write the row a second time (see there).
     const withParts = new Set(
-      todo.filter((i) => i.kind === 'part').map((i) => `${i.entityType}\u0000${i.entityKey}`),
+      todo.filter((i) => i.kind === 'part').map((i) => entityId(i.entityType, i.entityKey)),
     );
     // Rows this statement left PENDING: inserted now, or updated with their parts_version bumped.
     const pendingNow = new Set<string>();
@@ -289,12 +294,15 @@ export class LedgerIngest {
           jsonList(contenders.map((i) => i.payload)),
           contenders.map((i) => fp.get(i) as string),
           contenders.map((i) => i.reference?.value ?? null),
-          contenders.map((i) => (withParts.has(`${i.entityType}\u0000${i.entityKey}`) ? 1 : 0)),
+          contenders.map((i) => (withParts.has(entityId(i.entityType, i.entityKey)) ? 1 : 0)),
         ],
       );
-      const winners = new Set(won.map((w) => `${w.entity_type}\u0000${w.entity_key}`));
-      for (const w of won)
-        if (w.state === 'PENDING') pendingNow.add(`${w.entity_type}\u0000${w.entity_key}`);
+      const winners = new Set<string>();
+      for (const w of won) {
+        const id = entityId(w.entity_type, w.entity_key);
+        winners.add(id);
+        if (w.state === 'PENDING') pendingNow.add(id);
+      }
       for (const [key, item] of latest)
         outcomes.set(eventKey(item), winners.has(key) ? 'accepted' : 'superseded');
     }
@@ -337,9 +345,7 @@ export class LedgerIngest {
       // it) or updated there with the bump. Writing such a row again cost a new row version and
       // its index entries: land's ingest spent more time on this update than on any other
       // statement (pg_stat_statements, bench:registries).
-      const again = inserted.filter(
-        (r) => !pendingNow.has(`${r.entity_type}\u0000${r.entity_key}`),
-      );
+      const again = inserted.filter((r) => !pendingNow.has(entityId(r.entity_type, r.entity_key)));
       const settled = `state in ('SYNCED', 'AWAITING_RESULT', 'SUPPLEMENT_REQUESTED')`;
       if (again.length > 0)
         await db.query(
