@@ -343,29 +343,44 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(target.pushes).toHaveLength(1);
     expect(target.pushes[0]?.uncertain).toBe(true);
   });
-  it('a step ingested while its dossier is being pushed, committed after the push ends, is pushed next round (never stranded)', async () => {
-    const life = dossierLifecycle(new Rng(45), { endAt: 4, supplement: false });
+  /** A gate a scripted push waits on until the test opens it (no sleeping to force a race). */
+  const gate = () => {
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { opened, open };
+  };
+
+  /**
+   * A dossier ingested without its last step, then pushed; while the push is held, `late` (built
+   * from the items ingested and that step) is ingested in a consumer transaction left open until
+   * the push's outcome waits on the row it updated. Returns after the round, with the late batch's
+   * report.
+   */
+  const ingestDuringPush = async (
+    seed: number,
+    late: (items: LedgerItem[], lateStep: LedgerItem) => LedgerItem[],
+  ) => {
+    const life = dossierLifecycle(new Rng(seed), { endAt: 4, supplement: false });
     const items = itemsOf(life);
     const lateStep = items.pop() as LedgerItem;
     expect(lateStep.kind).toBe('part');
     await ingest.ingest(ds.manager, items);
     const target = new ScriptedTarget();
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((done) => (release = done));
+    const pushing = gate();
     target.behaviour = async (e) => {
-      await gate;
+      await pushing.opened;
       return { pushedParts: e.parts.map((p) => p.partKey) };
     };
     const d = dispatcher(target);
     const round = d.runOnce();
     await expectEventually(() => expect(target.pushes).toHaveLength(1));
 
-    // The new step's consumer transaction is open while the push finishes.
+    // The late batch's consumer transaction is open while the push finishes.
     const qr = ds.createQueryRunner();
     await qr.connect();
     await qr.startTransaction();
-    await ingest.ingest(qr.manager, [lateStep]);
-    release();
+    const report = await ingest.ingest(qr.manager, late(items, lateStep));
+    pushing.open();
     // The push's outcome write now waits on the row the open transaction updated.
     await expectEventually(async () => {
       const [waiting] = await ctx.sql.query<{ n: string }>(
@@ -377,6 +392,11 @@ describe('dispatcher on real PostgreSQL', () => {
     await qr.commitTransaction();
     await qr.release();
     await round;
+    return { d, target, lateStep, report };
+  };
+
+  it('a step ingested while its dossier is being pushed, committed after the push ends, is pushed next round (never stranded)', async () => {
+    const { d, target, lateStep } = await ingestDuringPush(45, (_, step) => [step]);
 
     expect(await states()).toEqual({ PENDING: 1 });
     await d.runOnce();
@@ -384,55 +404,21 @@ describe('dispatcher on real PostgreSQL', () => {
     expect(target.pushes[1]?.parts).toEqual([lateStep.partKey]);
   });
 
-  /** A gate a scripted push waits on until the test opens it (no sleeping to force a race). */
-  const gate = () => {
-    let open: () => void = () => undefined;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    return { opened, open };
-  };
-
   it('a resent snapshot and a new step in one batch while the dossier is being pushed: the step is pushed next round', async () => {
     // Ingest bumps the version of a row it updates for a snapshot in the same statement when the
     // batch brings parts for it too, and does not write the row again for those parts. With the
     // same content under a newer sequence, only that bump tells the push's outcome that a part
     // came in while it ran.
-    const life = dossierLifecycle(new Rng(46), { endAt: 4, supplement: false });
-    const items = itemsOf(life);
-    const lateStep = items.pop() as LedgerItem;
-    expect(lateStep.kind).toBe('part');
-    await ingest.ingest(ds.manager, items);
-    const last = items.filter((i) => i.kind === 'snapshot').at(-1) as LedgerItem;
-    const resent: LedgerItem = {
-      ...last,
-      eventId: `${last.eventId}-resent`,
-      sequence: Math.max(...items.map((i) => i.sequence)) + 1,
-    };
-    const target = new ScriptedTarget();
-    const pushing = gate();
-    target.behaviour = async (e) => {
-      await pushing.opened;
-      return { pushedParts: e.parts.map((p) => p.partKey) };
-    };
-    const d = dispatcher(target);
-    const round = d.runOnce();
-    await expectEventually(() => expect(target.pushes).toHaveLength(1));
-
-    const qr = ds.createQueryRunner();
-    await qr.connect();
-    await qr.startTransaction();
-    const report = await ingest.ingest(qr.manager, [resent, lateStep]);
-    expect(report).toMatchObject({ accepted: 2 });
-    pushing.open();
-    await expectEventually(async () => {
-      const [waiting] = await ctx.sql.query<{ n: string }>(
-        `select count(*) n from pg_locks l join pg_stat_activity a using (pid)
-         where not l.granted and a.datname = current_database() and a.query ilike '%sync_entity%'`,
-      );
-      expect(Number(waiting?.n)).toBeGreaterThan(0);
+    const { d, target, lateStep, report } = await ingestDuringPush(46, (items, step) => {
+      const last = items.filter((i) => i.kind === 'snapshot').at(-1) as LedgerItem;
+      const resent: LedgerItem = {
+        ...last,
+        eventId: `${last.eventId}-resent`,
+        sequence: Math.max(...items.map((i) => i.sequence)) + 1,
+      };
+      return [resent, step];
     });
-    await qr.commitTransaction();
-    await qr.release();
-    await round;
+    expect(report).toMatchObject({ accepted: 2 });
 
     expect(await states()).toEqual({ PENDING: 1 });
     await d.runOnce();
