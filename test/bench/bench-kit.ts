@@ -1070,6 +1070,8 @@ export function machineBounds(service: string, b: BoundInputs) {
     ingestCap,
     ingestCapVsCeiling: ingestCap / b.databaseCeiling,
     serviceUs: perEventUs(share(b.cpu, service)),
+    perEventBudgetUs: (cores * 1e6) / INGEST_GOAL_PER_SECOND,
+    storageUs: perEventUs(storage),
     serviceBudgetUs: (cores * 1e6) / INGEST_GOAL_PER_SECOND - perEventUs(storage),
     portal,
     ingestAtLimit,
@@ -1097,16 +1099,22 @@ export function machineBoundLines(
   const pct = (v: number) => `${fmt(100 * v)} %`;
   const verdict = (values: number[], goal: Goal) =>
     values.some((v) => goal.met(v)) ? 'not excluded' : 'out of reach here';
+  const verdicts = new Set([
+    verdict(
+      bounds.map((b) => b.ingestCap),
+      GOALS.ingest,
+    ),
+    verdict(
+      bounds.map((b) => b.ingestCapVsCeiling),
+      GOALS.ingestVsDatabase,
+    ),
+  ]);
+  const ingestVerdict = [...verdicts].join(' / ');
+  const perEventBudgetUs = bounds[0]?.perEventBudgetUs ?? 0;
   return [
     `What ${cpus().length} cores allow (upper bounds from the CPU shares measured in the same run, each run; each process kept at its measured CPU per event):`,
     '',
-    `- ingest, were ${service} free: PostgreSQL and Kafka alone fill the cores at ${each((b) => fmt(b.ingestCap))} events/s, ${each((b) => fmt(b.ingestCapVsCeiling, 2))} of the database limit: the goals (${GOALS.ingest.text}, ${GOALS.ingestVsDatabase.text}) are ${verdict(
-      bounds.map((b) => b.ingestCap),
-      GOALS.ingest,
-    )} / ${verdict(
-      bounds.map((b) => b.ingestCapVsCeiling),
-      GOALS.ingestVsDatabase,
-    )}; at ${fmt(INGEST_GOAL_PER_SECOND)} events/s the cores leave ${service} ${each((b) => fmt(b.serviceBudgetUs))} µs of CPU per event beside them, and it spent ${each((b) => fmt(b.serviceUs))};`,
+    `- ingest, were ${service} free: PostgreSQL and Kafka alone fill the cores at ${each((b) => fmt(b.ingestCap))} events/s, ${each((b) => fmt(b.ingestCapVsCeiling, 2))} of the database limit: the goals (${GOALS.ingest.text}, ${GOALS.ingestVsDatabase.text}) are ${ingestVerdict}; at ${fmt(INGEST_GOAL_PER_SECOND)} events/s the cores have ${fmt(perEventBudgetUs)} µs of CPU per event; PostgreSQL and Kafka spent ${each((b) => fmt(b.storageUs))}, which leaves ${service} ${each((b) => fmt(Math.max(0, b.serviceBudgetUs)))}, and it spent ${each((b) => fmt(b.serviceUs))};`,
     `- end to end / portal-sim capacity, were every push free on Lienthong's side: at its limit portal-sim and PostgreSQL used ${each((b) => pct(b.portal))} of the cores, and ingesting ${unit} at that rate takes ${service}, PostgreSQL and Kafka ${each((b) => pct(b.ingestAtLimit))} of them, so at most ${each((b) => fmt(b.endToEndCap, 2))}: the goal (${GOALS.endToEndVsPortal.text}) is ${verdict(
       bounds.map((b) => b.endToEndCap),
       GOALS.endToEndVsPortal,

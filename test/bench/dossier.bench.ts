@@ -434,15 +434,16 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     log(
       `run ${run}: ingest ${fmt(ingest)} events/s${INGEST_ALONE ? ' (DVCQG down meanwhile)' : ''}`,
     );
-    if (INGEST_ALONE) await faults({});
     let profile: Array<[string, number]> | undefined;
     if (CPU_PROF_DIR) {
       // Restarted before the push phase's CPU is sampled: a sample across the restart would
-      // subtract the old process's CPU from the new one's (and show dossier-sync at 0 %).
+      // subtract the old process's CPU from the new one's (and show dossier-sync at 0 %). And
+      // before DVCQG returns: the old process would otherwise push while it stops, unmeasured.
       await stopProcess(service);
       profile = profileSummary(join(CPU_PROF_DIR, `ingest-${runId}-${run}.cpuprofile`));
       service = await dossierSync(schemas.ledger, sim.url, profiling('push'));
     }
+    if (INGEST_ALONE) await faults({});
     const pushStartedAt = Date.now();
     cpu.start();
     await statements.reset();

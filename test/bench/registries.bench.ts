@@ -580,11 +580,11 @@ async function registryRun(
       db,
       `select count(*) n from "${schemas.ledger}".sync_entity where target = '${registry.target}' and state in ('PENDING', 'RETRYING')`,
     );
-    if (INGEST_ALONE) await faults({});
     let profile: Array<[string, number]> | undefined;
     if (CPU_PROF_DIR) {
       // Restarted before what follows is sampled (a sample across the restart would subtract the
-      // old process's CPU from the new one's).
+      // old process's CPU from the new one's), and before the registry returns (the old process
+      // would otherwise push while it stops, unmeasured).
       const stopping = Date.now();
       await stopProcess(service);
       const file = join(CPU_PROF_DIR, `ingest-${prefix}.cpuprofile`);
@@ -596,6 +596,7 @@ async function registryRun(
         );
       service = await startService(schemas.ledger, sim.url, servicePort, profiling('push'));
     }
+    if (INGEST_ALONE) await faults({});
     const pushStartedAt = Date.now();
     cpu.start();
     await statements.reset();
