@@ -25,6 +25,7 @@ export {
   SyncLedgerReference1763800001500,
   SyncLedgerOutboxBatch1763800001600,
   SyncLedgerOutboxFailedIndex1763800001700,
+  SyncLedgerStatistics1763800001800,
 } from './sync-ledger.migration';
 export { Dispatcher } from './dispatcher';
 export type { DispatchStats, DispatcherOptions } from './dispatcher';

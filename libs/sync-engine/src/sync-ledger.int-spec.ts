@@ -5,7 +5,7 @@ import { useTestContext } from '@lienthong/testing';
 import { LEDGER_FIGURES_SQL, LedgerFiguresReader } from './ledger-figures';
 import { LedgerIngest } from './ledger-ingest';
 import type { LedgerItem } from './ledger-ingest';
-import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
+import { SYNC_LEDGER_MIGRATIONS, UNDESCRIBED_COLUMNS } from './sync-ledger.migration';
 
 describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
   const ctx = useTestContext('sync-ledger');
@@ -87,6 +87,47 @@ describe('the sync ledger schema and its figures (real PostgreSQL)', () => {
         ['B1', 'B2', 'B3'].map((k) => ({ message_key: `dossier:${k}`, key: k })),
       );
       await ds.runMigrations();
+    } finally {
+      await ds.destroy();
+    }
+  });
+
+  it('an analysis describes the columns statements filter on and skips the wide ones nothing reads that way', async () => {
+    const ds = await open();
+    try {
+      await ctx.sql.query('truncate sync_entity_part, processed_event, outbox');
+      await ctx.sql.query(
+        `insert into sync_entity_part (entity_type, entity_key, part_key, source_sequence, payload)
+         select 'dossier', 'K' || n, 'P' || n, 1, jsonb_build_object('MaHoSo', 'K' || n, 'NoiDung', repeat('x', 300))
+           from generate_series(1, 2000) n`,
+      );
+      await ctx.sql.query(
+        `insert into processed_event (source, event_id, fingerprint)
+         select '/communes/26734/test', 'E' || n, md5(n::text) || md5(n::text) from generate_series(1, 2000) n`,
+      );
+      await ctx.sql.query(
+        `insert into outbox (topic, message_key, payload) select 'sync.status.v2', 'dossier:K' || n, '[{}]'::jsonb from generate_series(1, 2000) n`,
+      );
+      await ctx.sql.query('analyze sync_entity_part, processed_event, outbox');
+      const described = (
+        await ctx.sql.query<{ described: string }>(
+          `select tablename || '.' || attname described from pg_stats where schemaname = $1 and tablename in ('sync_entity_part', 'processed_event', 'outbox')`,
+          [ctx.schema],
+        )
+      ).map((r) => r.described);
+      // The keys' statistics are what the planner uses for ingest's joins and the figures' predicates.
+      expect(described).toEqual(
+        expect.arrayContaining([
+          'sync_entity_part.entity_key',
+          'sync_entity_part.part_key',
+          'sync_entity_part.pushed_at',
+          'processed_event.event_id',
+          'processed_event.processed_at',
+          'outbox.published_at',
+        ]),
+      );
+      for (const [table, column] of UNDESCRIBED_COLUMNS)
+        expect(described).not.toContain(`${table}.${column}`);
     } finally {
       await ds.destroy();
     }
