@@ -1066,13 +1066,14 @@ export function machineBounds(service: string, b: BoundInputs) {
     ((share(b.cpu, service) + storage) * b.portalPerSecond * b.eventsPerUnit) / b.ingest;
   const cores = cpus().length;
   const perEventUs = (sh: number) => (sh * cores * 1e6) / b.ingest;
+  const perEventBudgetUs = (cores * 1e6) / INGEST_GOAL_PER_SECOND;
   return {
     ingestCap,
     ingestCapVsCeiling: ingestCap / b.databaseCeiling,
     serviceUs: perEventUs(share(b.cpu, service)),
-    perEventBudgetUs: (cores * 1e6) / INGEST_GOAL_PER_SECOND,
+    perEventBudgetUs,
     storageUs: perEventUs(storage),
-    serviceBudgetUs: (cores * 1e6) / INGEST_GOAL_PER_SECOND - perEventUs(storage),
+    serviceBudgetUs: perEventBudgetUs - perEventUs(storage),
     portal,
     ingestAtLimit,
     endToEndCap: 1 / (portal + ingestAtLimit),

@@ -494,12 +494,12 @@ export class SyncLedgerOutboxFailedIndex1763800001700 implements MigrationInterf
 
 /**
  * Columns no statement filters, joins, groups or sorts on get no statistics. ANALYZE sorts a
- * sample of every column to describe it; for the ledger's widest columns nothing reads that
- * description, and it was most of an analysis: on a bench ledger of 18,000 parts, analysing
- * `sync_entity_part` took 170–240 ms, of which its `payload` alone 120–150; `processed_event`
- * 60 ms, of which `fingerprint` (64 distinct hex characters a row) 45. The table upkeep (or
- * autovacuum) analyses every few thousand changes, each time one backend busy for that long: on
- * two cores, a stall of everything else that showed in event → SYNCED latency.
+ * sample of every column to describe it, and nothing reads that description for the ledger's
+ * payloads and event fingerprints (64 hex characters, each one different). The table upkeep (or
+ * autovacuum) analyses every few thousand changes, each time one backend busy for a moment: on
+ * two cores, a stall of everything else that showed in event → SYNCED latency. On a bench ledger
+ * of 18,000 parts, analysing `sync_entity_part`, `processed_event` and `outbox` took 351 ms with
+ * these columns described, 256 without (test/bench/RESULTS.md).
  * `sync_entity`'s jsonb columns keep theirs: reports filter on `desired` and on nulls of the others.
  */
 export class SyncLedgerStatistics1763800001800 implements MigrationInterface {
