@@ -76,13 +76,16 @@ import {
   StatusWatch,
   build,
   databaseCeiling,
+  dropSchemas,
   fmt,
   freePort,
   log,
   median,
   offeredTimes,
+  p99LimitMs,
   peakRssMiB,
   percentile,
+  slowHalfSeconds,
   postgresVersion,
   produceAll,
   producePaced,
@@ -501,7 +504,10 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
         p95: percentile(times, 95),
         p99: percentile(times, 99),
       });
-      log(`run ${run}: p99 at ${rate} events/s ${fmt(percentile(times, 99))} ms`);
+      log(
+        `run ${run}: p99 at ${rate} events/s ${fmt(percentile(times, 99))} ms; ` +
+          slowHalfSeconds(watch, paced, sentAt, p99LimitMs(rate) ?? 1000),
+      );
     }
 
     // 6. Backlog drain after a DVCQG outage.
@@ -569,7 +575,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
     }
     await admin.deleteTopics({ topics }).catch(() => undefined);
     await admin.disconnect();
-    for (const s of Object.values(schemas)) await db.query(`drop schema if exists "${s}" cascade`);
+    await dropSchemas(db, Object.values(schemas));
     await db.end();
   }
 }

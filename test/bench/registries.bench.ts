@@ -81,13 +81,16 @@ import {
   StatusWatch,
   build,
   databaseCeiling,
+  dropSchemas,
   fmt,
   freePort,
   log,
   offeredTimes,
+  p99LimitMs,
   peakRssMiB,
   percentile,
   postgresVersion,
+  slowHalfSeconds,
   produceAll,
   producePaced,
   runMain,
@@ -680,7 +683,8 @@ async function registryRun(
       });
       const p99 = percentile(times, 99);
       log(
-        `${registry.name} run ${run}: p99 at ${rate} events/s ${p99 === Infinity ? `over ${LATENCY_WAIT_SECONDS} s` : `${fmt(p99)} ms`}`,
+        `${registry.name} run ${run}: p99 at ${rate} events/s ${p99 === Infinity ? `over ${LATENCY_WAIT_SECONDS} s` : `${fmt(p99)} ms`}; ` +
+          slowHalfSeconds(watch, offered, offeredAt, p99LimitMs(rate) ?? 1000),
       );
     }
 
@@ -743,7 +747,7 @@ async function registryRun(
       figures.pushProfile = profileSummary(pushProfile);
     await admin.deleteTopics({ topics }).catch(() => undefined);
     await admin.disconnect();
-    for (const s of Object.values(schemas)) await db.query(`drop schema if exists "${s}" cascade`);
+    await dropSchemas(db, Object.values(schemas));
     await db.end();
   }
 }
