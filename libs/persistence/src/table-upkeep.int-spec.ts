@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { expectEventually, useTestContext } from '@lienthong/testing';
-import { TableUpkeep } from './table-upkeep';
+import { DataSource } from 'typeorm';
+import { TableUpkeep, UPKEEP_STATISTICS_TARGET } from './table-upkeep';
 import type { UpkeepSql } from './table-upkeep';
 
 describe('persistence: TableUpkeep vacuums and analyses the service schema on real PostgreSQL', () => {
@@ -81,6 +82,47 @@ describe('persistence: TableUpkeep vacuums and analyses the service schema on re
     await write('delete from churn where id <= 5');
     await expectEventually(async () => expect(await stat('n_dead_tup')).toBeGreaterThanOrEqual(5));
     expect(await upkeep().runOnce()).toEqual({ ran: true, vacuumed: [], analyzed: [] });
+  });
+
+  it("analyses with the upkeep's smaller sample, and gives the pooled connection back with the server's default", async () => {
+    // What a service hands the upkeep: a TypeORM DataSource; one connection, so the same one is
+    // asked afterwards what its default is.
+    const db = new DataSource({
+      type: 'postgres',
+      url: ctx.stack.databaseUrl,
+      poolSize: 1,
+      extra: { options: `-c search_path="${ctx.schema}"` },
+    });
+    await db.initialize();
+    try {
+      const [server] = await db.query<Array<{ target: string }>>(
+        `select current_setting('default_statistics_target') target`,
+      );
+      await write(`insert into churn select n, 'a' from generate_series(200, 40000) n`);
+      await expectEventually(async () =>
+        expect(await stat('n_mod_since_analyze')).toBeGreaterThanOrEqual(39_801),
+      );
+      const round = await new TableUpkeep(db, {
+        schema: ctx.schema,
+        everyMs: 60_000,
+        always: true,
+      }).runOnce();
+      expect(round.analyzed).toEqual(['churn']);
+      // 40,000 distinct ids: a histogram has a bound per target step plus one.
+      const [described] = await db.query<Array<{ bounds: number }>>(
+        `select array_length(histogram_bounds, 1) bounds from pg_stats
+          where schemaname = $1 and tablename = 'churn' and attname = 'id'`,
+        [ctx.schema],
+      );
+      expect(described?.bounds).toBe(UPKEEP_STATISTICS_TARGET + 1);
+      const [after] = await db.query<Array<{ target: string }>>(
+        `select current_setting('default_statistics_target') target`,
+      );
+      expect(after?.target).toBe(server?.target);
+      expect(Number(server?.target)).toBeGreaterThan(UPKEEP_STATISTICS_TARGET);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('does nothing while the server runs autovacuum itself', async () => {
