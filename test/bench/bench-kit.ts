@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -62,6 +62,9 @@ export function stackUp(): Stack {
   return stack;
 }
 
+/** What the processes a bench starts log: with BENCH_SERVICE_LOGS, their info lines too. */
+const SERVICE_LOG_LEVEL = process.env.BENCH_SERVICE_LOGS ? 'info' : 'warn';
+
 /** Builds the Nx projects a bench runs (their dist entries). */
 export function build(projects: string[]): void {
   execFileSync(
@@ -100,8 +103,17 @@ export async function startProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  // BENCH_SERVICE_LOGS=<dir>: each process's output also goes to <dir>/<name>.log, to line its
+  // own log (an upkeep round, a breaker opening) up against a phase's slow half-seconds.
+  const logDir = process.env.BENCH_SERVICE_LOGS;
+  const file = logDir ? createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }) : undefined;
+  const keep = (c: Buffer) => {
+    file?.write(c);
+    // Only the start's output is read (its ready line, or why it died): not kept past it.
+    if (output.length < 1_000_000) output += c.toString();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited during start:\n${output}`);
@@ -317,7 +329,7 @@ export async function startPortalSim(
       DATABASE_URL: stack.databaseUrl,
       PORTAL_SIM_SCHEMA: schema,
       PORTAL_SIM_ADMIN_TOKEN: adminToken,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: SERVICE_LOG_LEVEL,
       ...env,
     },
     { url: `http://127.0.0.1:${port}/health` },
@@ -557,7 +569,8 @@ export function slowHalfSeconds(
   const [worstAt, worst] = [...perWindow].reduce((a, b) => (b[1] > a[1] ? b : a));
   return (
     `${slow} over ${overMs} ms, sent in ${perWindow.size} of ${windows} half-seconds; ` +
-    `the worst (${fmt((worstAt * 500) / 1000, 1)} s in) holds ${worst}`
+    `the worst (${fmt((worstAt * 500) / 1000, 1)} s in, ` +
+    `${new Date(start + worstAt * 500).toISOString().slice(11, 22)} UTC) holds ${worst}`
   );
 }
 
@@ -962,7 +975,7 @@ export function syncServiceEnv(o: {
     SYNC_STATUS_TOPIC: o.statusTopic,
     SYNC_STATUS_V2_TOPIC: o.statusV2Topic,
     KAFKA_GROUP_ID: `${o.topic}.${o.schema}`,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: SERVICE_LOG_LEVEL,
   };
 }
 

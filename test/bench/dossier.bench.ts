@@ -241,6 +241,13 @@ function loopShares(shares: Array<number | undefined>): string {
   return shares.map((v) => (v === undefined ? '—' : `${fmt(100 * v)} %`)).join(' / ');
 }
 
+/** How much of all cores the processes of each run's account kept busy together. */
+function percentShares(accounts: Array<Record<string, number>>): string {
+  return accounts
+    .map((a) => `${fmt(100 * Object.values(a).reduce((sum, v) => sum + v, 0))} %`)
+    .join(' / ');
+}
+
 interface RunFigures {
   databaseCeiling: number;
   portalDossiers: number;
@@ -258,7 +265,14 @@ interface RunFigures {
    */
   pushFirstSeconds: number;
   pushFromFirstDossiers: number;
-  latency: Array<{ rate: number; p50: number; p95: number; p99: number }>;
+  /** Per offered rate: the percentiles, and each process's share of all cores while offered. */
+  latency: Array<{
+    rate: number;
+    p50: number;
+    p95: number;
+    p99: number;
+    cpu: Record<string, number>;
+  }>;
   drainSeconds: number;
   peakRssMiB: number;
   portalOk: boolean;
@@ -495,6 +509,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       const phase = workload.take(rate * LATENCY_SECONDS);
       more.push(...phase);
       const paced = records(phase);
+      cpu.start();
       const sentAt = await producePaced(producer, topic, paced, rate);
       const times = await offeredTimes(watch, paced, sentAt, 180);
       if (!times) throw new Error(`run ${run}: events offered at ${rate}/s never reached SYNCED`);
@@ -503,6 +518,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
         p50: percentile(times, 50),
         p95: percentile(times, 95),
         p99: percentile(times, 99),
+        cpu: cpu.stop(),
       });
       log(
         `run ${run}: p99 at ${rate} events/s ${fmt(percentile(times, 99))} ms; ` +
@@ -723,11 +739,21 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     '',
     `DVCQG holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
     '',
-    "Where the CPU went (share of all cores, median): during ingest, after it until every dossier was SYNCED, and while the load generator measured portal-sim's limit (dossier-sync not running):",
+    "Where the CPU went (share of all cores, median): during ingest, after it until every dossier was SYNCED, while events were offered at each latency rate (until the last was SYNCED), and while the load generator measured portal-sim's limit (dossier-sync not running):",
     '',
-    "| process | ingest | pushes after ingest | portal-sim's limit |",
-    '| --- | ---: | ---: | ---: |',
-    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush), runs.map((r) => r.cpuPortal)]),
+    `| process | ingest | pushes after ingest | ${RATES.map((r) => `at ${fmt(r)} events/s | `).join('')}portal-sim's limit |`,
+    `| --- | ---: | ---: | ${RATES.map(() => '---: | ').join('')}---: |`,
+    ...cpuRows([
+      runs.map((r) => r.cpu),
+      runs.map((r) => r.cpuPush),
+      ...RATES.map((rate) => runs.map((r) => r.latency.find((l) => l.rate === rate)?.cpu ?? {})),
+      runs.map((r) => r.cpuPortal),
+    ]),
+    '',
+    ...RATES.map(
+      (rate) =>
+        `At ${fmt(rate)} events/s offered, the processes above kept ${percentShares(runs.map((r) => r.latency.find((l) => l.rate === rate)?.cpu ?? {}))} of all cores busy (each run): the nearer 100 %, the longer any burst of work (an upkeep round, a collection) holds up what arrives behind it.`,
+    ),
     '',
     cpuPerEventLine(runs),
     ...(INGEST_ALONE

@@ -44,7 +44,8 @@ export interface TableUpkeepOptions {
   always?: boolean;
   /** The first round that finds autovacuum off. */
   onAutovacuumOff?: () => void;
-  onRound?: (round: UpkeepRound) => void;
+  /** A round that did something, and how long it took (ms). */
+  onRound?: (round: UpkeepRound, ms: number) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -103,9 +104,9 @@ export class TableUpkeep {
           { schema },
           "PostgreSQL's autovacuum is off: this service vacuums and analyses its own tables by autovacuum's thresholds",
         ),
-      onRound: (round) =>
+      onRound: (round, ms) =>
         logger.info(
-          { schema, vacuumed: round.vacuumed, analyzed: round.analyzed },
+          { schema, vacuumed: round.vacuumed, analyzed: round.analyzed, ms },
           'tables vacuumed or analysed',
         ),
       onError: (err) => logger.warn({ err }, 'table upkeep failed; trying again next round'),
@@ -124,9 +125,11 @@ export class TableUpkeep {
 
   private async tick(): Promise<void> {
     if (this.running) return;
+    const started = performance.now();
     this.running = this.runOnce()
       .then((round) => {
-        if (round.vacuumed.length + round.analyzed.length > 0) this.options.onRound?.(round);
+        if (round.vacuumed.length + round.analyzed.length > 0)
+          this.options.onRound?.(round, Math.round(performance.now() - started));
       })
       .catch((err: unknown) => this.options.onError?.(err))
       .finally(() => (this.running = undefined));
