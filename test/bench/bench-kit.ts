@@ -538,21 +538,23 @@ export async function dropSchemas(
 }
 
 /** The p99 latency #14 asks for at an offered rate: 250 ms up to 500/s, 1 s up to 1,000/s. */
-export function p99LimitMs(rate: number): number | undefined {
+function p99LimitMs(rate: number): number | undefined {
   return rate <= 500 ? 250 : rate <= 1000 ? 1000 : undefined;
 }
 
 /**
  * Where a latency phase's slow events were sent: counted per half-second of sending, whether the
  * tail is spread or a few stalls hold it. A stall (everything slow at once for a moment) shows as
- * one or two half-seconds holding most of the events over `overMs`.
+ * one or two half-seconds holding most of the events over the p99 limit at `rate` (1 s where the
+ * issue sets none).
  */
 export function slowHalfSeconds(
   watch: StatusWatch,
   paced: Paced[],
   sentAt: number[],
-  overMs: number,
+  rate: number,
 ): string {
+  const overMs = p99LimitMs(rate) ?? 1000;
   const start = sentAt[0] ?? 0;
   const perWindow = new Map<number, number>();
   let slow = 0;
@@ -564,7 +566,7 @@ export function slowHalfSeconds(
     const window = Math.floor((sent - start) / 500);
     perWindow.set(window, (perWindow.get(window) ?? 0) + 1);
   });
-  const windows = Math.ceil(((sentAt[sentAt.length - 1] ?? start) - start + 1) / 500);
+  const windows = Math.ceil(((sentAt.at(-1) ?? start) - start + 1) / 500);
   if (slow === 0) return `none over ${overMs} ms`;
   const [worstAt, worst] = [...perWindow].reduce((a, b) => (b[1] > a[1] ? b : a));
   return (
@@ -1048,6 +1050,11 @@ export const GOALS = {
   },
 };
 
+/** The share of all cores the processes of one account kept busy together. */
+export function cpuTotal(cpu: Record<string, number>): number {
+  return Object.values(cpu).reduce((a, b) => a + b, 0);
+}
+
 /** Rows of the CPU table: per process, the median share of all cores in each phase's accounts. */
 export function cpuRows(phases: Array<Array<Record<string, number>>>): string[] {
   return Object.keys(phases[0]?.[0] ?? {}).map(
@@ -1071,14 +1078,7 @@ export function cpuPerUnitLine(
     fmt((share * cpus().length * scale) / r.rate, digits);
   const names = Object.keys(runs[0]?.cpu ?? {});
   const parts = names.map((k) => `${k} ${runs.map((r) => per(r, r.cpu[k] ?? 0)).join(' / ')}`);
-  const all = runs
-    .map((r) =>
-      per(
-        r,
-        Object.values(r.cpu).reduce((a, b) => a + b, 0),
-      ),
-    )
-    .join(' / ');
+  const all = runs.map((r) => per(r, cpuTotal(r.cpu))).join(' / ');
   return `${what} (each run): ${parts.join('; ')}; all together ${all}.`;
 }
 

@@ -38,8 +38,6 @@ export interface TableUpkeepOptions {
   schema: string;
   /** How often the statistics are read (a cheap query); work is done only past a threshold. */
   everyMs: number;
-  /** The analyses' statistics target where a column sets none. Default UPKEEP_STATISTICS_TARGET. */
-  statisticsTarget?: number;
   /** Run even while the server's autovacuum is on (tests). Default false. */
   always?: boolean;
   /** The first round that finds autovacuum off. */
@@ -179,14 +177,13 @@ export class TableUpkeep {
   }
 
   /**
-   * ANALYZE with the upkeep's statistics target. Both statements go as one simple query, which
+   * ANALYZE with UPKEEP_STATISTICS_TARGET. Both statements go as one simple query, which
    * PostgreSQL runs as one implicit transaction: the SET LOCAL ends with it, so the pooled
    * connection goes back with the server's own default (VACUUM could not run so, hence apart).
    */
   private async analyze(name: string): Promise<void> {
-    const target = Math.trunc(this.options.statisticsTarget ?? UPKEEP_STATISTICS_TARGET);
     await this.db.query(
-      `set local default_statistics_target = ${target}; analyze (skip_locked) ${name}`,
+      `set local default_statistics_target = ${UPKEEP_STATISTICS_TARGET}; analyze (skip_locked) ${name}`,
     );
   }
 }
