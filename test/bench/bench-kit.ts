@@ -1055,6 +1055,16 @@ export function cpuTotal(cpu: Record<string, number>): number {
   return Object.values(cpu).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * How busy the cores were while events were offered at `rate` (each run's account of the phase):
+ * at high utilisation any burst of work delays what arrives behind it, which is what a tail
+ * latency shows.
+ */
+export function coresBusyLine(rate: number, accounts: Array<Record<string, number>>): string {
+  const shares = accounts.map((cpu) => `${fmt(100 * cpuTotal(cpu))} %`).join(' / ');
+  return `At ${fmt(rate)} events/s offered, the processes above kept ${shares} of all cores busy (each run): the nearer 100 %, the longer any burst of work (an upkeep round, a collection) holds up what arrives behind it.`;
+}
+
 /** Rows of the CPU table: per process, the median share of all cores in each phase's accounts. */
 export function cpuRows(phases: Array<Array<Record<string, number>>>): string[] {
   return Object.keys(phases[0]?.[0] ?? {}).map(

@@ -61,7 +61,7 @@ import {
   cpuProfArgs,
   profileLines,
   cpuRows,
-  cpuTotal,
+  coresBusyLine,
   limitCpuAccount,
   commandLine,
   machineBoundLines,
@@ -746,14 +746,7 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
       runs.map((r) => r.cpuPortal),
     ]),
     '',
-    ...RATES.map(
-      (rate) =>
-        `At ${fmt(rate)} events/s offered, the processes above kept ${latencyCpu(rate)
-          .map((cpu) => `${fmt(100 * cpuTotal(cpu))} %`)
-          .join(
-            ' / ',
-          )} of all cores busy (each run): the nearer 100 %, the longer any burst of work (an upkeep round, a collection) holds up what arrives behind it.`,
-    ),
+    ...RATES.map((rate) => coresBusyLine(rate, latencyCpu(rate))),
     '',
     cpuPerEventLine(runs),
     ...(INGEST_ALONE

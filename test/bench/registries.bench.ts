@@ -60,6 +60,7 @@ import {
   cpuPerEventLine,
   cpuPerUnitLine,
   cpuProfArgs,
+  coresBusyLine,
   cpuRows,
   machineBoundLines,
   profileLines,
@@ -423,7 +424,14 @@ interface RunFigures {
   pushRegistrations: number;
   acceptedVsPortal: number;
   answeredSeconds: number;
-  latency: Array<{ rate: number; p50: number; p95: number; p99: number }>;
+  /** Per offered rate: the percentiles, and each process's share of all cores while offered. */
+  latency: Array<{
+    rate: number;
+    p50: number;
+    p95: number;
+    p99: number;
+    cpu: Record<string, number>;
+  }>;
   drainSeconds: number;
   peakRssMiB: number;
   portalOk: boolean;
@@ -660,6 +668,7 @@ async function registryRun(
       const phase = workload.take(rate * LATENCY_SECONDS);
       more.push(...phase);
       const paced = records(registry, phase);
+      cpu.start();
       const sentAt = await producePaced(producer, topic, paced, rate);
       const registrations = paced.flatMap((p, i) => (p.snapshot ? [i] : []));
       const offered = registrations.map((i) => paced[i] as Paced);
@@ -673,12 +682,14 @@ async function registryRun(
         throw new Error(
           `${registry.name} run ${run}: events offered at ${rate}/s were not accepted within 900 s`,
         );
+      const offeredCpu = cpu.stop();
       await waitAnswered(`to the events offered at ${rate}/s`);
       latency.push({
         rate,
         p50: percentile(times, 50),
         p95: percentile(times, 95),
         p99: percentile(times, 99),
+        cpu: offeredCpu,
       });
       const p99 = percentile(times, 99);
       log(
@@ -761,6 +772,9 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     });
   const lat = (rate: number, p: 'p50' | 'p95' | 'p99') => (r: RunFigures) =>
     r.latency.find((l) => l.rate === rate)?.[p] ?? NaN;
+  /** Each run's CPU account while events were offered at `rate`. */
+  const latencyCpu = (rate: number) =>
+    runs.map((r) => r.latency.find((l) => l.rate === rate)?.cpu ?? {});
   return [
     `### ${registry.service} (${fmt(events)} events)`,
     '',
@@ -822,11 +836,18 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     '',
     `The registry holds exactly what was sent: ${runs.map((r) => (r.portalOk ? 'yes' : 'NO')).join(' / ')}.`,
     '',
-    "Where the CPU went (share of all cores, median): during ingest, after it until the registry had accepted every registration, and while the load generator measured the registry's limit (the service not running):",
+    "Where the CPU went (share of all cores, median): during ingest, after it until the registry had accepted every registration, while events were offered at each latency rate (until the registry had accepted the last registration), and while the load generator measured the registry's limit (the service not running):",
     '',
-    "| process | ingest | pushes after ingest | registry's limit |",
-    '| --- | ---: | ---: | ---: |',
-    ...cpuRows([runs.map((r) => r.cpu), runs.map((r) => r.cpuPush), runs.map((r) => r.cpuPortal)]),
+    `| process | ingest | pushes after ingest | ${RATES.map((r) => `at ${fmt(r)} events/s | `).join('')}registry's limit |`,
+    `| --- | ---: | ---: | ${RATES.map(() => '---: | ').join('')}---: |`,
+    ...cpuRows([
+      runs.map((r) => r.cpu),
+      runs.map((r) => r.cpuPush),
+      ...RATES.map(latencyCpu),
+      runs.map((r) => r.cpuPortal),
+    ]),
+    '',
+    ...RATES.map((rate) => coresBusyLine(rate, latencyCpu(rate))),
     '',
     cpuPerEventLine(runs),
     ...(INGEST_ALONE

@@ -76,9 +76,16 @@ export interface TransactionalConsumerOptions<T = ContractEvent> {
   /**
    * kafkajs fetch sizes (defaults 10 MiB per response, 1 MiB per partition). They bound what a
    * consumer holds in memory: a response's records are slices of its buffer, and up to
-   * `partitionsConsumedConcurrently` batches are being applied at once.
+   * `partitionsConsumedConcurrently` batches are being applied at once. `minBytes` and
+   * `maxWaitTimeInMs` (defaults 1 byte, 5 s): how long the broker may hold a fetch to gather a
+   * batch; each partition's batch is one transaction, so gathering makes fewer of them.
    */
-  fetch?: { maxBytes?: number; maxBytesPerPartition?: number };
+  fetch?: {
+    maxBytes?: number;
+    maxBytesPerPartition?: number;
+    minBytes?: number;
+    maxWaitTimeInMs?: number;
+  };
   /**
    * How long the group waits for a member that stopped heartbeating before its partitions move
    * (default 30 s, kafkajs' own). A SIGKILLed instance holds its partitions, and a replacement's

@@ -234,6 +234,8 @@ export class SyncServiceModule {
               fetch: {
                 maxBytes: config.KAFKA_FETCH_MAX_BYTES,
                 maxBytesPerPartition: config.KAFKA_FETCH_MAX_BYTES_PER_PARTITION,
+                minBytes: config.KAFKA_FETCH_MIN_BYTES,
+                maxWaitTimeInMs: config.KAFKA_FETCH_MAX_WAIT_MS,
               },
               sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
               maxHandleAttempts: config.MAX_HANDLE_ATTEMPTS,
