@@ -436,12 +436,22 @@ export interface Paced {
 }
 
 /**
- * Arrival times of the statuses a bench waits for, per entity: [sequence, ms] in arrival order.
+ * One arrival of a watched status, ms: its sequence, when the bench saw it, when the service
+ * recorded the state (the status's `occurredAt`) and when the relay produced it (the record's
+ * timestamp). NaN where a status does not say (v1 has no `occurredAt`).
+ */
+type Arrival = [sequence: number, seenAt: number, recordedAt: number, producedAt: number];
+
+/**
+ * Arrival times of the statuses a bench waits for, per entity, in arrival order.
  * `states`: the states that count (SYNCED for a one-phase target; for a registry, its accepting
- * the registration is enough).
+ * the registration is enough). It also keeps when ingest recorded each event in the ledger (the
+ * `occurredAt` of its ACCEPTED or SUPERSEDED status), so that a latency can be split into stages.
  */
 export class StatusWatch {
-  readonly seen = new Map<string, Array<[number, number]>>();
+  readonly seen = new Map<string, Arrival[]>();
+  /** Per entity: sequence → when ingest recorded that event (ACCEPTED or SUPERSEDED), ms. */
+  readonly ingested = new Map<string, Map<number, number>>();
   count = 0;
   private consumer: Consumer;
 
@@ -471,11 +481,18 @@ export class StatusWatch {
             entity?: { key: string };
             state: string;
             sequence: number;
+            occurredAt?: string;
           };
-          if (!this.states.has(body.state)) continue;
           const key = body.entity?.key ?? body.key ?? '';
+          const recordedAt = body.occurredAt ? Date.parse(body.occurredAt) : NaN;
+          if (body.state === 'ACCEPTED' || body.state === 'SUPERSEDED') {
+            const ingested = this.ingested.get(key) ?? new Map<number, number>();
+            ingested.set(body.sequence, recordedAt);
+            this.ingested.set(key, ingested);
+          }
+          if (!this.states.has(body.state)) continue;
           const list = this.seen.get(key) ?? [];
-          list.push([body.sequence, now]);
+          list.push([body.sequence, now, recordedAt, Number(m.timestamp)]);
           this.seen.set(key, list);
           this.count += 1;
         }
@@ -484,9 +501,14 @@ export class StatusWatch {
     });
   }
 
+  /** The first arrival of a watched state of (key, sequence or later) at or after `since`. */
+  arrival(key: string, sequence: number, since: number): Arrival | undefined {
+    return this.seen.get(key)?.find(([seq, t]) => seq >= sequence && t >= since);
+  }
+
   /** When a watched state of (key, sequence or later) first arrived at or after `since`. */
   reachedAt(key: string, sequence: number, since: number): number | undefined {
-    return this.seen.get(key)?.find(([seq, t]) => seq >= sequence && t >= since)?.[1];
+    return this.arrival(key, sequence, since)?.[1];
   }
 
   stop(): Promise<void> {
@@ -573,6 +595,47 @@ export function slowHalfSeconds(
     `${slow} over ${overMs} ms, sent in ${perWindow.size} of ${windows} half-seconds; ` +
     `the worst (${fmt((worstAt * 500) / 1000, 1)} s in, ` +
     `${new Date(start + worstAt * 500).toISOString().slice(11, 22)} UTC) holds ${worst}`
+  );
+}
+
+/**
+ * Where a latency phase's time went, as medians in ms, for all its events and for those over the
+ * p99 limit at `rate`: sent → recorded in the ledger (ingest), → the watched state recorded
+ * (claim, push and outcome), → produced to the status topic (the outbox relay), → seen by the
+ * bench (Kafka and the watch). Events whose ingest status was not seen are left out (counted).
+ */
+export function latencyStages(
+  watch: StatusWatch,
+  paced: Paced[],
+  sentAt: number[],
+  rate: number,
+  state = 'SYNCED',
+): string {
+  const overMs = p99LimitMs(rate) ?? 1000;
+  const all: number[][] = [[], [], [], []];
+  const slow: number[][] = [[], [], [], []];
+  paced.forEach((l, i) => {
+    const sent = sentAt[i] as number;
+    const arrival = watch.arrival(l.key, l.sequence, sent);
+    const accepted = watch.ingested.get(l.key)?.get(l.sequence);
+    if (!arrival || accepted === undefined) return;
+    const [, seenAt, recordedAt, producedAt] = arrival;
+    const stages = [
+      accepted - sent,
+      recordedAt - accepted,
+      producedAt - recordedAt,
+      seenAt - producedAt,
+    ];
+    if (stages.some((v) => !Number.isFinite(v))) return;
+    for (const into of seenAt - sent > overMs ? [all, slow] : [all])
+      stages.forEach((v, k) => into[k]?.push(v));
+  });
+  const line = (stages: number[][]) => `${stages.map((v) => fmt(median(v))).join(' / ')} ms`;
+  if (!all[0]?.length) return 'stages not known (no ingest statuses seen)';
+  return (
+    `sent → ingested / → ${state} recorded / → published / → seen, medians: ` +
+    `all (${fmt(all[0].length)} of ${fmt(paced.length)}) ${line(all)}` +
+    (slow[0]?.length ? `; the ${fmt(slow[0].length)} of them over ${overMs} ms ${line(slow)}` : '')
   );
 }
 

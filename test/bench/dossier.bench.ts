@@ -86,6 +86,7 @@ import {
   peakRssMiB,
   percentile,
   slowHalfSeconds,
+  latencyStages,
   postgresVersion,
   produceAll,
   producePaced,
@@ -517,6 +518,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
         `run ${run}: p99 at ${rate} events/s ${fmt(percentile(times, 99))} ms; ` +
           slowHalfSeconds(watch, paced, sentAt, rate),
       );
+      log(`run ${run}: at ${rate} events/s, ${latencyStages(watch, paced, sentAt, rate)}`);
     }
 
     // 6. Backlog drain after a DVCQG outage.

@@ -91,6 +91,7 @@ import {
   percentile,
   postgresVersion,
   slowHalfSeconds,
+  latencyStages,
   produceAll,
   producePaced,
   runMain,
@@ -695,6 +696,9 @@ async function registryRun(
       log(
         `${registry.name} run ${run}: p99 at ${rate} events/s ${p99 === Infinity ? `over ${LATENCY_WAIT_SECONDS} s` : `${fmt(p99)} ms`}; ` +
           slowHalfSeconds(watch, offered, offeredAt, rate),
+      );
+      log(
+        `${registry.name} run ${run}: at ${rate} events/s, ${latencyStages(watch, offered, offeredAt, rate, 'registry acceptance')}`,
       );
     }
 
