@@ -1,4 +1,4 @@
-import { prepared } from '@lienthong/persistence';
+import { prepared, returnedRows } from '@lienthong/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Anything that runs SQL: a TypeORM EntityManager or QueryRunner inside the handler's transaction. */
@@ -30,34 +30,53 @@ export class ConsumerOffsetStore {
     return rows[0] ? BigInt(rows[0].next_offset) : undefined;
   }
 
-  /** Stores the next offset; never moves it back (a late, redelivered batch cannot lower it). */
-  save(db: SqlExecutor, group: string, topic: string, partition: number, nextOffset: bigint) {
-    return this.write(db, group, topic, partition, nextOffset, 'forward');
+  /**
+   * Stores `applied.next` as the next offset of work that applied the records from `applied.from`
+   * on, unless an offset past `applied.from` is stored already: someone else applied some of those
+   * records first (another member of the group, this one expelled without knowing, or a late
+   * redelivery). Then it throws OffsetMovedError and the caller's transaction must roll back. So
+   * the offset never moves back, and the row's lock orders two members racing on one partition:
+   * the later one sees the earlier one's offset.
+   */
+  async save(
+    db: SqlExecutor,
+    group: string,
+    topic: string,
+    partition: number,
+    applied: { from: bigint; next: bigint },
+  ): Promise<void> {
+    const rows = await db.query<unknown[]>(
+      prepared(`insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
+       on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, updated_at = now()
+       where ${this.table}.next_offset <= $5
+       returning 1`),
+      [group, topic, partition, applied.next.toString(), applied.from.toString()],
+    );
+    if (returnedRows(rows).length === 0)
+      throw new OffsetMovedError(
+        `partition ${partition} of ${topic}: an offset past ${applied.from} was stored meanwhile by another consumer`,
+      );
   }
 
   /** Sets the next offset even below the stored one: a recreated topic, an operator's rewind. */
-  reset(db: SqlExecutor, group: string, topic: string, partition: number, nextOffset: bigint) {
-    return this.write(db, group, topic, partition, nextOffset, 'exact');
-  }
-
-  private async write(
+  async reset(
     db: SqlExecutor,
     group: string,
     topic: string,
     partition: number,
     nextOffset: bigint,
-    mode: 'forward' | 'exact',
   ): Promise<void> {
-    const next =
-      mode === 'forward'
-        ? `greatest(${this.table}.next_offset, excluded.next_offset)`
-        : 'excluded.next_offset';
     await db.query(
       prepared(`insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
-       on conflict (group_id, topic, partition) do update set next_offset = ${next}, updated_at = now()`),
+       on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, updated_at = now()`),
       [group, topic, partition, nextOffset.toString()],
     );
   }
+}
+
+/** The stored offset moved past where a transaction's records began: that transaction must not commit. */
+export class OffsetMovedError extends Error {
+  override readonly name = 'OffsetMovedError';
 }
 
 /** Include in the migrations of every service that consumes with TransactionalConsumer. */

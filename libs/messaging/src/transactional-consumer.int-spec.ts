@@ -12,7 +12,7 @@ import {
 } from '@lienthong/testing';
 import type { TestContext } from '@lienthong/testing';
 import type { MigrationInterface, QueryRunner, DataSource } from 'typeorm';
-import { ConsumerOffset1763800000200 } from './consumer-offset.store';
+import { ConsumerOffset1763800000200, ConsumerOffsetStore } from './consumer-offset.store';
 import { DeadLetterOriginal1763800000600 } from './dead-letter-writer';
 import { rewindConsumer } from './rewind';
 import { EventProducer } from './event-producer';
@@ -561,5 +561,84 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     // The documented command moves both, so the records are applied again.
     await rewindConsumer({ kafka: ctx.kafka, db: dataSource, groupId, topic, toOffset: 0n });
     await runUntil(consumer(), async () => expect(await applied()).toBe(2 * records.length));
+  });
+
+  it('reads the stored offset when it takes a partition, not again for a batch that continues its own last one', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const reads: number[] = [];
+    class CountingStore extends ConsumerOffsetStore {
+      override next(...args: Parameters<ConsumerOffsetStore['next']>) {
+        reads.push(args[3]);
+        return super.next(...args);
+      }
+    }
+    const records = lifecycleRecords(dossierLifecycle(new Rng(91), { endAt: 4 }));
+    const c = consumerOn({ topic, dataSource, producer }, { offsets: new CountingStore() });
+    const applied = async () => (await ctx.sql.query('select 1 from applied')).length;
+    const p = await connectedProducer(ctx.kafka);
+    await c.start();
+    try {
+      // One record at a time, each its own batch of partition 0.
+      for (const [i, r] of records.entries()) {
+        await p.send({ topic, messages: [{ ...r, partition: 0 }] });
+        await expectEventually(async () => expect(await applied()).toBe(i + 1), {
+          timeoutMs: 30_000,
+        });
+      }
+    } finally {
+      await p.disconnect();
+      await c.stop();
+    }
+    expect(records.length).toBeGreaterThan(2);
+    expect(c.stats.applied).toBe(records.length);
+    expect(reads).toEqual([0]);
+  });
+
+  it('does not commit a batch over an offset another consumer stored meanwhile: rolled back, read for, skipped', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const groupId = `${topic}-group`;
+    const records = lifecycleRecords(dossierLifecycle(new Rng(92), { endAt: 4 }));
+    expect(records.length).toBeGreaterThanOrEqual(4);
+    const warnings: string[] = [];
+    const c = consumerOn(
+      { topic, dataSource, producer },
+      { logger: { warn: (_f, m) => void warnings.push(m), error: () => undefined } },
+    );
+    const applied = async () =>
+      (
+        await ctx.sql.query<{ kafka_offset: string }>(
+          'select kafka_offset from applied order by kafka_offset',
+        )
+      ).map((r) => Number(r.kafka_offset));
+    const p = await connectedProducer(ctx.kafka);
+    const send = (i: number) =>
+      p.send({ topic, messages: [{ ...(records[i] as (typeof records)[number]), partition: 0 }] });
+    await c.start();
+    try {
+      await send(0);
+      await send(1);
+      await expectEventually(async () => expect(await applied()).toEqual([0, 1]), {
+        timeoutMs: 30_000,
+      });
+      // Another member (this one paused past its session, say) applied offset 2 and stored 3.
+      await ctx.sql.query(
+        'update consumer_offset set next_offset = 3 where group_id = $1 and topic = $2 and partition = 0',
+        [groupId, topic],
+      );
+      await send(2);
+      await send(3);
+      await expectEventually(async () => expect(await applied()).toEqual([0, 1, 3]), {
+        timeoutMs: 30_000,
+      });
+    } finally {
+      await p.disconnect();
+      await c.stop();
+    }
+    expect(c.stats.skipped).toBe(1);
+    expect(c.health().offsetNotices.at(-1)).toMatchObject({
+      kind: 'skipped-below-stored-offset',
+      storedNext: '3',
+    });
+    expect(warnings.some((w) => w.includes('another consumer stored a later offset'))).toBe(true);
   });
 });

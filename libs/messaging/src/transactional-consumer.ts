@@ -11,7 +11,7 @@ import type {
 } from '@lienthong/contracts';
 import { withTrace } from '@lienthong/observability';
 import { isTransientDatabaseError } from '@lienthong/persistence';
-import { ConsumerOffsetStore } from './consumer-offset.store';
+import { ConsumerOffsetStore, OffsetMovedError } from './consumer-offset.store';
 import { DeadLetterWriter } from './dead-letter-writer';
 import type { DeadLetter } from './dead-letter-writer';
 import type { EventProducer } from './event-producer';
@@ -180,6 +180,15 @@ export class TransactionalConsumer<T = ContractEvent> {
   private databaseFailing: string | undefined;
   /** Per partition, offsets whose dead letter was sent for a batch that then failed (not re-sent). */
   private readonly sentDeadLetters = new Map<number, Set<string>>();
+  /**
+   * Per partition, the next offset this instance's own last transaction stored, while it has held
+   * the partition since (cleared at every group join, and before every transaction). A batch that
+   * starts exactly there needs no read of the stored offset: that read was one of the nine round
+   * trips of an ingest batch in a row (test/bench/RESULTS.md). Should another member have stored a
+   * later offset meanwhile (this one expelled without knowing), the transaction's offset write
+   * finds it and rolls the batch back (ConsumerOffsetStore.save); redelivered, it is read for.
+   */
+  private readonly ownStored = new Map<number, bigint>();
 
   constructor(private readonly options: TransactionalConsumerOptions<T>) {
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
@@ -193,6 +202,8 @@ export class TransactionalConsumer<T = ContractEvent> {
       ...options.fetch,
     });
     this.offsets = options.offsets ?? new ConsumerOffsetStore();
+    // A join may hand this member partitions another one moved on meanwhile.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.ownStored.clear());
     this.dlq = new DeadLetterWriter({
       producer: options.producer,
       ...(options.maxDeadLetterBytes ? { maxBytes: options.maxDeadLetterBytes } : {}),
@@ -272,9 +283,10 @@ export class TransactionalConsumer<T = ContractEvent> {
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     const nextOffset = BigInt(last.offset) + 1n;
 
-    let stored: bigint | undefined;
+    let stored: bigint | undefined = this.ownStored.get(partition);
     try {
-      stored = await this.storedOffset(batch);
+      if (stored === undefined || stored !== BigInt(first.offset))
+        stored = await this.storedOffset(batch);
     } catch (err) {
       this.failed(err, topic, partition);
       throw err;
@@ -308,7 +320,10 @@ export class TransactionalConsumer<T = ContractEvent> {
     }
 
     if (fresh.length > 0) {
-      const committed = await this.apply(payload, valid, invalid, byOffset, nextOffset);
+      this.ownStored.delete(partition);
+      const from = BigInt((fresh[0] as KafkaMessage).offset);
+      const committed = await this.apply(payload, valid, invalid, byOffset, from, nextOffset);
+      this.ownStored.set(partition, nextOffset);
       for (const work of committed) work();
     }
     await this.options.afterDatabaseCommit?.(partition, nextOffset);
@@ -350,6 +365,7 @@ export class TransactionalConsumer<T = ContractEvent> {
     valid: Array<ConsumedRecord<T>>,
     invalid: DeadLetter[],
     byOffset: Map<string, KafkaMessage>,
+    from: bigint,
     nextOffset: bigint,
   ): Promise<Array<() => void>> {
     const { topic, partition } = payload.batch;
@@ -358,9 +374,18 @@ export class TransactionalConsumer<T = ContractEvent> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
       try {
-        return await this.transaction(partition, valid, invalid, byOffset, nextOffset, 'batch');
+        return await this.transaction(
+          partition,
+          valid,
+          invalid,
+          byOffset,
+          from,
+          nextOffset,
+          'batch',
+        );
       } catch (err) {
         lastError = err;
+        if (err instanceof OffsetMovedError) throw this.moved(err, topic, partition);
         if (this.dlq.failing || isTransientDatabaseError(err)) {
           this.failed(err, topic, partition);
           throw err;
@@ -381,11 +406,12 @@ export class TransactionalConsumer<T = ContractEvent> {
       'batch keeps failing: applying its records one by one to isolate the poison',
     );
     try {
-      return await this.transaction(partition, valid, invalid, byOffset, nextOffset, {
+      return await this.transaction(partition, valid, invalid, byOffset, from, nextOffset, {
         attempts: maxAttempts,
         firstFailureAt,
       });
     } catch (err) {
+      if (err instanceof OffsetMovedError) throw this.moved(err, topic, partition);
       this.failed(err, topic, partition);
       throw err;
     }
@@ -400,6 +426,7 @@ export class TransactionalConsumer<T = ContractEvent> {
     valid: Array<ConsumedRecord<T>>,
     invalid: DeadLetter[],
     byOffset: Map<string, KafkaMessage>,
+    from: bigint,
     nextOffset: bigint,
     mode: 'batch' | { attempts: number; firstFailureAt: Date },
   ): Promise<Array<() => void>> {
@@ -468,7 +495,7 @@ export class TransactionalConsumer<T = ContractEvent> {
       await this.dlq.send(sourceTopic, unsent, tx);
       for (const l of unsent) sent.add(l.context.offset);
       this.sentDeadLetters.set(partition, sent);
-      await this.offsets.save(tx, groupId, sourceTopic, partition, nextOffset);
+      await this.offsets.save(tx, groupId, sourceTopic, partition, { from, next: nextOffset });
     });
     this.databaseFailing = undefined;
     this.stats.applied += applied;
@@ -476,6 +503,15 @@ export class TransactionalConsumer<T = ContractEvent> {
     this.stats.deadLetteredInHandling += letters.length - invalid.length;
     this.logDeadLetters(letters);
     return committed;
+  }
+
+  /** The batch was rolled back because another consumer stored a later offset: redelivered, it is read for. */
+  private moved(err: OffsetMovedError, topic: string, partition: number): OffsetMovedError {
+    this.options.logger?.warn(
+      { topic, partition, err: err.message },
+      'another consumer stored a later offset for this partition: the batch is rolled back, and its records are checked against that offset when redelivered',
+    );
+    return err;
   }
 
   private failed(err: unknown, topic: string, partition: number): void {
