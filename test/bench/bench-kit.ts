@@ -617,12 +617,12 @@ export function latencyStages(
   paced.forEach((l, i) => {
     const sent = sentAt[i] as number;
     const arrival = watch.arrival(l.key, l.sequence, sent);
-    const accepted = watch.ingested.get(l.key)?.get(l.sequence);
-    if (!arrival || accepted === undefined) return;
+    const ingested = watch.ingested.get(l.key)?.get(l.sequence);
+    if (!arrival || ingested === undefined) return;
     const [, seenAt, recordedAt, producedAt] = arrival;
     const stages = [
-      accepted - sent,
-      recordedAt - accepted,
+      ingested - sent,
+      recordedAt - ingested,
       producedAt - recordedAt,
       seenAt - producedAt,
     ];
@@ -1114,22 +1114,50 @@ export const GOALS = {
 };
 
 /** The share of all cores the processes of one account kept busy together. */
-export function cpuTotal(cpu: Record<string, number>): number {
+function cpuTotal(cpu: Record<string, number>): number {
   return Object.values(cpu).reduce((a, b) => a + b, 0);
 }
 
+/** A run's CPU accounts by phase (shares of all cores per process), as both dossier and registry benches keep them. */
+export interface PhaseCpu {
+  cpu: Record<string, number>;
+  cpuPush: Record<string, number>;
+  cpuPortal: Record<string, number>;
+  latency: Array<{ rate: number; cpu: Record<string, number> }>;
+}
+
 /**
- * How busy the cores were while events were offered at `rate` (each run's account of the phase):
- * at high utilisation any burst of work delays what arrives behind it, which is what a tail
- * latency shows.
+ * The CPU table (median share of all cores per process: ingest, the pushes after it, each offered
+ * rate, the portal's limit, whose column is `limitLabel`) and, per offered rate, how busy the
+ * cores were in each run: at high utilisation any burst of work delays what arrives behind it,
+ * which is what a tail latency shows.
  */
-export function coresBusyLine(rate: number, accounts: Array<Record<string, number>>): string {
-  const shares = accounts.map((cpu) => `${fmt(100 * cpuTotal(cpu))} %`).join(' / ');
-  return `At ${fmt(rate)} events/s offered, the processes above kept ${shares} of all cores busy (each run): the nearer 100 %, the longer any burst of work (an upkeep round, a collection) holds up what arrives behind it.`;
+export function phaseCpuLines(runs: PhaseCpu[], rates: number[], limitLabel: string): string[] {
+  const offered = (rate: number) =>
+    runs.map((r) => r.latency.find((l) => l.rate === rate)?.cpu ?? {});
+  const busy = (rate: number) =>
+    offered(rate)
+      .map((cpu) => `${fmt(100 * cpuTotal(cpu))} %`)
+      .join(' / ');
+  return [
+    `| process | ingest | pushes after ingest | ${rates.map((r) => `at ${fmt(r)} events/s | `).join('')}${limitLabel} |`,
+    `| --- | ---: | ---: | ${rates.map(() => '---: | ').join('')}---: |`,
+    ...cpuRows([
+      runs.map((r) => r.cpu),
+      runs.map((r) => r.cpuPush),
+      ...rates.map(offered),
+      runs.map((r) => r.cpuPortal),
+    ]),
+    '',
+    ...rates.map(
+      (rate) =>
+        `At ${fmt(rate)} events/s offered, the processes above kept ${busy(rate)} of all cores busy (each run): the nearer 100 %, the longer any burst of work (an upkeep round, a collection) holds up what arrives behind it.`,
+    ),
+  ];
 }
 
 /** Rows of the CPU table: per process, the median share of all cores in each phase's accounts. */
-export function cpuRows(phases: Array<Array<Record<string, number>>>): string[] {
+function cpuRows(phases: Array<Array<Record<string, number>>>): string[] {
   return Object.keys(phases[0]?.[0] ?? {}).map(
     (k) =>
       `| ${k} | ${phases.map((runs) => `${(median(runs.map((r) => r[k] ?? 0)) * 100).toFixed(0)} %`).join(' | ')} |`,

@@ -60,8 +60,7 @@ import {
   cpuPerUnitLine,
   cpuProfArgs,
   profileLines,
-  cpuRows,
-  coresBusyLine,
+  phaseCpuLines,
   limitCpuAccount,
   commandLine,
   machineBoundLines,
@@ -671,9 +670,6 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     figureRow(name, runs.map(pick), { ...(goal ? { goal } : {}), digits });
   const lat = (rate: number, p: 'p50' | 'p95' | 'p99') => (r: RunFigures) =>
     r.latency.find((l) => l.rate === rate)?.[p] ?? NaN;
-  /** Each run's CPU account while events were offered at `rate`. */
-  const latencyCpu = (rate: number) =>
-    runs.map((r) => r.latency.find((l) => l.rate === rate)?.cpu ?? {});
   const lines = [
     `dossier benchmark, ${runs.length} run(s) (median, then each run): ${env}`,
     '',
@@ -739,16 +735,7 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
     '',
     "Where the CPU went (share of all cores, median): during ingest, after it until every dossier was SYNCED, while events were offered at each latency rate (until the last was SYNCED), and while the load generator measured portal-sim's limit (dossier-sync not running):",
     '',
-    `| process | ingest | pushes after ingest | ${RATES.map((r) => `at ${fmt(r)} events/s | `).join('')}portal-sim's limit |`,
-    `| --- | ---: | ---: | ${RATES.map(() => '---: | ').join('')}---: |`,
-    ...cpuRows([
-      runs.map((r) => r.cpu),
-      runs.map((r) => r.cpuPush),
-      ...RATES.map(latencyCpu),
-      runs.map((r) => r.cpuPortal),
-    ]),
-    '',
-    ...RATES.map((rate) => coresBusyLine(rate, latencyCpu(rate))),
+    ...phaseCpuLines(runs, RATES, "portal-sim's limit"),
     '',
     cpuPerEventLine(runs),
     ...(INGEST_ALONE

@@ -60,8 +60,7 @@ import {
   cpuPerEventLine,
   cpuPerUnitLine,
   cpuProfArgs,
-  coresBusyLine,
-  cpuRows,
+  phaseCpuLines,
   machineBoundLines,
   profileLines,
   profileSummary,
@@ -776,9 +775,6 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     });
   const lat = (rate: number, p: 'p50' | 'p95' | 'p99') => (r: RunFigures) =>
     r.latency.find((l) => l.rate === rate)?.[p] ?? NaN;
-  /** Each run's CPU account while events were offered at `rate`. */
-  const latencyCpu = (rate: number) =>
-    runs.map((r) => r.latency.find((l) => l.rate === rate)?.cpu ?? {});
   return [
     `### ${registry.service} (${fmt(events)} events)`,
     '',
@@ -842,16 +838,7 @@ function report(registry: Registry, runs: RunFigures[], events: number): string[
     '',
     "Where the CPU went (share of all cores, median): during ingest, after it until the registry had accepted every registration, while events were offered at each latency rate (until the registry had accepted the last registration), and while the load generator measured the registry's limit (the service not running):",
     '',
-    `| process | ingest | pushes after ingest | ${RATES.map((r) => `at ${fmt(r)} events/s | `).join('')}registry's limit |`,
-    `| --- | ---: | ---: | ${RATES.map(() => '---: | ').join('')}---: |`,
-    ...cpuRows([
-      runs.map((r) => r.cpu),
-      runs.map((r) => r.cpuPush),
-      ...RATES.map(latencyCpu),
-      runs.map((r) => r.cpuPortal),
-    ]),
-    '',
-    ...RATES.map((rate) => coresBusyLine(rate, latencyCpu(rate))),
+    ...phaseCpuLines(runs, RATES, "registry's limit"),
     '',
     cpuPerEventLine(runs),
     ...(INGEST_ALONE

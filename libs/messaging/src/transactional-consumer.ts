@@ -285,8 +285,7 @@ export class TransactionalConsumer<T = ContractEvent> {
 
     let stored: bigint | undefined = this.ownStored.get(partition);
     try {
-      if (stored === undefined || stored !== BigInt(first.offset))
-        stored = await this.storedOffset(batch);
+      if (stored !== BigInt(first.offset)) stored = await this.storedOffset(batch);
     } catch (err) {
       this.failed(err, topic, partition);
       throw err;
