@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -106,6 +106,7 @@ export async function startProcess(
   // BENCH_SERVICE_LOGS=<dir>: each process's output also goes to <dir>/<name>.log, to line its
   // own log (an upkeep round, a breaker opening) up against a phase's slow half-seconds.
   const logDir = process.env.BENCH_SERVICE_LOGS;
+  if (logDir) mkdirSync(logDir, { recursive: true });
   const file = logDir ? createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }) : undefined;
   const keep = (c: Buffer) => {
     file?.write(c);

@@ -31,30 +31,45 @@ export class ConsumerOffsetStore {
   }
 
   /**
-   * Stores `applied.next` as the next offset of work that applied the records from `applied.from`
-   * on, unless an offset past `applied.from` is stored already: someone else applied some of those
-   * records first (another member of the group, this one expelled without knowing, or a late
-   * redelivery). Then it throws OffsetMovedError and the caller's transaction must roll back. So
-   * the offset never moves back, and the row's lock orders two members racing on one partition:
-   * the later one sees the earlier one's offset.
+   * Stores, per partition, `next` as the next offset of work that applied its records from `from`
+   * on, unless an offset past `from` is stored already for that partition: someone else applied
+   * some of those records first (another member of the group, this one expelled without knowing, or
+   * a late redelivery). Then it throws OffsetMovedError naming those partitions, and the caller's
+   * transaction must roll back. So an offset never moves back, and the row's lock orders two
+   * members racing on one partition: the later one sees the earlier one's offset. One statement
+   * for all the partitions a transaction applied.
    */
   async save(
     db: SqlExecutor,
     group: string,
     topic: string,
-    partition: number,
-    applied: { from: bigint; next: bigint },
+    applied: ReadonlyArray<{ partition: number; from: bigint; next: bigint }>,
   ): Promise<void> {
-    const rows = await db.query<unknown[]>(
-      prepared(`insert into ${this.table} (group_id, topic, partition, next_offset, updated_at) values ($1, $2, $3, $4, now())
+    if (applied.length === 0) return;
+    const rows = await db.query<unknown>(
+      prepared(`with incoming (partition, next_offset, from_offset) as (
+         select * from unnest($3::int[], $4::bigint[], $5::bigint[]))
+       insert into ${this.table} (group_id, topic, partition, next_offset, updated_at)
+       select $1, $2, partition, next_offset, now() from incoming
        on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset, updated_at = now()
-       where ${this.table}.next_offset <= $5
-       returning 1`),
-      [group, topic, partition, applied.next.toString(), applied.from.toString()],
+       where ${this.table}.next_offset <= (select i.from_offset from incoming i where i.partition = excluded.partition)
+       returning partition`),
+      [
+        group,
+        topic,
+        applied.map((a) => a.partition),
+        applied.map((a) => a.next.toString()),
+        applied.map((a) => a.from.toString()),
+      ],
     );
-    if (returnedRows(rows).length === 0)
+    const stored = new Set(
+      returnedRows<{ partition: number }>(rows).map((r) => Number(r.partition)),
+    );
+    const moved = applied.filter((a) => !stored.has(a.partition));
+    if (moved.length > 0)
       throw new OffsetMovedError(
-        `partition ${partition} of ${topic}: an offset past ${applied.from} was stored meanwhile by another consumer`,
+        moved.map((a) => a.partition),
+        `${topic}: an offset past where this transaction's records began was stored meanwhile by another consumer (${moved.map((a) => `partition ${a.partition} past ${a.from}`).join(', ')})`,
       );
   }
 
@@ -77,6 +92,14 @@ export class ConsumerOffsetStore {
 /** The stored offset moved past where a transaction's records began: that transaction must not commit. */
 export class OffsetMovedError extends Error {
   override readonly name = 'OffsetMovedError';
+
+  constructor(
+    /** The partitions whose stored offset moved. */
+    readonly partitions: number[],
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Include in the migrations of every service that consumes with TransactionalConsumer. */

@@ -641,4 +641,120 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     });
     expect(warnings.some((w) => w.includes('another consumer stored a later offset'))).toBe(true);
   });
+
+  describe('with maxRecordsPerTransaction: the batches of a fetch share a transaction', () => {
+    /** Lifecycles spread over the topic's three partitions, on the topic before the consumer starts. */
+    const spread = async (topic: string, seed: number) => {
+      const lifecycles = Array.from({ length: 9 }, (_, i) =>
+        dossierLifecycle(new Rng(seed + i), { number: i + 1, endAt: 2 }),
+      );
+      const records = lifecycles.flatMap((l, i) =>
+        lifecycleRecords(l).map((r) => ({ ...r, partition: i % 3 })),
+      );
+      const p = await connectedProducer(ctx.kafka);
+      await p.send({ topic, messages: records });
+      await p.disconnect();
+      return { lifecycles, records };
+    };
+    const appliedRows = async () =>
+      ctx.sql.query<{ event_id: string; kafka_partition: number; kafka_offset: string }>(
+        'select event_id, kafka_partition, kafka_offset from applied order by id',
+      );
+
+    it('applies several partitions in one transaction, each record once and each partition in order, and stores every offset', async () => {
+      const { topic, dataSource, producer } = await setup(ctx);
+      const { records } = await spread(topic, 120);
+      const partitionsPerCall: number[] = [];
+      const c = consumerOn(
+        { topic, dataSource, producer },
+        {
+          maxRecordsPerTransaction: 1_000,
+          handle: async (events, tx) => {
+            partitionsPerCall.push(new Set(events.map((e) => e.partition)).size);
+            await record(events, tx);
+          },
+        },
+      );
+      await c.start();
+      try {
+        await expectEventually(
+          async () => expect(await appliedRows()).toHaveLength(records.length),
+          {
+            timeoutMs: 30_000,
+          },
+        );
+      } finally {
+        await c.stop();
+      }
+      expect(Math.max(...partitionsPerCall)).toBeGreaterThan(1);
+      const rows = await appliedRows();
+      expect(new Set(rows.map((r) => r.event_id)).size).toBe(records.length);
+      for (const partition of [0, 1, 2]) {
+        const offsets = rows
+          .filter((r) => r.kafka_partition === partition)
+          .map((r) => Number(r.kafka_offset));
+        expect(offsets).toEqual(offsets.map((_, i) => i));
+      }
+      const stored = await ctx.sql.query<{ partition: number; next_offset: string }>(
+        'select partition, next_offset from consumer_offset where topic = $1 order by partition',
+        [topic],
+      );
+      expect(stored.map((r) => [r.partition, Number(r.next_offset)])).toEqual(
+        [0, 1, 2].map((partition) => [
+          partition,
+          records.filter((r) => r.partition === partition).length,
+        ]),
+      );
+      expect(c.stats).toMatchObject({ applied: records.length, skipped: 0, deadLettered: 0 });
+    });
+
+    it('a poison record fails the shared transaction: each partition is applied on its own, and the poison alone goes to the DLQ', async () => {
+      const { topic, dlq, dataSource, producer } = await setup(ctx);
+      const { lifecycles, records } = await spread(topic, 130);
+      // One poison dossier per partition: whichever partitions share a transaction, it fails.
+      const poisonKeys = new Set(lifecycles.slice(0, 3).map((l) => l.code));
+      const poisoned = records.filter((r) => poisonKeys.has(r.key)).length;
+      const warnings: string[] = [];
+      const c = consumerOn(
+        { topic, dataSource, producer },
+        {
+          maxRecordsPerTransaction: 1_000,
+          retryBackoffMs: 20,
+          logger: { warn: (_f, m) => void warnings.push(m), error: () => undefined },
+          handle: async (events, tx) => {
+            await record(events, tx);
+            for (const e of events)
+              if (poisonKeys.has(e.event.envelope.subject))
+                await tx.query('select $1::integer', [e.event.envelope.subject]);
+          },
+        },
+      );
+      const reader = await dlqReader(dlq);
+      await c.start();
+      try {
+        await expectEventually(
+          async () => {
+            expect(await appliedRows()).toHaveLength(records.length - poisoned);
+            expect(reader.messages).toHaveLength(poisoned);
+          },
+          { timeoutMs: 30_000 },
+        );
+      } finally {
+        await c.stop();
+      }
+      expect(warnings).toContain(
+        'a transaction shared by several partitions failed; each is applied on its own',
+      );
+      expect(reader.messages.map((m) => m.headers.dlq_error_code)).toEqual(
+        Array.from({ length: poisoned }, () => 'HANDLER_FAILED'),
+      );
+      const rows = await appliedRows();
+      expect(new Set(rows.map((r) => r.event_id)).size).toBe(records.length - poisoned);
+      expect(c.stats).toMatchObject({
+        applied: records.length - poisoned,
+        deadLettered: poisoned,
+        deadLetteredInHandling: poisoned,
+      });
+    });
+  });
 });

@@ -74,6 +74,14 @@ export interface TransactionalConsumerOptions<T = ContractEvent> {
   ) => Promise<void>;
   partitionsConsumedConcurrently?: number;
   /**
+   * When set, the batches of several partitions handed over together (one fetch's) share one
+   * transaction, up to about this many records each: one round of statements and one Kafka commit
+   * for them all instead of one per partition. The handler is then given events of several
+   * partitions (each partition's in offset order; each event says its partition). A transaction
+   * that fails is tried again per partition, as without it. Unset: one transaction per batch.
+   */
+  maxRecordsPerTransaction?: number;
+  /**
    * kafkajs fetch sizes (defaults 10 MiB per response, 1 MiB per partition). They bound what a
    * consumer holds in memory: a response's records are slices of its buffer, and up to
    * `partitionsConsumedConcurrently` batches are being applied at once. `minBytes` and
@@ -146,6 +154,25 @@ export interface ConsumerHealth {
 
 const NOTICES_KEPT = 20;
 
+/** One partition's batch, read and checked, as a transaction applies it. */
+interface Part<T> {
+  payload: EachBatchPayload;
+  partition: number;
+  valid: Array<ConsumedRecord<T>>;
+  invalid: DeadLetter[];
+  byOffset: Map<string, KafkaMessage>;
+  /** The first record applied (past those skipped) and the next offset to store. */
+  from: bigint;
+  next: bigint;
+}
+
+/** A part waiting for the transaction it will share (maxRecordsPerTransaction). */
+interface Waiting<T> {
+  part: Part<T>;
+  done: (committed: Array<() => void>) => void;
+  failed: (err: unknown) => void;
+}
+
 /**
  * Consumes a topic in batches, partitions concurrently (order per key holds: a key lives on one
  * partition and a partition's batch is applied in order). For each batch:
@@ -189,6 +216,11 @@ export class TransactionalConsumer<T = ContractEvent> {
    * finds it and rolls the batch back (ConsumerOffsetStore.save); redelivered, it is read for.
    */
   private readonly ownStored = new Map<number, bigint>();
+  /** Parts handed over, waiting to share a transaction (maxRecordsPerTransaction). */
+  private waiting: Array<Waiting<T>> = [];
+  /** Batches handed to this consumer and not handed over yet (their stored offset being read). */
+  private preparing = 0;
+  private startScheduled = false;
 
   constructor(private readonly options: TransactionalConsumerOptions<T>) {
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
@@ -273,6 +305,30 @@ export class TransactionalConsumer<T = ContractEvent> {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
+    if (!this.options.maxRecordsPerTransaction) return this.consume(payload, undefined);
+    // Sharing: a transaction starts once every batch being prepared (its stored offset read, its
+    // records checked) is handed over, so that a fetch's batches go together.
+    this.preparing += 1;
+    let handedOver = false;
+    const handOver = () => {
+      if (handedOver) return;
+      handedOver = true;
+      this.preparing -= 1;
+      this.startSharedSoon();
+    };
+    try {
+      await this.consume(payload, handOver);
+    } finally {
+      handOver();
+    }
+  }
+
+  /** A batch: its records checked, applied (shared when `handOver` is given), both offsets committed. */
+  private async consume(
+    payload: EachBatchPayload,
+    handOver: (() => void) | undefined,
+  ): Promise<void> {
+    const { batch } = payload;
     const { topic, partition } = batch;
     const { validator } = this.options;
     const read =
@@ -320,8 +376,16 @@ export class TransactionalConsumer<T = ContractEvent> {
 
     if (fresh.length > 0) {
       this.ownStored.delete(partition);
-      const from = BigInt((fresh[0] as KafkaMessage).offset);
-      const committed = await this.apply(payload, valid, invalid, byOffset, from, nextOffset);
+      const part: Part<T> = {
+        payload,
+        partition,
+        valid,
+        invalid,
+        byOffset,
+        from: BigInt((fresh[0] as KafkaMessage).offset),
+        next: nextOffset,
+      };
+      const committed = handOver ? await this.together(part, handOver) : await this.apply(part);
       this.ownStored.set(partition, nextOffset);
       for (const work of committed) work();
     }
@@ -330,6 +394,79 @@ export class TransactionalConsumer<T = ContractEvent> {
     await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset.toString() }]);
     this.sentDeadLetters.delete(partition);
     await payload.heartbeat();
+  }
+
+  /**
+   * Applies a part in a transaction shared with the other parts handed over meanwhile (kafkajs
+   * hands a fetch's batches to its workers at once; the transaction waits until none is still
+   * being prepared), up to maxRecordsPerTransaction records each. If a shared transaction fails,
+   * each of its parts is applied on its own (apply: retries, a poison record isolated, a moved
+   * offset), except when the database itself or the DLQ fails: that fails them all, as it would
+   * each.
+   */
+  private together(part: Part<T>, handOver: () => void): Promise<Array<() => void>> {
+    return new Promise((done, failed) => {
+      this.waiting.push({ part, done, failed });
+      handOver();
+    });
+  }
+
+  /** Starts the waiting parts' transactions on the next turn, if no batch is still being prepared. */
+  private startSharedSoon(): void {
+    if (this.startScheduled || this.waiting.length === 0) return;
+    this.startScheduled = true;
+    setImmediate(() => {
+      this.startScheduled = false;
+      // Otherwise the last batch being prepared starts them when it is handed over.
+      if (this.preparing === 0) this.startShared();
+    });
+  }
+
+  private startShared(): void {
+    const limit = this.options.maxRecordsPerTransaction ?? 0;
+    const all = this.waiting;
+    this.waiting = [];
+    while (all.length > 0) {
+      const group: Array<Waiting<T>> = [];
+      let records = 0;
+      while (all.length > 0 && (group.length === 0 || records < limit)) {
+        const next = all.shift() as Waiting<T>;
+        group.push(next);
+        records += next.part.valid.length + next.part.invalid.length;
+      }
+      void this.applyShared(group);
+    }
+  }
+
+  private async applyShared(group: Array<Waiting<T>>): Promise<void> {
+    if (group.length === 1) {
+      const [only] = group as [Waiting<T>];
+      await this.apply(only.part).then(only.done, only.failed);
+      return;
+    }
+    const parts = group.map((w) => w.part);
+    try {
+      const committed = await this.transaction(parts, 'batch');
+      // Each part's after-commit work runs with its own batch (the first one's carries them all).
+      group.forEach((w, i) => w.done(i === 0 ? committed : []));
+      return;
+    } catch (err) {
+      if (this.dlq.failing || isTransientDatabaseError(err)) {
+        const { topic } = this.options;
+        this.failed(err, topic, parts.map((p) => p.partition).join(','));
+        for (const w of group) w.failed(err);
+        return;
+      }
+      this.options.logger?.warn(
+        {
+          topic: this.options.topic,
+          partitions: parts.map((p) => p.partition),
+          err: describe(err),
+        },
+        'a transaction shared by several partitions failed; each is applied on its own',
+      );
+    }
+    await Promise.all(group.map((w) => this.apply(w.part).then(w.done, w.failed)));
   }
 
   private letter(
@@ -359,29 +496,15 @@ export class TransactionalConsumer<T = ContractEvent> {
    * The transaction of a batch, with its retries and, for a poison record, its isolation. Returns
    * the after-commit work of what committed.
    */
-  private async apply(
-    payload: EachBatchPayload,
-    valid: Array<ConsumedRecord<T>>,
-    invalid: DeadLetter[],
-    byOffset: Map<string, KafkaMessage>,
-    from: bigint,
-    nextOffset: bigint,
-  ): Promise<Array<() => void>> {
+  private async apply(part: Part<T>): Promise<Array<() => void>> {
+    const { payload } = part;
     const { topic, partition } = payload.batch;
     const maxAttempts = this.options.maxHandleAttempts ?? 3;
     const firstFailureAt = new Date();
     let lastError: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
       try {
-        return await this.transaction(
-          partition,
-          valid,
-          invalid,
-          byOffset,
-          from,
-          nextOffset,
-          'batch',
-        );
+        return await this.transaction([part], 'batch');
       } catch (err) {
         lastError = err;
         if (err instanceof OffsetMovedError) throw this.moved(err, topic, partition);
@@ -405,10 +528,7 @@ export class TransactionalConsumer<T = ContractEvent> {
       'batch keeps failing: applying its records one by one to isolate the poison',
     );
     try {
-      return await this.transaction(partition, valid, invalid, byOffset, from, nextOffset, {
-        attempts: maxAttempts,
-        firstFailureAt,
-      });
+      return await this.transaction([part], { attempts: maxAttempts, firstFailureAt });
     } catch (err) {
       if (err instanceof OffsetMovedError) throw this.moved(err, topic, partition);
       this.failed(err, topic, partition);
@@ -421,16 +541,15 @@ export class TransactionalConsumer<T = ContractEvent> {
    * savepoints when isolating), the dead letters of this round, the offset.
    */
   private async transaction(
-    partition: number,
-    valid: Array<ConsumedRecord<T>>,
-    invalid: DeadLetter[],
-    byOffset: Map<string, KafkaMessage>,
-    from: bigint,
-    nextOffset: bigint,
+    parts: Array<Part<T>>,
     mode: 'batch' | { attempts: number; firstFailureAt: Date },
   ): Promise<Array<() => void>> {
     const { dataSource, groupId, topic: sourceTopic } = this.options;
     const committed: Array<() => void> = [];
+    const partOf = new Map(parts.map((p) => [p.partition, p]));
+    const message = (event: ConsumedRecord<T>) =>
+      partOf.get(event.partition)?.byOffset.get(event.offset) as KafkaMessage;
+    const invalid = parts.flatMap((p) => p.invalid);
     const letters: DeadLetter[] = [...invalid];
     let applied = 0;
     await dataSource.transaction(async (tx) => {
@@ -446,6 +565,7 @@ export class TransactionalConsumer<T = ContractEvent> {
         rejected.push(...refusals);
         applied += events.length - refusals.length;
       };
+      const valid = parts.flatMap((p) => p.valid);
       if (mode === 'batch') {
         if (valid.length > 0) await run(valid);
       } else {
@@ -457,10 +577,9 @@ export class TransactionalConsumer<T = ContractEvent> {
           } catch (err) {
             if (isTransientDatabaseError(err)) throw err;
             await tx.query('rollback to savepoint lienthong_record');
-            const message = byOffset.get(event.offset) as KafkaMessage;
             letters.push(
               this.letter(
-                message,
+                message(event),
                 event.partition,
                 {
                   stage: 'handle',
@@ -479,22 +598,23 @@ export class TransactionalConsumer<T = ContractEvent> {
       const now = new Date();
       for (const { event, reason } of rejected) {
         letters.push(
-          this.letter(
-            byOffset.get(event.offset) as KafkaMessage,
-            event.partition,
-            { stage: 'handle', ...reason },
-            1,
-            now,
-            now,
-          ),
+          this.letter(message(event), event.partition, { stage: 'handle', ...reason }, 1, now, now),
         );
       }
-      const sent = this.sentDeadLetters.get(partition) ?? new Set<string>();
-      const unsent = letters.filter((l) => !sent.has(l.context.offset));
+      const sentOf = (partition: number) => {
+        const sent = this.sentDeadLetters.get(partition) ?? new Set<string>();
+        this.sentDeadLetters.set(partition, sent);
+        return sent;
+      };
+      const unsent = letters.filter((l) => !sentOf(l.context.partition).has(l.context.offset));
       await this.dlq.send(sourceTopic, unsent, tx);
-      for (const l of unsent) sent.add(l.context.offset);
-      this.sentDeadLetters.set(partition, sent);
-      await this.offsets.save(tx, groupId, sourceTopic, partition, { from, next: nextOffset });
+      for (const l of unsent) sentOf(l.context.partition).add(l.context.offset);
+      await this.offsets.save(
+        tx,
+        groupId,
+        sourceTopic,
+        parts.map((p) => ({ partition: p.partition, from: p.from, next: p.next })),
+      );
     });
     this.databaseFailing = undefined;
     this.stats.applied += applied;
@@ -513,7 +633,7 @@ export class TransactionalConsumer<T = ContractEvent> {
     return err;
   }
 
-  private failed(err: unknown, topic: string, partition: number): void {
+  private failed(err: unknown, topic: string, partition: number | string): void {
     if (this.dlq.failing) {
       this.options.logger?.error(
         { topic, partition, err: describe(err) },

@@ -11,8 +11,9 @@ import { SyncMetrics } from './sync.metrics';
 import { ROOT_LOGGER, SYNC_DOMAIN } from './tokens';
 
 /**
- * Ingest (docs/architecture.md, step 1): a partition's valid events, in offset order, go into the
- * ledger inside the consumer's transaction — the offsets commit with them, or neither does.
+ * Ingest (docs/architecture.md, step 1): the valid events of one or more partitions (each
+ * partition's in offset order; KAFKA_RECORDS_PER_TRANSACTION) go into the ledger inside the
+ * consumer's transaction — the offsets commit with them, or neither does.
  * Events that contradict the ledger (another commune's entity, a reused event id) go to the DLQ.
  */
 export function domainEventsController(contractTopic: string): Type {
@@ -36,14 +37,14 @@ export function domainEventsController(contractTopic: string): Type {
         ctx.reject(events[index] as ConsumedEvent, refusal);
       ctx.afterCommit(() => this.metrics.countIngest(report));
       if (!this.logger.isLevelEnabled('debug')) return;
-      for (const { event, offset } of events)
+      for (const { event, partition, offset } of events)
         withTrace(event.envelope.traceparent, () =>
           this.logger.debug(
             {
               eventId: event.envelope.id,
               subject: event.envelope.subject,
               sequence: event.envelope.sequence,
-              partition: ctx.getPartition(),
+              partition,
               offset,
               outcome: report.outcomes.get(
                 eventKey({ source: event.envelope.source, eventId: event.envelope.id }),

@@ -121,6 +121,14 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       description:
         "how long a fetch of events may wait for KAFKA_FETCH_MIN_BYTES (kafkajs' maxWaitTimeInMs); with more than 1 byte asked, what it may add to an event's latency",
     },
+    KAFKA_RECORDS_PER_TRANSACTION: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 100_000,
+      default: 1_000,
+      description:
+        'the batches of several partitions fetched together share one ledger transaction, up to about this many events each (0: one transaction per partition)',
+    },
     // For both groups (events and ops commands). A SIGKILLed instance holds its partitions, and
     // its replacement's start (each join waits for its rebalance), this long: 28–29 s per restart
     // in the land e2e at 30 s, 10–16 s at 10 s. The default stays kafkajs' 30 s: with 10 s the

@@ -20,6 +20,7 @@ export class TransactionalBatchContext extends BaseRpcContext<
   getTopic(): string {
     return this.args[0];
   }
+  /** The partition of the batch's first event (with maxRecordsPerTransaction, each event says its own). */
   getPartition(): number {
     return this.args[1];
   }
@@ -46,8 +47,8 @@ export type TransactionalKafkaOptions = Omit<TransactionalConsumerOptions, 'hand
  *   @EventPattern(TOPICS.communeDossierEvents)
  *   ingest(@Payload() events: ConsumedEvent[], @Ctx() ctx: TransactionalBatchContext) { … }
  *
- * The handler receives one partition's valid events in offset order (invalid ones went to the
- * DLQ already) and runs inside the database transaction that also stores the offsets; it must
+ * The handler receives one partition's valid events in offset order, or with
+ * `maxRecordsPerTransaction` several partitions' (invalid ones went to the DLQ already) and runs inside the database transaction that also stores the offsets; it must
  * return (or resolve) before the transaction commits, and a throw rolls the batch back so Kafka
  * redelivers it. Nest's stock Kafka transport cannot give this: it resolves offsets per message
  * outside any database transaction.
