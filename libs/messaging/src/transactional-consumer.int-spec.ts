@@ -11,6 +11,7 @@ import {
   useTestContext,
 } from '@lienthong/testing';
 import type { TestContext } from '@lienthong/testing';
+import type { Kafka } from 'kafkajs';
 import type { MigrationInterface, QueryRunner, DataSource } from 'typeorm';
 import { ConsumerOffset1763800000200, ConsumerOffsetStore } from './consumer-offset.store';
 import { DeadLetterOriginal1763800000600 } from './dead-letter-writer';
@@ -563,6 +564,40 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
     await runUntil(consumer(), async () => expect(await applied()).toBe(2 * records.length));
   });
 
+  it('commits to Kafka what it applied when it is stopped between the database commit and the Kafka commit', async () => {
+    const { topic, dataSource, producer } = await setup(ctx);
+    const records = lifecycleRecords(dossierLifecycle(new Rng(140), { endAt: 4 }));
+    const p = await connectedProducer(ctx.kafka);
+    await p.send({ topic, messages: records.map((r) => ({ ...r, partition: 0 })) });
+    await p.disconnect();
+    let stopping: Promise<void> | undefined;
+    const c: TransactionalConsumer = consumerOn(
+      { topic, dataSource, producer },
+      {
+        // A deploy's SIGTERM arrives right after the first batch's database commit.
+        afterDatabaseCommit: async () => {
+          stopping ??= c.stop();
+          await new Promise((resolve) => setImmediate(resolve));
+        },
+      },
+    );
+    await c.start();
+    await expectEventually(() => expect(stopping).toBeDefined(), { timeoutMs: 30_000 });
+    await stopping;
+    const stored = await ctx.sql.query<{ next_offset: string }>(
+      'select next_offset from consumer_offset where topic = $1 and partition = 0',
+      [topic],
+    );
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    const committed = await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] });
+    await admin.disconnect();
+    expect(stored).toHaveLength(1);
+    expect(committed[0]?.partitions.find((q) => q.partition === 0)?.offset).toBe(
+      stored[0]?.next_offset,
+    );
+  });
+
   it('reads the stored offset when it takes a partition, not again for a batch that continues its own last one', async () => {
     const { topic, dataSource, producer } = await setup(ctx);
     const reads: number[] = [];
@@ -661,13 +696,25 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
         'select event_id, kafka_partition, kafka_offset from applied order by id',
       );
 
-    it('applies several partitions in one transaction, each record once and each partition in order, and stores every offset', async () => {
+    it('applies several partitions in one transaction, each record once and each partition in order, stores every offset, and commits them to Kafka together', async () => {
       const { topic, dataSource, producer } = await setup(ctx);
       const { records } = await spread(topic, 120);
       const partitionsPerCall: number[] = [];
+      // Kafka's offset commit requests, as kafkajs reports them.
+      const commitRequests: number[] = [];
+      const kafka = {
+        consumer: (config: Parameters<Kafka['consumer']>[0]) => {
+          const kafkaConsumer = ctx.kafka.consumer(config);
+          kafkaConsumer.on(kafkaConsumer.events.COMMIT_OFFSETS, (e) =>
+            commitRequests.push(e.payload.topics.flatMap((t) => t.partitions).length),
+          );
+          return kafkaConsumer;
+        },
+      } as Kafka;
       const c = consumerOn(
         { topic, dataSource, producer },
         {
+          kafka,
           maxRecordsPerTransaction: 1_000,
           handle: async (events, tx) => {
             partitionsPerCall.push(new Set(events.map((e) => e.partition)).size);
@@ -687,6 +734,10 @@ describe(`TransactionalConsumer on real Kafka (${process.env.KAFKA_BROKERS ?? '?
         await c.stop();
       }
       expect(Math.max(...partitionsPerCall)).toBeGreaterThan(1);
+      // Batches that finished together were committed in fewer requests than batches.
+      const batches = partitionsPerCall.reduce((a, b) => a + b, 0);
+      expect(commitRequests.reduce((a, b) => a + b, 0)).toBe(batches);
+      expect(commitRequests.length).toBeLessThan(batches);
       const rows = await appliedRows();
       expect(new Set(rows.map((r) => r.event_id)).size).toBe(records.length);
       for (const partition of [0, 1, 2]) {

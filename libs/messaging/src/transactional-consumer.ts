@@ -10,7 +10,7 @@ import type {
   Validated,
 } from '@lienthong/contracts';
 import { withTrace } from '@lienthong/observability';
-import { isTransientDatabaseError } from '@lienthong/persistence';
+import { GroupCommit, isTransientDatabaseError } from '@lienthong/persistence';
 import { ConsumerOffsetStore, OffsetMovedError } from './consumer-offset.store';
 import { DeadLetterWriter } from './dead-letter-writer';
 import type { DeadLetter } from './dead-letter-writer';
@@ -188,7 +188,8 @@ interface Waiting<T> {
  *      `maxHandleAttempts` times, then each record alone (savepoints in one transaction): the
  *      records that still fail go to the DLQ at stage `handle` with their reason, the rest commit.
  *    Records the handler refuses (HandlerTools.reject) go to the DLQ in the same round.
- * 4. Only after that commit is the offset committed to Kafka.
+ * 4. Only after that commit is the offset committed to Kafka (commits of batches finishing
+ *    together in one request).
  *
  * A dead letter is sent once per record, not once per retry. One that cannot be sent stops the
  * batch (health unready); nothing is committed past it.
@@ -216,6 +217,34 @@ export class TransactionalConsumer<T = ContractEvent> {
    * finds it and rolls the batch back (ConsumerOffsetStore.save); redelivered, it is read for.
    */
   private readonly ownStored = new Map<number, bigint>();
+  /**
+   * The Kafka commits of batches that finish together go in one request (the first alone, those
+   * finishing while it is on its way together after it): with a fetch's partitions in one
+   * transaction, they all finish at once. Through a batch's own `commitOffsetsIfNecessary`, which
+   * commits also while the consumer stops (kafkajs' `consumer.commitOffsets` then does nothing,
+   * and the batches it waits for would be redelivered and skipped after a restart).
+   */
+  private readonly kafkaCommits = new GroupCommit<
+    { payload: EachBatchPayload; partition: number; offset: bigint },
+    void
+  >(async (commits) => {
+    const latest = new Map<number, bigint>();
+    for (const { partition, offset } of commits)
+      if ((latest.get(partition) ?? -1n) < offset) latest.set(partition, offset);
+    const { topic } = this.options;
+    await (commits[0] as (typeof commits)[number]).payload.commitOffsetsIfNecessary({
+      topics: [
+        {
+          topic,
+          partitions: [...latest].map(([partition, offset]) => ({
+            partition,
+            offset: offset.toString(),
+          })),
+        },
+      ],
+    });
+    return commits.map(() => undefined);
+  }, 64);
   /** Parts handed over, waiting to share a transaction (maxRecordsPerTransaction). */
   private waiting: Array<Waiting<T>> = [];
   /** Batches handed to this consumer and not handed over yet (their stored offset being read). */
@@ -391,7 +420,7 @@ export class TransactionalConsumer<T = ContractEvent> {
     }
     await this.options.afterDatabaseCommit?.(partition, nextOffset);
     payload.resolveOffset(last.offset);
-    await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset.toString() }]);
+    await this.kafkaCommits.submit({ payload, partition, offset: nextOffset });
     this.sentDeadLetters.delete(partition);
     await payload.heartbeat();
   }

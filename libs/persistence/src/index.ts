@@ -7,3 +7,4 @@ export { prepared } from './prepared';
 export type { PreparedStatement } from './prepared';
 export { TableUpkeep, UPKEEP_EVERY_MS, UPKEEP_STATISTICS_TARGET } from './table-upkeep';
 export type { TableUpkeepOptions, UpkeepLogger, UpkeepRound, UpkeepSql } from './table-upkeep';
+export { GroupCommit } from './group-commit';

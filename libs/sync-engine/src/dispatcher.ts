@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
+import { GroupCommit, jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { asPortalCallError, retryDelayMs, surelyNotApplied } from '@lienthong/resilience';
 import type { PortalCallError } from '@lienthong/resilience';
 import type { RetryPolicy } from '@lienthong/resilience';
@@ -8,7 +8,6 @@ import type { SqlExecutor } from './ledger-ingest';
 import { LeaseLostError, PushFailure } from './push-target.port';
 import type { ClaimedEntity, Lease, PushReceipt, PushTarget } from './push-target.port';
 import { statusError } from './status-error';
-import { GroupCommit } from './group-commit';
 import { entityRowKey, heldLeases, lockHeldLeases, rowKey } from './held-leases';
 import {
   SYNC_STATUS_TOPIC,

@@ -1,10 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { formatResultRef } from '@lienthong/contracts';
 import type { SyncStatusV2 as SyncStatus } from '@lienthong/contracts';
-import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
+import { GroupCommit, jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { lockHeldLeases, rowKey } from './held-leases';
 import { fingerprint } from './fingerprint';
-import { GroupCommit } from './group-commit';
 import type { SqlExecutor } from './ledger-ingest';
 import type { AwaitingEntity, PollAnswer, PortalStage, PushTarget } from './push-target.port';
 import { redactEchoes, statusError } from './status-error';

@@ -1,6 +1,6 @@
 /**
  * Group commit: writes that arrive while a batch is being written wait and go together in the next
- * batch. The first write after a quiet spell goes alone at once (no timer, no added latency); under
+ * batch (the ledger's lease renewals and push outcomes, a consumer's Kafka offset commits). The first write after a quiet spell goes alone at once (no timer, no added latency); under
  * load, batches grow by themselves to however many writes arrived during the last one.
  *
  * Written by hand because the batching libraries batch per tick (DataLoader) or per time window:
