@@ -75,8 +75,8 @@ export interface TransactionalConsumerOptions<T = ContractEvent> {
   partitionsConsumedConcurrently?: number;
   /**
    * When set, the batches of several partitions handed over together (one fetch's) share one
-   * transaction, up to about this many records each: one round of statements and one Kafka commit
-   * for them all instead of one per partition. The handler is then given events of several
+   * transaction, up to about this many records each: one round of statements for them all
+   * instead of one per partition, and their Kafka commits together. The handler is then given events of several
    * partitions (each partition's in offset order; each event says its partition). A transaction
    * that fails is tried again per partition, as without it. Unset: one transaction per batch.
    */
@@ -187,7 +187,9 @@ interface Waiting<T> {
  *    - for any other reason (a value the database refuses, a mapping bug): tried again up to
  *      `maxHandleAttempts` times, then each record alone (savepoints in one transaction): the
  *      records that still fail go to the DLQ at stage `handle` with their reason, the rest commit.
- *    Records the handler refuses (HandlerTools.reject) go to the DLQ in the same round.
+ *    Records the handler refuses (HandlerTools.reject) go to the DLQ in the same round. With
+ *    `maxRecordsPerTransaction`, the batches of several partitions share the transaction; one
+ *    that fails is tried again per partition as above.
  * 4. Only after that commit is the offset committed to Kafka (commits of batches finishing
  *    together in one request).
  *
