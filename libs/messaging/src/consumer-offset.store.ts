@@ -34,7 +34,7 @@ export class ConsumerOffsetStore {
    * Stores, per partition, `next` as the next offset of work that applied its records from `from`
    * on, unless an offset past `from` is stored already for that partition: someone else applied
    * some of those records first (another member of the group, this one expelled without knowing, or
-   * a late redelivery). Then it throws OffsetMovedError naming those partitions, and the caller's
+   * a late redelivery). Then it throws OffsetMovedError (its message names those partitions), and the caller's
    * transaction must roll back. So an offset never moves back, and the row's lock orders two
    * members racing on one partition: the later one sees the earlier one's offset. One statement
    * for all the partitions a transaction applied.
@@ -68,7 +68,6 @@ export class ConsumerOffsetStore {
     const moved = applied.filter((a) => !stored.has(a.partition));
     if (moved.length > 0)
       throw new OffsetMovedError(
-        moved.map((a) => a.partition),
         `${topic}: an offset past where this transaction's records began was stored meanwhile by another consumer (${moved.map((a) => `partition ${a.partition} past ${a.from}`).join(', ')})`,
       );
   }
@@ -92,14 +91,6 @@ export class ConsumerOffsetStore {
 /** The stored offset moved past where a transaction's records began: that transaction must not commit. */
 export class OffsetMovedError extends Error {
   override readonly name = 'OffsetMovedError';
-
-  constructor(
-    /** The partitions whose stored offset moved. */
-    readonly partitions: number[],
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Include in the migrations of every service that consumes with TransactionalConsumer. */

@@ -74,7 +74,7 @@ export interface TransactionalConsumerOptions<T = ContractEvent> {
   ) => Promise<void>;
   partitionsConsumedConcurrently?: number;
   /**
-   * When set, the batches of several partitions handed over together (one fetch's) share one
+   * When set (not 0), the batches of several partitions handed over together (one fetch's) share one
    * transaction, up to about this many records each: one round of statements for them all
    * instead of one per partition, and their Kafka commits together. The handler is then given events of several
    * partitions (each partition's in offset order; each event says its partition). A transaction
@@ -230,15 +230,12 @@ export class TransactionalConsumer<T = ContractEvent> {
     { payload: EachBatchPayload; partition: number; offset: bigint },
     void
   >(async (commits) => {
-    const latest = new Map<number, bigint>();
-    for (const { partition, offset } of commits)
-      if ((latest.get(partition) ?? -1n) < offset) latest.set(partition, offset);
-    const { topic } = this.options;
+    // One batch of a partition at a time, each waiting for its commit: no partition twice here.
     await (commits[0] as (typeof commits)[number]).payload.commitOffsetsIfNecessary({
       topics: [
         {
-          topic,
-          partitions: [...latest].map(([partition, offset]) => ({
+          topic: this.options.topic,
+          partitions: commits.map(({ partition, offset }) => ({
             partition,
             offset: offset.toString(),
           })),

@@ -231,9 +231,8 @@ export class SyncServiceModule {
               ),
               producer,
               partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
-              ...(config.KAFKA_RECORDS_PER_TRANSACTION > 0
-                ? { maxRecordsPerTransaction: config.KAFKA_RECORDS_PER_TRANSACTION }
-                : {}),
+              // 0 leaves it off: one transaction per partition.
+              maxRecordsPerTransaction: config.KAFKA_RECORDS_PER_TRANSACTION,
               fetch: {
                 maxBytes: config.KAFKA_FETCH_MAX_BYTES,
                 maxBytesPerPartition: config.KAFKA_FETCH_MAX_BYTES_PER_PARTITION,
