@@ -178,6 +178,11 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       600_000,
       'two-phase targets: the wait doubles while no answer comes, up to this',
     ),
+    POLL_IDLE_MS: int(
+      10,
+      1000,
+      'two-phase targets: how often the result poller looks for due entities when its last round took less than a batch (a longer wait asks about more in each call)',
+    ),
     HEALTH_REPORT_MS: int(
       1000,
       15_000,

@@ -141,7 +141,9 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       leaseMs: config.DISPATCH_LEASE_MS,
       initialMs: config.POLL_INITIAL_MS,
       maxMs: Math.max(config.POLL_INITIAL_MS, config.POLL_MAX_MS),
-      idleMs: config.DISPATCH_IDLE_MS,
+      // Entities fall due by the clock, not by a notify: this wait sets how many a round finds,
+      // and so how many share a call (civil status: LayKetQua per province and kind).
+      idleMs: config.POLL_IDLE_MS,
       onRecorded: () => signals.relay.notify(),
       onError: (err) => logger.error({ err }, 'result poll failed; asking again later'),
     });

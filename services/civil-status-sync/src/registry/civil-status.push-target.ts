@@ -41,8 +41,12 @@ function dateTime(value: string | undefined): string | undefined {
   return parsed.length === 10 ? `${parsed}T00:00:00+07:00` : parsed;
 }
 
-/** Awaiting registrations asked about per poll round (split into LayKetQua calls by `results`). */
-const POLL_ROUND = 5 * RESULTS_PER_CALL;
+/**
+ * Awaiting registrations asked about per poll round (split into LayKetQua calls by `results`):
+ * enough for a second of registrations at the rates the benches offer, so that a round's calls
+ * are full ones (a round of 100 made a call per 3.7 registrations in bench:registries).
+ */
+const POLL_ROUND = 25 * RESULTS_PER_CALL;
 
 /**
  * Registrations → the civil-status registry, a two-phase target: the registration is submitted
