@@ -134,6 +134,79 @@ describe(`outbox relay to real Kafka (${process.env.KAFKA_BROKERS ?? '?'})`, () 
     expect(pending?.n).toBe('0');
   });
 
+  it('running, marks each round published in the next round’s read: every status sent once, all marked once closed', async () => {
+    const topic = await ctx.createTopic('status-loop', 3);
+    const v2Topic = await ctx.createTopic('status-loop-v2', 3);
+    await ctx.sql.query('truncate outbox');
+    const kafkaProducer = await connectedProducer(ctx.kafka);
+    // What the relay hands to Kafka, by event id: a row read again before its mark is sent twice.
+    const sent: string[] = [];
+    const relay = new OutboxRelay({
+      dataSource: ds,
+      producer: {
+        send: async (t, messages) => {
+          await kafkaProducer.send({ topic: t, messages, acks: -1 });
+          if (t === v2Topic) sent.push(...messages.map((m) => String(m.headers.ce_id)));
+        },
+      },
+      service: 'loop-sync',
+      batchSize: 4,
+      idleMs: 20,
+      topicFor: () => topic,
+      v2Topic,
+    });
+    const ingest = new LedgerIngest('loop-sync');
+    const statuses = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        eventId: randomUUID(),
+        domain: 'dossier' as const,
+        entityType: 'dossier' as const,
+        entityKey: `LOOP-${i}`,
+        communeCode: '00004',
+        source: '/communes/00004/test',
+        target: 'dvcqg' as const,
+        sequence: 1,
+        kind: 'snapshot' as const,
+        payload: { MaHoSo: `LOOP-${i}` },
+      }));
+    relay.start();
+    let expected = 0;
+    try {
+      // Rows arrive while the loop runs, one status each (several rounds of batchSize).
+      for (let i = 0; i < 30; i += 1) {
+        await ingest.ingest(
+          ds.manager,
+          statuses(1).map((e) => ({ ...e, entityKey: `LOOP-${i}` })),
+        );
+        expected += 1;
+      }
+      await expectEventually(() => expect(sent).toHaveLength(expected), { timeoutMs: 30_000 });
+      // Marked by the rounds that follow (the loop's idle poll), without a close.
+      await expectEventually(async () => {
+        const [pending] = await ctx.sql.query<{ n: string }>(
+          'select count(*) n from outbox where published_at is null',
+        );
+        expect(pending?.n).toBe('0');
+      });
+      // One more row: its round's mark is left for the next read, or for close.
+      await ingest.ingest(
+        ds.manager,
+        statuses(1).map((e) => ({ ...e, entityKey: 'LOOP-last' })),
+      );
+      expected += 1;
+      await expectEventually(() => expect(sent).toHaveLength(expected), { timeoutMs: 30_000 });
+    } finally {
+      await relay.close();
+      await kafkaProducer.disconnect();
+    }
+    expect(new Set(sent).size).toBe(expected);
+    expect(sent).toHaveLength(expected);
+    const [pending] = await ctx.sql.query<{ n: string }>(
+      'select count(*) n from outbox where published_at is null',
+    );
+    expect(pending?.n).toBe('0');
+  });
+
   it('sets a malformed row aside with its reason; the rows behind it are published', async () => {
     const topic = await ctx.createTopic('status-aside', 1);
     const v2Topic = await ctx.createTopic('status-aside-v2', 1);
