@@ -371,6 +371,23 @@ describe('portal clients against portal-sim over real HTTP', () => {
       );
     });
 
+    it('takes one of the births submitted at once on one birth certificate, and refuses the others', async () => {
+      const first = birthRegistered(rng);
+      const births = [
+        first,
+        ...Array.from({ length: 7 }, () => ({ ...birthRegistered(rng), maGCS: first.maGCS })),
+      ];
+      // Each asks whether the certificate is used while the others are being stored.
+      expect(await Promise.all(births.map(submitBirth))).toEqual(births.map(() => 'received'));
+      const results = await expectEventually(async () => {
+        const all = await Promise.all(births.map(resultOf));
+        expect(all.every((r) => r?.status === 'done' || r?.status === 'refused')).toBe(true);
+        return all;
+      });
+      expect(results.filter((r) => r?.status === 'done')).toHaveLength(1);
+      expect(results.filter((r) => r?.status === 'refused')).toHaveLength(7);
+    });
+
     it('refuses a submission without the required record fields, naming the field', async () => {
       const birth = birthRegistered(rng);
       await expect(

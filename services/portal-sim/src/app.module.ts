@@ -10,6 +10,7 @@ import { PortalState1763800000000 } from './infrastructure/migrations/1763800000
 import { Registries1763800000900 } from './infrastructure/migrations/1763800000900-registries';
 import { LandReceived1763800001000 } from './infrastructure/migrations/1763800001000-land-received';
 import { LookupIndexes1763800001100 } from './infrastructure/migrations/1763800001100-lookup-indexes';
+import { CivilCertificateLock1763800001200 } from './infrastructure/migrations/1763800001200-civil-certificate-lock';
 import { HealthModule } from './modules/health/health.module';
 import { PortalsModule } from './modules/portals.module';
 
@@ -25,6 +26,7 @@ export class AppModule {
         Registries1763800000900,
         LandReceived1763800001000,
         LookupIndexes1763800001100,
+        CivilCertificateLock1763800001200,
       ],
       applicationName: 'portal-sim',
     };

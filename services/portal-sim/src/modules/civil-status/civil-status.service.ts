@@ -208,30 +208,15 @@ export class CivilStatusService {
   }
 
   /**
-   * A registration the registry does not hold, stored with its write effect; undefined (nothing
-   * written) if it holds one with this id. One statement; for a birth with a certificate, a
-   * transaction that takes the certificate's lock first (see `insertNew`).
+   * A registration the registry does not hold, stored with its write effect, in one statement;
+   * undefined (nothing written) if it holds one with this id. A birth whose certificate (maGCS) a
+   * registration not refused already used is refused. Two submissions of one certificate at once
+   * (two sync instances) must not both find it unused: the statement asks through
+   * civil_certificate_used (migration CivilCertificateLock1763800001200), which takes the
+   * certificate's lock, held until the statement commits, before it looks.
    */
-  private acceptNew(s: Submission): Promise<CivilAnswer | undefined> {
-    return certificateOf(s) === null
-      ? this.insertNew(this.db.manager, s)
-      : this.db.transaction((tx) => this.insertNew(tx, s));
-  }
-
-  /**
-   * Inserts a new registration and counts its write, in one statement; undefined if the id is
-   * held. A birth whose certificate (maGCS) a registration not refused already used is refused.
-   * Two submissions of one certificate at once (two sync instances) must not both find it
-   * unused: a birth's check and insert are serialised per certificate by a lock held until the
-   * caller's transaction ends, taken in a statement of its own (a statement sees what was
-   * committed when it began).
-   */
-  private async insertNew(tx: EntityManager, s: Submission): Promise<CivilAnswer | undefined> {
+  private async acceptNew(s: Submission): Promise<CivilAnswer | undefined> {
     const certificate = certificateOf(s);
-    if (certificate !== null)
-      await tx.query(prepared('select pg_advisory_xact_lock(hashtext($1))'), [
-        `maGCS:${certificate}`,
-      ]);
     const now = Date.now();
     const delay = this.settings.civilResultDelayMs;
     // Processing takes from half to twice the configured delay: results come back out of order.
@@ -242,15 +227,15 @@ export class CivilStatusService {
         : share(s.id, 'supplement') < this.settings.civilSupplementRatio
           ? 'supplement'
           : 'accepted';
-    const rows: unknown[] = await tx.query(
+    const rows: unknown[] = await this.db.query(
       prepared(`with registration as (
          insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
            intake_at, ready_at, outcome, refusal)
          select $2, $3, $4, $5, $6::jsonb, $7::timestamptz, $8::timestamptz,
            case when used then 'refused' else $9 end,
            case when used then 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh' end
-         -- The certificate is $1, the parameter of the look-up.
-         from (select $1::text is not null and exists (${CIVIL_LOOKUPS.certificateUsed}) as used) as certificate
+         from (select case when $1::text is null then false
+                      else civil_certificate_used($1) end as used) as certificate
          on conflict do nothing
          returning ma_dinh_danh_ho_so),
        effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
