@@ -62,7 +62,11 @@ const MODULES: readonly string[] = ['LTKS', 'LTKT', 'LTKH'];
 export const CIVIL_LOOKUPS = {
   /** A registration's amendments, applied again to whatever is submitted again. */
   amendmentsOf: 'select data from civil_amendment where ma_ho_so = $1 order by received_at',
-  /** Whether a birth certificate (maGCS) was already used by a registration not refused. */
+  /**
+   * Whether a birth certificate (maGCS) was already used by a registration not refused. Run by
+   * civil_certificate_used (migration CivilCertificateLock1763800001200) after it takes the
+   * certificate's lock, not from here: kept here, word for word, for the index test.
+   */
   certificateUsed: `select 1 from civil_registration
      where module = 'LTKS' and payload->>'maGCS' = $1 and outcome <> 'refused'`,
 } as const;
