@@ -21,6 +21,7 @@ import type { ClaimedEntity, PushReceipt } from './push-target.port';
 import { resyncScope } from './resync';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 import { pauseCommunes, resumeCommunes } from './target-pause';
+import { Wakeup } from './wakeup';
 
 type Behaviour = (entity: ClaimedEntity) => Promise<PushReceipt>;
 
@@ -424,6 +425,50 @@ describe('dispatcher on real PostgreSQL', () => {
     await d.runOnce();
     expect(await states()).toEqual({ SYNCED: 1 });
     expect(target.pushes[1]?.parts).toEqual([lateStep.partKey]);
+  });
+
+  it('a finished push wakes the pool only when its dossier is due again: no claim per push, a step ingested during the push is pushed at once', async () => {
+    for (const seed of [51, 52, 53])
+      await ingest.ingest(
+        ds.manager,
+        itemsOf(dossierLifecycle(new Rng(seed), { endAt: 4, supplement: false })),
+      );
+    const late = itemsOf(dossierLifecycle(new Rng(54), { endAt: 4, supplement: false }));
+    const lateStep = late.pop() as LedgerItem;
+    const lateKey = lateStep.entityKey;
+    const target = new ScriptedTarget();
+    const pushing = gate();
+    target.behaviour = async (e) => {
+      if (e.entityKey === lateKey) await pushing.opened;
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    // Only the test and the pool itself wake it: the idle poll would come after the test.
+    const wakeup = new Wakeup();
+    const d = dispatcher(target, { idleMs: 60_000, wakeup });
+    const query = jest.spyOn(ds, 'query');
+    const claims = () =>
+      query.mock.calls.filter(([sql]) => String(sql).includes('with recursive walk')).length;
+    try {
+      d.start();
+      await expectEventually(async () => expect(await states()).toEqual({ SYNCED: 3 }));
+
+      // A dossier whose step arrives while it is being pushed: its push's outcome leaves it due.
+      await ingest.ingest(ds.manager, late);
+      wakeup.notify();
+      await expectEventually(() => expect(target.pushes.map((p) => p.key)).toContain(lateKey));
+      await ingest.ingest(ds.manager, [lateStep]);
+      pushing.open();
+      await expectEventually(async () => expect(await states()).toEqual({ SYNCED: 4 }));
+      await d.stop();
+      expect(target.pushes.filter((p) => p.key === lateKey).at(-1)?.parts).toEqual([
+        lateStep.partKey,
+      ]);
+      // The first three in one claim, the fourth after the notify, its step after its push.
+      expect(claims()).toBe(3);
+    } finally {
+      query.mockRestore();
+      await d.stop();
+    }
   });
 
   it('a rejection rejects only what was pushed: a newer state ingested during the push stays due and is pushed', async () => {

@@ -440,7 +440,7 @@ export class Dispatcher {
    * commits of its own.
    */
   private readonly renewals: GroupCommit<Renewal, boolean>;
-  private readonly successes: GroupCommit<Success, true | undefined>;
+  private readonly successes: GroupCommit<Success, string | undefined>;
 
   constructor(private readonly options: DispatcherOptions) {
     this.wakeup = options.wakeup ?? new Wakeup();
@@ -475,10 +475,13 @@ export class Dispatcher {
         });
         for (const entity of claimed) {
           const push: Promise<void> = this.pushOne(entity)
-            .catch(report)
-            .finally(() => {
+            .catch((err: unknown) => {
+              report(err);
+              return true;
+            })
+            .then((dueAgain) => {
               inFlight.delete(push);
-              this.wakeup.notify();
+              if (dueAgain) this.wakeup.notify();
             });
           inFlight.add(push);
         }
@@ -594,7 +597,14 @@ export class Dispatcher {
     };
   }
 
-  private async pushOne(entity: Claimed): Promise<void> {
+  /**
+   * Pushes one claimed entity and records the outcome. True when the pool should look for due rows
+   * again at once: the entity is due again (a newer state or part arrived during the push), or the
+   * push failed. Not after a push recorded as done or awaiting: a wake-up per finished push made
+   * a claim per two or three pushes at 500 events/s, most finding nothing new (the claim is the
+   * dispatcher's costliest statement); new rows wake the pool through ingest's notify.
+   */
+  private async pushOne(entity: Claimed): Promise<boolean> {
     const correlationId = `${entity.entityType}:${entity.entityKey}:${entity.sourceSequence}:${entity.attempts + 1}`;
     // The lease is renewed while the push runs, so only a dead (or cut off) worker's lease ever
     // expires: a slow portal never lets a second worker in. Renewal goes on until the outcome is
@@ -603,11 +613,14 @@ export class Dispatcher {
       () => void entity.lease.tick(),
       Math.max(50, Math.floor(this.options.leaseMs / 3)),
     );
+    let dueAgain = true;
     try {
       let recorded: boolean;
       try {
         const receipt = await this.options.pushTarget.push(entity, correlationId);
-        recorded = await this.recordSuccess(entity, receipt);
+        const state = await this.recordSuccess(entity, receipt);
+        recorded = state !== undefined;
+        dueAgain = state === 'PENDING';
       } catch (err) {
         const cause = err instanceof PushFailure ? err.cause : err;
         if (cause instanceof LeaseLostError) recorded = false;
@@ -622,6 +635,7 @@ export class Dispatcher {
       clearInterval(renewal);
     }
     this.options.onRecorded?.();
+    return dueAgain;
   }
 
   /**
@@ -704,9 +718,9 @@ export class Dispatcher {
   /**
    * Records a push the portal took, in a statement shared with the other pushes finishing now.
    * One the batch could not take (another writer held its row that moment, or reconciliation had
-   * marked it drifted) is recorded alone.
+   * marked it drifted) is recorded alone. Its row's new state, or undefined when the lease was lost.
    */
-  private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<boolean> {
+  private async recordSuccess(entity: Claimed, receipt: PushReceipt): Promise<string | undefined> {
     const batched = await this.successes.submit({ entity, receipt }).catch(() => undefined);
     if (batched !== undefined) return batched;
     return this.recordOneSuccess({ entity, receipt });
@@ -754,10 +768,11 @@ export class Dispatcher {
 
   /**
    * Records successful pushes under their leases and their statuses, in one statement
-   * (RECORD_BATCH). Per push: true when recorded, undefined when the batch skipped its row (locked
-   * by another writer that moment, marked drifted, or its lease lost: recordOneSuccess tells).
+   * (RECORD_BATCH). Per push: its row's new state when recorded, undefined when the batch skipped
+   * its row (locked by another writer that moment, marked drifted, or its lease lost:
+   * recordOneSuccess tells).
    */
-  private async recordSuccesses(batch: Success[]): Promise<Array<true | undefined>> {
+  private async recordSuccesses(batch: Success[]): Promise<Array<string | undefined>> {
     const rows = await this.options.dataSource.query<
       Array<{ entity_type: string; entity_key: string; state: string }>
     >(RECORD_BATCH, [
@@ -766,16 +781,17 @@ export class Dispatcher {
       SYNC_STATUS_TOPIC,
     ]);
     for (const row of rows) this.count(row.state);
-    const recorded = new Set(rows.map(rowKey));
-    return batch.map((s) => (recorded.has(entityRowKey(s.entity)) ? true : undefined));
+    const recorded = new Map(rows.map((row) => [rowKey(row), row.state]));
+    return batch.map((s) => recorded.get(entityRowKey(s.entity)));
   }
 
   /**
    * Records one successful push under its lease, waiting for its row's lock, in a transaction: the
-   * row and its status (RECORD_ONE) and, if reconciliation had found it drifted, the repair. False
-   * when its lease was lost (another worker holds the row now and writes its own outcome).
+   * row and its status (RECORD_ONE) and, if reconciliation had found it drifted, the repair. Its new
+   * state, or undefined when its lease was lost (another worker holds the row now and writes its
+   * own outcome).
    */
-  private async recordOneSuccess(success: Success): Promise<boolean> {
+  private async recordOneSuccess(success: Success): Promise<string | undefined> {
     const { entity } = success;
     const state = await this.options.dataSource.transaction(async (tx) => {
       const row = returnedRows<{
@@ -800,7 +816,7 @@ export class Dispatcher {
       return row.state;
     });
     this.count(state);
-    return state !== undefined;
+    return state;
   }
 
   /** Counts a recorded outcome's new state in the dispatcher's stats. */
