@@ -98,19 +98,41 @@ function vnStamp(at: Date): string {
   return `${p(d.getUTCDate())}/${p(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
 }
 
-/** `count` new values of a sequence, in one statement. */
-async function nextValues(
-  tx: { query: DataSource['query'] },
-  sequence: string,
-  count: number,
-): Promise<string[]> {
-  if (count === 0) return [];
-  const rows = await tx.query<Array<{ n: string }>>(
-    `select nextval('${sequence}') n from generate_series(1, $1)`,
-    [count],
-  );
-  return rows.map((r) => r.n);
-}
+/**
+ * LayKetQua's read: the rows of the ids, the statement's clock (stages are judged by it), and for
+ * each registration decided now and not yet given its result (stageOf's "4": intake and processing
+ * over, an accepting outcome) a register number, and a birth's personal ID number. `case`
+ * evaluates the `nextval` of the rows it selects only.
+ */
+const DECIDED_NOW = `c.result is null and now() >= coalesce(c.intake_at, '-infinity') and now() >= c.ready_at
+  and c.outcome not in ('never', 'supplement', 'refused')`;
+const RESULTS_READ = prepared(`select c.*, (extract(epoch from now()) * 1000)::float8 as now_ms,
+   case when ${DECIDED_NOW} then nextval('civil_register_no_seq') end as register_no,
+   case when ${DECIDED_NOW} and c.module = 'LTKS' then nextval('civil_personal_id_seq') end as personal_no
+ from civil_registration c where c.ma_dinh_danh_ho_so = any($1::text[])`);
+
+/**
+ * Stores the results drawn by RESULTS_READ where none is stored yet, and returns the ids whose
+ * result a concurrent call stored first. The rows are locked in id order first, as every call locks
+ * them (concurrent calls on the same registrations wait for each other, never deadlock); a row
+ * whose result was stored meanwhile is checked again once locked and left out. Those stored results
+ * are read by a statement of their own (RESULTS_STORED): this one's snapshot is older than the
+ * commit that stored them.
+ */
+const RESULTS_STORE = prepared(`with d as (
+   select * from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb)) as d(id, result)
+ ), undecided as (
+   select c.ma_dinh_danh_ho_so as id from civil_registration c
+   where c.ma_dinh_danh_ho_so = any($1::text[]) and c.result is null
+   order by c.ma_dinh_danh_ho_so for update
+ ), stored as (
+   update civil_registration c set result = d.result from d join undecided u using (id)
+   where c.ma_dinh_danh_ho_so = d.id
+   returning c.ma_dinh_danh_ho_so
+ )
+ select d.id from d where not exists (select 1 from stored s where s.ma_dinh_danh_ho_so = d.id)`);
+const RESULTS_STORED = `select ma_dinh_danh_ho_so as id, result from civil_registration
+  where ma_dinh_danh_ho_so = any($1::text[])`;
 
 /**
  * The Ministry of Justice civil-status registry (docs/domain.md, "Civil status"): NhanDKHT takes a
@@ -307,7 +329,7 @@ export class CivilStatusService {
         errorDescription: 'Danh sách mã định danh hồ sơ phải có từ 1 đến 100 phần tử',
       };
     const wanted = (ids as unknown[]).map(String);
-    const entries = await this.db.transaction((tx) => this.resultsOf(tx, wanted));
+    const entries = await this.resultsOf(wanted);
     const value: Array<Record<string, unknown>> = [];
     for (const id of wanted) {
       const entry = entries.get(id);
@@ -324,52 +346,47 @@ export class CivilStatusService {
   }
 
   /**
-   * The stage now of each registration the registry knows, by id, in one transaction for the
-   * call: the rows locked in id order (a concurrent call waits, never deadlocks), and the register
-   * entries of those decided now assigned together (a decision is made once, at the first ask).
+   * The stage now of each registration the registry knows, by id, without a transaction: usually
+   * two statements (a transaction took five or six round trips: begin, the rows locked, two
+   * sequences, the update, commit). RESULTS_READ reads the rows and, for those decided now, draws
+   * their register numbers (a birth's personal ID too); the update stores those results only where
+   * none is stored yet. A decision is still made once: where a concurrent call stored its result
+   * first (its update held the row; ours then finds a result and skips it), that result is read
+   * back and answered, so concurrent asks agree. Its numbers are then gaps in the sequences.
    */
-  private async resultsOf(
-    tx: EntityManager,
-    ids: string[],
-  ): Promise<Map<string, Record<string, unknown>>> {
-    const rows: Row[] = await tx.query(
-      `select * from civil_registration where ma_dinh_danh_ho_so = any($1::text[])
-       order by ma_dinh_danh_ho_so for update`,
-      [[...new Set(ids)]],
-    );
-    const now = Date.now();
-    const deciding = rows.filter((row) => this.stageOf(row, now) === '4' && !row.result);
+  private async resultsOf(ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+    const rows: Array<
+      Row & { now_ms: number; register_no: string | null; personal_no: string | null }
+    > = await this.db.query(RESULTS_READ, [[...new Set(ids)]]);
+    const now = rows[0]?.now_ms ?? Date.now();
+    const deciding = rows.filter((row) => row.register_no !== null);
     if (deciding.length > 0) {
-      const numbers = await nextValues(tx, 'civil_register_no_seq', deciding.length);
-      const personal = await nextValues(
-        tx,
-        'civil_personal_id_seq',
-        deciding.filter((row) => row.module === 'LTKS').length,
-      );
-      let births = 0;
-      deciding.forEach((row, i) => {
-        row.result = this.resultFor(
-          row,
-          numbers[i] as string,
-          row.module === 'LTKS' ? personal[births++] : undefined,
+      for (const row of deciding)
+        row.result = this.resultFor(row, row.register_no as string, row.personal_no ?? undefined);
+      const late: Array<{ id: string }> = await this.db.query(RESULTS_STORE, [
+        deciding.map((row) => row.ma_dinh_danh_ho_so),
+        JSON.stringify(deciding.map((row) => row.result)),
+      ]);
+      if (late.length > 0) {
+        const stored: Array<Pick<Row, 'result'> & { id: string }> = await this.db.query(
+          RESULTS_STORED,
+          [late.map((l) => l.id)],
         );
-      });
-      await tx.query(
-        `update civil_registration c set result = d.result
-         from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb)) as d(id, result)
-         where c.ma_dinh_danh_ho_so = d.id`,
-        [
-          deciding.map((row) => row.ma_dinh_danh_ho_so),
-          JSON.stringify(deciding.map((row) => row.result)),
-        ],
-      );
+        const first = new Map(stored.map((r) => [r.id, r.result]));
+        for (const row of deciding)
+          if (first.has(row.ma_dinh_danh_ho_so))
+            row.result = first.get(row.ma_dinh_danh_ho_so) ?? null;
+      }
     }
     return new Map(rows.map((row) => [row.ma_dinh_danh_ho_so, this.entryOf(row, now)]));
   }
 
   /** LayKetQua's entry of one registration at `now` (its register entry assigned if decided). */
   private entryOf(row: Row, now: number): Record<string, unknown> {
-    const stage = this.stageOf(row, now);
+    // RESULTS_READ decided by the database's clock; JS dates drop its microseconds, so a row
+    // within a millisecond of its decision may look decided here without a result: not yet.
+    const judged = this.stageOf(row, now);
+    const stage = judged === '4' && !row.result ? '3' : judged;
     const since = stage === '1' ? new Date(now) : stage === '3' ? row.intake_at : row.ready_at;
     const entry: Record<string, unknown> = {
       maHoSoMCDT: row.ma_dinh_danh_ho_so,
