@@ -457,8 +457,9 @@ export class Dispatcher {
 
   /**
    * The worker pool: whenever push slots are free (and the breaker is closed), claim that many due
-   * rows and start their pushes; then wait for a slot to free, for work committed in this process,
-   * or `idleMs` (work committed by other instances is found by that poll).
+   * rows and start their pushes; then wait for work committed in this process (ingest's notify, or
+   * a finished push whose entity is due again: see pushOne), or `idleMs` (work committed by other
+   * instances is found by that poll). A full pool waits for a quarter of its slots instead.
    */
   private async pool(): Promise<void> {
     const inFlight = new Set<Promise<void>>();
