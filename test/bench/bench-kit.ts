@@ -3,8 +3,16 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -97,11 +105,27 @@ export async function startProcess(
   const principal = principalOfEntry(entry) ?? 'test';
   // Run as every launcher runs it (deploy/service-runtime.json), plus the bench's own flags.
   const runtime = serviceRuntime(entry);
-  const child = spawn(process.execPath, [...runtime.nodeArgs, ...nodeArgs, join(root, entry)], {
-    cwd: root,
-    env: { ...process.env, ...runtime.env, ...kafkaPrincipalEnv(principal), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // BENCH_COUNT_STATEMENTS=1: every process counts its statements (StatementAccount).
+  const counting = statementCountsDir
+    ? ['--require', join(__dirname, 'statement-counter.cjs')]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...runtime.nodeArgs, ...counting, ...nodeArgs, join(root, entry)],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        ...runtime.env,
+        ...kafkaPrincipalEnv(principal),
+        ...(statementCountsDir
+          ? { BENCH_STATEMENT_COUNTS_DIR: statementCountsDir, BENCH_PROCESS_NAME: name }
+          : {}),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   // BENCH_SERVICE_LOGS=<dir>: each process's output also goes to <dir>/<name>.log, to line its
   // own log (an upkeep round, a breaker opening) up against a phase's slow half-seconds.
@@ -340,39 +364,68 @@ export async function startPortalSim(
 
 export interface StatementFigure {
   calls: number;
-  /** Execution time. */
+  /** Execution time (pg_stat_statements), or the time the clients waited for answers (counted). */
   totalMs: number;
   /** Planning time, when the server tracks it (pg_stat_statements.track_planning); else 0. */
   planMs: number;
   query: string;
+  /** The process that sent it, when the clients counted (BENCH_COUNT_STATEMENTS=1). */
+  process?: string;
+}
+
+/** Where the processes started from now on write their statement counts (StatementAccount). */
+let statementCountsDir: string | undefined;
+
+/** One process's counts as test/bench/statement-counter.cjs writes them. */
+interface CountsFile {
+  name: string;
+  counts: Array<[string, [number, number]]>;
 }
 
 /**
- * PostgreSQL's own account of the statements a phase ran (pg_stat_statements), when the server
- * loads the module (`shared_preload_libraries`; a bench cannot restart the server to add it).
+ * The statements a phase ran: PostgreSQL's own account (pg_stat_statements) when the server loads
+ * the module (`shared_preload_libraries`; a bench cannot restart the server to add it), or, with
+ * BENCH_COUNT_STATEMENTS=1, the processes' own: every process the bench starts after `open()`
+ * preloads test/bench/statement-counter.cjs, which counts its node-postgres queries and the time it
+ * waited for their answers and writes them to a file every 100 ms (so a phase's edges are read to
+ * within about 100 ms).
  */
 export class StatementAccount {
-  private enabled = false;
+  private source: 'server' | 'clients' | undefined;
+  private countsDir = '';
+  private before = new Map<string, [number, number]>();
 
   constructor(private readonly db: Client) {}
 
-  /** Whether the server keeps the account; creates the extension in this database if so. */
+  /** Whether statements are counted; creates the extension, or the counters' directory. */
   async open(): Promise<boolean> {
+    if (process.env.BENCH_COUNT_STATEMENTS === '1') {
+      this.source = 'clients';
+      const dir = mkdtempSync(join(tmpdir(), 'bench-statements-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      this.countsDir = dir;
+      // startProcess preloads the counter into every process it starts from now on.
+      statementCountsDir = dir;
+      return true;
+    }
     const { rows } = await this.db.query<{ loaded: boolean }>(
       `select current_setting('shared_preload_libraries') like '%pg_stat_statements%' loaded`,
     );
-    this.enabled = rows[0]?.loaded === true;
-    if (this.enabled) await this.db.query('create extension if not exists pg_stat_statements');
-    return this.enabled;
+    if (rows[0]?.loaded !== true) return false;
+    this.source = 'server';
+    await this.db.query('create extension if not exists pg_stat_statements');
+    return true;
   }
 
   async reset(): Promise<void> {
-    if (this.enabled) await this.db.query('select pg_stat_statements_reset()');
+    if (this.source === 'server') await this.db.query('select pg_stat_statements_reset()');
+    if (this.source === 'clients') this.before = this.counted();
   }
 
-  /** The statements that took the most execution (and planning) time since the last reset. */
+  /** The statements that took the most time since the last reset (and, counted, each process's total). */
   async top(n: number): Promise<StatementFigure[]> {
-    if (!this.enabled) return [];
+    if (this.source === 'clients') return this.topCounted(n);
+    if (this.source !== 'server') return [];
     const { rows } = await this.db.query<{
       calls: string;
       total: number;
@@ -388,12 +441,68 @@ export class StatementAccount {
       calls: Number(r.calls),
       totalMs: r.total,
       planMs: r.plan,
-      query: r.query
-        .replace(/\s+/g, ' ')
-        .replace(/"bench_[a-z0-9_]+"\./g, '')
-        .slice(0, 90),
+      query: shortStatement(r.query),
     }));
   }
+
+  /** Every process's counts so far, by "<process>\0<statement>". */
+  private counted(): Map<string, [number, number]> {
+    const all = new Map<string, [number, number]>();
+    for (const file of readdirSync(this.countsDir)) {
+      if (!file.endsWith('.json')) continue;
+      const { name, counts } = JSON.parse(
+        readFileSync(join(this.countsDir, file), 'utf8'),
+      ) as CountsFile;
+      for (const [statement, [calls, ms]] of counts) {
+        const key = `${name}\0${shortStatement(statement)}`;
+        const sum = all.get(key) ?? [0, 0];
+        all.set(key, [sum[0] + calls, sum[1] + ms]);
+      }
+    }
+    return all;
+  }
+
+  /** Each process's total first, then the n statements the clients waited longest for. */
+  private topCounted(n: number): StatementFigure[] {
+    const figures: StatementFigure[] = [];
+    for (const [key, [calls, ms]] of this.counted()) {
+      const [before, beforeMs] = this.before.get(key) ?? [0, 0];
+      if (calls <= before) continue;
+      const [name = '', query = ''] = key.split('\0');
+      figures.push({
+        calls: calls - before,
+        totalMs: ms - beforeMs,
+        planMs: 0,
+        query,
+        process: name,
+      });
+    }
+    const totals = new Map<string, StatementFigure>();
+    for (const f of figures) {
+      const total = totals.get(f.process ?? '') ?? {
+        calls: 0,
+        totalMs: 0,
+        planMs: 0,
+        query: '(all its statements)',
+        process: f.process,
+      };
+      total.calls += f.calls;
+      total.totalMs += f.totalMs;
+      totals.set(f.process ?? '', total);
+    }
+    return [
+      ...[...totals.values()].sort((a, b) => b.calls - a.calls),
+      ...figures.sort((a, b) => b.totalMs - a.totalMs).slice(0, n),
+    ];
+  }
+}
+
+/** A statement on one line, without the bench's schema names, cut to 90 characters. */
+function shortStatement(query: string): string {
+  return query
+    .replace(/\s+/g, ' ')
+    .replace(/"bench_[a-z0-9_]+"\./g, '')
+    .slice(0, 90);
 }
 
 /**
@@ -406,18 +515,34 @@ export function statementLines(
   perUnit?: { unit: string; count: number },
 ): string[] {
   const per = perUnit && perUnit.count > 0 ? perUnit : undefined;
+  const perCell = (calls: number) => (per ? ` ${fmt(calls / per.count, 2)} |` : '');
+  const statement = (t: StatementFigure) => `\`${t.query.replaceAll('|', '\\|')}\``;
+  if (top.some((t) => t.process !== undefined))
+    return [
+      '',
+      `Statements the processes sent ${phase}, and how long their clients waited for the answers (counted in the processes: BENCH_COUNT_STATEMENTS=1, first run; each process's total first):`,
+      '',
+      `| process | calls |${per ? ` per ${per.unit} |` : ''} ms waited | ms per call | statement |`,
+      `| --- | ---: |${per ? ' ---: |' : ''} ---: | ---: | --- |`,
+      ...top.map(
+        (t) =>
+          `| ${t.process ?? ''} | ${fmt(t.calls)} |${perCell(t.calls)} ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | ${statement(t)} |`,
+      ),
+    ];
   return [
     '',
     `PostgreSQL statements by execution and planning time ${phase} (pg_stat_statements, first run):`,
     '',
     ...(top.length === 0
-      ? ['(not measured: the server does not load pg_stat_statements)']
+      ? [
+          '(not measured: the server does not load pg_stat_statements; BENCH_COUNT_STATEMENTS=1 counts them in the processes)',
+        ]
       : [
           `| calls |${per ? ` per ${per.unit} |` : ''} total ms | ms per call | planning ms per call | statement |`,
           `| ---: |${per ? ' ---: |' : ''} ---: | ---: | ---: | --- |`,
           ...top.map(
             (t) =>
-              `| ${fmt(t.calls)} |${per ? ` ${fmt(t.calls / per.count, 2)} |` : ''} ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | ${t.planMs > 0 ? fmt(t.planMs / t.calls, 2) : '—'} | \`${t.query.replaceAll('|', '\\|')}\` |`,
+              `| ${fmt(t.calls)} |${perCell(t.calls)} ${fmt(t.totalMs)} | ${fmt(t.totalMs / t.calls, 2)} | ${t.planMs > 0 ? fmt(t.planMs / t.calls, 2) : '—'} | ${statement(t)} |`,
           ),
         ]),
   ];

@@ -33,6 +33,9 @@
 // includes a restart: a profiling run's figures are not the bench's figures).
 // BENCH_DATABASE_SOCKET=<dir> (e.g. /var/run/postgresql) connects everything to PostgreSQL over its
 // Unix socket instead of TCP, where the server runs on this host (the header says which).
+// BENCH_COUNT_STATEMENTS=1 has every process the bench starts count its node-postgres statements
+// and the time it waited for their answers (test/bench/statement-counter.cjs), and the report's
+// statement tables show those counts, per process, where pg_stat_statements is not loaded.
 // BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -277,7 +280,7 @@ interface RunFigures {
   /** How busy dossier-sync's event loop was, during ingest and after it (undefined: not read). */
   loop: { ingest?: number; push?: number };
   /** pg_stat_statements' top statements per phase (empty when the server does not load it). */
-  statements: { ingest: StatementFigure[]; push: StatementFigure[] };
+  statements: { ingest: StatementFigure[]; push: StatementFigure[]; pushed: number };
   profile?: Array<[string, number]>;
   /** The profile of what followed ingest (end to end, latency, outage): pushes mostly. */
   pushProfile?: Array<[string, number]>;
@@ -572,7 +575,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       cpuPush: cpuAfterIngest,
       cpuPortal: capacity.cpu,
       loop: { ingest: loopDuringIngest, push: loopAfterIngest },
-      statements: { ingest: ingestStatements, push: pushStatements },
+      statements: { ingest: ingestStatements, push: pushStatements, pushed: unpushed },
       ...(profile ? { profile } : {}),
     };
     return figures;
@@ -772,6 +775,9 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
       ...statementLines(
         `during ${phase === 'ingest' ? 'ingest' : 'the pushes after ingest'}`,
         first?.statements[phase] ?? [],
+        phase === 'push'
+          ? { unit: 'dossier pushed', count: first?.statements.pushed ?? 0 }
+          : undefined,
       ),
     );
   lines.push(

@@ -34,6 +34,9 @@
 // process's peak RSS, so a profiled run's RSS figure covers only what follows ingest.
 // BENCH_DATABASE_SOCKET=<dir> (e.g. /var/run/postgresql) connects everything to PostgreSQL over its
 // Unix socket instead of TCP, where the server runs on this host (the header says which).
+// BENCH_COUNT_STATEMENTS=1 has every process the bench starts count its node-postgres statements
+// and the time it waited for their answers (test/bench/statement-counter.cjs), and the report's
+// statement tables show those counts, per process, where pg_stat_statements is not loaded.
 // BENCH_WRITE_RESULTS=1 puts the printed results into test/bench/RESULTS.md (between its markers).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
