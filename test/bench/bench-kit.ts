@@ -387,8 +387,8 @@ interface CountsFile {
  * the module (`shared_preload_libraries`; a bench cannot restart the server to add it), or, with
  * BENCH_COUNT_STATEMENTS=1, the processes' own: every process the bench starts after `open()`
  * preloads test/bench/statement-counter.cjs, which counts its node-postgres queries and the time it
- * waited for their answers and writes them to a file every 100 ms (so a phase's edges are read to
- * within about 100 ms).
+ * waited for their answers and writes them to a file every 250 ms (so a phase's edges are read to
+ * within about 250 ms).
  */
 export class StatementAccount {
   private source: 'server' | 'clients' | undefined;
@@ -450,9 +450,7 @@ export class StatementAccount {
     const all = new Map<string, [number, number]>();
     for (const file of readdirSync(this.countsDir)) {
       if (!file.endsWith('.json')) continue;
-      const { name, counts } = JSON.parse(
-        readFileSync(join(this.countsDir, file), 'utf8'),
-      ) as CountsFile;
+      const { name, counts } = readCounts(join(this.countsDir, file));
       for (const [statement, [calls, ms]] of counts) {
         const key = `${name}\0${shortStatement(statement)}`;
         const sum = all.get(key) ?? [0, 0];
@@ -494,6 +492,18 @@ export class StatementAccount {
       ...[...totals.values()].sort((a, b) => b.calls - a.calls),
       ...figures.sort((a, b) => b.totalMs - a.totalMs).slice(0, n),
     ];
+  }
+}
+
+/** A counter's file; one caught while its process rewrites it (in place) is read again. */
+function readCounts(file: string): CountsFile {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as CountsFile;
+    } catch (err) {
+      if (attempt === 20) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // 5 ms, then again
+    }
   }
 }
 
