@@ -93,6 +93,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where the processes started from now on write their statement counts (StatementAccount). */
+let statementCountsDir: string | undefined;
+
 /** A service as a child process; ready when `readyUrl` answers 200 or stdout prints `readyLine`. */
 export async function startProcess(
   name: string,
@@ -372,9 +375,6 @@ export interface StatementFigure {
   /** The process that sent it, when the clients counted (BENCH_COUNT_STATEMENTS=1). */
   process?: string;
 }
-
-/** Where the processes started from now on write their statement counts (StatementAccount). */
-let statementCountsDir: string | undefined;
 
 /** One process's counts as test/bench/statement-counter.cjs writes them. */
 interface CountsFile {

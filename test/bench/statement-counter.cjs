@@ -15,12 +15,12 @@ const { writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const dir = process.env.BENCH_STATEMENT_COUNTS_DIR;
-/** statement text (whitespace folded, 90 characters) → [calls, ms waited] */
+/** statement text (whitespace folded; the bench drops schema names and cuts it) → [calls, ms waited] */
 const counts = new Map();
 
 function keyOf(config) {
   const text = typeof config === 'string' ? config : config && config.text;
-  return typeof text === 'string' ? text.replace(/\s+/g, ' ').trim().slice(0, 90) : '(other)';
+  return typeof text === 'string' ? text.replace(/\s+/g, ' ').trim().slice(0, 300) : '(other)';
 }
 
 function count(key, startedAt) {

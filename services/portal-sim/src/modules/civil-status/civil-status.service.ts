@@ -338,6 +338,10 @@ export class CivilStatusService {
     return { status: 1, value };
   }
 
+  /**
+   * A registration's stage at `now`. Its "4" (decided, accepting) is also written in SQL, as
+   * DECIDED_NOW, for LayKetQua's read to draw register numbers in the same statement: change both.
+   */
   private stageOf(row: Row, now: number): string {
     if (now < new Date(row.intake_at).getTime()) return '1';
     if (now < new Date(row.ready_at).getTime() || row.outcome === 'never') return '3';
