@@ -29,4 +29,32 @@ describe('GroupCommit', () => {
     await expect(first).rejects.toThrow('database gone');
     await expect(second).resolves.toBe(20);
   });
+
+  it('with several in flight, writes at once while fewer are on their way, then batches what waits', async () => {
+    const batches: number[][] = [];
+    const releases: Array<() => void> = [];
+    const group = new GroupCommit<number, number>(
+      async (items) => {
+        batches.push(items);
+        await new Promise<void>((r) => releases.push(r));
+        return items;
+      },
+      10,
+      2,
+    );
+    const answers = [1, 2, 3, 4, 5].map((i) => group.submit(i));
+    expect(batches).toEqual([[1], [2]]);
+    releases[0]?.();
+    await expectBatches(batches, 3);
+    expect(batches[2]).toEqual([3, 4, 5]);
+    for (const release of releases) release();
+    expect(await Promise.all(answers)).toEqual([1, 2, 3, 4, 5]);
+  });
 });
+
+/** Waits (a few event-loop turns) until `batches` holds `n`. */
+async function expectBatches(batches: unknown[], n: number): Promise<void> {
+  for (let turn = 0; turn < 100 && batches.length < n; turn += 1)
+    await new Promise<void>((r) => setImmediate(r));
+  expect(batches).toHaveLength(n);
+}

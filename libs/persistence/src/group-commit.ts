@@ -9,25 +9,31 @@
  *
  * `write(items)` answers each item in order. When it throws, the whole batch fails with its error
  * (the caller decides what a failed batch means for each item).
+ *
+ * `maxInFlight` batches are written at once at most (default one). With more, a write starts at
+ * once while fewer are on their way, and writes queue (and so batch) only once that many are: for
+ * writers whose writes do not have to follow each other, where one batch at a time caps the rate
+ * at a batch per statement's time (portal-sim's new registrations).
  */
 export class GroupCommit<T, R> {
   private queue: Array<{ item: T; done: (r: R) => void; fail: (e: unknown) => void }> = [];
-  private writing = false;
+  private writing = 0;
 
   constructor(
     private readonly write: (items: T[]) => Promise<R[]>,
     private readonly maxBatch: number,
+    private readonly maxInFlight = 1,
   ) {}
 
   submit(item: T): Promise<R> {
     return new Promise<R>((done, fail) => {
       this.queue.push({ item, done, fail });
-      if (!this.writing) void this.drain();
+      if (this.writing < this.maxInFlight) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.writing = true;
+    this.writing += 1;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
@@ -37,6 +43,6 @@ export class GroupCommit<T, R> {
         for (const b of batch) b.fail(err);
       }
     }
-    this.writing = false;
+    this.writing -= 1;
   }
 }

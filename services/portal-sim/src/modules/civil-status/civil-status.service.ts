@@ -1,4 +1,4 @@
-import { prepared, returnedRows } from '@lienthong/persistence';
+import { GroupCommit, jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -134,6 +134,55 @@ const RESULTS_STORE = prepared(`with d as (
 const RESULTS_STORED = `select ma_dinh_danh_ho_so as id, result from civil_registration
   where ma_dinh_danh_ho_so = any($1::text[])`;
 
+/** New registrations stored together at most (storeNew). */
+const NEW_BATCH_MAX = 64;
+
+/**
+ * Statements storing new registrations at once at most: a registration waits to be batched only
+ * while this many are on their way. In bench:registries (test/bench/RESULTS.md), one at a time
+ * capped the rate at a batch per statement's time (the pushes' median wait for the registry's
+ * acceptance at 500 registrations/s went from 66–145 ms to 412–607); four left the batches small
+ * (all processes' CPU per registration 3.30–3.48 ms, against 2.92–3.12 with two).
+ */
+const NEW_BATCHES_IN_FLIGHT = 2;
+
+/**
+ * Stores new registrations, $1–$9 one element per registration, with their write effects, and
+ * returns the ids it stored (an id the registry holds is left alone: on conflict do nothing). A
+ * birth whose certificate (maGCS) a registration not refused already used is stored refused. Two
+ * submissions of one certificate at once (two portal-sim instances) must not both find it unused:
+ * civil_certificate_used (migration CivilCertificateLock1763800001200) takes the certificate's
+ * lock, held until the statement commits, before it looks; the rows are checked in certificate
+ * order, so that two statements wanting the same certificates wait for each other, not deadlock.
+ * (One id in two statements at once can still deadlock with them; PostgreSQL then fails one, and
+ * storeNew tries its registrations one by one.) Its callers never put one certificate or one id
+ * twice in a statement (storeNew).
+ */
+const NEW_REGISTRATIONS = prepared(`with input as (
+   select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
+     unnest($5::text[]), jsonb_array_elements($6::jsonb), unnest($7::timestamptz[]), unnest($8::timestamptz[]),
+     unnest($9::text[]))
+     as t(certificate, id, module, ma_tinh, ma_don_vi, payload, intake_at, ready_at, outcome)
+ ), checked as (
+   select i.*, case when i.certificate is null then false else civil_certificate_used(i.certificate) end as used
+   from (select * from input order by certificate, id) as i
+ ), registration as (
+   insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
+     intake_at, ready_at, outcome, refusal)
+   select id, module, ma_tinh, ma_don_vi, payload, intake_at, ready_at,
+     case when used then 'refused' else outcome end,
+     case when used then 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh' end
+   from checked
+   on conflict do nothing
+   returning ma_dinh_danh_ho_so),
+ effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
+ select ma_dinh_danh_ho_so as id from registration`);
+
+/** A thrown value as an Error (what storeNew answers a registration whose statement failed). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /**
  * The Ministry of Justice civil-status registry (docs/domain.md, "Civil status"): NhanDKHT takes a
  * registration (the record as a JSON string in `data`); LayKetQua answers its stage: "1" waiting
@@ -144,6 +193,13 @@ const RESULTS_STORED = `select ma_dinh_danh_ho_so as id, result from civil_regis
  */
 @Injectable()
 export class CivilStatusService {
+  /** New registrations submitted while the previous ones were being stored go together (storeNew). */
+  private readonly newRegistrations = new GroupCommit<Submission, boolean | Error>(
+    (batch) => this.storeNew(batch),
+    NEW_BATCH_MAX,
+    NEW_BATCHES_IN_FLIGHT,
+  );
+
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly effects: EffectsStore,
@@ -234,51 +290,85 @@ export class CivilStatusService {
   }
 
   /**
-   * A registration the registry does not hold, stored with its write effect, in one statement;
-   * undefined (nothing written) if it holds one with this id. A birth whose certificate (maGCS) a
-   * registration not refused already used is refused. Two submissions of one certificate at once
-   * (two sync instances) must not both find it unused: the statement asks through
-   * civil_certificate_used (migration CivilCertificateLock1763800001200), which takes the
-   * certificate's lock, held until the statement commits, before it looks.
+   * A registration the registry does not hold, stored with its write effect; undefined (nothing
+   * written) if it holds one with this id. Registrations submitted at the same moment are stored
+   * together (NEW_REGISTRATIONS, a group commit: see storeNew).
    */
   private async acceptNew(s: Submission): Promise<CivilAnswer | undefined> {
-    const certificate = certificateOf(s);
+    const stored = await this.newRegistrations.submit(s);
+    if (stored instanceof Error) throw stored;
+    return stored ? ok('Tiếp nhận thành công') : undefined;
+  }
+
+  /**
+   * Stores the registrations of `batch` the registry does not hold, each with its write effect, in
+   * one statement per round (NEW_REGISTRATIONS): whether each was stored. A statement per
+   * registration was PostgreSQL's largest cost in bench:registries, nearly all of it the
+   * statement's and its commit's, not the row's. Two registrations of one id or one birth
+   * certificate never share a round: the certificate's check sees only what was committed before
+   * the statement, so the second goes in a round of its own after the first. A round that fails is
+   * tried again one registration at a time, so that a registration the database refuses fails
+   * alone (its error is its answer).
+   */
+  private async storeNew(batch: Submission[]): Promise<Array<boolean | Error>> {
+    const answers = new Array<boolean | Error>(batch.length);
+    let rest = batch.map((s, i) => ({ s, i }));
+    while (rest.length > 0) {
+      const taken = new Set<string>();
+      const round: typeof rest = [];
+      const later: typeof rest = [];
+      for (const entry of rest) {
+        const certificate = certificateOf(entry.s);
+        const keys = [`id:${entry.s.id}`, ...(certificate ? [`maGCS:${certificate}`] : [])];
+        if (keys.some((k) => taken.has(k))) later.push(entry);
+        else {
+          for (const k of keys) taken.add(k);
+          round.push(entry);
+        }
+      }
+      try {
+        const stored = await this.insertNew(round.map((e) => e.s));
+        for (const e of round) answers[e.i] = stored.has(e.s.id);
+      } catch (err) {
+        // Alone, a registration's error is its answer; together, each is tried alone.
+        for (const e of round)
+          answers[e.i] =
+            round.length === 1
+              ? asError(err)
+              : await this.insertNew([e.s]).then((stored) => stored.has(e.s.id), asError);
+      }
+      rest = later;
+    }
+    return answers;
+  }
+
+  /** One NEW_REGISTRATIONS statement: the ids it stored (the others the registry held already). */
+  private async insertNew(round: Submission[]): Promise<Set<string>> {
     const now = Date.now();
     const delay = this.settings.civilResultDelayMs;
-    // Processing takes from half to twice the configured delay: results come back out of order.
-    const ready = now + delay * (0.5 + 1.5 * share(s.id, 'delay'));
-    const outcome: Row['outcome'] =
-      share(s.id, 'never') < this.settings.civilNoResultRatio
-        ? 'never'
-        : share(s.id, 'supplement') < this.settings.civilSupplementRatio
-          ? 'supplement'
-          : 'accepted';
-    const rows: unknown[] = await this.db.query(
-      prepared(`with registration as (
-         insert into civil_registration (ma_dinh_danh_ho_so, module, ma_tinh, ma_don_vi, payload,
-           intake_at, ready_at, outcome, refusal)
-         select $2, $3, $4, $5, $6::jsonb, $7::timestamptz, $8::timestamptz,
-           case when used then 'refused' else $9 end,
-           case when used then 'Giấy chứng sinh đã được sử dụng để đăng ký khai sinh' end
-         from (select case when $1::text is null then false
-                      else civil_certificate_used($1) end as used) as certificate
-         on conflict do nothing
-         returning ma_dinh_danh_ho_so),
-       effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
-       select 1 from registration`),
-      [
-        certificate,
-        s.id,
-        s.module,
-        typeof s.record.maTinh === 'string' ? s.record.maTinh : '',
-        s.maDonVi,
-        s.record,
-        new Date(now + (ready - now) / 3),
-        new Date(ready),
-        outcome,
-      ],
-    );
-    return rows.length > 0 ? ok('Tiếp nhận thành công') : undefined;
+    const columns = round.map((s) => {
+      // Processing takes from half to twice the configured delay: results come back out of order.
+      const ready = now + delay * (0.5 + 1.5 * share(s.id, 'delay'));
+      const outcome: Row['outcome'] =
+        share(s.id, 'never') < this.settings.civilNoResultRatio
+          ? 'never'
+          : share(s.id, 'supplement') < this.settings.civilSupplementRatio
+            ? 'supplement'
+            : 'accepted';
+      return { s, intake: new Date(now + (ready - now) / 3), ready: new Date(ready), outcome };
+    });
+    const rows: Array<{ id: string }> = await this.db.query(NEW_REGISTRATIONS, [
+      columns.map((c) => certificateOf(c.s)),
+      columns.map((c) => c.s.id),
+      columns.map((c) => c.s.module),
+      columns.map((c) => (typeof c.s.record.maTinh === 'string' ? c.s.record.maTinh : '')),
+      columns.map((c) => c.s.maDonVi),
+      jsonList(columns.map((c) => c.s.record)),
+      columns.map((c) => c.intake.toISOString()),
+      columns.map((c) => c.ready.toISOString()),
+      columns.map((c) => c.outcome),
+    ]);
+    return new Set(rows.map((r) => r.id));
   }
 
   /** An amendment (modelled): applied once per maYeuCau to a registration the registry holds. */
