@@ -1,8 +1,9 @@
-import { GroupCommit, jsonList, prepared, returnedRows } from '@lienthong/persistence';
+import { jsonList, prepared, returnedRows } from '@lienthong/persistence';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
+import { BatchedInsert } from '../common/batched-insert';
 import { canonical, share } from '../common/records';
 import { countEffects, EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
@@ -134,7 +135,7 @@ const RESULTS_STORE = prepared(`with d as (
 const RESULTS_STORED = `select ma_dinh_danh_ho_so as id, result from civil_registration
   where ma_dinh_danh_ho_so = any($1::text[])`;
 
-/** New registrations stored together at most (storeNew). */
+/** New registrations stored together at most (newRegistrations). */
 const NEW_BATCH_MAX = 64;
 
 /**
@@ -155,8 +156,8 @@ const NEW_BATCHES_IN_FLIGHT = 2;
  * lock, held until the statement commits, before it looks; the rows are checked in certificate
  * order, so that two statements wanting the same certificates wait for each other, not deadlock.
  * (One id in two statements at once can still deadlock with them; PostgreSQL then fails one, and
- * storeNew tries its registrations one by one.) Its callers never put one certificate or one id
- * twice in a statement (storeNew).
+ * BatchedInsert tries its registrations one by one.) Its callers never put one certificate or one
+ * id twice in a statement (BatchedInsert).
  */
 const NEW_REGISTRATIONS = prepared(`with input as (
    select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
@@ -178,11 +179,6 @@ const NEW_REGISTRATIONS = prepared(`with input as (
  effect as (${countEffects(`select 'civil-status', ma_dinh_danh_ho_so, 'submit', 1, 1 from registration`)})
  select ma_dinh_danh_ho_so as id from registration`);
 
-/** A thrown value as an Error (what storeNew answers a registration whose statement failed). */
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
 /**
  * The Ministry of Justice civil-status registry (docs/domain.md, "Civil status"): NhanDKHT takes a
  * registration (the record as a JSON string in `data`); LayKetQua answers its stage: "1" waiting
@@ -193,12 +189,18 @@ function asError(err: unknown): Error {
  */
 @Injectable()
 export class CivilStatusService {
-  /** New registrations submitted while the previous ones were being stored go together (storeNew). */
-  private readonly newRegistrations = new GroupCommit<Submission, boolean | Error>(
-    (batch) => this.storeNew(batch),
-    NEW_BATCH_MAX,
-    NEW_BATCHES_IN_FLIGHT,
-  );
+  /** New registrations submitted at the same moment, stored together (insertNew). */
+  private readonly newRegistrations = new BatchedInsert<Submission>({
+    insert: (round) => this.insertNew(round),
+    idOf: (s) => s.id,
+    // The certificate's check sees only what was committed before the statement.
+    exclusiveKeysOf: (s) => {
+      const certificate = certificateOf(s);
+      return certificate ? [`maGCS:${certificate}`] : [];
+    },
+    maxBatch: NEW_BATCH_MAX,
+    inFlight: NEW_BATCHES_IN_FLIGHT,
+  });
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -292,54 +294,11 @@ export class CivilStatusService {
   /**
    * A registration the registry does not hold, stored with its write effect; undefined (nothing
    * written) if it holds one with this id. Registrations submitted at the same moment are stored
-   * together (NEW_REGISTRATIONS, a group commit: see storeNew).
+   * together (newRegistrations): a statement per registration was PostgreSQL's largest cost in
+   * bench:registries, nearly all of it the statement's and its commit's, not the row's.
    */
   private async acceptNew(s: Submission): Promise<CivilAnswer | undefined> {
-    const stored = await this.newRegistrations.submit(s);
-    if (stored instanceof Error) throw stored;
-    return stored ? ok('Tiếp nhận thành công') : undefined;
-  }
-
-  /**
-   * Stores the registrations of `batch` the registry does not hold, each with its write effect, in
-   * one statement per round (NEW_REGISTRATIONS): whether each was stored. A statement per
-   * registration was PostgreSQL's largest cost in bench:registries, nearly all of it the
-   * statement's and its commit's, not the row's. Two registrations of one id or one birth
-   * certificate never share a round: the certificate's check sees only what was committed before
-   * the statement, so the second goes in a round of its own after the first. A round that fails is
-   * tried again one registration at a time, so that a registration the database refuses fails
-   * alone (its error is its answer).
-   */
-  private async storeNew(batch: Submission[]): Promise<Array<boolean | Error>> {
-    const answers = new Array<boolean | Error>(batch.length);
-    let rest = batch.map((s, i) => ({ s, i }));
-    while (rest.length > 0) {
-      const taken = new Set<string>();
-      const round: typeof rest = [];
-      const later: typeof rest = [];
-      for (const entry of rest) {
-        const certificate = certificateOf(entry.s);
-        const keys = [`id:${entry.s.id}`, ...(certificate ? [`maGCS:${certificate}`] : [])];
-        if (keys.some((k) => taken.has(k))) later.push(entry);
-        else {
-          for (const k of keys) taken.add(k);
-          round.push(entry);
-        }
-      }
-      try {
-        const stored = await this.insertNew(round.map((e) => e.s));
-        for (const e of round) answers[e.i] = stored.has(e.s.id);
-      } catch (err) {
-        // Alone, a registration's error is its answer; together, each is tried alone.
-        for (const e of round)
-          answers[e.i] =
-            round.length === 1
-              ? asError(err)
-              : await this.insertNew([e.s]).then((stored) => stored.has(e.s.id), asError);
-      }
-      rest = later;
-    }
-    return answers;
+    return (await this.newRegistrations.insert(s)) ? ok('Tiếp nhận thành công') : undefined;
   }
 
   /** One NEW_REGISTRATIONS statement: the ids it stored (the others the registry held already). */

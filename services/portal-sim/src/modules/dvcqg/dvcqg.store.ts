@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
+import { BatchedInsert } from '../common/batched-insert';
 import { countEffects } from '../effects/effects.store';
 import type { DossierHeader } from './dvcqg.rules';
 
@@ -30,8 +31,38 @@ export const DVCQG_APPEND_STEPS = prepared(`with input as (
  )
  select (select ma from missing) as missing`);
 
+/**
+ * DvcqgStore.insertNew: $1–$3 one element per new dossier (its MaHoSo, unit, header); inserts those
+ * the portal does not hold, counts each as a write, and returns their MaHoSo.
+ */
+const DVCQG_INSERT_NEW = prepared(`with inserted as (
+   insert into dvcqg_dossier (ma_ho_so, unit, header)
+   select * from rows from (unnest($1::text[]), unnest($2::text[]), jsonb_array_elements($3::jsonb))
+   on conflict (ma_ho_so) do nothing returning ma_ho_so
+ ), counted as (
+   ${countEffects(`select 'dvcqg', ma_ho_so, 'header', 1, 1 from inserted`)}
+ )
+ select ma_ho_so as ma from inserted`);
+
 @Injectable()
 export class DvcqgStore {
+  /** New dossiers of concurrent calls, inserted together (insertNew). */
+  private readonly newDossiers = new BatchedInsert<{ unit: string; header: DossierHeader }>({
+    insert: async (round) =>
+      new Set(
+        (
+          await this.db.query<Array<{ ma: string }>>(DVCQG_INSERT_NEW, [
+            round.map((r) => r.header.MaHoSo),
+            round.map((r) => r.unit),
+            jsonList(round.map((r) => r.header)),
+          ])
+        ).map((r) => r.ma),
+      ),
+    idOf: (r) => r.header.MaHoSo,
+    maxBatch: 64,
+    inFlight: 2,
+  });
+
   constructor(@InjectDataSource() readonly db: DataSource) {}
 
   /** The stored header, locked for the rest of the transaction. */
@@ -60,22 +91,13 @@ export class DvcqgStore {
 
   /**
    * Inserts a new dossier and counts the write, unless the portal holds it already: true when
-   * inserted. One statement (a concurrent insert of the same dossier is "already exists", not an
-   * error). A capacity figure of bench:dossier is measured against this simulator: it must not
-   * spend round trips a real portal would not.
+   * inserted (a concurrent insert of the same dossier is "already exists", not an error). A
+   * capacity figure of bench:dossier is measured against this simulator: it must not spend round
+   * trips a real portal would not, so the new dossiers of concurrent calls go together
+   * (BatchedInsert), one DVCQG_INSERT_NEW statement for them.
    */
   async insertNew(unit: string, header: DossierHeader): Promise<boolean> {
-    const rows: Array<{ inserted: number }> = await this.db.query(
-      prepared(`with inserted as (
-         insert into dvcqg_dossier (ma_ho_so, unit, header) values ($1, $2, $3)
-         on conflict (ma_ho_so) do nothing returning ma_ho_so
-       ), counted as (
-         ${countEffects(`select 'dvcqg', ma_ho_so, 'header', 1, 1 from inserted`)}
-       )
-       select count(*)::int inserted from inserted`),
-      [header.MaHoSo, unit, header],
-    );
-    return rows[0]?.inserted === 1;
+    return this.newDossiers.insert({ unit, header });
   }
 
   /**
