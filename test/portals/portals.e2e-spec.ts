@@ -180,6 +180,44 @@ describe('portal clients against portal-sim over real HTTP', () => {
       ]);
     });
 
+    it('keeps calls of steps made at once apart: each all or nothing, in its order', async () => {
+      // The portal writes the steps of concurrent calls in one statement: a call naming a dossier
+      // it does not hold must fail alone, and every other call be written whole.
+      const lives = Array.from({ length: 6 }, (_, i) =>
+        dossierLifecycle(rng, { number: 9201 + i }),
+      );
+      const unknown = dossierLifecycle(rng, { number: 9299 });
+      await Promise.all(lives.map((life) => dvcqg.upsertDossier(life.final, 'c-at-once-h')));
+      const stepsOf = (life: typeof unknown) =>
+        life.steps.slice(0, 3).map((s, i) => ({ ...s, NoiDungXuLy: `bước ${i + 1}` }));
+      const calls = [
+        ...lives.slice(0, 3).map((life) => stepsOf(life)),
+        [...stepsOf(lives[3] as typeof unknown), ...stepsOf(unknown)],
+        ...lives.slice(4).map((life) => stepsOf(life)),
+      ];
+      const answers = await Promise.allSettled(
+        calls.map((steps, i) => dvcqg.pushSteps(steps, `c-at-once-${i}`)),
+      );
+      expect(answers.map((a) => a.status)).toEqual(
+        calls.map((_, i) => (i === 3 ? 'rejected' : 'fulfilled')),
+      );
+      expect((answers[3] as PromiseRejectedResult).reason).toMatchObject({
+        portalMessage: `Không tìm thấy hồ sơ: ${unknown.code}`,
+      });
+      const held = await ctx.sql.query<{ ma: string; steps: string[] }>(
+        `select ma_ho_so as ma, array_agg(step->>'NoiDungXuLy' order by id) as steps
+         from "${ctx.schema}_sim".dvcqg_step where ma_ho_so = any($1) group by ma_ho_so`,
+        [lives.map((life) => life.code)],
+      );
+      expect(new Map(held.map((r) => [r.ma, r.steps]))).toEqual(
+        new Map(
+          lives
+            .filter((_, i) => i !== 3)
+            .map((life) => [life.code, ['bước 1', 'bước 2', 'bước 3']]),
+        ),
+      );
+    });
+
     it('answers "already exists" to an insert of a dossier it holds, without counting a write', async () => {
       const life = dossierLifecycle(rng, { number: 9104 });
       // Concurrent inserts of one new dossier: one inserts it, the others are told it exists.

@@ -97,10 +97,12 @@ describe('portal-sim: its lookups on growing tables use an index', () => {
         [dossiers],
       );
       if (dossiers > 0) await db.query('analyze dvcqg_dossier');
-      await db.query(`prepare append_steps (text[], jsonb) as ${String(DVCQG_APPEND_STEPS)}`);
+      await db.query(
+        `prepare append_steps (int[], text[], jsonb) as ${String(DVCQG_APPEND_STEPS)}`,
+      );
       await db.query('set plan_cache_mode = force_generic_plan');
       try {
-        const top = await plan(`execute append_steps ('{D77}', '[{}]')`, []);
+        const top = await plan(`execute append_steps ('{0}', '{D77}', '[{}]')`, []);
         expect(seqScans(top)).toEqual([]);
       } finally {
         await db.query('reset plan_cache_mode');

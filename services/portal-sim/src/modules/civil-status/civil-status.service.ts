@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
-import { BatchedInsert } from '../common/batched-insert';
+import { BatchedWrite } from '../common/batched-write';
 import { canonical, share } from '../common/records';
 import { countEffects, EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
@@ -156,8 +156,8 @@ const NEW_BATCHES_IN_FLIGHT = 2;
  * lock, held until the statement commits, before it looks; the rows are checked in certificate
  * order, so that two statements wanting the same certificates wait for each other, not deadlock.
  * (One id in two statements at once can still deadlock with them; PostgreSQL then fails one, and
- * BatchedInsert tries its registrations one by one.) Its callers never put one certificate or one
- * id twice in a statement (BatchedInsert).
+ * BatchedWrite tries its registrations one by one.) Its callers never put one certificate or one
+ * id twice in a statement (BatchedWrite).
  */
 const NEW_REGISTRATIONS = prepared(`with input as (
    select * from rows from (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
@@ -190,13 +190,15 @@ const NEW_REGISTRATIONS = prepared(`with input as (
 @Injectable()
 export class CivilStatusService {
   /** New registrations submitted at the same moment, stored together (insertNew). */
-  private readonly newRegistrations = new BatchedInsert<Submission>({
-    insert: (round) => this.insertNew(round),
-    idOf: (s) => s.id,
+  private readonly newRegistrations = new BatchedWrite<Submission, boolean>({
+    write: async (round) => {
+      const stored = await this.insertNew(round);
+      return round.map((s) => stored.has(s.id));
+    },
     // The certificate's check sees only what was committed before the statement.
-    exclusiveKeysOf: (s) => {
+    keysOf: (s) => {
       const certificate = certificateOf(s);
-      return certificate ? [`maGCS:${certificate}`] : [];
+      return [`id:${s.id}`, ...(certificate ? [`maGCS:${certificate}`] : [])];
     },
     maxBatch: NEW_BATCH_MAX,
     inFlight: NEW_BATCHES_IN_FLIGHT,
@@ -298,7 +300,7 @@ export class CivilStatusService {
    * bench:registries, nearly all of it the statement's and its commit's, not the row's.
    */
   private async acceptNew(s: Submission): Promise<CivilAnswer | undefined> {
-    return (await this.newRegistrations.insert(s)) ? ok('Tiếp nhận thành công') : undefined;
+    return (await this.newRegistrations.write(s)) ? ok('Tiếp nhận thành công') : undefined;
   }
 
   /** One NEW_REGISTRATIONS statement: the ids it stored (the others the registry held already). */

@@ -3,33 +3,35 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
-import { BatchedInsert } from '../common/batched-insert';
+import { BatchedWrite } from '../common/batched-write';
 import { countEffects } from '../effects/effects.store';
 import type { DossierHeader } from './dvcqg.rules';
 
 /**
- * DvcqgStore.appendSteps: $1 the steps' dossiers, $2 the steps. A prepared statement, so its plan
- * is generic: it cannot see how many steps the array holds. Each step's dossier is therefore looked
+ * DvcqgStore.appendSteps: the steps of several calls, $1 each step's call (a number), $2 its
+ * dossier, $3 the steps, a call's steps together in their order. Each call is all or nothing: a
+ * call with a step naming a dossier the portal does not hold writes nothing, and its first such
+ * dossier is returned with it (the calls without one are not returned). A prepared statement, so its plan is generic: it cannot see how many steps the array holds. Each step's dossier is therefore looked
  * up by a scalar sub-select (an index probe per step), not by a join: as an anti-join over a
  * hundred guessed steps, a generic plan read dvcqg_dossier whole (1.49 ms a call in bench:dossier,
  * against 0.35 ms running + 0.30 ms planning unprepared). The e2e test lookups.e2e-spec checks the
  * generic plan on 0, 2,000 and 20,000 dossiers.
  */
 export const DVCQG_APPEND_STEPS = prepared(`with input as (
-   select t.ma, t.step, t.n from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb))
-     with ordinality as t(ma, step, n)
+   select t.call, t.ma, t.step, t.n from rows from (unnest($1::int[]), unnest($2::text[]), jsonb_array_elements($3::jsonb))
+     with ordinality as t(call, ma, step, n)
  ), missing as (
-   select i.ma from input i
+   select distinct on (i.call) i.call, i.ma from input i
    where (select 1 from dvcqg_dossier d where d.ma_ho_so = i.ma) is null
-   order by i.n limit 1
+   order by i.call, i.n
  ), appended as (
    insert into dvcqg_step (ma_ho_so, step)
-   select ma, step from input where not exists (select 1 from missing) order by n
+   select i.ma, i.step from input i where not exists (select 1 from missing m where m.call = i.call) order by i.n
    returning ma_ho_so
  ), counted as (
    ${countEffects(`select 'dvcqg', ma_ho_so, 'step', count(*), count(*) from appended group by ma_ho_so`)}
  )
- select (select ma from missing) as missing`);
+ select call, ma as missing from missing`);
 
 /**
  * DvcqgStore.insertNew: $1–$3 one element per new dossier (its MaHoSo, unit, header); inserts those
@@ -47,18 +49,43 @@ const DVCQG_INSERT_NEW = prepared(`with inserted as (
 @Injectable()
 export class DvcqgStore {
   /** New dossiers of concurrent calls, inserted together (insertNew). */
-  private readonly newDossiers = new BatchedInsert<{ unit: string; header: DossierHeader }>({
-    insert: async (round) =>
-      new Set(
-        (
-          await this.db.query<Array<{ ma: string }>>(DVCQG_INSERT_NEW, [
-            round.map((r) => r.header.MaHoSo),
-            round.map((r) => r.unit),
-            jsonList(round.map((r) => r.header)),
-          ])
-        ).map((r) => r.ma),
-      ),
-    idOf: (r) => r.header.MaHoSo,
+  private readonly newDossiers = new BatchedWrite<{ unit: string; header: DossierHeader }, boolean>(
+    {
+      write: async (round) => {
+        const rows: Array<{ ma: string }> = await this.db.query(DVCQG_INSERT_NEW, [
+          round.map((r) => r.header.MaHoSo),
+          round.map((r) => r.unit),
+          jsonList(round.map((r) => r.header)),
+        ]);
+        const inserted = new Set(rows.map((r) => r.ma));
+        return round.map((r) => inserted.has(r.header.MaHoSo));
+      },
+      keysOf: (r) => [r.header.MaHoSo],
+      maxBatch: 64,
+      inFlight: 2,
+    },
+  );
+
+  /** Steps of concurrent calls, appended together (appendSteps). */
+  private readonly newSteps = new BatchedWrite<
+    Array<Record<string, unknown>>,
+    { missing?: string }
+  >({
+    write: async (calls) => {
+      const rows: Array<{ call: number; missing: string }> = await this.db.query(
+        DVCQG_APPEND_STEPS,
+        [
+          calls.flatMap((steps, call) => steps.map(() => call)),
+          calls.flatMap((steps) => steps.map((s) => s.MaHoSo)),
+          jsonList(calls.flat()),
+        ],
+      );
+      const missing = new Map(rows.map((r) => [r.call, r.missing]));
+      return calls.map((_, call) => {
+        const ma = missing.get(call);
+        return ma === undefined ? {} : { missing: ma };
+      });
+    },
     maxBatch: 64,
     inFlight: 2,
   });
@@ -94,24 +121,20 @@ export class DvcqgStore {
    * inserted (a concurrent insert of the same dossier is "already exists", not an error). A
    * capacity figure of bench:dossier is measured against this simulator: it must not spend round
    * trips a real portal would not, so the new dossiers of concurrent calls go together
-   * (BatchedInsert), one DVCQG_INSERT_NEW statement for them.
+   * (BatchedWrite), one DVCQG_INSERT_NEW statement for them.
    */
   async insertNew(unit: string, header: DossierHeader): Promise<boolean> {
-    return this.newDossiers.insert({ unit, header });
+    return this.newDossiers.write({ unit, header });
   }
 
   /**
    * Appends steps in the order given and counts them as writes, all or nothing: when one names a
    * dossier the portal does not hold, nothing is written and the first such dossier is returned.
-   * One statement, where a step at a time took three round trips.
+   * One statement for the steps of concurrent calls (BatchedWrite), where a step at a time took
+   * three round trips.
    */
   async appendSteps(steps: Array<Record<string, unknown>>): Promise<{ missing?: string }> {
-    const rows: Array<{ missing: string | null }> = await this.db.query(DVCQG_APPEND_STEPS, [
-      steps.map((s) => s.MaHoSo),
-      jsonList(steps),
-    ]);
-    const missing = rows[0]?.missing;
-    return missing == null ? {} : { missing };
+    return this.newSteps.write(steps);
   }
 
   async lookup(
