@@ -151,9 +151,10 @@ const NEW_BATCHES_IN_FLIGHT = 2;
  * Stores new registrations, $1–$9 one element per registration, with their write effects, and
  * returns the ids it stored (an id the registry holds is left alone: on conflict do nothing). A
  * birth whose certificate (maGCS) a registration not refused already used is stored refused. Two
- * submissions of one certificate at once (two portal-sim instances) must not both find it unused:
- * civil_certificate_used (migration CivilCertificateLock1763800001200) takes the certificate's
- * lock, held until the statement commits, before it looks; the rows are checked in certificate
+ * statements storing births on one certificate at once (two in flight, or two portal-sim
+ * instances) must not both find it unused: civil_certificate_used (migration
+ * CivilCertificateLock1763800001200) takes the certificate's lock, held until the statement
+ * commits, before it looks; the rows are checked in certificate
  * order, so that two statements wanting the same certificates wait for each other, not deadlock.
  * (One id in two statements at once can still deadlock with them; PostgreSQL then fails one, and
  * BatchedWrite tries its registrations one by one.) Its callers never put one certificate or one

@@ -11,11 +11,12 @@ import type { DossierHeader } from './dvcqg.rules';
  * DvcqgStore.appendSteps: the steps of several calls, $1 each step's call (a number), $2 its
  * dossier, $3 the steps, a call's steps together in their order. Each call is all or nothing: a
  * call with a step naming a dossier the portal does not hold writes nothing, and its first such
- * dossier is returned with it (the calls without one are not returned). A prepared statement, so its plan is generic: it cannot see how many steps the array holds. Each step's dossier is therefore looked
- * up by a scalar sub-select (an index probe per step), not by a join: as an anti-join over a
- * hundred guessed steps, a generic plan read dvcqg_dossier whole (1.49 ms a call in bench:dossier,
- * against 0.35 ms running + 0.30 ms planning unprepared). The e2e test lookups.e2e-spec checks the
- * generic plan on 0, 2,000 and 20,000 dossiers.
+ * dossier is returned with it (the calls without one are not returned). A prepared statement, so
+ * its plan is generic: it cannot see how many steps the array holds. Each step's dossier is
+ * therefore looked up by a scalar sub-select (an index probe per step), not by a join: as an
+ * anti-join over a hundred guessed steps, a generic plan read dvcqg_dossier whole (1.49 ms a call
+ * in bench:dossier, against 0.35 ms running + 0.30 ms planning unprepared). The e2e test
+ * lookups.e2e-spec checks the generic plan on 0, 2,000 and 20,000 dossiers.
  */
 export const DVCQG_APPEND_STEPS = prepared(`with input as (
    select t.call, t.ma, t.step, t.n from rows from (unnest($1::int[]), unnest($2::text[]), jsonb_array_elements($3::jsonb))
