@@ -597,6 +597,34 @@ describe('portal clients against portal-sim over real HTTP', () => {
       });
     });
 
+    it('receives dossiers sent at once, each at its first stage with its write counted once', async () => {
+      // The registry stores the new dossiers of concurrent calls in one statement (their first
+      // stage's callbacks with them: test/registries/land-sync.e2e-spec.ts waits for those); the
+      // same dossier twice at once is received once.
+      const dossiers = Array.from({ length: 12 }, () => landRegistrationReceived(rng));
+      for (const d of dossiers)
+        personal.add(d.ThongTinNguoiNopDon.SoChungMinh).add(d.ThongTinNguoiNopDon.HoTen);
+      const twice = dossiers[0] as (typeof dossiers)[0];
+      const answers = await Promise.all([
+        ...dossiers.map((d, i) => land.receive(d, `code-at-once-${i}`, `c-land-at-once-${i}`)),
+        land.receive(twice, 'code-at-once-0', 'c-land-at-once-twice'),
+      ]);
+      expect(answers.filter((a) => a === 'received')).toHaveLength(12);
+      expect(answers.filter((a) => a === 'already-received')).toHaveLength(1);
+      for (const d of dossiers) {
+        const held = await land.lookup(d.MaHoSoMotCua, 'c-land-at-once-status');
+        expect(held?.LichSu[0]?.TrangThai).toBe('ROUTED');
+        expect(held?.HoSo.SoBienNhan).toBe(d.SoBienNhan);
+      }
+      expect(await effects('land', twice.MaHoSoMotCua)).toEqual([
+        expect.objectContaining({ operation: 'receive', writes: 2, changes: 1 }),
+      ]);
+      for (const d of dossiers.slice(1))
+        expect(await effects('land', d.MaHoSoMotCua)).toEqual([
+          expect.objectContaining({ operation: 'receive', writes: 1, changes: 1 }),
+        ]);
+    });
+
     it('a dossier deleted while its resend waits for it is received as new', async () => {
       const dossier = landRegistrationReceived(rng);
       personal.add(dossier.ThongTinNguoiNopDon.SoChungMinh).add(dossier.ThongTinNguoiNopDon.HoTen);

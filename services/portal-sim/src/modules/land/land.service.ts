@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import { share } from '../common/records';
+import { BatchedWrite } from '../common/batched-write';
 import { countEffects, EffectsStore } from '../effects/effects.store';
 import { FaultRegistry } from '../faults/fault-registry.service';
 import { PortalSimSettings } from '../../config/portal-sim.settings';
@@ -77,6 +78,25 @@ function callbackColumns(callbacks: QueuedCallback[]): unknown[] {
   ];
 }
 
+/**
+ * LandService.receiveNew: $1–$6 one element per new dossier (its MaHoSoMotCua, content, first
+ * stage, history, SecurityCode, next transition), $7–$11 the first stage's callbacks
+ * (callbackColumns). Stores the dossiers the registry does not hold, the callbacks of those only,
+ * and counts each as a write; returns the MaHoSoMotCua it stored.
+ */
+const LAND_RECEIVE_NEW = prepared(`with dossier as (
+   insert into land_dossier (ma_ho_so_mot_cua, payload, received, status, history, security_code,
+     next_transition_at, supplement_requested)
+   select t.ma, t.payload, t.payload, t.status, t.history, t.code, t.next_at, false
+   from rows from (unnest($1::text[]), jsonb_array_elements($2::jsonb), unnest($3::text[]),
+     jsonb_array_elements($4::jsonb), unnest($5::text[]), unnest($6::timestamptz[]))
+     as t(ma, payload, status, history, code, next_at)
+   on conflict do nothing
+   returning ma_ho_so_mot_cua),
+ callback as (${insertCallbacks(7, 'c.ma in (select ma_ho_so_mot_cua from dossier)')}),
+ effect as (${countEffects(`select 'land', ma_ho_so_mot_cua, 'receive', 1, 1 from dossier`)})
+ select ma_ho_so_mot_cua as ma from dossier`);
+
 /** Procedures that transfer rights owe tax: the dossier waits at FINANCIAL_OBLIGATION for the notice. */
 const TAXED_PROCEDURES = new Set(['DKBD', 'CN', 'TC']);
 
@@ -106,6 +126,16 @@ function content(body: Record<string, unknown>): Record<string, unknown> {
 export class LandService implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** New dossiers of concurrent calls, received together (receiveNew). */
+  private readonly newDossiers = new BatchedWrite<
+    { ma: string; stored: Record<string, unknown>; code: string | null },
+    boolean
+  >({
+    write: (round) => this.receiveNew(round),
+    keysOf: (r) => [r.ma],
+    maxBatch: 64,
+    inFlight: 2,
+  });
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -152,7 +182,7 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
     // Nearly every call brings a dossier the registry has never seen: one statement stores it.
     // One it holds goes the long way (unless it was deleted meanwhile: then it is new again).
     while (!answer) {
-      answer = (await this.receiveNew(ma, stored, code))
+      answer = (await this.newDossiers.write({ ma, stored, code }))
         ? landAnswer(1, true, 'Thành công')
         : await this.db.transaction((tx) => this.receiveAgain(tx, ma, stored, code));
     }
@@ -162,18 +192,17 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /**
-   * A dossier the registry has never seen, in one statement: the dossier at its first stage
-   * (ROUTED), that stage's callback and the write's effect. False (nothing written) if the
-   * registry holds the dossier already. It was a transaction of seven statements (begin, a
-   * look-up, an insert, the stage's update, the callback, the effect, commit), and the land
-   * registry's limit in bench:registries was the simulator's, below the rates the bench offers.
+   * Dossiers the registry has never seen, in one statement for those that arrive together
+   * (newDossiers): each at its first stage (ROUTED), that stage's callback and the write's effect.
+   * Answers, per dossier, whether it was stored (not when the registry holds it already). It was a
+   * transaction of seven statements (begin, a look-up, an insert, the stage's update, the
+   * callback, the effect, commit), and the land registry's limit in bench:registries was the
+   * simulator's, below the rates the bench offers.
    */
   private async receiveNew(
-    ma: string,
-    stored: Record<string, unknown>,
-    code: string | null,
-  ): Promise<boolean> {
-    const row: Row = {
+    round: Array<{ ma: string; stored: Record<string, unknown>; code: string | null }>,
+  ): Promise<boolean[]> {
+    const rows: Row[] = round.map(({ ma, stored, code }) => ({
       ma_ho_so_mot_cua: ma,
       payload: stored,
       status: 'ROUTED',
@@ -182,29 +211,20 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
       next_transition_at: null,
       security_code: code,
       supplement_requested: false,
-    };
-    const callbacks = this.stage(row, 'ROUTED', new Date());
-    const rows: unknown[] = await this.db.query(
-      prepared(`with dossier as (
-         insert into land_dossier (ma_ho_so_mot_cua, payload, received, status, history, security_code,
-           next_transition_at, supplement_requested)
-         values ($1, $2, $2, $3, $4, $5, $6, false)
-         on conflict do nothing
-         returning ma_ho_so_mot_cua),
-       callback as (${insertCallbacks(7, 'exists (select 1 from dossier)')}),
-       effect as (${countEffects(`select 'land', ma_ho_so_mot_cua, 'receive', 1, 1 from dossier`)})
-       select 1 from dossier`),
-      [
-        ma,
-        stored,
-        row.status,
-        JSON.stringify(row.history),
-        code,
-        row.next_transition_at,
-        ...callbackColumns(callbacks),
-      ],
-    );
-    return rows.length > 0;
+    }));
+    const now = new Date();
+    const callbacks = rows.flatMap((row) => this.stage(row, 'ROUTED', now));
+    const stored: Array<{ ma: string }> = await this.db.query(LAND_RECEIVE_NEW, [
+      rows.map((r) => r.ma_ho_so_mot_cua),
+      jsonList(rows.map((r) => r.payload)),
+      rows.map((r) => r.status),
+      jsonList(rows.map((r) => r.history)),
+      rows.map((r) => r.security_code),
+      rows.map((r) => r.next_transition_at?.toISOString() ?? null),
+      ...callbackColumns(callbacks),
+    ]);
+    const inserted = new Set(stored.map((r) => r.ma));
+    return round.map((r) => inserted.has(r.ma));
   }
 
   /** A dossier sent again: a duplicate, a correction or a supplement. Undefined if it is gone. */
