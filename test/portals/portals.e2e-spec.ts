@@ -24,6 +24,13 @@ interface Effect {
   changes: number;
 }
 
+/** The civil-status registry's client, as portal-sim's default credentials allow, on `harness`'s gateway. */
+const civilClient = (baseUrl: string, harness: GatewayHarness) =>
+  new CivilStatusClient(
+    { baseUrl, clientId: 'lienthong', clientSecret: 'lienthong-hotich' },
+    harness.gateway,
+  );
+
 describe('portal clients against portal-sim over real HTTP', () => {
   const ctx = useTestContext('portals');
   const rng = new Rng(42);
@@ -52,10 +59,7 @@ describe('portal clients against portal-sim over real HTTP', () => {
       { baseUrl: base, username: 'lienthong', password: 'lienthong-dvcqg', unitCode: 'H56.14' },
       dv.gateway,
     );
-    civil = new CivilStatusClient(
-      { baseUrl: base, clientId: 'lienthong', clientSecret: 'lienthong-hotich' },
-      cs.gateway,
-    );
+    civil = civilClient(base, cs);
     land = new LandClient(
       { baseUrl: base, username: 'lienthong', password: 'lienthong-land' },
       ld.gateway,
@@ -496,10 +500,7 @@ describe('portal clients against portal-sim over real HTTP', () => {
           maximumAttempts: 1,
         },
       });
-      const oddClient = new CivilStatusClient(
-        { baseUrl: await sim.url(), clientId: 'lienthong', clientSecret: 'lienthong-hotich' },
-        odd.gateway,
-      );
+      const oddClient = civilClient(await sim.url(), odd);
       const births = Array.from({ length: 24 }, () => birthRegistered(rng));
       const unstorable = { ...birthRegistered(rng), nksHoTen: 'Nguyễn\u0000Văn A' };
       const answers = await Promise.allSettled([

@@ -135,18 +135,6 @@ const RESULTS_STORE = prepared(`with d as (
 const RESULTS_STORED = `select ma_dinh_danh_ho_so as id, result from civil_registration
   where ma_dinh_danh_ho_so = any($1::text[])`;
 
-/** New registrations stored together at most (newRegistrations). */
-const NEW_BATCH_MAX = 64;
-
-/**
- * Statements storing new registrations at once at most: a registration waits to be batched only
- * while this many are on their way. In bench:registries (test/bench/RESULTS.md), one at a time
- * capped the rate at a batch per statement's time (the pushes' median wait for the registry's
- * acceptance at 500 registrations/s went from 66–145 ms to 412–607); four left the batches small
- * (all processes' CPU per registration 3.30–3.48 ms, against 2.92–3.12 with two).
- */
-const NEW_BATCHES_IN_FLIGHT = 2;
-
 /**
  * Stores new registrations, $1–$9 one element per registration, with their write effects, and
  * returns the ids it stored (an id the registry holds is left alone: on conflict do nothing). A
@@ -201,8 +189,6 @@ export class CivilStatusService {
       const certificate = certificateOf(s);
       return [`id:${s.id}`, ...(certificate ? [`maGCS:${certificate}`] : [])];
     },
-    maxBatch: NEW_BATCH_MAX,
-    inFlight: NEW_BATCHES_IN_FLIGHT,
   });
 
   constructor(

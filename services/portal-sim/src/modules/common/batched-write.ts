@@ -9,10 +9,16 @@ export interface BatchedWriteOptions<T, R> {
    * certificate used once).
    */
   keysOf?: (item: T) => string[];
-  /** Items in one statement at most. */
-  maxBatch: number;
-  /** Statements on their way at once at most (GroupCommit's maxInFlight). */
-  inFlight: number;
+  /** Items in one statement at most (default 64). */
+  maxBatch?: number;
+  /**
+   * Statements on their way at once at most (GroupCommit's maxInFlight; default 2): an item waits
+   * to be batched only while this many are. In bench:registries (test/bench/RESULTS.md), one at a
+   * time capped the rate at a batch per statement's time (the pushes' median wait for the
+   * registry's acceptance at 500 registrations/s went from 66–145 ms to 412–607); four left the
+   * batches small (all processes' CPU per registration 3.30–3.48 ms, against 2.92–3.12 with two).
+   */
+  inFlight?: number;
 }
 
 /**
@@ -27,7 +33,11 @@ export class BatchedWrite<T, R> {
   private readonly group: GroupCommit<T, { answer: R } | { error: unknown }>;
 
   constructor(private readonly options: BatchedWriteOptions<T, R>) {
-    this.group = new GroupCommit((batch) => this.store(batch), options.maxBatch, options.inFlight);
+    this.group = new GroupCommit(
+      (batch) => this.store(batch),
+      options.maxBatch ?? 64,
+      options.inFlight ?? 2,
+    );
   }
 
   async write(item: T): Promise<R> {

@@ -62,8 +62,6 @@ export class DvcqgStore {
         return round.map((r) => inserted.has(r.header.MaHoSo));
       },
       keysOf: (r) => [r.header.MaHoSo],
-      maxBatch: 64,
-      inFlight: 2,
     },
   );
 
@@ -87,8 +85,6 @@ export class DvcqgStore {
         return ma === undefined ? {} : { missing: ma };
       });
     },
-    maxBatch: 64,
-    inFlight: 2,
   });
 
   constructor(@InjectDataSource() readonly db: DataSource) {}

@@ -133,8 +133,6 @@ export class LandService implements OnApplicationBootstrap, OnApplicationShutdow
   >({
     write: (round) => this.receiveNew(round),
     keysOf: (r) => [r.ma],
-    maxBatch: 64,
-    inFlight: 2,
   });
 
   constructor(
