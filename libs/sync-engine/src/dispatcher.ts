@@ -537,10 +537,13 @@ export class Dispatcher {
    * last claim stopped (a loose index scan: one index probe per commune) and taking each one's
    * oldest due row, then each one's second, …: one commune's bulk import cannot hold every push
    * slot while others wait, and every commune with due work is reached within one round of the
-   * communes, however many there are. A walk stops after 4 × `limit` communes with due rows (or
+   * communes, however many there are. A walk stops after `limit` communes with due rows (or
    * WALK_STEPS communes in all), so a claim's cost does not grow with the number of communes: it
    * walked all of them once, 3.7 ms a claim with 24 communes, 7.4 with 168 and 53 with 3,321
-   * (`npm run bench:claim`).
+   * (`npm run bench:claim`). One commune with due rows per free slot is enough: each offers its
+   * oldest due row that is not in flight, and a claim that comes back short goes on at once
+   * (below). It walked four times as many, and every commune walked costs index probes: a claim of 24 took
+   * 8.3–8.6 ms with 168 communes, against 3.5–4.7 now (test/bench/RESULTS.md, 2026-12-07).
    * The cursor moves past the last commune served, or past the whole walk when the claim took
    * everything it found; a walk cut short with slots still free is reported as `more` and the pool
    * claims again at once.
@@ -551,14 +554,13 @@ export class Dispatcher {
   private async claim(limit: number): Promise<{ rows: Claimed[]; more: boolean }> {
     const { dataSource, leaseMs, pushTarget } = this.options;
     const claimedAt = this.clock();
-    const walk = 4 * limit;
     const result = await dataSource.query<ClaimRow[]>(CLAIM, [
       this.options.owner,
       leaseMs,
       pushTarget.target,
       limit,
       this.cursor,
-      walk,
+      limit,
       WALK_STEPS,
     ]);
     const rows = result.filter((r): r is ClaimRow & Row => r.entity_type !== null);
