@@ -744,7 +744,7 @@ describe('dispatcher on real PostgreSQL', () => {
       );
       await ingest.ingest(ds.manager, lives.flatMap(itemsOf));
       const explained = (await connection.query(
-        `explain (format json) execute ${claim?.name}('w', 30000, 'dvcqg', 8, '', 32, 256)`,
+        `explain (format json) execute ${claim?.name}('w', 30000, 'dvcqg', 8, '', 256)`,
       )) as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
       const all = nodes(explained[0]?.['QUERY PLAN'][0]?.Plan);
       const reads = (within: PlanNode[]) =>

@@ -348,8 +348,8 @@ const nextCommune = (after: string, wrap: string) => `(
    limit 1)`;
 
 /**
- * The claim (Dispatcher.claim). $1 owner, $2 lease ms, $3 target, $4 limit, $5 the cursor (walk
- * starts after it), $6 communes with due rows to walk, $7 communes to walk at most.
+ * The claim (Dispatcher.claim). $1 owner, $2 lease ms, $3 target, $4 limit (also the communes
+ * with due rows to walk), $5 the cursor (walk starts after it), $6 communes to walk at most.
  * `walk`: the communes in code order after the cursor, then (wrapped) from the first one up to
  * the cursor; `turn` counts those with due work (their oldest pending row is due and they are not
  * paused: paused communes cost a probe, not a place in the walk). `candidates`: up to $4 due rows of
@@ -373,7 +373,7 @@ const CLAIM = prepared(`with recursive walk(code, due, turn, steps, wrapped) as 
    union all
    select h.code, h.due, w.turn + h.due::int, w.steps + 1, w.wrapped or h.code <= w.code
    from walk w cross join lateral ${nextCommune('w.code', 'not w.wrapped')} h
-   where w.turn < $6 and w.steps < $7
+   where w.turn < $4 and w.steps < $6
      and not ((w.wrapped or h.code <= w.code) and h.code > $5)
  ), candidates as (
    select d.row_at, w.turn as walk_turn,
@@ -403,7 +403,7 @@ const CLAIM = prepared(`with recursive walk(code, due, turn, steps, wrapped) as 
    returning e.entity_type, e.entity_key, e.commune_code, e.source_sequence, e.desired, e.desired_fingerprint,
      e.synced_fingerprint, e.attempts, due.uncertain, due.walk_turn, e.parts_version, e.lease_token
  ), walked as (
-   select code as walk_end, turn >= $6 or steps >= $7 as walk_cut from walk order by steps desc limit 1
+   select code as walk_end, turn >= $4 or steps >= $6 as walk_cut from walk order by steps desc limit 1
  )
  select w.walk_end, w.walk_cut, c.*, coalesce((
    select json_agg(json_build_object('partKey', p.part_key, 'sequence', p.source_sequence, 'payload', p.payload, 'sends', p.sends)
@@ -542,7 +542,7 @@ export class Dispatcher {
    * walked all of them once, 3.7 ms a claim with 24 communes, 7.4 with 168 and 53 with 3,321
    * (`npm run bench:claim`). One commune with due rows per free slot is enough: each offers its
    * oldest due row that is not in flight, and a claim that comes back short goes on at once
-   * (below). It walked four times as many, and every commune walked costs index probes: a claim of 24 took
+   * (below). Walking four times as many, each commune a few index probes, took a claim of 24
    * 8.3–8.6 ms with 168 communes, against 3.5–4.7 now (test/bench/RESULTS.md, 2026-12-07).
    * The cursor moves past the last commune served, or past the whole walk when the claim took
    * everything it found; a walk cut short with slots still free is reported as `more` and the pool
@@ -560,7 +560,6 @@ export class Dispatcher {
       pushTarget.target,
       limit,
       this.cursor,
-      limit,
       WALK_STEPS,
     ]);
     const rows = result.filter((r): r is ClaimRow & Row => r.entity_type !== null);
