@@ -82,16 +82,30 @@ export function build(projects: string[]): void {
   );
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => done(typeof a === 'object' && a ? a.port : 0));
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((done, fail) => {
+      const server = createServer();
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', () => {
+        const a = server.address();
+        server.close(() => done(typeof a === 'object' && a ? a.port : 0));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
+
+/**
+ * The ports freePort handed out in this process. A port is free when asked for but bound only when
+ * the process it is for starts, so the system may offer it again meanwhile: two processes given
+ * one port, the second fails to start and the first answers its readiness probe (a registries run
+ * failed once that way, it seems: "relation consumer_offset does not exist" in a schema its
+ * service never migrated).
+ */
+const handedOut = new Set<number>();
 
 /** Where the processes started from now on write their statement counts (StatementAccount). */
 let statementCountsDir: string | undefined;

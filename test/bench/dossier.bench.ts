@@ -270,6 +270,8 @@ interface RunFigures {
     cpu: Record<string, number>;
   }>;
   drainSeconds: number;
+  /** The outage's backlog in dossiers ÷ portal-sim's limit: how long portal-sim itself takes for it. */
+  drainAtPortalSeconds: number;
   peakRssMiB: number;
   portalOk: boolean;
   /** Share of all cores per process during ingest, and from the end of ingest until every dossier was SYNCED. */
@@ -569,6 +571,7 @@ async function lienthongRun(stack: Stack, kafka: Kafka, run: number): Promise<Ru
       pushFromFirstDossiers,
       latency,
       drainSeconds,
+      drainAtPortalSeconds: outage.length / capacity.dossiersPerSecond,
       peakRssMiB: peak,
       portalOk,
       cpu: cpuShares,
@@ -730,6 +733,12 @@ function report(runs: RunFigures[], baseline: BaselineFigures | undefined, env: 
       `backlog drain after a ${OUTAGE_SECONDS} s DVCQG outage at ${OUTAGE_RATE} events/s, s`,
       (r) => r.drainSeconds,
       GOALS.drain(OUTAGE_SECONDS),
+      1,
+    ),
+    row(
+      "… the backlog's dossiers at portal-sim's limit (load generator), s",
+      (r) => r.drainAtPortalSeconds,
+      undefined,
       1,
     ),
     row('peak RSS of dossier-sync, MiB', (r) => r.peakRssMiB, GOALS.rssMiB),

@@ -471,6 +471,35 @@ describe('dispatcher on real PostgreSQL', () => {
     }
   });
 
+  it('reports a backlog while due rows wait for a push slot, and none once a claim comes back short', async () => {
+    for (const seed of [61, 62, 63, 64, 65])
+      await ingest.ingest(
+        ds.manager,
+        itemsOf(dossierLifecycle(new Rng(seed), { endAt: 2, supplement: false })),
+      );
+    const target = new ScriptedTarget();
+    const pushing = gate();
+    target.behaviour = async (e) => {
+      await pushing.opened;
+      return { pushedParts: e.parts.map((p) => p.partKey) };
+    };
+    const d = dispatcher(target, { concurrency: 2 });
+    expect(d.backlogged()).toBe(false);
+    try {
+      d.start();
+      // Two slots, five dossiers due: the first claim filled both, three wait.
+      await expectEventually(() => expect(target.pushes).toHaveLength(2));
+      expect(d.backlogged()).toBe(true);
+      pushing.open();
+      await expectEventually(async () => expect(await states()).toEqual({ SYNCED: 5 }));
+      // A claim after the last pushes found fewer due rows than free slots.
+      await expectEventually(() => expect(d.backlogged()).toBe(false));
+    } finally {
+      pushing.open();
+      await d.stop();
+    }
+  });
+
   it('a rejection rejects only what was pushed: a newer state ingested during the push stays due and is pushed', async () => {
     const life = dossierLifecycle(new Rng(910), { supplement: true });
     const items = itemsOf(life);

@@ -433,6 +433,8 @@ export class Dispatcher {
   private readonly clock: () => number;
   /** The commune code the next claim's walk starts after (see claim). */
   private cursor = '';
+  /** The last claim filled every free slot or stopped short of the communes still to walk. */
+  private backlog = false;
   /**
    * Lease renewals and outcomes of concurrent pushes are written in batches (group commit): one
    * statement renews many leases, one statement records many outcomes with their statuses. Every
@@ -474,6 +476,7 @@ export class Dispatcher {
           report(err);
           return { rows: [], more: false };
         });
+        this.backlog = claimed.length === free || more;
         for (const entity of claimed) {
           const push: Promise<void> = this.pushOne(entity)
             .catch((err: unknown) => {
@@ -513,6 +516,16 @@ export class Dispatcher {
       if (this.running) await this.wakeup.wait(this.options.idleMs);
     }
     await Promise.all(inFlight);
+  }
+
+  /**
+   * True while due rows may be waiting for a push slot: the pool's last claim filled every free
+   * slot (or its walk was cut short), and no claim since has come back short. A result poller
+   * yields to it (ResultPoller's `yieldTo`), so that after an outage the portal gets the
+   * submissions before the questions about earlier ones.
+   */
+  backlogged(): boolean {
+    return this.running && this.backlog;
   }
 
   /** Stops claiming and waits for the pushes in flight to be recorded (graceful shutdown). */

@@ -492,6 +492,47 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     expect(poller.stats.facts).toBe(4);
   });
 
+  it('a round yields while submissions wait for a push slot, for at most maxYieldMs after the last round', async () => {
+    const registry = new ScriptedRegistry();
+    const { dispatcher } = world(registry);
+    await ingest.ingest(ds.manager, [birth('KS-71', 1), birth('KS-72', 1)]);
+    await dispatcher.runOnce();
+    let backlog = false;
+    const poller = (maxYieldMs: number) =>
+      new ResultPoller({
+        dataSource: ds,
+        pushTarget: registry,
+        owner: 'p1',
+        leaseMs: 30_000,
+        initialMs: 0,
+        maxMs: 0,
+        idleMs: 20,
+        yieldTo: () => backlog,
+        maxYieldMs,
+      });
+    const patient = poller(600_000);
+    // No backlog: a round asks at once (nobody answers, so both are due again at once).
+    expect(await patient.runOnce()).toBe(2);
+    backlog = true;
+    expect(await patient.runOnce()).toBe(0);
+    expect(registry.asked).toHaveLength(1);
+    backlog = false;
+    expect(await patient.runOnce()).toBe(2);
+    expect(registry.asked).toHaveLength(2);
+
+    // A backlog that lasts: a round still runs once maxYieldMs has passed since the last one.
+    backlog = true;
+    const brief = poller(200);
+    expect(await brief.runOnce()).toBe(2);
+    const yieldedAt = Date.now();
+    expect(await brief.runOnce()).toBe(0);
+    await expectEventually(async () => expect(await brief.runOnce()).toBe(2), { intervalMs: 20 });
+    expect(Date.now() - yieldedAt).toBeGreaterThanOrEqual(150);
+    expect(registry.asked).toHaveLength(4);
+    // Without a bound (0, the default), rounds never wait.
+    expect(await poller(0).runOnce()).toBe(2);
+  });
+
   it('a part that arrives while the portal works is pushed, and the wait goes on where it was', async () => {
     const registry = new ScriptedRegistry();
     const { dispatcher, poller } = world(registry);

@@ -183,6 +183,11 @@ export function syncServiceVars(d: SyncServiceDefaults) {
       1000,
       'two-phase targets: how often the result poller looks for due entities when its last round took less than a batch (a longer wait asks about more in each call)',
     ),
+    POLL_YIELD_MAX_MS: int(
+      0,
+      10_000,
+      'two-phase targets: while submissions wait for a push slot, a poll round waits up to this after the last one (0: rounds never wait)',
+    ),
     HEALTH_REPORT_MS: int(
       1000,
       15_000,

@@ -144,6 +144,8 @@ export class SyncWorkers implements OnApplicationBootstrap, BeforeApplicationShu
       // Entities fall due by the clock, not by a notify: this wait sets how many a round finds,
       // and so how many share a call (civil status: LayKetQua per province and kind).
       idleMs: config.POLL_IDLE_MS,
+      yieldTo: () => this.dispatcher.backlogged(),
+      maxYieldMs: config.POLL_YIELD_MAX_MS,
       onRecorded: () => signals.relay.notify(),
       onError: (err) => logger.error({ err }, 'result poll failed; asking again later'),
     });
