@@ -82,6 +82,16 @@ export function build(projects: string[]): void {
   );
 }
 
+/**
+ * The ports freePort handed out in this process. A port is free when asked for but bound only when
+ * the process it is for starts, so the system may offer it again meanwhile: two processes given
+ * one port, the second fails to start and the first answers its readiness probe (a registries run
+ * failed once that way, it seems: "relation consumer_offset does not exist" in a schema its
+ * service never migrated).
+ */
+const handedOut = new Set<number>();
+
+/** A loopback port no process holds now and none in this run was given before. */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((done, fail) => {
@@ -97,15 +107,6 @@ export async function freePort(): Promise<number> {
     return port;
   }
 }
-
-/**
- * The ports freePort handed out in this process. A port is free when asked for but bound only when
- * the process it is for starts, so the system may offer it again meanwhile: two processes given
- * one port, the second fails to start and the first answers its readiness probe (a registries run
- * failed once that way, it seems: "relation consumer_offset does not exist" in a schema its
- * service never migrated).
- */
-const handedOut = new Set<number>();
 
 /** Where the processes started from now on write their statement counts (StatementAccount). */
 let statementCountsDir: string | undefined;

@@ -9,6 +9,7 @@ import type { LedgerItem } from './ledger-ingest';
 import { PushTarget } from './push-target.port';
 import type { AwaitingEntity, ClaimedEntity, PollAnswer, PushReceipt } from './push-target.port';
 import { ResultPoller } from './result-poller';
+import type { ResultPollerOptions } from './result-poller';
 import { SYNC_LEDGER_MIGRATIONS } from './sync-ledger.migration';
 
 /** A registry, scripted: accepts every submission with a reference, answers polls as the test says. */
@@ -81,6 +82,18 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     kind: 'snapshot',
     payload: { maDinhDanhHoSo: key, nksHoTen: 'Nguyễn Văn Bé', ...extra },
   });
+  /** A poller of `registry` that asks again at once when nobody answers, unless `overrides` say otherwise. */
+  const pollerFor = (registry: ScriptedRegistry, overrides: Partial<ResultPollerOptions> = {}) =>
+    new ResultPoller({
+      dataSource: ds,
+      pushTarget: registry,
+      owner: 'p1',
+      leaseMs: 30_000,
+      initialMs: 0,
+      maxMs: 0,
+      idleMs: 20,
+      ...overrides,
+    });
   const world = (registry: ScriptedRegistry) => ({
     dispatcher: new Dispatcher({
       dataSource: ds,
@@ -97,15 +110,7 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
       idleMs: 20,
       firstPollMs: 0,
     }),
-    poller: new ResultPoller({
-      dataSource: ds,
-      pushTarget: registry,
-      owner: 'p1',
-      leaseMs: 30_000,
-      initialMs: 0,
-      maxMs: 0,
-      idleMs: 20,
-    }),
+    poller: pollerFor(registry),
   });
   const ledger = async () =>
     Object.fromEntries(
@@ -300,17 +305,8 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
       Array.from({ length: 7 }, (_, i) => birth(`KS-1${i}`, 1)),
     );
     await dispatcher.runOnce();
-    const pollers = [1, 2].map(
-      (n) =>
-        new ResultPoller({
-          dataSource: ds,
-          pushTarget: registry,
-          owner: `p${n}`,
-          leaseMs: 30_000,
-          initialMs: 60_000,
-          maxMs: 600_000,
-          idleMs: 20,
-        }),
+    const pollers = [1, 2].map((n) =>
+      pollerFor(registry, { owner: `p${n}`, initialMs: 60_000, maxMs: 600_000 }),
     );
     await Promise.all([...pollers, ...pollers].map((p) => p.runOnce()));
     const asked = registry.asked.flat();
@@ -328,15 +324,7 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
   it('a poll answer older than a callback already applied changes nothing, yet the poll is counted and the next one waits its turn', async () => {
     const registry = new ScriptedRegistry();
     const { dispatcher } = world(registry);
-    const poller = new ResultPoller({
-      dataSource: ds,
-      pushTarget: registry,
-      owner: 'p1',
-      leaseMs: 30_000,
-      initialMs: 60_000,
-      maxMs: 600_000,
-      idleMs: 20,
-    });
+    const poller = pollerFor(registry, { initialMs: 60_000, maxMs: 600_000 });
     await ingest.ingest(ds.manager, [birth('KS-6', 1)]);
     await dispatcher.runOnce();
     expect(
@@ -499,17 +487,7 @@ describe('two-phase targets: accepted now, answered later (real PostgreSQL)', ()
     await dispatcher.runOnce();
     let backlog = false;
     const poller = (maxYieldMs: number) =>
-      new ResultPoller({
-        dataSource: ds,
-        pushTarget: registry,
-        owner: 'p1',
-        leaseMs: 30_000,
-        initialMs: 0,
-        maxMs: 0,
-        idleMs: 20,
-        yieldTo: () => backlog,
-        maxYieldMs,
-      });
+      pollerFor(registry, { yieldTo: () => backlog, maxYieldMs });
     const patient = poller(600_000);
     // No backlog: a round asks at once (nobody answers, so both are due again at once).
     expect(await patient.runOnce()).toBe(2);
