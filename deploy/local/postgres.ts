@@ -26,17 +26,33 @@ export interface ResolvedPostgres {
   source: PgSource;
 }
 
-export async function answers(url: string): Promise<boolean> {
+/**
+ * What a connection to `url` found: a server that ran `select 1`, a server that refused this
+ * connection (it sent an error: credentials, a database that is missing, settings it rejects, as a
+ * bad PGOPTIONS), or no server at all.
+ */
+export type Probe =
+  { state: 'answers' } | { state: 'refused'; reason: string } | { state: 'absent'; reason: string };
+
+export async function probe(url: string): Promise<Probe> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
     await client.query('select 1');
-    return true;
-  } catch {
-    return false;
+    return { state: 'answers' };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    // pg's DatabaseError is an error message the server itself sent.
+    return err instanceof pg.DatabaseError
+      ? { state: 'refused', reason }
+      : { state: 'absent', reason };
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+export async function answers(url: string): Promise<boolean> {
+  return (await probe(url)).state === 'answers';
 }
 
 export function withDatabase(url: string, database: string): string {
@@ -50,11 +66,32 @@ const embeddedUrl = `postgres://postgres@127.0.0.1:${EMBEDDED_PG_PORT}/postgres`
 export async function resolvePostgres(): Promise<ResolvedPostgres> {
   const explicit = process.env.DATABASE_URL;
   if (explicit) {
-    if (await answers(explicit)) return { adminUrl: explicit, source: 'DATABASE_URL' };
-    log(`DATABASE_URL does not answer; trying ${SYSTEM_PG_URL}`);
+    const found = await probe(explicit);
+    if (found.state === 'answers') return { adminUrl: explicit, source: 'DATABASE_URL' };
+    log(`DATABASE_URL does not answer (${found.reason}); trying ${SYSTEM_PG_URL}`);
   }
-  if (await answers(SYSTEM_PG_URL)) return { adminUrl: SYSTEM_PG_URL, source: 'system' };
+  const system = await probe(SYSTEM_PG_URL);
+  if (system.state === 'answers') return { adminUrl: SYSTEM_PG_URL, source: 'system' };
+  // A server that refused (rather than none) is worth naming: the embedded one may refuse the
+  // same way (PGOPTIONS applies to both).
+  if (system.state === 'refused')
+    log(`the PostgreSQL on ${new URL(SYSTEM_PG_URL).host} refused: ${system.reason}`);
   await startEmbedded();
+  // One already running may still be starting up: it answers, refuses, or is given 30 s.
+  let embedded = await probe(embeddedUrl);
+  for (
+    const deadline = Date.now() + 30_000;
+    embedded.state === 'absent' && Date.now() < deadline;
+  ) {
+    await new Promise((r) => setTimeout(r, 200));
+    embedded = await probe(embeddedUrl);
+  }
+  if (embedded.state === 'refused') {
+    const options = process.env.PGOPTIONS ? ` (PGOPTIONS is "${process.env.PGOPTIONS}")` : '';
+    throw new Error(
+      `the embedded PostgreSQL on 127.0.0.1:${EMBEDDED_PG_PORT} refused: ${embedded.reason}${options}`,
+    );
+  }
   return { adminUrl: embeddedUrl, source: 'embedded' };
 }
 
@@ -93,8 +130,8 @@ function chownTree(dir: string, uid: number, gid: number): void {
 }
 
 async function startEmbedded(): Promise<void> {
-  const pidFile = join(paths.pgData, 'postmaster.pid');
-  if (existsSync(pidFile) && (await answers(embeddedUrl))) return;
+  // Running already (whether it accepts this connection's settings is the caller's check).
+  if (livePid(join(paths.pgData, 'postmaster.pid'), 'postgres')) return;
   const bin = await binaries();
   const user = runAsUser();
   const opts = user ? { uid: user.uid, gid: user.gid } : {};
