@@ -56,6 +56,7 @@ import {
   benchProducer,
   GOALS,
   closedLoop,
+  loadClient,
   portalLimitRow,
   syncCpuAccount,
   syncServiceEnv,
@@ -198,14 +199,11 @@ function ceilingRows(lives: DossierLifecycle[]): CeilingRow[] {
  * for PORTAL_SECONDS after a one-second warm-up. Dossiers and calls per second.
  */
 async function portalCapacity(baseUrl: string, workload: Workload, account: CpuAccount) {
+  const client = loadClient(baseUrl, PORTAL_CONCURRENCY);
   const post = async (path: string, body: object) => {
-    const res = await fetch(`${baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const answer = (await res.json()) as DvcqgResponse;
-    if (!res.ok || !DVCQG_OK(answer.error_code))
+    const res = await client.post(path, body);
+    const answer = res.body as unknown as DvcqgResponse;
+    if (res.status !== 200 || !DVCQG_OK(answer.error_code))
       throw new Error(`portal load: ${path} HTTP ${res.status} ${JSON.stringify(answer)}`);
     return answer;
   };
@@ -231,7 +229,7 @@ async function portalCapacity(baseUrl: string, workload: Workload, account: CpuA
       return n;
     },
     account,
-  );
+  ).finally(() => client.close());
   return {
     dossiersPerSecond: capacity.perSecond,
     callsPerSecond: capacity.callsPerSecond,

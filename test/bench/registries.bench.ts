@@ -60,6 +60,7 @@ import {
   benchProducer,
   GOALS,
   closedLoop,
+  loadClient,
   cpuPerEventLine,
   cpuPerUnitLine,
   cpuProfArgs,
@@ -109,7 +110,15 @@ import {
   waitFor,
   writeResults,
 } from './bench-kit';
-import type { CeilingRow, CpuAccount, Goal, Paced, Stack, StatementFigure } from './bench-kit';
+import type {
+  CeilingRow,
+  CpuAccount,
+  Goal,
+  LoadClient,
+  Paced,
+  Stack,
+  StatementFigure,
+} from './bench-kit';
 
 const {
   EVENTS,
@@ -165,7 +174,7 @@ interface Registry {
   /** portal-sim's environment when the service listens on `servicePort`. */
   simEnv: (servicePort: number) => Record<string, string>;
   /** A plain load generator's sender: one token, then the calls one life needs; returns their number. */
-  sender: (baseUrl: string) => Promise<(life: RegistryLife) => Promise<number>>;
+  sender: (client: LoadClient) => Promise<(life: RegistryLife) => Promise<number>>;
   /** The registrations and parts the registry holds (in portal-sim's schema). */
   held: (db: Client, schema: string) => Promise<{ registrations: number; parts: number }>;
   /** The parts the registry must hold of these lives. */
@@ -178,15 +187,6 @@ const MODULES: Record<string, CivilModule> = {
   [EVENT_TYPES.MarriageRegistered]: 'LTKH',
 };
 const CIVIL_ENTITY: Record<string, string> = { LTKS: 'birth', LTKT: 'death', LTKH: 'marriage' };
-
-async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 const civilStatus: Registry = {
   name: 'civil-status',
@@ -201,14 +201,14 @@ const civilStatus: Registry = {
   partKey: (_event, fp) => `CC-${fp.slice(0, 24)}`,
   serviceEnv: (simUrl) => ({ CIVIL_BASE_URL: simUrl }),
   simEnv: () => ({}),
-  sender: async (baseUrl) => {
-    const token = await postJson(`${baseUrl}/hotich/token`, {
+  sender: async (client) => {
+    const token = await client.post('/hotich/token', {
       client_id: 'lienthong',
       client_secret: 'lienthong-hotich',
     });
     const auth = { authorization: `Bearer ${String(token.body.access_token)}` };
     const call = async (operation: string, body: Record<string, unknown>) => {
-      const answer = await postJson(`${baseUrl}/hotich/${operation}`, body, auth);
+      const answer = await client.post(`/hotich/${operation}`, body, auth);
       if (answer.status !== 200 || String(answer.body.status) !== '1')
         throw new Error(
           `registry load: ${operation} ${answer.status} ${JSON.stringify(answer.body)}`,
@@ -273,22 +273,21 @@ const land: Registry = {
   simEnv: (servicePort) => ({
     PORTAL_SIM_LAND_CALLBACK_URL: `http://127.0.0.1:${servicePort}/land/callbacks`,
   }),
-  sender: async (baseUrl) => {
-    const res = await fetch(`${baseUrl}/land/connect/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
+  sender: async (client) => {
+    const token = await client.post(
+      '/land/connect/token',
+      new URLSearchParams({
         grant_type: 'password',
         username: 'lienthong',
         password: 'lienthong-land',
       }).toString(),
-    });
-    const token = (await res.json()) as { access_token: string };
-    const auth = { authorization: `Bearer ${token.access_token}` };
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    );
+    const auth = { authorization: `Bearer ${String(token.body.access_token)}` };
     return async (life) => {
       const dossier = (life.events[0] as RegistryEvent).data as LandRegistrationReceived;
-      const answer = await postJson(
-        `${baseUrl}/land/api/HoSo/TiepNhan`,
+      const answer = await client.post(
+        '/land/api/HoSo/TiepNhan',
         toTiepNhan(dossier, 'bench'),
         auth,
       );
@@ -410,8 +409,18 @@ async function registryCapacity(
   workload: Workload,
   account: CpuAccount,
 ) {
-  const send = await registry.sender(baseUrl);
-  return closedLoop(PORTAL_CONCURRENCY, PORTAL_SECONDS, () => send(workload.next()), account);
+  const client = loadClient(baseUrl, PORTAL_CONCURRENCY);
+  try {
+    const send = await registry.sender(client);
+    return await closedLoop(
+      PORTAL_CONCURRENCY,
+      PORTAL_SECONDS,
+      () => send(workload.next()),
+      account,
+    );
+  } finally {
+    await client.close();
+  }
 }
 
 interface RunFigures {
