@@ -51,6 +51,21 @@ export async function probe(url: string): Promise<Probe> {
   }
 }
 
+/** Probes `url` every 200 ms until `settled` says so or `ms` have passed; the last probe. */
+async function probeUntil(
+  url: string,
+  settled: (found: Probe) => boolean,
+  ms: number,
+): Promise<Probe> {
+  const deadline = Date.now() + ms;
+  let found = await probe(url);
+  while (!settled(found) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    found = await probe(url);
+  }
+  return found;
+}
+
 export async function answers(url: string): Promise<boolean> {
   return (await probe(url)).state === 'answers';
 }
@@ -78,14 +93,7 @@ export async function resolvePostgres(): Promise<ResolvedPostgres> {
     log(`the PostgreSQL on ${new URL(SYSTEM_PG_URL).host} refused: ${system.reason}`);
   await startEmbedded();
   // One already running may still be starting up: it answers, refuses, or is given 30 s.
-  let embedded = await probe(embeddedUrl);
-  for (
-    const deadline = Date.now() + 30_000;
-    embedded.state === 'absent' && Date.now() < deadline;
-  ) {
-    await new Promise((r) => setTimeout(r, 200));
-    embedded = await probe(embeddedUrl);
-  }
+  const embedded = await probeUntil(embeddedUrl, (p) => p.state !== 'absent', 30_000);
   if (embedded.state === 'refused') {
     const options = process.env.PGOPTIONS ? ` (PGOPTIONS is "${process.env.PGOPTIONS}")` : '';
     throw new Error(
@@ -268,12 +276,8 @@ export async function restartPostgres(adminUrl: string, mode: 'fast' | 'immediat
       { stdio: 'ignore', uid: owner.uid, gid: owner.gid },
     );
   }
-  const deadline = Date.now() + 60_000;
-  while (!(await answers(adminUrl))) {
-    if (Date.now() > deadline)
-      throw new Error('PostgreSQL did not answer within 60 s of its restart');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  if ((await probeUntil(adminUrl, (p) => p.state === 'answers', 60_000)).state !== 'answers')
+    throw new Error('PostgreSQL did not answer within 60 s of its restart');
 }
 
 function hasCommand(name: string): boolean {

@@ -207,34 +207,38 @@ async function portalCapacity(baseUrl: string, workload: Workload, account: CpuA
       throw new Error(`portal load: ${path} HTTP ${res.status} ${JSON.stringify(answer)}`);
     return answer;
   };
-  const { session } = (await post('/dvcqg/auth', {
-    username: DVCQG.username,
-    password: DVCQG.password,
-  })) as DvcqgResponse & { session: string };
-  const call = (service: string, payload: object) =>
-    post('/dvcqg/api', { session, madonvi: DVCQG.unit, service, ...payload });
-  const capacity = await closedLoop(
-    PORTAL_CONCURRENCY,
-    PORTAL_SECONDS,
-    async () => {
-      const life = workload.next();
-      await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
-      let n = 1;
-      for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
-        await call('CapNhatTienDoHoSoMC', {
-          data: life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep),
-        });
-        n += 1;
-      }
-      return n;
-    },
-    account,
-  ).finally(() => client.close());
-  return {
-    dossiersPerSecond: capacity.perSecond,
-    callsPerSecond: capacity.callsPerSecond,
-    cpu: capacity.cpu,
-  };
+  try {
+    const { session } = (await post('/dvcqg/auth', {
+      username: DVCQG.username,
+      password: DVCQG.password,
+    })) as DvcqgResponse & { session: string };
+    const call = (service: string, payload: object) =>
+      post('/dvcqg/api', { session, madonvi: DVCQG.unit, service, ...payload });
+    const capacity = await closedLoop(
+      PORTAL_CONCURRENCY,
+      PORTAL_SECONDS,
+      async () => {
+        const life = workload.next();
+        await call('DongBoHoSoMC', { isUpdating: 'False', data: [toWireHeader(life.final)] });
+        let n = 1;
+        for (let i = 0; i < life.steps.length; i += STEPS_PER_CALL) {
+          await call('CapNhatTienDoHoSoMC', {
+            data: life.steps.slice(i, i + STEPS_PER_CALL).map(toWireStep),
+          });
+          n += 1;
+        }
+        return n;
+      },
+      account,
+    );
+    return {
+      dossiersPerSecond: capacity.perSecond,
+      callsPerSecond: capacity.callsPerSecond,
+      cpu: capacity.cpu,
+    };
+  } finally {
+    await client.close();
+  }
 }
 
 /** Event-loop shares of the runs, as percentages ('—' where not read). */
